@@ -1,0 +1,85 @@
+//! `sleepers`: N idle tasks, each holding a buffer of B bytes across an `.await` on a long sleep,
+//! plus a few named tasks of different sizes (one large enough for tokio to box it).
+//!
+//! The seed question of asyncmem: what do 10,000 (or 100,000) sleeping tasks really cost?
+//! Run it under `asyncmem snapshot --pid <pid>` or with `--instrument none` for a baseline.
+
+use std::hint::black_box;
+use std::time::Duration;
+
+use asyncmem_demos::Common;
+use clap::Parser;
+
+#[derive(Parser, Debug)]
+#[command(about = "N idle tasks, each holding B bytes across an await")]
+struct Args {
+    /// Number of idle sleeper tasks.
+    #[arg(long, short = 'n', default_value_t = 10_000)]
+    tasks: usize,
+    /// Bytes each sleeper holds across its await (compiled sizes only).
+    #[arg(long, short = 'b', default_value_t = 1024, value_parser = parse_bytes)]
+    bytes: usize,
+    #[command(flatten)]
+    common: Common,
+}
+
+const SIZES: [usize; 5] = [0, 64, 1024, 4096, 20480];
+
+fn parse_bytes(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if SIZES.contains(&n) => Ok(n),
+        _ => Err(format!("compiled sizes are {SIZES:?}")),
+    }
+}
+
+/// A future that keeps `N` bytes alive across its only `.await`.
+async fn hold<const N: usize>(nap: Duration) {
+    let buf = [1u8; N];
+    tokio::time::sleep(nap).await;
+    black_box(&buf);
+}
+
+fn spawn_sleeper(bytes: usize, nap: Duration) {
+    match bytes {
+        0 => drop(tokio::spawn(hold::<0>(nap))),
+        64 => drop(tokio::spawn(hold::<64>(nap))),
+        1024 => drop(tokio::spawn(hold::<1024>(nap))),
+        4096 => drop(tokio::spawn(hold::<4096>(nap))),
+        20480 => drop(tokio::spawn(hold::<20480>(nap))),
+        other => unreachable!("clap restricts --bytes, got {other}"),
+    }
+}
+
+fn spawn_named<F>(name: &str, fut: F)
+where
+    F: std::future::Future<Output = ()> + Send + 'static,
+{
+    tokio::task::Builder::new()
+        .name(name)
+        .spawn(fut)
+        .expect("spawning a named task");
+}
+
+fn main() {
+    let args = Args::parse();
+    let common = args.common.clone();
+    let nap = common.nap();
+    let instrument = common.instrument;
+    common.run(async move {
+        // Named tasks first, so that they are in the subscriber's first picture.
+        spawn_named("tiny", hold::<0>(nap));
+        spawn_named("kilobyte", hold::<1024>(nap));
+        spawn_named("sixteen-k", hold::<16384>(nap));
+        // 32 KiB: over tokio's auto-box threshold in debug (2 KiB) and release (16 KiB) builds.
+        spawn_named("boxed-32k", hold::<32768>(nap));
+        for _ in 0..args.tasks {
+            spawn_sleeper(args.bytes, nap);
+        }
+        eprintln!(
+            "sleepers: spawned {} tasks of {} B and 4 named tasks (instrument: {})",
+            args.tasks,
+            args.bytes,
+            instrument.as_str()
+        );
+    });
+}

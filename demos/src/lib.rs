@@ -1,0 +1,115 @@
+//! Shared plumbing of the asyncmem demo workloads: instrumentation choice, the console address,
+//! the runtime, and a clean exit after `--exit-after` or on Ctrl-C.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+
+/// Which instrumentation the demo target runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Instrument {
+    /// console-subscriber, the standard tokio-console instrumentation.
+    Console,
+    /// No instrumentation at all: the baseline.
+    None,
+}
+
+impl Instrument {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Instrument::Console => "console",
+            Instrument::None => "none",
+        }
+    }
+}
+
+/// Flags every demo takes.
+#[derive(Args, Clone, Debug)]
+pub struct Common {
+    /// Instrumentation to run the target with.
+    #[arg(long, value_enum, default_value_t = Instrument::Console)]
+    pub instrument: Instrument,
+    /// Address the console endpoint listens on (default: $TOKIO_CONSOLE_BIND or 127.0.0.1:6669).
+    #[arg(long)]
+    pub console_bind: Option<SocketAddr>,
+    /// Exit after this long (e.g. `30s`); by default run until Ctrl-C or SIGTERM.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub exit_after: Option<Duration>,
+    /// How long idle tasks sleep at their await.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "1h")]
+    pub sleep: Duration,
+    /// Worker threads of the runtime.
+    #[arg(long, default_value_t = 2)]
+    pub workers: usize,
+}
+
+impl Common {
+    pub fn nap(&self) -> Duration {
+        self.sleep
+    }
+
+    /// The console address the target serves, as a URL.
+    pub fn console_url(&self) -> String {
+        let bind = self
+            .console_bind
+            .map(|a| a.to_string())
+            .or_else(|| std::env::var("TOKIO_CONSOLE_BIND").ok())
+            .unwrap_or_else(|| "127.0.0.1:6669".to_string());
+        format!("http://{bind}")
+    }
+
+    /// Install the instrumentation, build the runtime, run `body`, then wait for the end.
+    pub fn run<F>(&self, body: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(self.workers.max(1))
+            .enable_all()
+            .build()
+            .expect("building the tokio runtime");
+        let _guard = runtime.enter();
+        match self.instrument {
+            Instrument::Console => {
+                let mut builder = console_subscriber::ConsoleLayer::builder().with_default_env();
+                if let Some(addr) = self.console_bind {
+                    builder = builder.server_addr(addr);
+                }
+                builder.init();
+                println!(
+                    "pid={} console={} instrument=console",
+                    std::process::id(),
+                    self.console_url()
+                );
+            }
+            Instrument::None => {
+                println!("pid={} console=none instrument=none", std::process::id());
+            }
+        }
+        let exit_after = self.exit_after;
+        runtime.block_on(async move {
+            tokio::spawn(body);
+            wait_for_end(exit_after).await;
+        });
+        // Idle tasks sleep for an hour: do not wait for them.
+        runtime.shutdown_background();
+    }
+}
+
+async fn wait_for_end(exit_after: Option<Duration>) {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("installing a SIGTERM handler");
+    let timer = async {
+        match exit_after {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+        _ = timer => {}
+    }
+}
