@@ -1,0 +1,6 @@
+//! asyncmem: profile the suspended tasks of a live tokio process.
+//!
+//! Data flows one way: [`source`] (console stream, procfs sampler, discovery) produces
+//! [`model::Event`]s; the [`model`] keeps the picture; [`output`] (and the TUI) read it.
+
+pub mod model;

@@ -1,0 +1,662 @@
+//! The model: plain Rust, no terminal. It ingests console-api `Update`s and procfs samples and
+//! keeps the task table, the state counts, the time series and the warnings that the TUI and
+//! every headless command read.
+
+pub mod intern;
+pub mod series;
+pub mod task;
+pub mod time;
+pub mod warnings;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use console_api as proto;
+use proto::field::{Name, Value};
+
+pub use intern::{Interner, Sym};
+pub use series::{RssSample, Sample, Series};
+pub use task::{Task, TaskKind, TaskState, TaskStats};
+pub use time::Nanos;
+pub use warnings::{Warning, WarningKind, Warnings};
+
+/// Limits and retention of the model.
+#[derive(Clone, Debug)]
+pub struct ModelConfig {
+    /// How long done tasks stay in the table after they were dropped.
+    pub retain_done: Duration,
+    /// How much history the time series keeps.
+    pub series_window: Duration,
+    /// Most samples the series keeps, whatever the window.
+    pub max_samples: usize,
+    /// Most tasks tracked at once; more are counted in a warning, not stored.
+    pub max_tasks: usize,
+    /// Most distinct names and locations kept.
+    pub max_strings: usize,
+    /// Most callsite metadata entries kept.
+    pub max_metadata: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            retain_done: Duration::from_secs(6),
+            series_window: Duration::from_secs(30 * 60),
+            max_samples: 100_000,
+            max_tasks: 5_000_000,
+            max_strings: 100_000,
+            max_metadata: 100_000,
+        }
+    }
+}
+
+/// Tasks by state and the future bytes they hold, kept up to date on every change.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub running: u64,
+    pub scheduled: u64,
+    pub idle: u64,
+    pub done: u64,
+    /// Sum of future sizes of live (not done) tasks whose size is known.
+    pub future_bytes: u64,
+    /// Live tasks whose future size is known.
+    pub sized: u64,
+}
+
+impl Counts {
+    pub fn live(&self) -> u64 {
+        self.running + self.scheduled + self.idle
+    }
+
+    pub fn of(&self, state: TaskState) -> u64 {
+        match state {
+            TaskState::Running => self.running,
+            TaskState::Scheduled => self.scheduled,
+            TaskState::Idle => self.idle,
+            TaskState::Done => self.done,
+        }
+    }
+
+    fn slot(&mut self, state: TaskState) -> &mut u64 {
+        match state {
+            TaskState::Running => &mut self.running,
+            TaskState::Scheduled => &mut self.scheduled,
+            TaskState::Idle => &mut self.idle,
+            TaskState::Done => &mut self.done,
+        }
+    }
+
+    fn add(&mut self, task: &Task) {
+        let state = task.state();
+        *self.slot(state) += 1;
+        if state != TaskState::Done {
+            if let Some(size) = task.size_bytes {
+                self.future_bytes = self.future_bytes.saturating_add(size);
+                self.sized += 1;
+            }
+        }
+    }
+
+    fn remove(&mut self, task: &Task) {
+        let state = task.state();
+        let slot = self.slot(state);
+        *slot = slot.saturating_sub(1);
+        if state != TaskState::Done {
+            if let Some(size) = task.size_bytes {
+                self.future_bytes = self.future_bytes.saturating_sub(size);
+                self.sized = self.sized.saturating_sub(1);
+            }
+        }
+    }
+}
+
+/// Connection to the target's console endpoint, as the model knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    /// The stream dropped; a reconnect is under way.
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
+    /// The target process is gone; the data stays for inspection.
+    TargetExited,
+    /// No console endpoint: only RSS is read.
+    RssOnly,
+}
+
+/// What the sources tell the model. The sources produce these; the model is their only reader.
+#[derive(Debug)]
+pub enum Event {
+    Update(Box<proto::instrument::Update>),
+    Rss(RssSample),
+    /// The console stream (re)connected to `pid` (if known).
+    Connected {
+        pid: Option<i32>,
+    },
+    Disconnected {
+        attempt: u32,
+        reason: String,
+    },
+    /// The aggregator reported its temporality (paused or live).
+    Paused(bool),
+    TargetExited,
+}
+
+pub struct Model {
+    cfg: ModelConfig,
+    slots: Vec<Option<Task>>,
+    free: Vec<u32>,
+    by_console_id: HashMap<u64, u32>,
+    next_uid: u64,
+    counts: Counts,
+    strings: Interner,
+    /// Field names of callsites, for fields that name themselves by index.
+    metadata_fields: HashMap<u64, Vec<Sym>>,
+    pub series: Series,
+    pub warnings: Warnings,
+    /// `Update.now` of the latest update (target's clock); 0 before the first.
+    pub now: Nanos,
+    pub last_rss: Option<RssSample>,
+    pub connection: Connection,
+    pub pid: Option<i32>,
+    pub paused: bool,
+    /// Updates received, in all and on the current connection.
+    pub updates: u64,
+    updates_this_connection: u64,
+    dropped_events: u64,
+}
+
+impl Default for Model {
+    fn default() -> Self {
+        Model::new(ModelConfig::default())
+    }
+}
+
+#[derive(Clone, Copy)]
+enum FieldKey {
+    TaskId,
+    Size,
+    OriginalSize,
+    Name,
+    Kind,
+}
+
+/// What tokio's span fields say about a task.
+#[derive(Default)]
+struct Fields {
+    task_id: Option<u64>,
+    name: Sym,
+    kind: Option<TaskKind>,
+    size: Option<u64>,
+    original_size: Option<u64>,
+}
+
+impl Model {
+    pub fn new(cfg: ModelConfig) -> Self {
+        let window = time::nanos_of(cfg.series_window);
+        Model {
+            series: Series::new(window, cfg.max_samples),
+            strings: Interner::new(cfg.max_strings),
+            cfg,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_console_id: HashMap::new(),
+            next_uid: 1,
+            counts: Counts::default(),
+            metadata_fields: HashMap::new(),
+            warnings: Warnings::default(),
+            now: 0,
+            last_rss: None,
+            connection: Connection::Connecting,
+            pid: None,
+            paused: false,
+            updates: 0,
+            updates_this_connection: 0,
+            dropped_events: 0,
+        }
+    }
+
+    pub fn config(&self) -> &ModelConfig {
+        &self.cfg
+    }
+
+    /// Apply one event from a source.
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Update(update) => self.apply_update(&update),
+            Event::Rss(sample) => self.apply_rss(sample),
+            Event::Connected { pid } => self.on_connected(pid),
+            Event::Disconnected { attempt, reason } => {
+                self.connection = Connection::Reconnecting { attempt, reason }
+            }
+            Event::Paused(paused) => self.paused = paused,
+            Event::TargetExited => self.connection = Connection::TargetExited,
+        }
+    }
+
+    /// A (re)connection. A different pid behind the endpoint means the target restarted: the
+    /// old picture is of another process and is cleared.
+    pub fn on_connected(&mut self, pid: Option<i32>) {
+        if let (Some(old), Some(new)) = (self.pid, pid) {
+            if old != new {
+                self.reset_tasks();
+                self.series.clear();
+                self.last_rss = None;
+                self.warnings
+                    .add(WarningKind::TargetRestarted, 1, time::now());
+            }
+        }
+        if pid.is_some() {
+            self.pid = pid;
+        }
+        self.connection = Connection::Connected;
+        self.updates_this_connection = 0;
+        self.dropped_events = 0;
+    }
+
+    fn reset_tasks(&mut self) {
+        self.slots.clear();
+        self.free.clear();
+        self.by_console_id.clear();
+        self.counts = Counts::default();
+        self.metadata_fields.clear();
+    }
+
+    /// Ingest one console `Update`.
+    pub fn apply_update(&mut self, update: &proto::instrument::Update) {
+        if let Some(now) = &update.now {
+            self.now = self.now.max(time::from_timestamp(now));
+        }
+        let first_of_connection = self.updates_this_connection == 0;
+        self.updates += 1;
+        self.updates_this_connection += 1;
+        let has_metadata = update
+            .new_metadata
+            .as_ref()
+            .is_some_and(|m| !m.metadata.is_empty());
+        if let Some(meta) = &update.new_metadata {
+            self.register_metadata(meta);
+        }
+        let Some(tasks) = &update.task_update else {
+            if first_of_connection && !has_metadata {
+                self.warnings.add(WarningKind::NoInitialState, 1, self.now);
+            }
+            return;
+        };
+        if first_of_connection {
+            if !has_metadata {
+                self.warnings.add(WarningKind::NoInitialState, 1, self.now);
+            } else if self.updates > 1 {
+                // A reconnect with a full picture: tasks we hold that it does not mention
+                // ended while we were away.
+                self.close_unmentioned(tasks);
+            }
+        }
+        for task in &tasks.new_tasks {
+            self.ingest_task(task);
+        }
+        for (&id, stats) in &tasks.stats_update {
+            self.ingest_stats(id, stats);
+        }
+        if tasks.dropped_events > self.dropped_events {
+            let more = tasks.dropped_events - self.dropped_events;
+            self.dropped_events = tasks.dropped_events;
+            self.warnings
+                .add(WarningKind::DroppedEvents, more, self.now);
+        }
+        self.prune_done();
+    }
+
+    /// Record a procfs sample and add a point to the series.
+    pub fn apply_rss(&mut self, sample: RssSample) {
+        self.last_rss = Some(sample);
+        let c = self.counts;
+        self.series.push(Sample {
+            at: sample.at,
+            rss_bytes: sample.rss_bytes,
+            anon_rss_bytes: sample.anon_rss_bytes,
+            threads: sample.threads,
+            running: c.running,
+            scheduled: c.scheduled,
+            idle: c.idle,
+            live_tasks: c.live(),
+            future_bytes: c.future_bytes,
+        });
+    }
+
+    fn register_metadata(&mut self, meta: &proto::RegisterMetadata) {
+        for m in &meta.metadata {
+            let (Some(id), Some(md)) = (&m.id, &m.metadata) else {
+                self.warnings.add(WarningKind::Malformed, 1, self.now);
+                continue;
+            };
+            if self.metadata_fields.len() >= self.cfg.max_metadata {
+                break;
+            }
+            let names = md
+                .field_names
+                .iter()
+                .map(|n| self.strings.intern(n))
+                .collect();
+            self.metadata_fields.insert(id.id, names);
+        }
+    }
+
+    fn close_unmentioned(&mut self, update: &proto::tasks::TaskUpdate) {
+        let mentioned: HashSet<u64> = update
+            .new_tasks
+            .iter()
+            .filter_map(|t| t.id.as_ref().map(|i| i.id))
+            .chain(update.stats_update.keys().copied())
+            .collect();
+        let now = self.now;
+        for slot in self.slots.iter_mut() {
+            let Some(task) = slot else { continue };
+            if task.stats.dropped_at == 0 && !mentioned.contains(&task.console_id) {
+                self.counts.remove(task);
+                task.stats.dropped_at = now.max(task.stats.created_at).max(1);
+                self.counts.add(task);
+            }
+        }
+    }
+
+    /// Which of the task fields asyncmem reads this field is, if any.
+    fn field_key(&self, field: &proto::Field) -> Option<FieldKey> {
+        let name = match field.name.as_ref()? {
+            Name::StrName(s) => s.as_str(),
+            Name::NameIdx(i) => {
+                let meta = field.metadata_id.as_ref()?.id;
+                let sym = *self
+                    .metadata_fields
+                    .get(&meta)?
+                    .get(usize::try_from(*i).ok()?)?;
+                self.strings.resolve(sym)
+            }
+        };
+        Some(match name {
+            "task.id" => FieldKey::TaskId,
+            "size.bytes" => FieldKey::Size,
+            "original_size.bytes" => FieldKey::OriginalSize,
+            "task.name" => FieldKey::Name,
+            "kind" => FieldKey::Kind,
+            _ => return None,
+        })
+    }
+
+    fn parse_fields(&mut self, task: &proto::tasks::Task) -> Fields {
+        let mut f = Fields::default();
+        for field in &task.fields {
+            let Some(value) = &field.value else { continue };
+            let Some(key) = self.field_key(field) else {
+                continue;
+            };
+            match (key, value) {
+                (FieldKey::TaskId, Value::U64Val(v)) => f.task_id = Some(*v),
+                (FieldKey::TaskId, Value::I64Val(v)) => f.task_id = u64::try_from(*v).ok(),
+                (FieldKey::Size, Value::U64Val(v)) => f.size = Some(*v),
+                (FieldKey::OriginalSize, Value::U64Val(v)) => f.original_size = Some(*v),
+                (FieldKey::Name, Value::DebugVal(s) | Value::StrVal(s)) => {
+                    f.name = self.strings.intern(unquote(s));
+                }
+                (FieldKey::Kind, Value::DebugVal(s) | Value::StrVal(s)) => {
+                    f.kind = Some(TaskKind::parse(s))
+                }
+                _ => {}
+            }
+        }
+        f
+    }
+
+    fn location_of(&mut self, task: &proto::tasks::Task) -> Sym {
+        let Some(loc) = &task.location else {
+            return Sym::NONE;
+        };
+        let file = loc.file.as_deref().unwrap_or("<unknown>");
+        let s = match (loc.line, loc.column) {
+            (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
+            (Some(l), None) => format!("{file}:{l}"),
+            _ => file.to_string(),
+        };
+        self.strings.intern(&s)
+    }
+
+    fn ingest_task(&mut self, msg: &proto::tasks::Task) {
+        let Some(id) = msg.id.as_ref().map(|i| i.id) else {
+            self.warnings.add(WarningKind::Malformed, 1, self.now);
+            return;
+        };
+        let fields = self.parse_fields(msg);
+        let location = self.location_of(msg);
+        let kind =
+            fields
+                .kind
+                .unwrap_or(if msg.kind == proto::tasks::task::Kind::Blocking as i32 {
+                    TaskKind::Blocking
+                } else {
+                    TaskKind::Task
+                });
+        let (size_bytes, boxed) = match (fields.original_size, fields.size) {
+            (Some(orig), _) => (Some(orig), true),
+            (None, size) => (size, false),
+        };
+        if size_bytes.is_none() {
+            self.warnings.add(WarningKind::SizesUnknown, 1, self.now);
+        }
+        if fields.name == Interner::OVERFLOW_SYM || location == Interner::OVERFLOW_SYM {
+            self.warnings.add(WarningKind::StringLimit, 1, self.now);
+        }
+        let fill = |t: &mut Task| {
+            t.task_id = fields.task_id;
+            t.name = fields.name;
+            t.location = location;
+            t.kind = kind;
+            t.boxed = boxed;
+            t.size_bytes = size_bytes;
+            t.announced = true;
+        };
+        if let Some(&slot) = self.by_console_id.get(&id) {
+            if let Some(existing) = self.slots[slot as usize].as_mut() {
+                let same = if existing.task_id.is_some() {
+                    existing.task_id == fields.task_id
+                } else {
+                    existing.location == location && existing.stats.dropped_at == 0
+                };
+                if !existing.announced {
+                    self.counts.remove(existing);
+                    fill(existing);
+                    self.counts.add(existing);
+                    return;
+                }
+                if same {
+                    return; // the same task sent again
+                }
+                // The subscriber reused this id: the task we had is gone.
+                if existing.stats.dropped_at == 0 {
+                    self.counts.remove(existing);
+                    existing.stats.dropped_at = self.now.max(existing.stats.created_at).max(1);
+                    self.counts.add(existing);
+                }
+            }
+        }
+        let mut task = self.blank(id);
+        fill(&mut task);
+        self.insert(task);
+    }
+
+    fn blank(&mut self, console_id: u64) -> Task {
+        let uid = self.next_uid;
+        self.next_uid += 1;
+        Task {
+            uid,
+            console_id,
+            task_id: None,
+            name: Sym::NONE,
+            location: Sym::NONE,
+            kind: TaskKind::Task,
+            announced: false,
+            boxed: false,
+            size_bytes: None,
+            stats: TaskStats::default(),
+        }
+    }
+
+    fn insert(&mut self, task: Task) {
+        if self.len() >= self.cfg.max_tasks {
+            self.warnings.add(WarningKind::TaskLimit, 1, self.now);
+            return;
+        }
+        self.counts.add(&task);
+        let id = task.console_id;
+        let slot = match self.free.pop() {
+            Some(slot) => {
+                self.slots[slot as usize] = Some(task);
+                slot
+            }
+            None => {
+                self.slots.push(Some(task));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.by_console_id.insert(id, slot);
+    }
+
+    fn ingest_stats(&mut self, id: u64, msg: &proto::tasks::Stats) {
+        let stats = convert_stats(msg);
+        let slot = match self.by_console_id.get(&id) {
+            Some(&slot) => {
+                let reused = self.slots[slot as usize].as_ref().is_some_and(|t| {
+                    t.stats.created_at != 0
+                        && stats.created_at != 0
+                        && t.stats.created_at != stats.created_at
+                        && !t.announced
+                });
+                if reused {
+                    None
+                } else {
+                    Some(slot)
+                }
+            }
+            None => None,
+        };
+        match slot.and_then(|s| self.slots[s as usize].as_mut()) {
+            Some(task) => {
+                self.counts.remove(task);
+                task.stats = stats;
+                self.counts.add(task);
+            }
+            None => {
+                self.warnings
+                    .add(WarningKind::UnannouncedStats, 1, self.now);
+                let mut task = self.blank(id);
+                task.stats = stats;
+                self.insert(task);
+            }
+        }
+    }
+
+    /// Drop done tasks older than the retention.
+    pub fn prune_done(&mut self) {
+        if self.counts.done == 0 {
+            return;
+        }
+        let horizon = self
+            .now
+            .saturating_sub(time::nanos_of(self.cfg.retain_done));
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            let expired = slot
+                .as_ref()
+                .is_some_and(|t| t.stats.dropped_at != 0 && t.stats.dropped_at < horizon);
+            if expired {
+                if let Some(task) = slot.take() {
+                    self.counts.remove(&task);
+                    if self.by_console_id.get(&task.console_id) == Some(&(i as u32)) {
+                        self.by_console_id.remove(&task.console_id);
+                    }
+                    self.free.push(i as u32);
+                }
+            }
+        }
+    }
+
+    /// Tracked tasks (live and recently done), in no particular order.
+    pub fn tasks(&self) -> impl Iterator<Item = &Task> {
+        self.slots.iter().flatten()
+    }
+
+    pub fn task_by_uid(&self, uid: u64) -> Option<&Task> {
+        self.tasks().find(|t| t.uid == uid)
+    }
+
+    /// Number of tracked tasks (live and retained done).
+    pub fn len(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// The counts recomputed from scratch over every task: what `counts()` must always equal.
+    pub fn recount(&self) -> Counts {
+        let mut c = Counts::default();
+        for t in self.tasks() {
+            c.add(t);
+        }
+        c
+    }
+
+    pub fn resolve(&self, sym: Sym) -> &str {
+        self.strings.resolve(sym)
+    }
+
+    /// Heap bytes the model holds for its tasks (slots, index, strings), for benchmarks.
+    pub fn approx_heap_bytes(&self) -> usize {
+        self.slots.capacity() * std::mem::size_of::<Option<Task>>()
+            + self.free.capacity() * 4
+            + self.by_console_id.capacity() * (8 + 4 + 1)
+            + self.strings.heap_bytes()
+    }
+}
+
+/// `"name"` (a Debug-formatted string) to `name`.
+fn unquote(s: &str) -> &str {
+    s.strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .unwrap_or(s)
+}
+
+fn ts(t: &Option<prost_types::Timestamp>) -> Nanos {
+    t.as_ref().map_or(0, time::from_timestamp)
+}
+
+fn dur(d: &Option<prost_types::Duration>) -> u64 {
+    d.as_ref().map_or(0, time::from_duration)
+}
+
+fn convert_stats(s: &proto::tasks::Stats) -> TaskStats {
+    let poll = s.poll_stats.as_ref();
+    TaskStats {
+        polls: poll.map_or(0, |p| p.polls),
+        busy_ns: poll.map_or(0, |p| dur(&p.busy_time)),
+        scheduled_ns: dur(&s.scheduled_time),
+        wakes: s.wakes,
+        waker_clones: s.waker_clones,
+        waker_drops: s.waker_drops,
+        self_wakes: s.self_wakes,
+        created_at: ts(&s.created_at),
+        dropped_at: ts(&s.dropped_at),
+        last_wake: ts(&s.last_wake),
+        first_poll: poll.map_or(0, |p| ts(&p.first_poll)),
+        last_poll_started: poll.map_or(0, |p| ts(&p.last_poll_started)),
+        last_poll_ended: poll.map_or(0, |p| ts(&p.last_poll_ended)),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,213 @@
+//! One task as asyncmem tracks it: identity, what tokio told about its future, and its poll stats.
+
+use super::intern::Sym;
+use super::time::Nanos;
+
+/// Poll state, derived as tokio-console derives it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskState {
+    /// Inside `poll` right now.
+    Running,
+    /// Woken, waiting in the run queue.
+    Scheduled,
+    /// Suspended at an `.await`: what asyncmem is about.
+    Idle,
+    /// Dropped (completed or cancelled).
+    Done,
+}
+
+impl TaskState {
+    pub const ALL: [TaskState; 4] = [
+        TaskState::Running,
+        TaskState::Scheduled,
+        TaskState::Idle,
+        TaskState::Done,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Running => "running",
+            TaskState::Scheduled => "scheduled",
+            TaskState::Idle => "idle",
+            TaskState::Done => "done",
+        }
+    }
+}
+
+/// What spawned the task (tokio's `kind` span field).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TaskKind {
+    Task,
+    Local,
+    Blocking,
+    BlockOn,
+    Other,
+}
+
+impl TaskKind {
+    pub fn parse(s: &str) -> TaskKind {
+        match s.trim_matches('"') {
+            "task" => TaskKind::Task,
+            "local" => TaskKind::Local,
+            "blocking" => TaskKind::Blocking,
+            "block_on" => TaskKind::BlockOn,
+            _ => TaskKind::Other,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskKind::Task => "task",
+            TaskKind::Local => "local",
+            TaskKind::Blocking => "blocking",
+            TaskKind::BlockOn => "block_on",
+            TaskKind::Other => "other",
+        }
+    }
+}
+
+/// The latest full `Stats` snapshot of a task, flattened. Timestamps are wall-clock nanoseconds;
+/// 0 means "not yet" (no real task event happens at the epoch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TaskStats {
+    pub polls: u64,
+    pub busy_ns: u64,
+    pub scheduled_ns: u64,
+    pub wakes: u64,
+    pub waker_clones: u64,
+    pub waker_drops: u64,
+    pub self_wakes: u64,
+    pub created_at: Nanos,
+    pub dropped_at: Nanos,
+    pub last_wake: Nanos,
+    pub first_poll: Nanos,
+    pub last_poll_started: Nanos,
+    pub last_poll_ended: Nanos,
+}
+
+/// A tracked task. `uid` is asyncmem's own key: unique for the life of the model, so that a
+/// console id reused by the subscriber starts a new task and a selection survives updates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Task {
+    pub uid: u64,
+    /// Console's span-based id (reused after the task is dropped).
+    pub console_id: u64,
+    /// Tokio's own task id (`task.id` field), when the target reports it.
+    pub task_id: Option<u64>,
+    pub name: Sym,
+    pub location: Sym,
+    pub kind: TaskKind,
+    /// Whether the subscriber sent the `Task` itself (false: only stats seen so far).
+    pub announced: bool,
+    /// Whether tokio boxed the future because it was large (`original_size.bytes` present).
+    pub boxed: bool,
+    /// Real size of the future in bytes; `None` when the target does not report it.
+    pub size_bytes: Option<u64>,
+    pub stats: TaskStats,
+}
+
+impl Task {
+    pub fn state(&self) -> TaskState {
+        let s = &self.stats;
+        if s.dropped_at != 0 {
+            TaskState::Done
+        } else if s.last_poll_started > s.last_poll_ended {
+            TaskState::Running
+        } else if s.last_wake > s.last_poll_started {
+            TaskState::Scheduled
+        } else {
+            TaskState::Idle
+        }
+    }
+
+    /// Live wakers: clones minus drops.
+    pub fn live_wakers(&self) -> u64 {
+        self.stats
+            .waker_clones
+            .saturating_sub(self.stats.waker_drops)
+    }
+
+    /// Time since creation (until drop, or `now`), in nanoseconds.
+    pub fn total_ns(&self, now: Nanos) -> u64 {
+        let s = &self.stats;
+        if s.created_at == 0 {
+            return 0;
+        }
+        let end = if s.dropped_at != 0 { s.dropped_at } else { now };
+        u64::try_from(end.saturating_sub(s.created_at)).unwrap_or(0)
+    }
+
+    /// Time neither polled nor waiting to be polled: suspended.
+    pub fn idle_ns(&self, now: Nanos) -> u64 {
+        self.total_ns(now)
+            .saturating_sub(self.stats.busy_ns)
+            .saturating_sub(self.stats.scheduled_ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn task(stats: TaskStats) -> Task {
+        Task {
+            uid: 1,
+            console_id: 1,
+            task_id: None,
+            name: Sym::NONE,
+            location: Sym::NONE,
+            kind: TaskKind::Task,
+            announced: true,
+            boxed: false,
+            size_bytes: None,
+            stats,
+        }
+    }
+
+    #[test]
+    fn state_derivation() {
+        let base = TaskStats {
+            created_at: 10,
+            ..Default::default()
+        };
+        assert_eq!(task(base).state(), TaskState::Idle);
+        let running = TaskStats {
+            last_poll_started: 20,
+            last_poll_ended: 15,
+            ..base
+        };
+        assert_eq!(task(running).state(), TaskState::Running);
+        let scheduled = TaskStats {
+            last_poll_started: 20,
+            last_poll_ended: 25,
+            last_wake: 30,
+            ..base
+        };
+        assert_eq!(task(scheduled).state(), TaskState::Scheduled);
+        let idle = TaskStats {
+            last_wake: 18,
+            last_poll_started: 20,
+            last_poll_ended: 25,
+            ..base
+        };
+        assert_eq!(task(idle).state(), TaskState::Idle);
+        let done = TaskStats {
+            dropped_at: 40,
+            ..running
+        };
+        assert_eq!(task(done).state(), TaskState::Done);
+    }
+
+    #[test]
+    fn idle_time_is_the_rest() {
+        let t = task(TaskStats {
+            created_at: 1_000,
+            busy_ns: 100,
+            scheduled_ns: 50,
+            ..Default::default()
+        });
+        assert_eq!(t.total_ns(2_000), 1_000);
+        assert_eq!(t.idle_ns(2_000), 850);
+        assert_eq!(t.idle_ns(500), 0, "clock skew saturates, never wraps");
+    }
+}

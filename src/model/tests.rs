@@ -1,0 +1,326 @@
+//! Model tests on synthetic console-api messages: dedupe, id reuse, state derivation, late attach.
+
+use super::*;
+use proto::instrument::Update;
+use proto::tasks::{Stats, Task as PTask, TaskUpdate};
+
+const SEC: i64 = 1_000_000_000;
+
+fn stamp(ns: Nanos) -> Option<prost_types::Timestamp> {
+    Some(prost_types::Timestamp {
+        seconds: ns / SEC,
+        nanos: (ns % SEC) as i32,
+    })
+}
+
+fn field(name: &str, value: Value) -> proto::Field {
+    proto::Field {
+        name: Some(Name::StrName(name.to_string())),
+        value: Some(value),
+        metadata_id: Some(proto::MetaId { id: 1 }),
+    }
+}
+
+pub(crate) fn ptask(id: u64, tokio_id: u64, size: u64, original: Option<u64>, name: &str) -> PTask {
+    let mut fields = vec![
+        field("kind", Value::DebugVal("task".into())),
+        field("task.name", Value::DebugVal(name.into())),
+        field("task.id", Value::U64Val(tokio_id)),
+        field("size.bytes", Value::U64Val(size)),
+    ];
+    if let Some(o) = original {
+        fields.push(field("original_size.bytes", Value::U64Val(o)));
+    }
+    PTask {
+        id: Some(proto::Id { id }),
+        metadata: Some(proto::MetaId { id: 1 }),
+        kind: 0,
+        fields,
+        parents: vec![],
+        location: Some(proto::Location {
+            file: Some("src/main.rs".into()),
+            module_path: None,
+            line: Some(10),
+            column: Some(5),
+        }),
+    }
+}
+
+fn stats(created: Nanos) -> Stats {
+    Stats {
+        created_at: stamp(created),
+        ..Default::default()
+    }
+}
+
+fn metadata() -> Option<proto::RegisterMetadata> {
+    Some(proto::RegisterMetadata {
+        metadata: vec![proto::register_metadata::NewMetadata {
+            id: Some(proto::MetaId { id: 1 }),
+            metadata: Some(proto::Metadata {
+                name: "runtime.spawn".into(),
+                field_names: vec!["kind".into(), "task.name".into(), "task.id".into()],
+                ..Default::default()
+            }),
+        }],
+    })
+}
+
+fn update(now: Nanos, meta: bool, tasks: Vec<PTask>, stats: Vec<(u64, Stats)>) -> Update {
+    Update {
+        now: stamp(now),
+        task_update: Some(TaskUpdate {
+            new_tasks: tasks,
+            stats_update: stats.into_iter().collect(),
+            dropped_events: 0,
+        }),
+        resource_update: None,
+        async_op_update: None,
+        new_metadata: if meta { metadata() } else { None },
+    }
+}
+
+#[test]
+fn ingests_tasks_with_sizes_names_and_locations() {
+    let mut m = Model::default();
+    m.apply_update(&update(
+        10 * SEC,
+        true,
+        vec![
+            ptask(1, 100, 1024, None, ""),
+            ptask(2, 101, 8, Some(32_768), "\"boxed-32k\""),
+        ],
+        vec![(1, stats(SEC)), (2, stats(SEC))],
+    ));
+    assert_eq!(m.len(), 2);
+    let boxed = m.tasks().find(|t| t.console_id == 2).unwrap();
+    assert!(boxed.boxed);
+    assert_eq!(boxed.size_bytes, Some(32_768));
+    assert_eq!(m.resolve(boxed.name), "boxed-32k");
+    assert_eq!(m.resolve(boxed.location), "src/main.rs:10:5");
+    assert_eq!(boxed.task_id, Some(101));
+    let plain = m.tasks().find(|t| t.console_id == 1).unwrap();
+    assert!(!plain.boxed);
+    assert_eq!(plain.size_bytes, Some(1024));
+    assert!(plain.name.is_none());
+    let c = m.counts();
+    assert_eq!(c.idle, 2);
+    assert_eq!(c.future_bytes, 1024 + 32_768);
+    assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+}
+
+#[test]
+fn duplicate_task_is_deduplicated() {
+    let mut m = Model::default();
+    let u = update(
+        SEC,
+        true,
+        vec![ptask(1, 100, 64, None, "")],
+        vec![(1, stats(SEC))],
+    );
+    m.apply_update(&u);
+    // the incremental resend of the same task
+    m.apply_update(&update(
+        2 * SEC,
+        false,
+        vec![ptask(1, 100, 64, None, "")],
+        vec![],
+    ));
+    assert_eq!(m.len(), 1);
+    assert_eq!(m.counts().live(), 1);
+    assert_eq!(m.counts().future_bytes, 64);
+}
+
+#[test]
+fn reused_console_id_starts_a_new_task() {
+    let mut m = Model::default();
+    m.apply_update(&update(
+        SEC,
+        true,
+        vec![ptask(7, 100, 64, None, "")],
+        vec![(7, stats(SEC))],
+    ));
+    let first_uid = m.tasks().next().unwrap().uid;
+    // same console id, different tokio task: the old one is gone
+    m.apply_update(&update(
+        2 * SEC,
+        false,
+        vec![ptask(7, 200, 128, None, "")],
+        vec![(7, stats(2 * SEC))],
+    ));
+    assert_eq!(m.len(), 2);
+    let old = m.task_by_uid(first_uid).unwrap();
+    assert_eq!(old.state(), TaskState::Done);
+    let new = m.tasks().find(|t| t.task_id == Some(200)).unwrap();
+    assert_ne!(new.uid, first_uid);
+    assert_eq!(new.state(), TaskState::Idle);
+    assert_eq!(new.stats.created_at, 2 * SEC);
+    assert_eq!(m.counts().live(), 1);
+    assert_eq!(m.counts().done, 1);
+    assert_eq!(m.counts().future_bytes, 128);
+}
+
+#[test]
+fn states_follow_stats() {
+    let mut m = Model::default();
+    m.apply_update(&update(
+        SEC,
+        true,
+        vec![ptask(1, 1, 0, None, "")],
+        vec![(1, stats(SEC))],
+    ));
+    let mut s = stats(SEC);
+    s.poll_stats = Some(proto::PollStats {
+        polls: 3,
+        last_poll_started: stamp(2 * SEC),
+        ..Default::default()
+    });
+    m.apply_update(&update(2 * SEC, false, vec![], vec![(1, s.clone())]));
+    assert_eq!(m.counts().running, 1);
+    if let Some(p) = s.poll_stats.as_mut() {
+        p.last_poll_ended = stamp(3 * SEC);
+    }
+    s.last_wake = stamp(4 * SEC);
+    m.apply_update(&update(4 * SEC, false, vec![], vec![(1, s.clone())]));
+    assert_eq!(m.counts().scheduled, 1);
+    s.dropped_at = stamp(5 * SEC);
+    m.apply_update(&update(5 * SEC, false, vec![], vec![(1, s)]));
+    assert_eq!(m.counts().done, 1);
+    assert_eq!(m.counts().live(), 0);
+    assert_eq!(m.counts().future_bytes, 0);
+    // retention: pruned 6 s after its drop
+    m.apply_update(&update(12 * SEC, false, vec![], vec![]));
+    assert_eq!(m.len(), 0);
+    assert_eq!(m.counts(), Counts::default());
+}
+
+#[test]
+fn late_attach_is_detected() {
+    let mut m = Model::default();
+    // first update: no metadata, stats for ids never announced
+    m.apply_update(&update(
+        SEC,
+        false,
+        vec![],
+        vec![(5, stats(SEC)), (6, stats(SEC))],
+    ));
+    assert!(m.warnings.get(WarningKind::NoInitialState).is_some());
+    assert_eq!(
+        m.warnings
+            .get(WarningKind::UnannouncedStats)
+            .map(|w| w.count),
+        Some(2)
+    );
+    // the placeholders still count as live tasks, of unknown size
+    assert_eq!(m.counts().live(), 2);
+    assert_eq!(m.counts().sized, 0);
+    // a later announcement fills a placeholder instead of adding a task
+    m.apply_update(&update(
+        2 * SEC,
+        false,
+        vec![ptask(5, 50, 256, None, "")],
+        vec![],
+    ));
+    assert_eq!(m.len(), 2);
+    assert_eq!(m.counts().future_bytes, 256);
+}
+
+#[test]
+fn full_initial_state_raises_no_late_attach_warning() {
+    let mut m = Model::default();
+    m.apply_update(&update(
+        SEC,
+        true,
+        vec![ptask(1, 1, 8, None, "")],
+        vec![(1, stats(SEC))],
+    ));
+    assert!(m.warnings.get(WarningKind::NoInitialState).is_none());
+}
+
+#[test]
+fn reconnect_closes_tasks_that_ended_meanwhile() {
+    let mut m = Model::default();
+    m.on_connected(Some(42));
+    m.apply_update(&update(
+        SEC,
+        true,
+        vec![ptask(1, 1, 8, None, ""), ptask(2, 2, 8, None, "")],
+        vec![(1, stats(SEC)), (2, stats(SEC))],
+    ));
+    m.on_connected(Some(42));
+    m.apply_update(&update(
+        3 * SEC,
+        true,
+        vec![ptask(1, 1, 8, None, "")],
+        vec![(1, stats(SEC))],
+    ));
+    assert_eq!(m.counts().live(), 1);
+    assert_eq!(m.counts().done, 1);
+    // a different pid behind the endpoint: a restart, the picture starts over
+    m.on_connected(Some(43));
+    assert_eq!(m.len(), 0);
+    assert!(m.warnings.get(WarningKind::TargetRestarted).is_some());
+}
+
+#[test]
+fn missing_sizes_and_dropped_events_are_warned() {
+    let mut m = Model::default();
+    let mut t = ptask(1, 1, 8, None, "");
+    t.fields
+        .retain(|f| !matches!(&f.name, Some(Name::StrName(n)) if n == "size.bytes"));
+    let mut u = update(SEC, true, vec![t], vec![]);
+    if let Some(tu) = u.task_update.as_mut() {
+        tu.dropped_events = 7;
+    }
+    m.apply_update(&u);
+    assert_eq!(m.tasks().next().unwrap().size_bytes, None);
+    assert!(m.warnings.get(WarningKind::SizesUnknown).is_some());
+    assert_eq!(m.warnings.get(WarningKind::DroppedEvents).unwrap().count, 7);
+}
+
+#[test]
+fn task_limit_bounds_the_table() {
+    let mut m = Model::new(ModelConfig {
+        max_tasks: 3,
+        ..Default::default()
+    });
+    let tasks = (1..=10).map(|i| ptask(i, i, 8, None, "")).collect();
+    m.apply_update(&update(SEC, true, tasks, vec![]));
+    assert_eq!(m.len(), 3);
+    assert_eq!(m.warnings.get(WarningKind::TaskLimit).unwrap().count, 7);
+}
+
+#[test]
+fn fields_named_by_index_resolve_through_metadata() {
+    let mut m = Model::default();
+    let mut t = ptask(1, 9, 8, None, "");
+    t.fields = vec![proto::Field {
+        name: Some(Name::NameIdx(2)),
+        value: Some(Value::U64Val(99)),
+        metadata_id: Some(proto::MetaId { id: 1 }),
+    }];
+    m.apply_update(&update(SEC, true, vec![t], vec![]));
+    assert_eq!(m.tasks().next().unwrap().task_id, Some(99));
+}
+
+#[test]
+fn rss_samples_align_with_counts() {
+    let mut m = Model::default();
+    m.apply_update(&update(
+        SEC,
+        true,
+        vec![ptask(1, 1, 100, None, "")],
+        vec![(1, stats(SEC))],
+    ));
+    m.apply_rss(RssSample {
+        at: 2 * SEC,
+        rss_bytes: 10_000,
+        anon_rss_bytes: 5_000,
+        threads: 3,
+    });
+    let s = m.series.last().unwrap();
+    assert_eq!(
+        (s.rss_bytes, s.live_tasks, s.future_bytes, s.idle),
+        (10_000, 1, 100, 1)
+    );
+}
