@@ -3,4 +3,10 @@
 //! Data flows one way: [`source`] (console stream, procfs sampler, discovery) produces
 //! [`model::Event`]s; the [`model`] keeps the picture; [`output`] (and the TUI) read it.
 
+pub mod cli;
+pub mod demo;
+pub mod error;
 pub mod model;
+pub mod output;
+pub mod session;
+pub mod source;

@@ -1,1 +1,137 @@
-fn main() {}
+//! The asyncmem binary: parse the command line, run the command, map errors to exit codes.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Parser;
+
+use asyncmem::cli::{Cli, Command, Format, SnapshotArgs};
+use asyncmem::error::{exit, AttachError};
+use asyncmem::model::{Event, Model};
+use asyncmem::output;
+use asyncmem::session;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return fail(exit::OTHER, &format!("cannot start the async runtime: {e}")),
+    };
+    let code = runtime.block_on(async {
+        match cli.command {
+            Command::Snapshot(args) => snapshot(args).await,
+        }
+    });
+    // Do not wait for sources blocked on a dead target.
+    runtime.shutdown_background();
+    ExitCode::from(code.clamp(0, 255) as u8)
+}
+
+fn fail(code: i32, message: &str) -> ExitCode {
+    eprintln!("asyncmem: error: {message}");
+    ExitCode::from(code as u8)
+}
+
+fn report(err: &anyhow::Error) -> i32 {
+    let code = err
+        .downcast_ref::<AttachError>()
+        .map_or(exit::OTHER, AttachError::exit_code);
+    eprintln!("asyncmem: error: {err:#}");
+    code
+}
+
+async fn snapshot(args: SnapshotArgs) -> i32 {
+    tokio::select! {
+        result = run_snapshot(&args) => match result {
+            Ok(()) => exit::OK,
+            Err(e) => report(&e),
+        },
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("asyncmem: interrupted");
+            exit::INTERRUPTED
+        }
+    }
+}
+
+async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
+    let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
+    let mut model = Model::new(args.connect.model());
+    model.pid = session.target.pid;
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    let wait = args.wait.unwrap_or_default();
+    let mut last_change = Instant::now();
+    let mut last_live = u64::MAX;
+    loop {
+        let have_picture =
+            model.updates > 0 && (session.target.pid.is_none() || model.last_rss.is_some());
+        let settled = args.settle.is_none_or(|s| last_change.elapsed() >= s);
+        if have_picture && started.elapsed() >= wait && settled {
+            break;
+        }
+        let event = tokio::select! {
+            e = session.events.recv() => e,
+            _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => continue,
+            _ = tokio::time::sleep_until(deadline), if model.updates == 0 => {
+                return Err(AttachError::Timeout {
+                    what: format!("waiting for the first console update from {}", session.target.endpoint),
+                    after: args.timeout,
+                }.into());
+            }
+        };
+        match event {
+            Some(Event::TargetExited) | None => {
+                if model.updates == 0 {
+                    return Err(match session.target.pid {
+                        Some(pid) => AttachError::TargetExited(pid),
+                        None => AttachError::EndpointGone(session.target.endpoint.clone()),
+                    }
+                    .into());
+                }
+                // Print what we have: the target is gone.
+                break;
+            }
+            Some(event) => model.apply(event),
+        }
+        let live = model.counts().live();
+        if live != last_live {
+            last_live = live;
+            last_change = Instant::now();
+        }
+    }
+    let mut out: Box<dyn Write> = match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    };
+    match args.format {
+        Format::Json => output::json::write(&mut out, &model, &session.target)?,
+        Format::Table => {
+            let width = terminal_width();
+            output::table::write(&mut out, &model, &session.target, width, args.limit)?
+        }
+    }
+    out.flush()?;
+    drop(session);
+    Ok(())
+}
+
+/// Width for the table: the terminal's, `$COLUMNS`, or 120 when writing to a pipe.
+fn terminal_width() -> usize {
+    if std::io::stdout().is_terminal() {
+        if let Ok((w, _)) = crossterm::terminal::size() {
+            return usize::from(w).max(40);
+        }
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(120)
+}

@@ -175,13 +175,13 @@ fn states_follow_stats() {
         last_poll_started: stamp(2 * SEC),
         ..Default::default()
     });
-    m.apply_update(&update(2 * SEC, false, vec![], vec![(1, s.clone())]));
+    m.apply_update(&update(2 * SEC, false, vec![], vec![(1, s)]));
     assert_eq!(m.counts().running, 1);
     if let Some(p) = s.poll_stats.as_mut() {
         p.last_poll_ended = stamp(3 * SEC);
     }
     s.last_wake = stamp(4 * SEC);
-    m.apply_update(&update(4 * SEC, false, vec![], vec![(1, s.clone())]));
+    m.apply_update(&update(4 * SEC, false, vec![], vec![(1, s)]));
     assert_eq!(m.counts().scheduled, 1);
     s.dropped_at = stamp(5 * SEC);
     m.apply_update(&update(5 * SEC, false, vec![], vec![(1, s)]));

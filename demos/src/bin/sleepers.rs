@@ -50,6 +50,7 @@ fn spawn_sleeper(bytes: usize, nap: Duration) {
     }
 }
 
+#[track_caller]
 fn spawn_named<F>(name: &str, fut: F)
 where
     F: std::future::Future<Output = ()> + Send + 'static,

@@ -1,0 +1,112 @@
+//! The command line: subcommands and their flags (clap derive).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub const EXIT_CODES: &str = "\
+Exit codes:
+  0    success
+  1    other error (e.g. writing the output failed)
+  2    bad command line or address
+  3    no such process
+  4    the process has no tokio console endpoint
+  5    the address answers but is not a tokio console server
+  6    permission denied reading the target's /proc entries
+  7    the target exited (before or while attaching)
+  8    the endpoint cannot be reached
+  9    timed out waiting for the target's first update
+  130  interrupted (Ctrl-C)";
+
+#[derive(Parser, Debug)]
+#[command(name = "asyncmem", version, about = "See what the suspended tasks of a live tokio process cost: future sizes, poll states and RSS", after_help = EXIT_CODES)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Attach, wait for the first full picture, print it and exit.
+    #[command(after_help = EXIT_CODES)]
+    Snapshot(SnapshotArgs),
+}
+
+/// Which process to watch.
+#[derive(Args, Debug, Clone)]
+#[group(required = true, multiple = false)]
+pub struct TargetArgs {
+    /// Pid of a running tokio process: its console endpoint is found by itself.
+    #[arg(long, short = 'p')]
+    pub pid: Option<i32>,
+    /// Console endpoint: http://HOST:PORT or file:///PATH (a Unix socket).
+    #[arg(long, short = 'a', env = "ASYNCMEM_ADDR")]
+    pub addr: Option<String>,
+    /// Start a bundled demo workload (built next to asyncmem) and watch it; arguments after
+    /// `--` go to the demo.
+    #[arg(long, num_args = 0..=1, default_missing_value = "sleepers", value_name = "NAME")]
+    pub demo: Option<String>,
+}
+
+/// How to talk to the target.
+#[derive(Args, Debug, Clone)]
+pub struct ConnectArgs {
+    /// Largest console message accepted, in bytes.
+    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+    pub max_message_size: usize,
+    /// Bound on connecting to an endpoint and on its first answer.
+    #[arg(long, default_value = "5s", value_parser = duration_at_least_10ms)]
+    pub connect_timeout: Duration,
+    /// How often the target's RSS is read from /proc.
+    #[arg(long, default_value = "1s", value_parser = duration_at_least_10ms)]
+    pub rss_interval: Duration,
+    /// Most tasks tracked at once (the rest are counted in a warning).
+    #[arg(long, default_value_t = 5_000_000)]
+    pub max_tasks: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct SnapshotArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Keep collecting for this long after attaching (default: print as soon as the first
+    /// update and an RSS reading are in).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub wait: Option<Duration>,
+    /// After the first update, also wait until the live task count has not changed for this
+    /// long (console-subscriber announces tasks slowly after a burst).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub settle: Option<Duration>,
+    /// Give up if no console update arrived within this long.
+    #[arg(long, default_value = "15s", value_parser = duration_at_least_10ms)]
+    pub timeout: Duration,
+    /// Task rows in the table (0: all).
+    #[arg(long, default_value_t = 40)]
+    pub limit: usize,
+    /// Write to this file instead of standard output.
+    #[arg(long, short = 'o')]
+    pub output: Option<PathBuf>,
+    /// Arguments for the demo started by --demo.
+    #[arg(last = true)]
+    pub demo_args: Vec<String>,
+}
+
+fn duration_at_least_10ms(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d < Duration::from_millis(10) {
+        return Err("must be at least 10ms".into());
+    }
+    Ok(d)
+}

@@ -1,0 +1,65 @@
+//! Human units for sizes and durations.
+
+/// `1536` -> `1.5 KiB`; bytes under 1 KiB stay exact.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64 / 1024.0;
+    let mut unit = 0;
+    while v >= 1024.0 && unit < UNITS.len() - 1 {
+        v /= 1024.0;
+        unit += 1;
+    }
+    if v >= 100.0 {
+        format!("{v:.0} {}", UNITS[unit])
+    } else {
+        format!("{v:.1} {}", UNITS[unit])
+    }
+}
+
+/// Nanoseconds as a short duration: `850ns`, `12.3µs`, `4.5ms`, `2.00s`, `3m05s`, `2h03m`.
+pub fn duration_ns(ns: u64) -> String {
+    let f = ns as f64;
+    if ns < 1_000 {
+        format!("{ns}ns")
+    } else if ns < 1_000_000 {
+        format!("{:.1}µs", f / 1e3)
+    } else if ns < 1_000_000_000 {
+        format!("{:.1}ms", f / 1e6)
+    } else if ns < 60_000_000_000 {
+        format!("{:.2}s", f / 1e9)
+    } else if ns < 3_600_000_000_000 {
+        let s = ns / 1_000_000_000;
+        format!("{}m{:02}s", s / 60, s % 60)
+    } else {
+        let m = ns / 60_000_000_000;
+        format!("{}h{:02}m", m / 60, m % 60)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(bytes(0), "0 B");
+        assert_eq!(bytes(1023), "1023 B");
+        assert_eq!(bytes(1536), "1.5 KiB");
+        assert_eq!(bytes(20 * 1024 * 1024), "20.0 MiB");
+        assert_eq!(bytes(300 * 1024 * 1024), "300 MiB");
+        assert_eq!(bytes(u64::MAX), "16384 PiB");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(duration_ns(850), "850ns");
+        assert_eq!(duration_ns(12_300), "12.3µs");
+        assert_eq!(duration_ns(4_500_000), "4.5ms");
+        assert_eq!(duration_ns(2_000_000_000), "2.00s");
+        assert_eq!(duration_ns(185_000_000_000), "3m05s");
+        assert_eq!(duration_ns(7_380_000_000_000), "2h03m");
+    }
+}

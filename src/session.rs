@@ -1,0 +1,77 @@
+//! Wiring: resolve the target, attach, and start the sources that feed a model.
+
+use tokio::sync::mpsc;
+
+use crate::cli::{ConnectArgs, TargetArgs};
+use crate::demo::Demo;
+use crate::error::AttachError;
+use crate::model::{Event, ModelConfig};
+use crate::output::TargetInfo;
+use crate::source::console::{self, ConsoleConfig};
+use crate::source::{discover, rss, Endpoint};
+
+/// Events from all sources, bounded so a fast target cannot grow asyncmem's queue.
+pub const CHANNEL_CAPACITY: usize = 1024;
+
+pub struct Session {
+    pub target: TargetInfo,
+    pub events: mpsc::Receiver<Event>,
+    /// A demo child started by `--demo`, stopped when the session is dropped.
+    pub demo: Option<Demo>,
+}
+
+impl ConnectArgs {
+    pub fn console(&self) -> ConsoleConfig {
+        ConsoleConfig {
+            max_message_bytes: self.max_message_size,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+
+    pub fn model(&self) -> ModelConfig {
+        ModelConfig {
+            max_tasks: self.max_tasks,
+            ..ModelConfig::default()
+        }
+    }
+}
+
+/// Attach to the target named on the command line and start its sources.
+pub async fn start(
+    target: &TargetArgs,
+    connect: &ConnectArgs,
+    demo_args: &[String],
+) -> Result<Session, AttachError> {
+    let cfg = connect.console();
+    let mut demo = None;
+    let (attached, pid) = match (target.pid, &target.addr, &target.demo) {
+        (Some(pid), _, _) => (console::attach_pid(pid, &cfg).await?, Some(pid)),
+        (None, Some(addr), _) => {
+            let endpoint = Endpoint::parse(addr)?;
+            let attached = console::attach(&endpoint, &cfg).await?;
+            (attached, discover::pid_of(&endpoint))
+        }
+        (None, None, Some(name)) => {
+            let started = Demo::start(name, demo_args)?;
+            let pid = started.pid();
+            let attached = started.attach(&cfg).await;
+            demo = Some(started);
+            (attached?, Some(pid))
+        }
+        (None, None, None) => unreachable!("clap requires one of --pid, --addr, --demo"),
+    };
+    let info = TargetInfo {
+        pid,
+        endpoint: attached.endpoint.to_string(),
+    };
+    let (tx, events) = mpsc::channel(CHANNEL_CAPACITY);
+    if let Some(pid) = pid {
+        tokio::spawn(rss::run(pid, connect.rss_interval, tx.clone()));
+    }
+    tokio::spawn(console::run(attached, pid, cfg, tx));
+    Ok(Session {
+        target: info,
+        events,
+        demo,
+    })
+}

@@ -1,0 +1,296 @@
+//! The console stream: connect to a console-api `Instrument` server, watch its updates, and
+//! reconnect with backoff while the target lives.
+
+use std::time::Duration;
+
+use console_api::instrument::instrument_client::InstrumentClient;
+use console_api::instrument::{InstrumentRequest, StateRequest, Temporality, Update};
+use hyper_util::rt::TokioIo;
+use tokio::sync::mpsc;
+use tonic::transport::{Channel, Endpoint as TonicEndpoint};
+use tonic::{Code, Streaming};
+
+use super::{alive, discover, Endpoint};
+use crate::error::AttachError;
+use crate::model::Event;
+
+#[derive(Clone, Debug)]
+pub struct ConsoleConfig {
+    /// Largest console message accepted (tonic's default of 4 MiB breaks with many tasks).
+    pub max_message_bytes: usize,
+    /// Bound on connecting and on the server's first answer.
+    pub connect_timeout: Duration,
+}
+
+impl Default for ConsoleConfig {
+    fn default() -> Self {
+        ConsoleConfig {
+            max_message_bytes: 256 * 1024 * 1024,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A live `WatchUpdates` stream and the client it came from.
+pub struct Attached {
+    pub endpoint: Endpoint,
+    pub client: InstrumentClient<Channel>,
+    pub updates: Streaming<Update>,
+}
+
+async fn channel(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Channel, AttachError> {
+    let unreachable = |detail: String| AttachError::Unreachable {
+        endpoint: endpoint.to_string(),
+        detail,
+    };
+    let tonic_ep = TonicEndpoint::from_shared(endpoint.uri())
+        .map_err(|e| unreachable(e.to_string()))?
+        .connect_timeout(cfg.connect_timeout);
+    match endpoint {
+        Endpoint::Tcp { host, port } => {
+            // Tell "nobody listens" apart from "something listens but is not a console".
+            let addr = format!("{}:{port}", bracket(host));
+            match tokio::time::timeout(cfg.connect_timeout, tokio::net::TcpStream::connect(&addr))
+                .await
+            {
+                Ok(Ok(_probe)) => {}
+                Ok(Err(e)) => return Err(unreachable(e.to_string())),
+                Err(_) => {
+                    return Err(AttachError::Timeout {
+                        what: format!("connecting to {endpoint}"),
+                        after: cfg.connect_timeout,
+                    })
+                }
+            }
+            tonic_ep
+                .connect()
+                .await
+                .map_err(|e| not_console(endpoint, e))
+        }
+        Endpoint::Unix(path) => {
+            let path = path.clone();
+            if let Err(e) = tokio::net::UnixStream::connect(&path).await {
+                return Err(unreachable(e.to_string()));
+            }
+            tonic_ep
+                .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+                    let path = path.clone();
+                    async move {
+                        let stream = tokio::net::UnixStream::connect(path).await?;
+                        Ok::<_, std::io::Error>(TokioIo::new(stream))
+                    }
+                }))
+                .await
+                .map_err(|e| not_console(endpoint, e))
+        }
+    }
+}
+
+fn bracket(host: &str) -> String {
+    if host.contains(':') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+fn not_console(endpoint: &Endpoint, e: impl std::fmt::Display) -> AttachError {
+    AttachError::NotConsole {
+        endpoint: endpoint.to_string(),
+        detail: format!("it does not speak gRPC over HTTP/2 ({e})"),
+    }
+}
+
+/// Connect and start `WatchUpdates`: the proof that `endpoint` is a console server.
+pub async fn attach(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Attached, AttachError> {
+    let work = async {
+        let channel = channel(endpoint, cfg).await?;
+        let mut client =
+            InstrumentClient::new(channel).max_decoding_message_size(cfg.max_message_bytes);
+        let updates = client
+            .watch_updates(InstrumentRequest {})
+            .await
+            .map_err(|status| match status.code() {
+                Code::Unimplemented => AttachError::NotConsole {
+                    endpoint: endpoint.to_string(),
+                    detail:
+                        "the gRPC server there does not implement the console Instrument service"
+                            .into(),
+                },
+                Code::Unavailable | Code::Unknown | Code::Internal => {
+                    not_console(endpoint, status.message())
+                }
+                _ => AttachError::NotConsole {
+                    endpoint: endpoint.to_string(),
+                    detail: format!(
+                        "WatchUpdates failed: {:?} {}",
+                        status.code(),
+                        status.message()
+                    ),
+                },
+            })?
+            .into_inner();
+        Ok(Attached {
+            endpoint: endpoint.clone(),
+            client,
+            updates,
+        })
+    };
+    match tokio::time::timeout(cfg.connect_timeout, work).await {
+        Ok(result) => result,
+        Err(_) => Err(AttachError::NotConsole {
+            endpoint: endpoint.to_string(),
+            detail: format!("no gRPC answer within {:?}", cfg.connect_timeout),
+        }),
+    }
+}
+
+/// Try each candidate endpoint of `pid` and attach to the first console server.
+pub async fn attach_pid(pid: i32, cfg: &ConsoleConfig) -> Result<Attached, AttachError> {
+    let candidates = discover::candidates(pid)?;
+    let mut tried = Vec::new();
+    for endpoint in &candidates {
+        match attach(endpoint, cfg).await {
+            Ok(attached) => return Ok(attached),
+            Err(e) => {
+                tracing::debug!(%endpoint, error = %e, "not a console endpoint");
+                tried.push(endpoint.to_string());
+            }
+        }
+        if !alive(pid) {
+            return Err(AttachError::TargetExited(pid));
+        }
+    }
+    Err(AttachError::NoConsole {
+        pid,
+        tried: if tried.is_empty() {
+            "none: it listens on no socket".to_string()
+        } else {
+            tried.join(", ")
+        },
+    })
+}
+
+/// Backoff before reconnect attempt `attempt` (1-based): 250 ms doubling up to 5 s.
+pub fn backoff(attempt: u32) -> Duration {
+    let ms = 250u64.saturating_mul(1 << attempt.saturating_sub(1).min(5));
+    Duration::from_millis(ms.min(5_000))
+}
+
+/// Whether the target is known to be gone.
+fn target_gone(pid: Option<i32>) -> bool {
+    pid.is_some_and(|p| !alive(p))
+}
+
+/// Stream updates from `attached` into `tx`; on a drop, reconnect to the same endpoint with
+/// backoff while the target lives. Ends when the target exits or the receiver goes away.
+pub async fn run(
+    attached: Attached,
+    mut pid: Option<i32>,
+    cfg: ConsoleConfig,
+    tx: mpsc::Sender<Event>,
+) {
+    let endpoint = attached.endpoint.clone();
+    let mut next = Some(attached);
+    let mut attempt = 0u32;
+    loop {
+        let current = match next.take() {
+            Some(a) => a,
+            None => match attach(&endpoint, &cfg).await {
+                Ok(a) => a,
+                Err(e) => {
+                    if target_gone(pid) {
+                        let _ = tx.send(Event::TargetExited).await;
+                        return;
+                    }
+                    attempt += 1;
+                    let reason = e.to_string();
+                    if tx
+                        .send(Event::Disconnected { attempt, reason })
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    tokio::time::sleep(backoff(attempt)).await;
+                    continue;
+                }
+            },
+        };
+        if attempt > 0 {
+            // A reconnect: the process behind the endpoint may have changed.
+            if let Some(new_pid) = discover::pid_of(&endpoint) {
+                pid = Some(new_pid);
+            }
+        }
+        attempt = 0;
+        if tx.send(Event::Connected { pid }).await.is_err() {
+            return;
+        }
+        let reason = stream(current, &tx).await;
+        let Some(reason) = reason else { return };
+        if target_gone(pid) {
+            let _ = tx.send(Event::TargetExited).await;
+            return;
+        }
+        attempt += 1;
+        if tx
+            .send(Event::Disconnected { attempt, reason })
+            .await
+            .is_err()
+        {
+            return;
+        }
+        tokio::time::sleep(backoff(attempt)).await;
+    }
+}
+
+/// Forward one connection's updates (and aggregator state) until it ends. Returns why it
+/// ended, or `None` when the receiver is gone.
+async fn stream(attached: Attached, tx: &mpsc::Sender<Event>) -> Option<String> {
+    let Attached {
+        mut client,
+        mut updates,
+        ..
+    } = attached;
+    // WatchState exists only in newer subscribers: its absence is not an error.
+    let state_tx = tx.clone();
+    let state_task = tokio::spawn(async move {
+        if let Ok(resp) = client.watch_state(StateRequest {}).await {
+            let mut states = resp.into_inner();
+            while let Ok(Some(state)) = states.message().await {
+                let paused = state.temporality == Temporality::Paused as i32;
+                if state_tx.send(Event::Paused(paused)).await.is_err() {
+                    break;
+                }
+            }
+        }
+    });
+    let reason = loop {
+        match updates.message().await {
+            Ok(Some(update)) => {
+                if tx.send(Event::Update(Box::new(update))).await.is_err() {
+                    state_task.abort();
+                    return None;
+                }
+            }
+            Ok(None) => break "the console stream ended".to_string(),
+            Err(status) => break format!("console stream error: {}", status.message()),
+        }
+    };
+    state_task.abort();
+    Some(reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        assert_eq!(backoff(1), Duration::from_millis(250));
+        assert_eq!(backoff(2), Duration::from_millis(500));
+        assert_eq!(backoff(6), Duration::from_millis(5_000));
+        assert_eq!(backoff(60), Duration::from_millis(5_000));
+    }
+}
