@@ -66,12 +66,18 @@ async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + args.timeout;
     let wait = args.wait.unwrap_or_default();
+    // A freshly started demo is still announcing its tasks: wait until the count settles.
+    let settle = args.settle.or(args
+        .target
+        .demo
+        .as_ref()
+        .map(|_| std::time::Duration::from_secs(1)));
     let mut last_change = Instant::now();
     let mut last_live = u64::MAX;
     loop {
         let have_picture =
             model.updates > 0 && (session.target.pid.is_none() || model.last_rss.is_some());
-        let settled = args.settle.is_none_or(|s| last_change.elapsed() >= s);
+        let settled = settle.is_none_or(|s| last_change.elapsed() >= s);
         if have_picture && started.elapsed() >= wait && settled {
             break;
         }

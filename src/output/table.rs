@@ -6,16 +6,75 @@ use super::units::{bytes, duration_ns};
 use super::{tasks_by_size, TargetInfo};
 use crate::model::{Model, Task};
 
-/// Fixed columns: id, tokio id, state, size, polls, busy, sched, idle, wakes, name.
-const NAME_WIDTH: usize = 16;
+/// The columns, in display order, with their width and how much they matter (lower is kept
+/// longer when the terminal is narrow). LOCATION takes what is left.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Col {
+    Id,
+    Tid,
+    State,
+    Size,
+    Polls,
+    Busy,
+    Sched,
+    Idle,
+    Wakes,
+    Name,
+}
 
-fn header(width: usize) -> String {
-    let fixed = format!(
-        "{:>12} {:>7} {:<9} {:>10} {:>7} {:>8} {:>8} {:>8} {:>6} {:<NAME_WIDTH$}",
-        "ID", "TID", "STATE", "SIZE", "POLLS", "BUSY", "SCHED", "IDLE", "WAKES", "NAME"
-    );
-    let rest = width.saturating_sub(fixed.chars().count() + 1);
-    format!("{fixed} {}", fit_left("LOCATION", rest))
+const COLS: [(Col, &str, usize, u8); 10] = [
+    (Col::Id, "ID", 12, 4),
+    (Col::Tid, "TID", 7, 5),
+    (Col::State, "STATE", 9, 1),
+    (Col::Size, "SIZE", 10, 0),
+    (Col::Polls, "POLLS", 7, 6),
+    (Col::Busy, "BUSY", 8, 8),
+    (Col::Sched, "SCHED", 8, 10),
+    (Col::Idle, "IDLE", 8, 7),
+    (Col::Wakes, "WAKES", 6, 9),
+    (Col::Name, "NAME", 16, 2),
+];
+
+/// Narrowest LOCATION column worth showing.
+const MIN_LOCATION: usize = 16;
+
+/// The columns that fit `width`, dropping the least important first.
+fn layout(width: usize) -> Vec<(Col, &'static str, usize)> {
+    let mut keep: Vec<_> = COLS.to_vec();
+    let total = |cols: &[(Col, &str, usize, u8)]| cols.iter().map(|c| c.2 + 1).sum::<usize>();
+    while keep.len() > 1 && total(&keep) + MIN_LOCATION > width {
+        let least = keep
+            .iter()
+            .enumerate()
+            .max_by_key(|(_, c)| c.3)
+            .map(|(i, _)| i)
+            .unwrap_or(0);
+        keep.remove(least);
+    }
+    keep.into_iter().map(|(c, h, w, _)| (c, h, w)).collect()
+}
+
+fn line(cells: &[(String, usize, bool)], location: &str, width: usize) -> String {
+    let mut out = String::new();
+    for (text, w, left) in cells {
+        let text = fit_right(text, *w);
+        if *left {
+            out.push_str(&format!("{text:<w$} "));
+        } else {
+            out.push_str(&format!("{text:>w$} "));
+        }
+    }
+    let rest = width.saturating_sub(out.chars().count());
+    out.push_str(&fit_left(location, rest));
+    out.trim_end().to_string()
+}
+
+fn header(cols: &[(Col, &'static str, usize)], width: usize) -> String {
+    let cells: Vec<_> = cols
+        .iter()
+        .map(|&(c, h, w)| (h.to_string(), w, matches!(c, Col::State | Col::Name)))
+        .collect();
+    line(&cells, "LOCATION", width)
 }
 
 /// Keep the end of `s` (the file name and line matter most), marking a cut with `…`.
@@ -39,29 +98,31 @@ fn fit_right(s: &str, width: usize) -> String {
     format!("{head}…")
 }
 
-fn row(model: &Model, t: &Task, width: usize) -> String {
+fn row(model: &Model, t: &Task, cols: &[(Col, &'static str, usize)], width: usize) -> String {
     let s = &t.stats;
-    let size = match t.size_bytes {
-        Some(n) if t.boxed => format!("{}*", bytes(n)),
-        Some(n) => bytes(n),
-        None => "?".to_string(),
-    };
-    let tid = t.task_id.map_or_else(|| "-".to_string(), |v| v.to_string());
-    let fixed = format!(
-        "{:>12} {:>7} {:<9} {:>10} {:>7} {:>8} {:>8} {:>8} {:>6} {:<NAME_WIDTH$}",
-        t.console_id,
-        tid,
-        t.state().as_str(),
-        size,
-        s.polls,
-        duration_ns(s.busy_ns),
-        duration_ns(s.scheduled_ns),
-        duration_ns(t.idle_ns(model.now)),
-        s.wakes,
-        fit_right(model.resolve(t.name), NAME_WIDTH),
-    );
-    let rest = width.saturating_sub(fixed.chars().count() + 1);
-    format!("{fixed} {}", fit_left(model.resolve(t.location), rest))
+    let cells: Vec<_> = cols
+        .iter()
+        .map(|&(c, _, w)| {
+            let text = match c {
+                Col::Id => t.console_id.to_string(),
+                Col::Tid => t.task_id.map_or_else(|| "-".to_string(), |v| v.to_string()),
+                Col::State => t.state().as_str().to_string(),
+                Col::Size => match t.size_bytes {
+                    Some(n) if t.boxed => format!("{}*", bytes(n)),
+                    Some(n) => bytes(n),
+                    None => "?".to_string(),
+                },
+                Col::Polls => s.polls.to_string(),
+                Col::Busy => duration_ns(s.busy_ns),
+                Col::Sched => duration_ns(s.scheduled_ns),
+                Col::Idle => duration_ns(t.idle_ns(model.now)),
+                Col::Wakes => s.wakes.to_string(),
+                Col::Name => model.resolve(t.name).to_string(),
+            };
+            (text, w, matches!(c, Col::State | Col::Name))
+        })
+        .collect();
+    line(&cells, model.resolve(t.location), width)
 }
 
 /// Write the summary and up to `limit` task rows (0: all) for a terminal `width` wide.
@@ -108,7 +169,8 @@ pub fn write(
         writeln!(out, "warning: {}", w.message())?;
     }
     writeln!(out)?;
-    writeln!(out, "{}", header(width))?;
+    let cols = layout(width);
+    writeln!(out, "{}", header(&cols, width))?;
     let tasks = tasks_by_size(model);
     let shown = if limit == 0 {
         tasks.len()
@@ -116,7 +178,7 @@ pub fn write(
         limit.min(tasks.len())
     };
     for t in &tasks[..shown] {
-        writeln!(out, "{}", row(model, t, width))?;
+        writeln!(out, "{}", row(model, t, &cols, width))?;
     }
     if shown < tasks.len() {
         writeln!(
@@ -141,5 +203,19 @@ mod tests {
         );
         assert_eq!(fit_left("abc", 0), "");
         assert_eq!(fit_right("a-very-long-task-name", 8), "a-very-…");
+    }
+
+    #[test]
+    fn narrow_terminals_drop_the_least_useful_columns() {
+        let all = layout(200);
+        assert_eq!(all.len(), COLS.len());
+        let narrow: Vec<&str> = layout(60).iter().map(|c| c.1).collect();
+        assert!(
+            narrow.contains(&"SIZE") && narrow.contains(&"STATE"),
+            "{narrow:?}"
+        );
+        assert!(!narrow.contains(&"SCHED"), "{narrow:?}");
+        assert!(header(&layout(60), 60).chars().count() <= 60);
+        assert_eq!(layout(1).len(), 1, "always keeps SIZE");
     }
 }
