@@ -17,7 +17,9 @@ Exit codes:
   7    the target exited (before or while attaching)
   8    the endpoint cannot be reached
   9    timed out waiting for the target's first update
-  130  interrupted (Ctrl-C)";
+  130  interrupted (SIGINT, or Ctrl-C before the UI started)
+  143  terminated (SIGTERM)
+In `top`, q and Ctrl-C quit with 0.";
 
 #[derive(Parser, Debug)]
 #[command(name = "asyncmem", version, about = "See what the suspended tasks of a live tokio process cost: future sizes, poll states and RSS", after_help = EXIT_CODES)]
@@ -28,9 +30,29 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
+    /// The live terminal UI: tasks, future sizes, poll states, RSS and task count over time.
+    #[command(after_help = EXIT_CODES)]
+    Top(TopArgs),
     /// Attach, wait for the first full picture, print it and exit.
     #[command(after_help = EXIT_CODES)]
     Snapshot(SnapshotArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TopArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// How long completed tasks stay visible (dimmed).
+    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    pub retain: Duration,
+    /// Write asyncmem's own logs to this file (never to the screen).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
+    /// Arguments for the demo started by --demo.
+    #[arg(last = true)]
+    pub demo_args: Vec<String>,
 }
 
 /// Which process to watch.

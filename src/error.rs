@@ -20,6 +20,8 @@ pub mod exit {
     pub const TIMEOUT: i32 = 9;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
+    /// Stopped by SIGTERM (128 + SIGTERM).
+    pub const TERMINATED: i32 = 143;
 }
 
 pub const HOW_TO_INSTRUMENT: &str = "to instrument a tokio process: add `console-subscriber` and call `console_subscriber::init()` at start-up, enable tokio's `tracing` feature, and build with RUSTFLAGS=\"--cfg tokio_unstable\" (it then listens on 127.0.0.1:6669, or $TOKIO_CONSOLE_BIND)";

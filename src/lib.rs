@@ -10,3 +10,4 @@ pub mod model;
 pub mod output;
 pub mod session;
 pub mod source;
+pub mod ui;

@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 
-use asyncmem::cli::{Cli, Command, Format, SnapshotArgs};
+use asyncmem::cli::{Cli, Command, Format, SnapshotArgs, TopArgs};
 use asyncmem::error::{exit, AttachError};
 use asyncmem::model::{Event, Model};
 use asyncmem::output;
@@ -26,6 +26,7 @@ fn main() -> ExitCode {
     let code = runtime.block_on(async {
         match cli.command {
             Command::Snapshot(args) => snapshot(args).await,
+            Command::Top(args) => top(args).await,
         }
     });
     // Do not wait for sources blocked on a dead target.
@@ -126,6 +127,94 @@ async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
     }
     out.flush()?;
     drop(session);
+    Ok(())
+}
+
+async fn top(args: TopArgs) -> i32 {
+    if let Some(path) = &args.log {
+        if let Err(e) = init_log(path) {
+            eprintln!(
+                "asyncmem: error: cannot open the log file {}: {e}",
+                path.display()
+            );
+            return exit::OTHER;
+        }
+    }
+    // Attach before taking the terminal, so that errors print plainly.
+    let attached = tokio::select! {
+        s = session::start(&args.target, &args.connect, &args.demo_args) => s,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("asyncmem: interrupted");
+            return exit::INTERRUPTED;
+        }
+    };
+    let mut session = match attached {
+        Ok(s) => s,
+        Err(e) => return report(&e.into()),
+    };
+    let mut cfg = args.connect.model();
+    cfg.retain_done = args.retain;
+    let mut model = Model::new(cfg);
+    model.pid = session.target.pid;
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    let mut app = asyncmem::ui::App::new(session.target.clone(), color);
+    // ratatui::init enters raw mode and the alternate screen, and installs a panic hook that
+    // restores the terminal before the panic message is printed.
+    let mut terminal = match ratatui::try_init() {
+        Ok(t) => t,
+        Err(e) => {
+            ratatui::restore();
+            eprintln!("asyncmem: error: top needs a terminal: {e}");
+            return exit::OTHER;
+        }
+    };
+    let mut signal = None;
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => return std::future::pending().await,
+            };
+        tokio::select! {
+            _ = term.recv() => signal = Some(exit::TERMINATED),
+            _ = tokio::signal::ctrl_c() => signal = Some(exit::INTERRUPTED),
+        }
+    };
+    let input = ratatui::crossterm::event::EventStream::new();
+    let result = asyncmem::ui::run(
+        &mut terminal,
+        &mut app,
+        &mut model,
+        &mut session.events,
+        &session.control,
+        input,
+        shutdown,
+    )
+    .await;
+    ratatui::restore();
+    drop(session);
+    match result {
+        Ok(_) => signal.unwrap_or(exit::OK),
+        Err(e) => {
+            eprintln!("asyncmem: error: terminal: {e}");
+            exit::OTHER
+        }
+    }
+}
+
+fn init_log(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    tracing_subscriber::fmt()
+        .with_writer(std::sync::Mutex::new(file))
+        .with_ansi(false)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ASYNCMEM_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
     Ok(())
 }
 

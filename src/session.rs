@@ -16,6 +16,8 @@ pub const CHANNEL_CAPACITY: usize = 1024;
 pub struct Session {
     pub target: TargetInfo,
     pub events: mpsc::Receiver<Event>,
+    /// Requests to the console connection (details, pause, resume).
+    pub control: mpsc::Sender<console::Control>,
     /// A demo child started by `--demo`, stopped when the session is dropped.
     pub demo: Option<Demo>,
 }
@@ -68,10 +70,12 @@ pub async fn start(
     if let Some(pid) = pid {
         tokio::spawn(rss::run(pid, connect.rss_interval, tx.clone()));
     }
-    tokio::spawn(console::run(attached, pid, cfg, tx));
+    let (control, control_rx) = mpsc::channel(16);
+    tokio::spawn(console::run(attached, pid, cfg, tx, control_rx));
     Ok(Session {
         target: info,
         events,
+        control,
         demo,
     })
 }

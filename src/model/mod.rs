@@ -2,6 +2,7 @@
 //! keeps the task table, the state counts, the time series and the warnings that the TUI and
 //! every headless command read.
 
+pub mod details;
 pub mod intern;
 pub mod series;
 pub mod task;
@@ -14,6 +15,7 @@ use std::time::Duration;
 use console_api as proto;
 use proto::field::{Name, Value};
 
+pub use details::TaskDetails;
 pub use intern::{Interner, Sym};
 pub use series::{RssSample, Sample, Series};
 pub use task::{Task, TaskKind, TaskState, TaskStats};
@@ -141,6 +143,8 @@ pub enum Event {
     },
     /// The aggregator reported its temporality (paused or live).
     Paused(bool),
+    /// Histograms of the task whose details are watched.
+    Details(Box<console_api::tasks::TaskDetails>),
     TargetExited,
 }
 
@@ -162,10 +166,13 @@ pub struct Model {
     pub connection: Connection,
     pub pid: Option<i32>,
     pub paused: bool,
+    /// Histograms of the watched task, if any.
+    pub details: Option<TaskDetails>,
     /// Updates received, in all and on the current connection.
     pub updates: u64,
     updates_this_connection: u64,
     dropped_events: u64,
+    generation: u64,
 }
 
 impl Default for Model {
@@ -212,9 +219,11 @@ impl Model {
             connection: Connection::Connecting,
             pid: None,
             paused: false,
+            details: None,
             updates: 0,
             updates_this_connection: 0,
             dropped_events: 0,
+            generation: 0,
         }
     }
 
@@ -232,6 +241,9 @@ impl Model {
                 self.connection = Connection::Reconnecting { attempt, reason }
             }
             Event::Paused(paused) => self.paused = paused,
+            Event::Details(msg) => {
+                self.details = TaskDetails::from_proto(&msg);
+            }
             Event::TargetExited => self.connection = Connection::TargetExited,
         }
     }
@@ -257,6 +269,7 @@ impl Model {
     }
 
     fn reset_tasks(&mut self) {
+        self.generation += 1;
         self.slots.clear();
         self.free.clear();
         self.by_console_id.clear();
@@ -266,6 +279,7 @@ impl Model {
 
     /// Ingest one console `Update`.
     pub fn apply_update(&mut self, update: &proto::instrument::Update) {
+        self.generation += 1;
         if let Some(now) = &update.now {
             self.now = self.now.max(time::from_timestamp(now));
         }
@@ -583,6 +597,24 @@ impl Model {
     /// Tracked tasks (live and recently done), in no particular order.
     pub fn tasks(&self) -> impl Iterator<Item = &Task> {
         self.slots.iter().flatten()
+    }
+
+    /// Tracked tasks with their slot, the cheapest handle to find a task again.
+    pub fn slots(&self) -> impl Iterator<Item = (u32, &Task)> {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, t)| t.as_ref().map(|t| (i as u32, t)))
+    }
+
+    /// The task in `slot`, if that slot still holds one.
+    pub fn slot(&self, slot: u32) -> Option<&Task> {
+        self.slots.get(slot as usize).and_then(|t| t.as_ref())
+    }
+
+    /// A change counter: it moves whenever the task table changes, so views can cache.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     pub fn task_by_uid(&self, uid: u64) -> Option<&Task> {

@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use console_api::instrument::instrument_client::InstrumentClient;
-use console_api::instrument::{InstrumentRequest, StateRequest, Temporality, Update};
+use console_api::instrument::{
+    InstrumentRequest, PauseRequest, ResumeRequest, StateRequest, TaskDetailsRequest, Temporality,
+    Update,
+};
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint as TonicEndpoint};
@@ -29,6 +32,17 @@ impl Default for ConsoleConfig {
             connect_timeout: Duration::from_secs(5),
         }
     }
+}
+
+/// What the UI asks of the console connection.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    /// Stream `WatchTaskDetails` for this console id (replacing any other).
+    WatchDetails(u64),
+    StopDetails,
+    /// The console `Pause` RPC: the aggregator stops publishing.
+    Pause,
+    Resume,
 }
 
 /// A live `WatchUpdates` stream and the client it came from.
@@ -189,7 +203,9 @@ pub async fn run(
     mut pid: Option<i32>,
     cfg: ConsoleConfig,
     tx: mpsc::Sender<Event>,
+    mut control: mpsc::Receiver<Control>,
 ) {
+    let mut watched: Option<u64> = None;
     let endpoint = attached.endpoint.clone();
     let mut next = Some(attached);
     let mut attempt = 0u32;
@@ -227,7 +243,7 @@ pub async fn run(
         if tx.send(Event::Connected { pid }).await.is_err() {
             return;
         }
-        let reason = stream(current, &tx).await;
+        let reason = stream(current, &tx, &mut control, &mut watched).await;
         let Some(reason) = reason else { return };
         if target_gone(pid) {
             let _ = tx.send(Event::TargetExited).await;
@@ -245,18 +261,46 @@ pub async fn run(
     }
 }
 
-/// Forward one connection's updates (and aggregator state) until it ends. Returns why it
-/// ended, or `None` when the receiver is gone.
-async fn stream(attached: Attached, tx: &mpsc::Sender<Event>) -> Option<String> {
+/// Stream the details of task `id` into `tx` until the stream ends.
+fn spawn_details(
+    mut client: InstrumentClient<Channel>,
+    id: u64,
+    tx: mpsc::Sender<Event>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let request = TaskDetailsRequest {
+            id: Some(console_api::Id { id }),
+        };
+        let Ok(resp) = client.watch_task_details(request).await else {
+            return;
+        };
+        let mut details = resp.into_inner();
+        while let Ok(Some(d)) = details.message().await {
+            if tx.send(Event::Details(Box::new(d))).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+/// Forward one connection's updates (and aggregator state) until it ends, serving the UI's
+/// control requests meanwhile. Returns why it ended, or `None` when the receiver is gone.
+async fn stream(
+    attached: Attached,
+    tx: &mpsc::Sender<Event>,
+    control: &mut mpsc::Receiver<Control>,
+    watched: &mut Option<u64>,
+) -> Option<String> {
     let Attached {
-        mut client,
+        client,
         mut updates,
         ..
     } = attached;
     // WatchState exists only in newer subscribers: its absence is not an error.
     let state_tx = tx.clone();
+    let mut state_client = client.clone();
     let state_task = tokio::spawn(async move {
-        if let Ok(resp) = client.watch_state(StateRequest {}).await {
+        if let Ok(resp) = state_client.watch_state(StateRequest {}).await {
             let mut states = resp.into_inner();
             while let Ok(Some(state)) = states.message().await {
                 let paused = state.temporality == Temporality::Paused as i32;
@@ -266,20 +310,57 @@ async fn stream(attached: Attached, tx: &mpsc::Sender<Event>) -> Option<String> 
             }
         }
     });
+    let mut details_task = watched.map(|id| spawn_details(client.clone(), id, tx.clone()));
+    let mut control_open = true;
     let reason = loop {
-        match updates.message().await {
-            Ok(Some(update)) => {
-                if tx.send(Event::Update(Box::new(update))).await.is_err() {
-                    state_task.abort();
-                    return None;
+        tokio::select! {
+            msg = updates.message() => match msg {
+                Ok(Some(update)) => {
+                    if tx.send(Event::Update(Box::new(update))).await.is_err() {
+                        break None;
+                    }
                 }
-            }
-            Ok(None) => break "the console stream ended".to_string(),
-            Err(status) => break format!("console stream error: {}", status.message()),
+                Ok(None) => break Some("the console stream ended".to_string()),
+                Err(status) => break Some(format!("console stream error: {}", status.message())),
+            },
+            cmd = control.recv(), if control_open => match cmd {
+                None => control_open = false,
+                Some(Control::WatchDetails(id)) => {
+                    if let Some(t) = details_task.take() {
+                        t.abort();
+                    }
+                    *watched = Some(id);
+                    details_task = Some(spawn_details(client.clone(), id, tx.clone()));
+                }
+                Some(Control::StopDetails) => {
+                    if let Some(t) = details_task.take() {
+                        t.abort();
+                    }
+                    *watched = None;
+                }
+                Some(Control::Pause) | Some(Control::Resume) => {
+                    let pause = cmd == Some(Control::Pause);
+                    let mut c = client.clone();
+                    let tx = tx.clone();
+                    tokio::spawn(async move {
+                        let ok = if pause {
+                            c.pause(PauseRequest {}).await.is_ok()
+                        } else {
+                            c.resume(ResumeRequest {}).await.is_ok()
+                        };
+                        if ok {
+                            let _ = tx.send(Event::Paused(pause)).await;
+                        }
+                    });
+                }
+            },
         }
     };
     state_task.abort();
-    Some(reason)
+    if let Some(t) = details_task {
+        t.abort();
+    }
+    reason
 }
 
 #[cfg(test)]

@@ -1,0 +1,137 @@
+//! Per-task details from `WatchTaskDetails`: the poll-time and scheduled-time histograms
+//! (HdrHistogram, V2 serialized), decoded for the details view.
+
+use console_api as proto;
+use hdrhistogram::serialization::Deserializer;
+use hdrhistogram::Histogram;
+
+use super::time::{self, Nanos};
+
+/// Largest serialized histogram accepted: console-subscriber's are ~24 KB.
+pub const MAX_HISTOGRAM_BYTES: usize = 1 << 20;
+
+/// A decoded duration histogram (nanoseconds) and the outliers the subscriber clipped.
+#[derive(Clone, Debug)]
+pub struct DurationHistogram {
+    pub histogram: Histogram<u64>,
+    pub high_outliers: u64,
+    pub highest_outlier: Option<u64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskDetails {
+    pub console_id: u64,
+    pub updated_at: Nanos,
+    pub poll_times: Option<DurationHistogram>,
+    pub scheduled_times: Option<DurationHistogram>,
+    /// Why a histogram could not be decoded, if one could not.
+    pub error: Option<String>,
+}
+
+/// Decode a V2-serialized HdrHistogram, refusing oversized input.
+pub fn decode(raw: &[u8]) -> Result<Histogram<u64>, String> {
+    if raw.len() > MAX_HISTOGRAM_BYTES {
+        return Err(format!(
+            "histogram of {} bytes is over the {MAX_HISTOGRAM_BYTES} byte limit",
+            raw.len()
+        ));
+    }
+    let mut cursor = raw;
+    Deserializer::new()
+        .deserialize(&mut cursor)
+        .map_err(|e| format!("undecodable histogram: {e:?}"))
+}
+
+fn convert(h: &proto::tasks::DurationHistogram) -> Result<DurationHistogram, String> {
+    Ok(DurationHistogram {
+        histogram: decode(&h.raw_histogram)?,
+        high_outliers: h.high_outliers,
+        highest_outlier: h.highest_outlier,
+    })
+}
+
+impl TaskDetails {
+    pub fn from_proto(msg: &proto::tasks::TaskDetails) -> Option<TaskDetails> {
+        let console_id = msg.task_id.as_ref()?.id;
+        let mut error = None;
+        let mut keep = |r: Result<DurationHistogram, String>| match r {
+            Ok(h) => Some(h),
+            Err(e) => {
+                error = Some(e);
+                None
+            }
+        };
+        use proto::tasks::task_details::PollTimesHistogram;
+        let poll_times = match &msg.poll_times_histogram {
+            Some(PollTimesHistogram::Histogram(h)) => keep(convert(h)),
+            Some(PollTimesHistogram::LegacyHistogram(raw)) => {
+                keep(decode(raw).map(|histogram| DurationHistogram {
+                    histogram,
+                    high_outliers: 0,
+                    highest_outlier: None,
+                }))
+            }
+            None => None,
+        };
+        let scheduled_times = msg
+            .scheduled_times_histogram
+            .as_ref()
+            .and_then(|h| keep(convert(h)));
+        Some(TaskDetails {
+            console_id,
+            updated_at: msg.now.as_ref().map_or(0, time::from_timestamp),
+            poll_times,
+            scheduled_times,
+            error,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hdrhistogram::serialization::{Serializer, V2Serializer};
+
+    #[test]
+    fn decodes_what_the_subscriber_encodes() {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap();
+        for v in [1_000u64, 2_000, 2_000, 50_000, 1_000_000] {
+            h.record(v).unwrap();
+        }
+        let mut raw = Vec::new();
+        V2Serializer::new().serialize(&h, &mut raw).unwrap();
+        let msg = proto::tasks::TaskDetails {
+            task_id: Some(proto::Id { id: 7 }),
+            now: None,
+            scheduled_times_histogram: Some(proto::tasks::DurationHistogram {
+                raw_histogram: raw.clone(),
+                max_value: 0,
+                high_outliers: 1,
+                highest_outlier: Some(99),
+            }),
+            poll_times_histogram: Some(
+                proto::tasks::task_details::PollTimesHistogram::LegacyHistogram(raw),
+            ),
+        };
+        let d = TaskDetails::from_proto(&msg).unwrap();
+        assert_eq!(d.console_id, 7);
+        let poll = d.poll_times.unwrap().histogram;
+        assert_eq!(poll.len(), 5);
+        assert!(poll.value_at_quantile(0.5) >= 1_990 && poll.value_at_quantile(0.5) <= 2_010);
+        assert_eq!(d.scheduled_times.unwrap().high_outliers, 1);
+        assert!(d.error.is_none());
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        for raw in [
+            vec![],
+            vec![0u8; 3],
+            vec![0x1c, 0x84, 0x93, 0x14, 0, 0, 0, 0xff],
+            vec![0xffu8; 64],
+        ] {
+            assert!(decode(&raw).is_err());
+        }
+        assert!(decode(&vec![0u8; MAX_HISTOGRAM_BYTES + 1]).is_err());
+    }
+}

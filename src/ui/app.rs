@@ -1,0 +1,260 @@
+//! The view state of `top` and how actions change it. No drawing, no I/O: testable alone.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+use super::index::{Column, TaskIndex};
+use super::keymap::{self, Action};
+use crate::model::{Event, Model};
+use crate::output::TargetInfo;
+use crate::source::console::Control;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    Tasks,
+    Details,
+    Help,
+    Warnings,
+}
+
+/// Chart windows the zoom keys step through.
+pub const WINDOWS: [Duration; 7] = [
+    Duration::from_secs(30),
+    Duration::from_secs(60),
+    Duration::from_secs(2 * 60),
+    Duration::from_secs(5 * 60),
+    Duration::from_secs(10 * 60),
+    Duration::from_secs(15 * 60),
+    Duration::from_secs(30 * 60),
+];
+
+/// Most events held back while the view is frozen; past it, the sources wait.
+pub const MAX_FROZEN_EVENTS: usize = 4096;
+
+pub struct App {
+    pub target: TargetInfo,
+    pub mode: Mode,
+    pub sort: Column,
+    pub descending: bool,
+    pub filter: String,
+    pub editing_filter: bool,
+    pub index: TaskIndex,
+    /// The selected task's uid (survives re-sorting) and its row.
+    pub selected_uid: Option<u64>,
+    pub selected_row: usize,
+    pub offset: usize,
+    /// Rows of the table on screen at the last draw (for paging).
+    pub page: usize,
+    pub window: usize,
+    /// The view is frozen (Space); events wait in `held`.
+    pub frozen: bool,
+    pub held: VecDeque<Event>,
+    pub quit: bool,
+    /// Requests for the console connection, taken by the run loop.
+    pub outbox: Vec<Control>,
+    pub color: bool,
+}
+
+impl App {
+    pub fn new(target: TargetInfo, color: bool) -> App {
+        App {
+            target,
+            mode: Mode::Tasks,
+            sort: Column::Size,
+            descending: true,
+            filter: String::new(),
+            editing_filter: false,
+            index: TaskIndex::default(),
+            selected_uid: None,
+            selected_row: 0,
+            offset: 0,
+            page: 10,
+            window: 3,
+            frozen: false,
+            held: VecDeque::new(),
+            quit: false,
+            outbox: Vec::new(),
+            color,
+        }
+    }
+
+    pub fn window(&self) -> Duration {
+        WINDOWS[self.window.min(WINDOWS.len() - 1)]
+    }
+
+    /// Take an event from a source: applied now, or held while the view is frozen.
+    pub fn on_event(&mut self, model: &mut Model, event: Event) {
+        if self.frozen {
+            self.held.push_back(event);
+        } else {
+            model.apply(event);
+        }
+    }
+
+    /// Whether the run loop may take more events now.
+    pub fn accepts_events(&self) -> bool {
+        self.held.len() < MAX_FROZEN_EVENTS
+    }
+
+    /// Bring the index and the selection up to date with the model.
+    pub fn sync(&mut self, model: &Model) {
+        let filter = if self.editing_filter || !self.filter.is_empty() {
+            self.filter.clone()
+        } else {
+            String::new()
+        };
+        if self
+            .index
+            .refresh(model, self.sort, self.descending, &filter, false)
+        {
+            self.relocate_selection(model);
+        }
+        self.clamp();
+    }
+
+    fn relocate_selection(&mut self, model: &Model) {
+        let Some(uid) = self.selected_uid else {
+            self.selected_row = 0;
+            return;
+        };
+        let rows = self.index.rows();
+        // Look near the old row first: on most updates the selection did not move.
+        let near = self.selected_row.min(rows.len());
+        let lo = near.saturating_sub(64);
+        let hi = (near + 64).min(rows.len());
+        let found = (lo..hi)
+            .chain(0..rows.len())
+            .find(|&i| model.slot(rows[i]).is_some_and(|t| t.uid == uid));
+        if let Some(i) = found {
+            self.selected_row = i;
+        }
+    }
+
+    fn clamp(&mut self) {
+        let n = self.index.len();
+        if n == 0 {
+            self.selected_row = 0;
+            self.offset = 0;
+            return;
+        }
+        self.selected_row = self.selected_row.min(n - 1);
+        let page = self.page.max(1);
+        if self.selected_row < self.offset {
+            self.offset = self.selected_row;
+        } else if self.selected_row >= self.offset + page {
+            self.offset = self.selected_row + 1 - page;
+        }
+        self.offset = self.offset.min(n.saturating_sub(1));
+    }
+
+    fn select_row(&mut self, model: &Model, row: usize) {
+        let n = self.index.len();
+        if n == 0 {
+            return;
+        }
+        self.selected_row = row.min(n - 1);
+        self.selected_uid = model
+            .slot(self.index.rows()[self.selected_row])
+            .map(|t| t.uid);
+        self.clamp();
+    }
+
+    /// The selected task's slot, if the selection is on screen.
+    pub fn selected_slot(&self) -> Option<u32> {
+        self.index.rows().get(self.selected_row).copied()
+    }
+
+    pub fn on_key(&mut self, model: &mut Model, key: KeyEvent) {
+        if key.kind != KeyEventKind::Press {
+            return;
+        }
+        if self.editing_filter {
+            match key.code {
+                KeyCode::Enter => self.editing_filter = false,
+                KeyCode::Esc => {
+                    self.editing_filter = false;
+                    self.filter.clear();
+                }
+                KeyCode::Backspace => {
+                    self.filter.pop();
+                }
+                KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    self.quit = true
+                }
+                KeyCode::Char(c) if self.filter.chars().count() < 200 => self.filter.push(c),
+                _ => {}
+            }
+            self.sync(model);
+            return;
+        }
+        if let Some(action) = keymap::action(key) {
+            self.on_action(model, action);
+        }
+    }
+
+    pub fn on_action(&mut self, model: &mut Model, action: Action) {
+        match (self.mode, action) {
+            (_, Action::Quit) => self.quit = true,
+            (Mode::Help | Mode::Warnings, Action::Back | Action::Help | Action::Warnings) => {
+                self.mode = Mode::Tasks
+            }
+            (Mode::Details, Action::Back) => {
+                self.mode = Mode::Tasks;
+                self.outbox.push(Control::StopDetails);
+                model.details = None;
+            }
+            (_, Action::Help) => self.mode = Mode::Help,
+            (_, Action::Warnings) => self.mode = Mode::Warnings,
+            (_, Action::TogglePause) => {
+                self.frozen = !self.frozen;
+                self.outbox.push(if self.frozen {
+                    Control::Pause
+                } else {
+                    Control::Resume
+                });
+                if !self.frozen {
+                    while let Some(e) = self.held.pop_front() {
+                        model.apply(e);
+                    }
+                }
+            }
+            (_, Action::ZoomIn) => self.window = self.window.saturating_sub(1),
+            (_, Action::ZoomOut) => self.window = (self.window + 1).min(WINDOWS.len() - 1),
+            (Mode::Tasks, a) => self.on_table_action(model, a),
+            _ => {}
+        }
+        self.sync(model);
+    }
+
+    fn on_table_action(&mut self, model: &mut Model, action: Action) {
+        let page = self.page.max(1);
+        match action {
+            Action::Up => self.select_row(model, self.selected_row.saturating_sub(1)),
+            Action::Down => self.select_row(model, self.selected_row + 1),
+            Action::PageUp => self.select_row(model, self.selected_row.saturating_sub(page)),
+            Action::PageDown => self.select_row(model, self.selected_row + page),
+            Action::Top => self.select_row(model, 0),
+            Action::Bottom => self.select_row(model, usize::MAX),
+            Action::SortLeft => self.sort = self.sort.prev(),
+            Action::SortRight => self.sort = self.sort.next(),
+            Action::InvertSort => self.descending = !self.descending,
+            Action::StartFilter => self.editing_filter = true,
+            Action::Back => self.filter.clear(),
+            Action::Open => {
+                let picked = self
+                    .selected_slot()
+                    .and_then(|s| model.slot(s))
+                    .map(|t| (t.uid, t.console_id));
+                if let Some((uid, console_id)) = picked {
+                    self.selected_uid = Some(uid);
+                    self.mode = Mode::Details;
+                    model.details = None;
+                    self.outbox.push(Control::WatchDetails(console_id));
+                }
+            }
+            _ => {}
+        }
+    }
+}

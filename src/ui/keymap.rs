@@ -1,0 +1,136 @@
+//! Keys to actions, in one place; the help screen is generated from this table.
+
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Quit,
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    SortLeft,
+    SortRight,
+    InvertSort,
+    StartFilter,
+    ClearFilter,
+    Open,
+    Back,
+    TogglePause,
+    ZoomIn,
+    ZoomOut,
+    Help,
+    Warnings,
+}
+
+/// (keys as shown in help, what they do, the action). Order is the help's order.
+pub const BINDINGS: &[(&str, &str, Action)] = &[
+    ("q, Ctrl-C", "quit", Action::Quit),
+    ("↑/k, ↓/j", "move the selection", Action::Down),
+    ("PgUp, PgDn", "move a page", Action::PageDown),
+    ("g/Home, G/End", "first / last task", Action::Top),
+    (
+        "←/h, →/l",
+        "sort by the previous / next column",
+        Action::SortRight,
+    ),
+    ("i", "invert the sort order", Action::InvertSort),
+    (
+        "/",
+        "filter: text, state:idle, size>4k, polls>=2, boxed",
+        Action::StartFilter,
+    ),
+    (
+        "Esc",
+        "leave details or help; clear the filter",
+        Action::Back,
+    ),
+    ("Enter", "details of the selected task", Action::Open),
+    (
+        "Space",
+        "pause / resume (console Pause RPC; the view freezes)",
+        Action::TogglePause,
+    ),
+    (
+        "+, -",
+        "zoom the chart's time window in / out",
+        Action::ZoomIn,
+    ),
+    ("w", "list warnings", Action::Warnings),
+    ("?", "this help", Action::Help),
+];
+
+/// The action of a key press in the normal (not text-editing) mode.
+pub fn action(key: KeyEvent) -> Option<Action> {
+    if key.kind != KeyEventKind::Press {
+        return None;
+    }
+    if key.modifiers.contains(KeyModifiers::CONTROL) {
+        return match key.code {
+            KeyCode::Char('c') => Some(Action::Quit),
+            KeyCode::Char('d') => Some(Action::PageDown),
+            KeyCode::Char('u') => Some(Action::PageUp),
+            _ => None,
+        };
+    }
+    Some(match key.code {
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::PageUp => Action::PageUp,
+        KeyCode::PageDown => Action::PageDown,
+        KeyCode::Home | KeyCode::Char('g') => Action::Top,
+        KeyCode::End | KeyCode::Char('G') => Action::Bottom,
+        KeyCode::Left | KeyCode::Char('h') => Action::SortLeft,
+        KeyCode::Right | KeyCode::Char('l') => Action::SortRight,
+        KeyCode::Char('i') => Action::InvertSort,
+        KeyCode::Char('/') => Action::StartFilter,
+        KeyCode::Esc => Action::Back,
+        KeyCode::Enter => Action::Open,
+        KeyCode::Char(' ') => Action::TogglePause,
+        KeyCode::Char('+') | KeyCode::Char('=') => Action::ZoomIn,
+        KeyCode::Char('-') => Action::ZoomOut,
+        KeyCode::Char('?') => Action::Help,
+        KeyCode::Char('w') => Action::Warnings,
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn releases_and_repeats_are_ignored() {
+        let mut k = KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE);
+        assert_eq!(action(k), Some(Action::Quit));
+        k.kind = KeyEventKind::Release;
+        assert_eq!(action(k), None);
+    }
+
+    #[test]
+    fn every_bound_action_is_reachable() {
+        for (_, _, a) in BINDINGS {
+            let reachable = [
+                KeyCode::Char('q'),
+                KeyCode::Down,
+                KeyCode::PageDown,
+                KeyCode::Home,
+                KeyCode::Right,
+                KeyCode::Char('i'),
+                KeyCode::Char('/'),
+                KeyCode::Esc,
+                KeyCode::Enter,
+                KeyCode::Char(' '),
+                KeyCode::Char('+'),
+                KeyCode::Char('w'),
+                KeyCode::Char('?'),
+            ]
+            .iter()
+            .any(|&code| action(KeyEvent::new(code, KeyModifiers::NONE)) == Some(*a));
+            assert!(reachable, "{a:?} has no key");
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `asyncmem top`: the live terminal UI. `app` holds the view state, `index` the table order,
+//! `draw` renders, `keymap` maps keys; this module runs the loop and owns the terminal.
+
+pub mod app;
+pub mod draw;
+pub mod index;
+pub mod keymap;
+pub mod theme;
+
+use std::future::Future;
+use std::io;
+use std::time::{Duration, Instant};
+
+use futures_util::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::crossterm::event::Event as TermEvent;
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+pub use app::App;
+
+use crate::model::{Event, Model};
+use crate::source::console::Control;
+
+/// Redraws are capped at this rate and coalesced: a burst of updates is one frame.
+pub const FRAME: Duration = Duration::from_millis(33);
+
+/// Most source events applied between two frames.
+const MAX_EVENTS_PER_FRAME: usize = 4096;
+
+/// Why the loop ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// q or Ctrl-C in the UI.
+    Quit,
+    /// The shutdown future fired (a signal).
+    Shutdown,
+    /// The terminal's input closed.
+    InputClosed,
+}
+
+/// Run the UI until the user quits. Generic over the backend and the input stream so that a test
+/// can drive it with a `TestBackend` and scripted keys.
+pub async fn run<B, I, S>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    model: &mut Model,
+    events: &mut mpsc::Receiver<Event>,
+    control: &mpsc::Sender<Control>,
+    mut input: I,
+    shutdown: S,
+) -> io::Result<Exit>
+where
+    B: Backend,
+    B::Error: Into<io::Error>,
+    I: Stream<Item = io::Result<TermEvent>> + Unpin,
+    S: Future<Output = ()>,
+{
+    tokio::pin!(shutdown);
+    let mut tick = tokio::time::interval(FRAME);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    let mut last_clock = Instant::now();
+    let mut events_open = true;
+    loop {
+        if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
+            terminal
+                .draw(|f| draw::draw(f, app, model))
+                .map_err(Into::into)?;
+            dirty = false;
+            last_draw = Some(Instant::now());
+        }
+        for c in app.outbox.drain(..) {
+            let _ = control.try_send(c);
+        }
+        if app.quit {
+            return Ok(Exit::Quit);
+        }
+        tokio::select! {
+            e = events.recv(), if events_open && app.accepts_events() => match e {
+                Some(e) => {
+                    app.on_event(model, e);
+                    let mut n = 1;
+                    while n < MAX_EVENTS_PER_FRAME && app.accepts_events() {
+                        match events.try_recv() {
+                            Ok(e) => app.on_event(model, e),
+                            Err(_) => break,
+                        }
+                        n += 1;
+                    }
+                    dirty = true;
+                }
+                None => events_open = false,
+            },
+            i = input.next() => match i {
+                Some(Ok(TermEvent::Key(key))) => {
+                    app.on_key(model, key);
+                    dirty = true;
+                }
+                Some(Ok(TermEvent::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(_)) | None => return Ok(Exit::InputClosed),
+            },
+            _ = tick.tick() => {
+                // Idle times grow with the clock: refresh once a second even without events.
+                if !app.frozen && last_clock.elapsed() >= Duration::from_secs(1) {
+                    last_clock = Instant::now();
+                    dirty = true;
+                }
+            }
+            _ = &mut shutdown => return Ok(Exit::Shutdown),
+        }
+    }
+}
