@@ -691,4 +691,6 @@ fn convert_stats(s: &proto::tasks::Stats) -> TaskStats {
 }
 
 #[cfg(test)]
+pub(crate) mod synth;
+#[cfg(test)]
 mod tests;

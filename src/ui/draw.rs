@@ -101,12 +101,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
         .map_or_else(|| "?".to_string(), |r| bytes(r.anon_rss_bytes));
     let mut line2 = vec![Span::raw(" ")];
     line2.extend(kv("RSS ", rss, theme));
-    line2.extend(kv(" anon ", anon, theme));
-    line2.extend(kv("   live tasks ", c.live().to_string(), theme));
-    line2.extend(kv("  running ", c.running.to_string(), theme));
-    line2.extend(kv("  scheduled ", c.scheduled.to_string(), theme));
-    line2.extend(kv("  idle ", c.idle.to_string(), theme));
-    line2.extend(kv("  done ", c.done.to_string(), theme));
+    line2.extend(kv(" (anon ", anon, theme));
+    line2.extend(kv(")   live tasks ", c.live().to_string(), theme));
+    line2.extend(kv(": ", c.running.to_string(), theme));
+    line2.extend(kv(" running ", c.scheduled.to_string(), theme));
+    line2.extend(kv(" scheduled ", c.idle.to_string(), theme));
+    line2.extend(kv(" idle   done ", c.done.to_string(), theme));
     let mean = c.future_bytes.checked_div(c.sized).unwrap_or(0);
     let mut line3 = vec![Span::raw(" ")];
     line3.extend(kv("futures ", bytes(c.future_bytes), theme));

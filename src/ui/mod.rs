@@ -52,7 +52,7 @@ pub async fn run<B, I, S>(
 ) -> io::Result<Exit>
 where
     B: Backend,
-    B::Error: Into<io::Error>,
+    B::Error: std::error::Error + Send + Sync + 'static,
     I: Stream<Item = io::Result<TermEvent>> + Unpin,
     S: Future<Output = ()>,
 {
@@ -67,7 +67,7 @@ where
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
             terminal
                 .draw(|f| draw::draw(f, app, model))
-                .map_err(Into::into)?;
+                .map_err(io::Error::other)?;
             dirty = false;
             last_draw = Some(Instant::now());
         }
@@ -113,3 +113,6 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,336 @@
+//! Whole-app rendering tests: a scripted model (synthetic console updates, RSS samples, keys)
+//! drawn into ratatui's `TestBackend` at several sizes, compared with insta snapshots.
+
+use hdrhistogram::serialization::{Serializer, V2Serializer};
+use hdrhistogram::Histogram;
+use ratatui::backend::TestBackend;
+use ratatui::crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::Terminal;
+use tokio::sync::mpsc;
+
+use super::*;
+use crate::model::synth::*;
+use crate::model::{Event, Model, RssSample};
+use crate::output::TargetInfo;
+
+fn target() -> TargetInfo {
+    TargetInfo {
+        pid: Some(4242),
+        endpoint: "http://127.0.0.1:6669".into(),
+    }
+}
+
+fn located(mut t: PTask, file: &str, line: u32) -> PTask {
+    if let Some(l) = t.location.as_mut() {
+        l.file = Some(file.into());
+        l.line = Some(line);
+    }
+    t
+}
+
+/// A model of a small service: named tasks of several sizes, idle holders, one running, one
+/// scheduled, one done, and a minute of RSS rising with the task count.
+fn scripted_model() -> Model {
+    let mut m = Model::default();
+    m.on_connected(Some(4242));
+    let mut tasks = vec![
+        located(
+            ptask(1, 1, 8, Some(32_768), "\"boxed-32k\""),
+            "src/server.rs",
+            40,
+        ),
+        located(
+            ptask(2, 2, 16_640, None, "\"acceptor\""),
+            "src/server.rs",
+            12,
+        ),
+        located(ptask(3, 3, 1_200, None, "\"metrics\""), "src/metrics.rs", 7),
+    ];
+    let mut stats_list = vec![];
+    for i in 10..40u64 {
+        tasks.push(located(ptask(i, i, 2_304, None, ""), "src/conn.rs", 88));
+    }
+    for t in &tasks {
+        let id = t.id.as_ref().map(|i| i.id).unwrap_or(0);
+        let mut s = stats(SEC);
+        s.poll_stats = Some(console_api::PollStats {
+            polls: id % 7 + 1,
+            first_poll: stamp(SEC + 1_000),
+            last_poll_started: stamp(SEC + 2_000 + id as i64),
+            last_poll_ended: stamp(SEC + 30_000 + id as i64),
+            busy_time: Some(prost_types::Duration {
+                seconds: 0,
+                nanos: (id * 1_500) as i32,
+            }),
+        });
+        s.wakes = id % 5;
+        s.waker_clones = 1;
+        match id {
+            2 => {
+                // running: a poll started after the last one ended
+                if let Some(p) = s.poll_stats.as_mut() {
+                    p.last_poll_started = stamp(59 * SEC);
+                }
+            }
+            3 => s.last_wake = stamp(59 * SEC),   // scheduled
+            39 => s.dropped_at = stamp(58 * SEC), // done, still retained
+            _ => {}
+        }
+        stats_list.push((id, s));
+    }
+    m.apply_update(&update(SEC, true, tasks, vec![]));
+    for step in 0..=60 {
+        m.apply_rss(RssSample {
+            at: step * SEC,
+            rss_bytes: (20 + step as u64 / 2) * 1024 * 1024,
+            anon_rss_bytes: (12 + step as u64 / 2) * 1024 * 1024,
+            threads: 4,
+        });
+    }
+    m.apply_update(&update(60 * SEC, false, vec![], stats_list));
+    m
+}
+
+fn render(app: &mut App, model: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
+    let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
+    terminal.draw(|f| draw::draw(f, app, model)).unwrap();
+    terminal
+}
+
+fn key(app: &mut App, model: &mut Model, code: KeyCode) {
+    app.on_key(model, KeyEvent::new(code, KeyModifiers::NONE));
+}
+
+fn typed(app: &mut App, model: &mut Model, text: &str) {
+    for c in text.chars() {
+        key(app, model, KeyCode::Char(c));
+    }
+}
+
+#[test]
+fn overview_wide() {
+    let model = scripted_model();
+    let mut app = App::new(target(), false);
+    insta::assert_snapshot!(render(&mut app, &model, 140, 40).backend());
+}
+
+#[test]
+fn overview_classic_80x24() {
+    let model = scripted_model();
+    let mut app = App::new(target(), false);
+    insta::assert_snapshot!(render(&mut app, &model, 80, 24).backend());
+}
+
+#[test]
+fn tiny_terminals_never_panic() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    for (w, h) in [
+        (1, 1),
+        (2, 1),
+        (1, 5),
+        (10, 3),
+        (19, 4),
+        (20, 4),
+        (25, 6),
+        (40, 10),
+    ] {
+        render(&mut app, &model, w, h);
+        key(&mut app, &mut model, KeyCode::Enter);
+        render(&mut app, &model, w, h);
+        key(&mut app, &mut model, KeyCode::Char('?'));
+        render(&mut app, &model, w, h);
+        key(&mut app, &mut model, KeyCode::Esc);
+        key(&mut app, &mut model, KeyCode::Esc);
+    }
+    insta::assert_snapshot!(render(&mut app, &model, 30, 8).backend());
+}
+
+#[test]
+fn sort_by_name_ascending() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    // Size -> State -> Name: two steps left, then invert to ascending.
+    key(&mut app, &mut model, KeyCode::Left);
+    key(&mut app, &mut model, KeyCode::Left);
+    key(&mut app, &mut model, KeyCode::Char('i'));
+    assert_eq!(app.sort, index::Column::Name);
+    insta::assert_snapshot!(render(&mut app, &model, 100, 16).backend());
+}
+
+#[test]
+fn filter_and_details_with_histograms() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Char('/'));
+    typed(&mut app, &mut model, "size>2k");
+    key(&mut app, &mut model, KeyCode::Enter);
+    assert!(!app.editing_filter);
+    // boxed-32k, acceptor, and the 30 conn tasks of 2.25 KiB
+    assert_eq!(app.index.len(), 32);
+    let filtered = render(&mut app, &model, 100, 14);
+    key(&mut app, &mut model, KeyCode::Enter);
+    assert_eq!(
+        app.outbox,
+        vec![crate::source::console::Control::WatchDetails(1)]
+    );
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap();
+    for v in [20_000u64, 25_000, 30_000, 900_000] {
+        h.record(v).unwrap();
+    }
+    let mut raw = Vec::new();
+    V2Serializer::new().serialize(&h, &mut raw).unwrap();
+    let hist = console_api::tasks::DurationHistogram {
+        raw_histogram: raw,
+        max_value: 900_000,
+        high_outliers: 0,
+        highest_outlier: None,
+    };
+    model.apply(Event::Details(Box::new(console_api::tasks::TaskDetails {
+        task_id: Some(console_api::Id { id: 1 }),
+        now: stamp(60 * SEC),
+        poll_times_histogram: Some(
+            console_api::tasks::task_details::PollTimesHistogram::Histogram(hist.clone()),
+        ),
+        scheduled_times_histogram: Some(hist),
+    })));
+    insta::assert_snapshot!("filtered", filtered.backend());
+    insta::assert_snapshot!("details", render(&mut app, &model, 120, 36).backend());
+    key(&mut app, &mut model, KeyCode::Esc);
+    assert_eq!(app.mode, app::Mode::Tasks);
+    assert!(model.details.is_none());
+}
+
+#[test]
+fn selection_follows_its_task_across_updates() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    render(&mut app, &model, 100, 20);
+    key(&mut app, &mut model, KeyCode::Down); // acceptor, second by size
+    let uid = app.selected_uid.unwrap();
+    assert_eq!(
+        model
+            .task_by_uid(uid)
+            .map(|t| model.resolve(t.name).to_string())
+            .as_deref(),
+        Some("acceptor")
+    );
+    // A bigger task arrives: acceptor moves down a row, the selection goes with it.
+    model.apply_update(&update(
+        61 * SEC,
+        false,
+        vec![ptask(99, 99, 50_000, None, "\"huge\"")],
+        vec![],
+    ));
+    app.index = Default::default();
+    render(&mut app, &model, 100, 20);
+    assert_eq!(app.selected_row, 2);
+    let slot = app.selected_slot().unwrap();
+    assert_eq!(model.slot(slot).unwrap().uid, uid);
+}
+
+#[test]
+fn help_warnings_and_pause() {
+    let mut model = scripted_model();
+    // stats for an id never announced: a warning
+    model.apply_update(&update(61 * SEC, false, vec![], vec![(777, stats(SEC))]));
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Char('?'));
+    insta::assert_snapshot!("help", render(&mut app, &model, 100, 30).backend());
+    key(&mut app, &mut model, KeyCode::Esc);
+    key(&mut app, &mut model, KeyCode::Char('w'));
+    insta::assert_snapshot!("warnings", render(&mut app, &model, 100, 30).backend());
+    key(&mut app, &mut model, KeyCode::Esc);
+    key(&mut app, &mut model, KeyCode::Char(' '));
+    assert!(app.frozen);
+    // while frozen, events wait and the view does not change
+    let before = model.counts();
+    app.on_event(
+        &mut model,
+        Event::Update(Box::new(update(
+            62 * SEC,
+            false,
+            vec![ptask(500, 500, 1, None, "")],
+            vec![],
+        ))),
+    );
+    assert_eq!(model.counts(), before);
+    let paused = render(&mut app, &model, 100, 6);
+    insta::assert_snapshot!("paused", paused.backend());
+    key(&mut app, &mut model, KeyCode::Char(' '));
+    assert_eq!(model.counts().live(), before.live() + 1);
+    assert_eq!(
+        app.outbox,
+        vec![
+            crate::source::console::Control::Pause,
+            crate::source::console::Control::Resume
+        ]
+    );
+}
+
+#[test]
+fn no_color_means_no_colors() {
+    let model = scripted_model();
+    let mut app = App::new(target(), false);
+    let t = render(&mut app, &model, 100, 30);
+    for cell in t.backend().buffer().content() {
+        assert_eq!(
+            cell.fg,
+            ratatui::style::Color::Reset,
+            "colour in NO_COLOR mode at {cell:?}"
+        );
+    }
+    let mut coloured = App::new(target(), true);
+    let t = render(&mut coloured, &model, 100, 30);
+    assert!(t
+        .backend()
+        .buffer()
+        .content()
+        .iter()
+        .any(|c| c.fg != ratatui::style::Color::Reset));
+}
+
+#[tokio::test]
+async fn the_run_loop_applies_events_and_quits_on_q() {
+    let mut model = Model::default();
+    let mut app = App::new(target(), false);
+    let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
+    let (tx, mut rx) = mpsc::channel(16);
+    let (ctl_tx, _ctl_rx) = mpsc::channel(16);
+    tx.send(Event::Connected { pid: Some(4242) }).await.unwrap();
+    tx.send(Event::Update(Box::new(update(
+        SEC,
+        true,
+        vec![ptask(1, 1, 4096, None, "\"solo\"")],
+        vec![(1, stats(SEC))],
+    ))))
+    .await
+    .unwrap();
+    // Keys arrive after the events have had time to land.
+    let keys = futures_util::stream::unfold(0, |n| async move {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let code = [KeyCode::Char('j'), KeyCode::Char('q')].get(n)?;
+        Some((
+            Ok(TermEvent::Key(KeyEvent::new(*code, KeyModifiers::NONE))),
+            n + 1,
+        ))
+    });
+    let exit = run(
+        &mut terminal,
+        &mut app,
+        &mut model,
+        &mut rx,
+        &ctl_tx,
+        Box::pin(keys),
+        std::future::pending(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(exit, Exit::Quit);
+    assert_eq!(model.counts().live(), 1);
+    let screen = terminal.backend().to_string();
+    assert!(
+        screen.contains("solo") && screen.contains("4.0 KiB"),
+        "{screen}"
+    );
+}

@@ -1,0 +1,252 @@
+//! End to end: the real `asyncmem top` binary in a real pseudo-terminal (portable-pty, read back
+//! through a vt100 parser), attached to the real sleepers demo under console-subscriber.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::*;
+use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+
+const ROWS: u16 = 40;
+const COLS: u16 = 120;
+
+struct Tui {
+    child: Box<dyn Child + Send + Sync>,
+    writer: Box<dyn Write + Send>,
+    screen: Arc<Mutex<vt100::Parser>>,
+    _master: Box<dyn MasterPty + Send>,
+}
+
+impl Tui {
+    fn start(args: &[&str]) -> Tui {
+        let pair = native_pty_system()
+            .openpty(PtySize {
+                rows: ROWS,
+                cols: COLS,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
+            .expect("a pty");
+        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_asyncmem"));
+        cmd.args(args);
+        cmd.env("TERM", "xterm-256color");
+        cmd.env_remove("NO_COLOR");
+        let child = pair
+            .slave
+            .spawn_command(cmd)
+            .expect("spawning asyncmem top");
+        drop(pair.slave);
+        let mut reader = pair.master.try_clone_reader().unwrap();
+        let writer = pair.master.take_writer().unwrap();
+        let screen = Arc::new(Mutex::new(vt100::Parser::new(
+            ROWS.try_into().unwrap(),
+            COLS.try_into().unwrap(),
+            0,
+        )));
+        let feed = screen.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n) = reader.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                feed.lock().unwrap().process(&buf[..n]);
+            }
+        });
+        Tui {
+            child,
+            writer,
+            screen,
+            _master: pair.master,
+        }
+    }
+
+    fn text(&self) -> String {
+        self.screen.lock().unwrap().screen().contents()
+    }
+
+    fn rows(&self) -> Vec<String> {
+        self.text().lines().map(str::to_string).collect()
+    }
+
+    /// Wait until `pred` holds for the screen, or fail with the screen shown.
+    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) {
+        let start = Instant::now();
+        loop {
+            let text = self.text();
+            if pred(&text) {
+                return;
+            }
+            if start.elapsed() > timeout {
+                panic!("timed out waiting for {what}; screen:\n{text}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn keys(&mut self, keys: &str) {
+        self.writer.write_all(keys.as_bytes()).unwrap();
+        self.writer.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
+    /// The first task row under the table header.
+    fn first_row(&self) -> String {
+        let rows = self.rows();
+        let header = rows
+            .iter()
+            .position(|l| l.contains("State") && l.contains("Size"))
+            .expect("table header");
+        rows[header + 1].clone()
+    }
+
+    fn wait_exit(&mut self, timeout: Duration) -> u32 {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status.exit_code();
+            }
+            if start.elapsed() > timeout {
+                let _ = self.child.kill();
+                panic!("asyncmem top did not exit; screen:\n{}", self.text());
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn restored(&self) -> bool {
+        let p = self.screen.lock().unwrap();
+        !p.screen().alternate_screen() && !p.screen().hide_cursor()
+    }
+}
+
+impl Drop for Tui {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+const LONG: Duration = Duration::from_secs(30);
+
+#[test]
+fn top_shows_sorts_filters_details_and_quits_cleanly() {
+    let target = start_demo("sleepers", &["-n", "100", "-b", "64"]);
+    let pid = target.pid.to_string();
+    let mut tui = Tui::start(&["top", "--pid", &pid]);
+    tui.wait_for("the header and the named tasks", LONG, |s| {
+        s.contains(&format!("pid {pid}"))
+            && s.contains("● connected")
+            && s.contains("boxed-32k")
+            && s.contains("live tasks 10")
+    });
+    assert!(tui.text().contains("RSS"), "{}", tui.text());
+    // Sorted by size by default: the largest future first.
+    tui.wait_for("boxed-32k on top", LONG, |_| {
+        tui.first_row().contains("boxed-32k")
+    });
+    assert!(
+        tui.first_row().contains("KiB*"),
+        "boxed marker: {}",
+        tui.first_row()
+    );
+    // Inverted: the smallest first; inverted back: the largest again.
+    tui.keys("i");
+    tui.wait_for("ascending order", LONG, |_| {
+        !tui.first_row().contains("boxed-32k")
+    });
+    tui.keys("i");
+    tui.wait_for("descending order", LONG, |_| {
+        tui.first_row().contains("boxed-32k")
+    });
+    // Sort by another column and back (l moves right, h left).
+    tui.keys("l");
+    tui.wait_for("sort on Polls", LONG, |s| s.contains("Polls▼"));
+    tui.keys("h");
+    tui.wait_for("sort on Size", LONG, |s| s.contains("Size▼"));
+    // Filter on a name.
+    tui.keys("/kilobyte\r");
+    tui.wait_for("the filtered table", LONG, |s| {
+        s.contains("1/1") && s.contains("filter: kilobyte")
+    });
+    assert!(tui.first_row().contains("kilobyte"));
+    tui.keys("\x1b");
+    tui.wait_for("the filter cleared", LONG, |s| {
+        !s.contains("filter: kilobyte")
+    });
+    // Details of the selected (largest) task, with the histograms from WatchTaskDetails.
+    tui.keys("\r");
+    tui.wait_for("details with histograms", LONG, |s| {
+        s.contains("task details") && s.contains("boxed-32k") && s.contains("n 1  p50")
+    });
+    assert!(tui.text().contains("boxed"), "{}", tui.text());
+    tui.keys("\x1b");
+    tui.wait_for("back to the table", LONG, |s| !s.contains("task details"));
+    tui.keys("?");
+    tui.wait_for("help", LONG, |s| s.contains("keys (Esc closes)"));
+    tui.keys("\x1b");
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(LONG), 0);
+    assert!(tui.restored(), "terminal not restored:\n{}", tui.text());
+}
+
+#[test]
+fn target_exit_is_shown_and_data_kept() {
+    let mut target = start_demo("sleepers", &["-n", "20"]);
+    let pid = target.pid.to_string();
+    let mut tui = Tui::start(&["top", "--pid", &pid]);
+    tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
+    let _ = target.child.kill();
+    let _ = target.child.wait();
+    tui.wait_for("the exit notice", LONG, |s| s.contains("target exited"));
+    assert!(
+        tui.text().contains("boxed-32k"),
+        "data kept:\n{}",
+        tui.text()
+    );
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(LONG), 0);
+    assert!(tui.restored());
+}
+
+#[test]
+fn sigterm_and_ctrl_c_restore_the_terminal() {
+    let target = start_demo("sleepers", &["-n", "20"]);
+    let pid = target.pid.to_string();
+    let tui = Tui::start(&["top", "--pid", &pid]);
+    tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
+    let top_pid = tui.child.process_id().unwrap() as i32;
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &top_pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let mut tui = tui;
+    assert_eq!(tui.wait_exit(LONG), 143);
+    assert!(tui.restored(), "terminal not restored:\n{}", tui.text());
+
+    let mut tui = Tui::start(&["top", "--pid", &pid]);
+    tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
+    tui.keys("\x03"); // Ctrl-C as the keyboard sends it in raw mode
+    assert_eq!(tui.wait_exit(LONG), 0);
+    assert!(tui.restored());
+}
+
+#[test]
+fn top_on_a_process_without_console_fails_before_taking_the_terminal() {
+    let mut sleep = std::process::Command::new("sleep")
+        .arg("30")
+        .spawn()
+        .unwrap();
+    let mut tui = Tui::start(&["top", "--pid", &sleep.id().to_string()]);
+    let code = tui.wait_exit(LONG);
+    let _ = sleep.kill();
+    let _ = sleep.wait();
+    assert_eq!(code, 4);
+    tui.wait_for("the instructions", LONG, |s| {
+        s.contains("console_subscriber::init()")
+    });
+    assert!(tui.restored());
+}
