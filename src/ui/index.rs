@@ -289,10 +289,17 @@ impl TaskIndex {
             HashMap::new()
         };
         let now = model.now;
+        // Ties go by tokio task id (spawn order), then by asyncmem's uid: a stable picture.
         let mut keyed: Vec<(u64, u64, u32)> = model
             .slots()
             .filter(|(_, t)| filter.is_empty() || filter.matches(model, t))
-            .map(|(slot, t)| (key(t, sort, now, &ranks), t.uid, slot))
+            .map(|(slot, t)| {
+                (
+                    key(t, sort, now, &ranks),
+                    t.task_id.unwrap_or(u64::MAX / 2 + t.uid),
+                    slot,
+                )
+            })
             .collect();
         if descending {
             keyed.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
