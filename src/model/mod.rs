@@ -22,6 +22,9 @@ pub use task::{Task, TaskKind, TaskState, TaskStats};
 pub use time::Nanos;
 pub use warnings::{Warning, WarningKind, Warnings};
 
+/// Sizes above this are treated as unknown (and warned about): no real future is this large.
+pub const MAX_FUTURE_BYTES: u64 = 1 << 40;
+
 /// Limits and retention of the model.
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
@@ -93,9 +96,18 @@ impl Counts {
         *self.slot(state) += 1;
         if state != TaskState::Done {
             if let Some(size) = task.size_bytes {
-                self.future_bytes = self.future_bytes.saturating_add(size);
+                self.future_bytes = self.future_bytes.wrapping_add(size);
                 self.sized += 1;
             }
+        }
+    }
+
+    /// Mark `task` done at `now` (it ended without telling us), keeping the counts exact.
+    fn retire(&mut self, task: &mut Task, now: Nanos) {
+        if task.stats.dropped_at == 0 {
+            self.remove(task);
+            task.stats.dropped_at = now.max(task.stats.created_at).max(1);
+            self.add(task);
         }
     }
 
@@ -105,7 +117,7 @@ impl Counts {
         *slot = slot.saturating_sub(1);
         if state != TaskState::Done {
             if let Some(size) = task.size_bytes {
-                self.future_bytes = self.future_bytes.saturating_sub(size);
+                self.future_bytes = self.future_bytes.wrapping_sub(size);
                 self.sized = self.sized.saturating_sub(1);
             }
         }
@@ -297,6 +309,7 @@ impl Model {
             if first_of_connection && !has_metadata {
                 self.warnings.add(WarningKind::NoInitialState, 1, self.now);
             }
+            self.prune_done();
             return;
         };
         if first_of_connection {
@@ -368,10 +381,8 @@ impl Model {
         let now = self.now;
         for slot in self.slots.iter_mut() {
             let Some(task) = slot else { continue };
-            if task.stats.dropped_at == 0 && !mentioned.contains(&task.console_id) {
-                self.counts.remove(task);
-                task.stats.dropped_at = now.max(task.stats.created_at).max(1);
-                self.counts.add(task);
+            if !mentioned.contains(&task.console_id) {
+                self.counts.retire(task, now);
             }
         }
     }
@@ -451,10 +462,15 @@ impl Model {
                 } else {
                     TaskKind::Task
                 });
-        let (size_bytes, boxed) = match (fields.original_size, fields.size) {
+        let (mut size_bytes, boxed) = match (fields.original_size, fields.size) {
             (Some(orig), _) => (Some(orig), true),
             (None, size) => (size, false),
         };
+        if size_bytes.is_some_and(|s| s > MAX_FUTURE_BYTES) {
+            // No future is a terabyte: a hostile or broken sender. Keep sums meaningful.
+            self.warnings.add(WarningKind::Malformed, 1, self.now);
+            size_bytes = None;
+        }
         if size_bytes.is_none() {
             self.warnings.add(WarningKind::SizesUnknown, 1, self.now);
         }
@@ -487,11 +503,7 @@ impl Model {
                     return; // the same task sent again
                 }
                 // The subscriber reused this id: the task we had is gone.
-                if existing.stats.dropped_at == 0 {
-                    self.counts.remove(existing);
-                    existing.stats.dropped_at = self.now.max(existing.stats.created_at).max(1);
-                    self.counts.add(existing);
-                }
+                self.counts.retire(existing, self.now);
             }
         }
         let mut task = self.blank(id);
@@ -547,6 +559,10 @@ impl Model {
                         && !t.announced
                 });
                 if reused {
+                    // The subscriber reused this id: the placeholder we had is gone.
+                    if let Some(old) = self.slots[slot as usize].as_mut() {
+                        self.counts.retire(old, self.now);
+                    }
                     None
                 } else {
                     Some(slot)

@@ -1,0 +1,783 @@
+//! Property tests of the model's ingestion of hostile, arbitrary console input.
+//!
+//! The strategies build `console_api::instrument::Update`s the way a buggy, malicious or simply
+//! unexpected subscriber could send them: timestamps missing, negative, saturating or going
+//! backwards; console ids from a tiny range so they collide and get reused; fields with real and
+//! junk names, by string or by metadata index, with every value variant; stats for known and
+//! unknown ids; counters rising and falling. Procfs samples, (re)connections to a handful of pids
+//! (restarts) and the other events are interleaved. After every step the model's invariants must
+//! hold, and done tasks must not outlive `retain_done`.
+//!
+//! Failures are not persisted to a regressions file (this test owns no other file); minimised
+//! failures found by these properties are kept as plain `#[test]`s at the bottom.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use asyncmem::model::{Event, Model, ModelConfig, RssSample, TaskState, WarningKind};
+use console_api as proto;
+use proptest::collection::{hash_map, vec};
+use proptest::prelude::*;
+use proptest::test_runner::{RngAlgorithm, TestCaseError};
+use proto::field::{Name, Value};
+use proto::instrument::Update;
+use proto::tasks::{Stats, Task as PTask, TaskUpdate};
+
+const SEC: i64 = 1_000_000_000;
+
+/// Cases for the properties: each case is at most ~30 small updates, so many are cheap.
+const CASES: u32 = 1024;
+const WIDE_CASES: u32 = 256;
+
+fn config_with_cases(cases: u32) -> ProptestConfig {
+    ProptestConfig {
+        cases,
+        failure_persistence: None,
+        // ChaCha is slow in unoptimised test builds; generation dominates the run time.
+        rng_algorithm: RngAlgorithm::XorShift,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Nanoseconds as an exact protobuf timestamp (nanos always in 0..1e9).
+fn stamp(ns: i64) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: ns.div_euclid(SEC),
+        nanos: ns.rem_euclid(SEC) as i32,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Strategies
+// ---------------------------------------------------------------------------------------------
+
+/// A point on the target's clock: mostly a one-minute window (so drops, retention and id reuse
+/// interact), with the hostile extremes mixed in.
+fn nanos() -> BoxedStrategy<i64> {
+    prop_oneof![
+        8 => 0..60 * SEC,
+        1 => Just(0i64),
+        1 => -60 * SEC..0,
+        1 => prop_oneof![
+            Just(i64::MAX),
+            Just(i64::MIN),
+            Just(i64::MAX - 1),
+            Just(i64::MIN + 1),
+            Just(1i64),
+            Just(-1i64),
+        ],
+        1 => any::<i64>(),
+    ]
+    .boxed()
+}
+
+/// An optional timestamp, including raw ones with nanos out of range and huge seconds.
+fn timestamp() -> BoxedStrategy<Option<prost_types::Timestamp>> {
+    prop_oneof![
+        2 => Just(None),
+        8 => nanos().prop_map(|n| Some(stamp(n))),
+        1 => (any::<i64>(), any::<i32>())
+            .prop_map(|(seconds, nanos)| Some(prost_types::Timestamp { seconds, nanos })),
+        1 => (
+            -5i64..60,
+            prop_oneof![
+                Just(i32::MIN),
+                Just(i32::MAX),
+                Just(-1i32),
+                Just(1_000_000_000i32),
+                Just(-999_999_999i32),
+            ],
+        )
+            .prop_map(|(seconds, nanos)| Some(prost_types::Timestamp { seconds, nanos })),
+    ]
+    .boxed()
+}
+
+/// A `dropped_at`: mostly absent, so that live tasks exist.
+fn dropped_at() -> BoxedStrategy<Option<prost_types::Timestamp>> {
+    prop_oneof![3 => Just(None), 1 => timestamp()].boxed()
+}
+
+fn duration() -> BoxedStrategy<Option<prost_types::Duration>> {
+    prop_oneof![
+        2 => Just(None),
+        3 => (0i64..10, 0i32..1_000_000_000)
+            .prop_map(|(seconds, nanos)| Some(prost_types::Duration { seconds, nanos })),
+        1 => (any::<i64>(), any::<i32>())
+            .prop_map(|(seconds, nanos)| Some(prost_types::Duration { seconds, nanos })),
+        1 => prop_oneof![
+            Just((i64::MAX, i32::MAX)),
+            Just((i64::MIN, i32::MIN)),
+            Just((-1, 0)),
+            Just((0, -1)),
+        ]
+        .prop_map(|(seconds, nanos)| Some(prost_types::Duration { seconds, nanos })),
+    ]
+    .boxed()
+}
+
+/// Counters and sizes: small, plausible, and at the edges of u64.
+fn big_u64() -> BoxedStrategy<u64> {
+    prop_oneof![
+        6 => 0u64..100,
+        3 => 1024u64..65_536,
+        1 => Just(u64::MAX),
+        1 => Just(u64::MAX - 1),
+        1 => Just(1u64 << 63),
+        1 => any::<u64>(),
+    ]
+    .boxed()
+}
+
+/// Strings a subscriber might put in a value: empty, quoted, half-quoted, unicode, control chars.
+fn text() -> BoxedStrategy<String> {
+    prop_oneof![
+        3 => prop::sample::select(vec![
+            "",
+            "\"",
+            "\"\"",
+            "\"\"\"",
+            "\"quoted\"",
+            "task",
+            "\"task\"",
+            "local",
+            "\"blocking\"",
+            "block_on",
+            "\"block_on",
+            "ünïcødé 🦀 名前",
+            "\"ünïcødé 🦀\"",
+            "\0\n\t\\\u{202e}",
+        ])
+        .prop_map(String::from),
+        1 => "\\PC{0,16}",
+        1 => any::<String>(),
+    ]
+    .boxed()
+}
+
+static REAL_FIELD_NAMES: [&str; 5] = [
+    "task.id",
+    "size.bytes",
+    "original_size.bytes",
+    "task.name",
+    "kind",
+];
+
+/// A field name: the ones the model reads, near misses and junk.
+fn name_str() -> BoxedStrategy<String> {
+    prop_oneof![
+        5 => prop::sample::select(&REAL_FIELD_NAMES[..]).prop_map(String::from),
+        1 => prop::sample::select(vec![
+            "",
+            "task.ID",
+            "size.bytes ",
+            "\"task.id\"",
+            "spawn.location",
+            "loc.file",
+            "target",
+        ])
+        .prop_map(String::from),
+        1 => text(),
+    ]
+    .boxed()
+}
+
+fn meta_id() -> BoxedStrategy<Option<proto::MetaId>> {
+    prop_oneof![
+        1 => Just(None),
+        6 => (0u64..4).prop_map(|id| Some(proto::MetaId { id })),
+        1 => any::<u64>().prop_map(|id| Some(proto::MetaId { id })),
+    ]
+    .boxed()
+}
+
+fn field_name() -> BoxedStrategy<Option<Name>> {
+    prop_oneof![
+        1 => Just(None),
+        6 => name_str().prop_map(|s| Some(Name::StrName(s))),
+        3 => prop_oneof![4 => 0u64..8, 1 => any::<u64>()].prop_map(|i| Some(Name::NameIdx(i))),
+    ]
+    .boxed()
+}
+
+fn value() -> BoxedStrategy<Option<Value>> {
+    prop_oneof![
+        1 => Just(None),
+        2 => text().prop_map(|s| Some(Value::DebugVal(s))),
+        2 => text().prop_map(|s| Some(Value::StrVal(s))),
+        4 => big_u64().prop_map(|v| Some(Value::U64Val(v))),
+        2 => prop_oneof![
+            -3i64..100,
+            Just(i64::MIN),
+            Just(i64::MAX),
+            any::<i64>(),
+        ]
+        .prop_map(|v| Some(Value::I64Val(v))),
+        1 => any::<bool>().prop_map(|b| Some(Value::BoolVal(b))),
+    ]
+    .boxed()
+}
+
+fn field() -> BoxedStrategy<proto::Field> {
+    (meta_id(), field_name(), value())
+        .prop_map(|(metadata_id, name, value)| proto::Field {
+            metadata_id,
+            name,
+            value,
+        })
+        .boxed()
+}
+
+fn location() -> BoxedStrategy<Option<proto::Location>> {
+    let file = prop_oneof![
+        4 => prop::sample::select(vec!["src/main.rs", "src/lib.rs", ""]).prop_map(String::from),
+        1 => text(),
+    ];
+    let line = prop_oneof![3 => 0u32..4, 1 => any::<u32>()];
+    prop::option::weighted(
+        0.8,
+        (
+            prop::option::weighted(0.9, file),
+            prop::option::of(text()),
+            prop::option::weighted(0.8, line),
+            prop::option::weighted(0.7, 0u32..3),
+        )
+            .prop_map(|(file, module_path, line, column)| proto::Location {
+                file,
+                module_path,
+                line,
+                column,
+            }),
+    )
+    .boxed()
+}
+
+/// What the test draws console ids from, and how many items an update carries.
+#[derive(Clone, Copy, Debug)]
+struct Shape {
+    /// Console ids are mostly drawn from `0..ids`, so that they collide and get reused.
+    ids: u64,
+    /// Most new tasks (and stats entries) in one update.
+    width: usize,
+}
+
+const SMALL: Shape = Shape { ids: 8, width: 6 };
+const WIDE: Shape = Shape {
+    ids: 200,
+    width: 24,
+};
+
+fn console_id(shape: Shape) -> BoxedStrategy<u64> {
+    prop_oneof![9 => 0..shape.ids, 1 => any::<u64>()].boxed()
+}
+
+fn ptask(shape: Shape) -> BoxedStrategy<PTask> {
+    (
+        prop::option::weighted(0.9, console_id(shape).prop_map(|id| proto::Id { id })),
+        meta_id(),
+        prop_oneof![3 => Just(0i32), 1 => Just(1i32), 1 => any::<i32>()],
+        vec(field(), 0..8),
+        location(),
+    )
+        .prop_map(|(id, metadata, kind, fields, location)| PTask {
+            id,
+            metadata,
+            kind,
+            fields,
+            parents: vec![],
+            location,
+        })
+        .boxed()
+}
+
+fn poll_stats() -> BoxedStrategy<Option<proto::PollStats>> {
+    prop::option::weighted(
+        0.7,
+        (big_u64(), timestamp(), timestamp(), timestamp(), duration()).prop_map(
+            |(polls, first_poll, last_poll_started, last_poll_ended, busy_time)| proto::PollStats {
+                polls,
+                first_poll,
+                last_poll_started,
+                last_poll_ended,
+                busy_time,
+            },
+        ),
+    )
+    .boxed()
+}
+
+fn stats() -> BoxedStrategy<Stats> {
+    (
+        timestamp(),
+        dropped_at(),
+        big_u64(),
+        big_u64(),
+        big_u64(),
+        timestamp(),
+        poll_stats(),
+        big_u64(),
+        duration(),
+    )
+        .prop_map(
+            |(
+                created_at,
+                dropped_at,
+                wakes,
+                waker_clones,
+                waker_drops,
+                last_wake,
+                poll_stats,
+                self_wakes,
+                scheduled_time,
+            )| Stats {
+                created_at,
+                dropped_at,
+                wakes,
+                waker_clones,
+                waker_drops,
+                last_wake,
+                poll_stats,
+                self_wakes,
+                scheduled_time,
+            },
+        )
+        .boxed()
+}
+
+fn task_update(shape: Shape) -> BoxedStrategy<TaskUpdate> {
+    (
+        vec(ptask(shape), 0..=shape.width),
+        hash_map(console_id(shape), stats(), 0..=shape.width),
+        prop_oneof![2 => Just(0u64), 4 => 0u64..20, 1 => any::<u64>()],
+    )
+        .prop_map(|(new_tasks, stats_update, dropped_events)| TaskUpdate {
+            new_tasks,
+            stats_update,
+            dropped_events,
+        })
+        .boxed()
+}
+
+fn new_metadata() -> BoxedStrategy<Option<proto::RegisterMetadata>> {
+    let one = (
+        prop::option::weighted(0.85, (0u64..4).prop_map(|id| proto::MetaId { id })),
+        prop::option::weighted(
+            0.85,
+            vec(name_str(), 0..7).prop_map(|field_names| proto::Metadata {
+                name: "runtime.spawn".into(),
+                target: "tokio::task".into(),
+                field_names,
+                ..Default::default()
+            }),
+        ),
+    )
+        .prop_map(|(id, metadata)| proto::register_metadata::NewMetadata { id, metadata });
+    prop_oneof![
+        2 => Just(None),
+        3 => vec(one, 0..4).prop_map(|metadata| Some(proto::RegisterMetadata { metadata })),
+    ]
+    .boxed()
+}
+
+fn update(shape: Shape) -> BoxedStrategy<Update> {
+    (
+        timestamp(),
+        prop::option::weighted(0.85, task_update(shape)),
+        new_metadata(),
+    )
+        .prop_map(|(now, task_update, new_metadata)| Update {
+            now,
+            task_update,
+            resource_update: None,
+            async_op_update: None,
+            new_metadata,
+        })
+        .boxed()
+}
+
+fn rss() -> BoxedStrategy<RssSample> {
+    (nanos(), big_u64(), big_u64(), big_u64())
+        .prop_map(|(at, rss_bytes, anon_rss_bytes, threads)| RssSample {
+            at,
+            rss_bytes,
+            anon_rss_bytes,
+            threads,
+        })
+        .boxed()
+}
+
+/// One thing that happens to the model.
+#[derive(Clone, Debug)]
+enum Step {
+    Update(Box<Update>),
+    Rss(RssSample),
+    /// A (re)connection; pids from a tiny set so that restarts happen.
+    Connected(Option<i32>),
+    Disconnected,
+    Paused(bool),
+    TargetExited,
+}
+
+fn step(shape: Shape) -> BoxedStrategy<Step> {
+    prop_oneof![
+        12 => update(shape).prop_map(|u| Step::Update(Box::new(u))),
+        3 => rss().prop_map(Step::Rss),
+        2 => prop::option::weighted(0.8, 1i32..=3).prop_map(Step::Connected),
+        1 => Just(Step::Disconnected),
+        1 => any::<bool>().prop_map(Step::Paused),
+        1 => Just(Step::TargetExited),
+    ]
+    .boxed()
+}
+
+fn steps(shape: Shape) -> BoxedStrategy<Vec<Step>> {
+    vec(step(shape), 0..=30).boxed()
+}
+
+/// Small limits, so that every bound (tasks, samples, strings, metadata) is hit.
+fn small_config() -> BoxedStrategy<ModelConfig> {
+    (
+        0u64..10_000,
+        0u64..120_000,
+        0usize..8,
+        0usize..60,
+        prop_oneof![0usize..8, Just(100_000)],
+        prop_oneof![0usize..4, Just(100_000)],
+    )
+        .prop_map(
+            |(retain_ms, window_ms, max_samples, max_tasks, max_strings, max_metadata)| {
+                ModelConfig {
+                    retain_done: Duration::from_millis(retain_ms),
+                    series_window: Duration::from_millis(window_ms),
+                    max_samples,
+                    max_tasks,
+                    max_strings,
+                    max_metadata,
+                }
+            },
+        )
+        .boxed()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Driving the model and checking it
+// ---------------------------------------------------------------------------------------------
+
+fn apply(model: &mut Model, step: Step) {
+    match step {
+        Step::Update(u) => model.apply_update(&u),
+        Step::Rss(sample) => model.apply_rss(sample),
+        Step::Connected(pid) => model.on_connected(pid),
+        Step::Disconnected => model.apply(Event::Disconnected {
+            attempt: 1,
+            reason: "stream reset".into(),
+        }),
+        Step::Paused(paused) => model.apply(Event::Paused(paused)),
+        Step::TargetExited => model.apply(Event::TargetExited),
+    }
+}
+
+/// The invariants that must hold after every step, whatever the input.
+fn check_invariants(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseError> {
+    let counts = model.counts();
+    prop_assert_eq!(
+        counts,
+        model.recount(),
+        "incremental counts drifted from a recount"
+    );
+    prop_assert!(
+        model.len() <= cfg.max_tasks,
+        "{} tasks tracked, max_tasks is {}",
+        model.len(),
+        cfg.max_tasks
+    );
+    prop_assert_eq!(model.tasks().count(), model.len());
+    prop_assert_eq!(counts.live() + counts.done, model.len() as u64);
+    prop_assert!(counts.sized <= counts.live());
+
+    let mut uids = HashSet::new();
+    for t in model.tasks() {
+        prop_assert!(uids.insert(t.uid), "uid {} held by two tasks", t.uid);
+        prop_assert_eq!(model.task_by_uid(t.uid).map(|x| x.uid), Some(t.uid));
+    }
+
+    // A console id names at most one live task: when the subscriber reuses an id, the task that
+    // held it before is gone (done), and only the newest one is updated by later stats.
+    let mut live_ids = HashSet::new();
+    for t in model.tasks().filter(|t| t.state() != TaskState::Done) {
+        prop_assert!(
+            live_ids.insert(t.console_id),
+            "two live tasks with console id {}",
+            t.console_id
+        );
+    }
+
+    let mut kinds: HashSet<WarningKind> = HashSet::new();
+    for w in model.warnings.iter() {
+        prop_assert!(kinds.insert(w.kind), "two warnings of kind {:?}", w.kind);
+        prop_assert!(w.count > 0, "warning {:?} with count 0", w.kind);
+    }
+    prop_assert_eq!(kinds.len(), model.warnings.len());
+
+    // `Series::new` keeps at least 2 samples whatever `max_samples` says (`max_samples.max(2)`).
+    let cap = cfg.max_samples.max(2);
+    prop_assert!(
+        model.series.len() <= cap,
+        "series holds {} samples, cap {}",
+        model.series.len(),
+        cap
+    );
+    Ok(())
+}
+
+/// After an update, no done task is older than the retention (relative to the model's `now`).
+fn check_retention(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseError> {
+    let horizon = model.now.saturating_sub(nanos_of(cfg.retain_done));
+    for t in model.tasks() {
+        if t.state() == TaskState::Done {
+            prop_assert!(
+                t.stats.dropped_at >= horizon,
+                "done task uid {} dropped at {} kept past the horizon {} (now {})",
+                t.uid,
+                t.stats.dropped_at,
+                horizon,
+                model.now
+            );
+        }
+    }
+    Ok(())
+}
+
+fn nanos_of(d: Duration) -> i64 {
+    i64::try_from(d.as_nanos()).unwrap_or(i64::MAX)
+}
+
+fn run(cfg: ModelConfig, steps: Vec<Step>) -> Result<Model, TestCaseError> {
+    let mut model = Model::new(cfg.clone());
+    check_invariants(&model, &cfg)?;
+    let mut last_now = model.now;
+    for step in steps {
+        apply(&mut model, step);
+        check_invariants(&model, &cfg)?;
+        prop_assert!(model.now >= last_now, "model.now went backwards");
+        last_now = model.now;
+    }
+    Ok(model)
+}
+
+fn empty_update(now: i64, task_update: Option<TaskUpdate>) -> Update {
+    Update {
+        now: Some(stamp(now)),
+        task_update,
+        resource_update: None,
+        async_op_update: None,
+        new_metadata: None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Properties
+// ---------------------------------------------------------------------------------------------
+
+proptest! {
+    #![proptest_config(config_with_cases(CASES))]
+
+    /// Arbitrary input with tiny limits: no panic, and the invariants hold after every step.
+    #[test]
+    fn hostile_input_keeps_invariants(cfg in small_config(), steps in steps(SMALL)) {
+        run(cfg, steps)?;
+    }
+
+    /// The same with the default configuration (no limit is hit; retention 6 s).
+    #[test]
+    fn hostile_input_keeps_invariants_default_config(steps in steps(SMALL)) {
+        run(ModelConfig::default(), steps)?;
+    }
+
+    /// Retention: after an update whose `now` is more than `retain_done` past every `dropped_at`,
+    /// no done task remains.
+    #[test]
+    fn done_tasks_are_pruned_after_retention(
+        retain_ms in 0u64..10_000,
+        steps in steps(SMALL),
+        gap in 1i64..100 * SEC,
+        with_task_update in prop::bool::weighted(0.8),
+    ) {
+        let cfg = ModelConfig {
+            retain_done: Duration::from_millis(retain_ms),
+            ..ModelConfig::default()
+        };
+        let mut model = run(cfg.clone(), steps)?;
+        let retain = nanos_of(cfg.retain_done);
+        let latest_drop = model
+            .tasks()
+            .filter(|t| t.state() == TaskState::Done)
+            .map(|t| t.stats.dropped_at)
+            .max()
+            .unwrap_or(0);
+        // Unreachable when a (hostile) drop lies at the very end of the clock.
+        let Some(now) = latest_drop.checked_add(retain).and_then(|n| n.checked_add(gap)) else {
+            return Ok(());
+        };
+        model.apply_update(&empty_update(now, with_task_update.then(TaskUpdate::default)));
+        check_invariants(&model, &cfg)?;
+        let done: Vec<_> = model
+            .tasks()
+            .filter(|t| t.state() == TaskState::Done)
+            .map(|t| (t.uid, t.stats.dropped_at))
+            .collect();
+        prop_assert!(
+            done.is_empty(),
+            "update at {} (retain {} ns, task_update: {}) left done tasks (uid, dropped_at) {:?}",
+            now,
+            retain,
+            with_task_update,
+            done
+        );
+        prop_assert_eq!(model.counts().done, 0);
+    }
+
+    /// Retention, step by step: after every update, no done task is older than the horizon.
+    #[test]
+    fn no_expired_done_task_survives_an_update(retain_ms in 0u64..10_000, steps in steps(SMALL)) {
+        let cfg = ModelConfig {
+            retain_done: Duration::from_millis(retain_ms),
+            ..ModelConfig::default()
+        };
+        let mut model = Model::new(cfg.clone());
+        for step in steps {
+            let is_update = matches!(step, Step::Update(_));
+            apply(&mut model, step);
+            check_invariants(&model, &cfg)?;
+            if is_update {
+                check_retention(&model, &cfg)?;
+            }
+        }
+    }
+}
+
+proptest! {
+    // Wide updates cost ~4x more to generate than the others.
+    #![proptest_config(config_with_cases(WIDE_CASES))]
+
+    /// Many distinct ids and wide updates against `max_tasks = 50`.
+    #[test]
+    fn task_table_is_bounded_by_max_tasks(steps in steps(WIDE)) {
+        let cfg = ModelConfig { max_tasks: 50, ..ModelConfig::default() };
+        let model = run(cfg, steps)?;
+        prop_assert!(model.len() <= 50);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Minimised cases
+// ---------------------------------------------------------------------------------------------
+
+fn sized_task(console_id: u64, size: u64) -> PTask {
+    PTask {
+        id: Some(proto::Id { id: console_id }),
+        fields: vec![proto::Field {
+            name: Some(Name::StrName("size.bytes".into())),
+            value: Some(Value::U64Val(size)),
+            metadata_id: None,
+        }],
+        ..Default::default()
+    }
+}
+
+fn bare_stats(dropped_at: Option<i64>) -> Stats {
+    Stats {
+        created_at: Some(stamp(SEC)),
+        dropped_at: dropped_at.map(stamp),
+        ..Default::default()
+    }
+}
+
+/// Found by `hostile_input_keeps_invariants`: two live tasks whose sizes sum past `u64::MAX`
+/// saturate `Counts::future_bytes`; when one of them ends, the incremental count subtracts its
+/// size from the saturated sum and no longer equals a recount.
+#[test]
+fn future_bytes_stay_exact_when_sizes_overflow() {
+    let mut m = Model::default();
+    m.apply_update(&Update {
+        now: Some(stamp(SEC)),
+        task_update: Some(TaskUpdate {
+            new_tasks: vec![sized_task(1, u64::MAX), sized_task(2, 1)],
+            stats_update: [(1, bare_stats(None)), (2, bare_stats(None))].into(),
+            dropped_events: 0,
+        }),
+        ..Default::default()
+    });
+    assert_eq!(m.counts(), m.recount());
+    // task 2 ends
+    m.apply_update(&Update {
+        now: Some(stamp(2 * SEC)),
+        task_update: Some(TaskUpdate {
+            stats_update: [(2, bare_stats(Some(2 * SEC)))].into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    assert_eq!((m.recount().idle, m.recount().done), (1, 1));
+    assert_eq!(m.counts(), m.recount(), "incremental counts drifted");
+}
+
+/// Found by `done_tasks_are_pruned_after_retention`: an update without a `task_update` moves
+/// `now` past the retention of a done task, but the task stays (`prune_done` is skipped).
+#[test]
+fn retention_applies_to_updates_without_task_update() {
+    let mut m = Model::default(); // retain_done: 6 s
+    m.apply_update(&Update {
+        now: Some(stamp(SEC)),
+        task_update: Some(TaskUpdate {
+            stats_update: [(1, bare_stats(Some(SEC)))].into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    });
+    assert_eq!(m.counts().done, 1);
+    // 10 s: the drop at 1 s is 9 s old, past the 6 s retention
+    m.apply_update(&empty_update(10 * SEC, None));
+    assert_eq!(m.now, 10 * SEC);
+    assert_eq!(m.counts().done, 0, "done task outlived retain_done");
+    assert_eq!(m.len(), 0);
+}
+
+/// Found by the invariant checks (one live task per console id): stats for an unannounced
+/// console id with a new `created_at` (id reuse) start a new placeholder, but the old placeholder
+/// stays live forever: no longer reachable by its console id, never updated, never done, never
+/// pruned.
+#[test]
+fn reused_unannounced_id_retires_the_old_placeholder() {
+    let mut m = Model::default();
+    let stats_only = |now: i64, created: i64| Update {
+        now: Some(stamp(now)),
+        task_update: Some(TaskUpdate {
+            stats_update: [(
+                7,
+                Stats {
+                    created_at: Some(stamp(created)),
+                    ..Default::default()
+                },
+            )]
+            .into(),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    m.apply_update(&stats_only(SEC, SEC));
+    m.apply_update(&stats_only(2 * SEC, 2 * SEC));
+    assert_eq!(m.counts(), m.recount());
+    let live: Vec<_> = m
+        .tasks()
+        .filter(|t| t.console_id == 7 && t.state() != TaskState::Done)
+        .map(|t| (t.uid, t.stats.created_at))
+        .collect();
+    assert_eq!(
+        live.len(),
+        1,
+        "live tasks (uid, created_at) for console id 7: {live:?}"
+    );
+    assert_eq!(live[0].1, 2 * SEC);
+    assert_eq!(m.counts().live(), 1);
+}
