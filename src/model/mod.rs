@@ -3,6 +3,7 @@
 //! every headless command read.
 
 pub mod details;
+pub mod insight;
 pub mod intern;
 pub mod series;
 pub mod task;
@@ -124,6 +125,69 @@ impl Counts {
     }
 }
 
+/// How far behind the target the console picture is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Lag {
+    /// Largest tokio task id in the first picture after attaching.
+    pub baseline_task_id: Option<u64>,
+    /// Largest tokio task id announced so far.
+    pub max_task_id: u64,
+    /// Tasks announced with an id above the baseline.
+    pub announced_after_baseline: u64,
+    /// Age of the oldest task announced in the latest update that announced any (how late the
+    /// subscriber tells about new tasks), in nanoseconds.
+    pub last_announce_lag_ns: u64,
+    /// The largest such age seen.
+    pub max_announce_lag_ns: u64,
+}
+
+impl Lag {
+    fn note_announced(&mut self, task_id: Option<u64>) {
+        if let Some(tid) = task_id {
+            self.max_task_id = self.max_task_id.max(tid);
+            if self.baseline_task_id.is_some_and(|b| tid > b) {
+                self.announced_after_baseline += 1;
+            }
+        }
+    }
+
+    /// Tasks the picture is missing, estimated from tokio's sequential task ids: ids between
+    /// the first picture's largest and the largest announced since, never announced. A lower
+    /// bound (tasks spawned after the largest announced id are not counted).
+    pub fn missing_estimate(&self) -> Option<u64> {
+        let base = self.baseline_task_id?;
+        Some(
+            self.max_task_id
+                .saturating_sub(base)
+                .saturating_sub(self.announced_after_baseline),
+        )
+    }
+}
+
+/// Which instrumentation the target runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Instrumentation {
+    /// Not known yet (no console picture).
+    Unknown,
+    /// console-subscriber (the standard tokio-console instrumentation).
+    ConsoleSubscriber,
+    /// asyncmem's lean probe (it registers a callsite with target `asyncmem_probe`).
+    Probe,
+    /// No console endpoint at all: RSS only.
+    None,
+}
+
+impl Instrumentation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Instrumentation::Unknown => "unknown",
+            Instrumentation::ConsoleSubscriber => "console-subscriber",
+            Instrumentation::Probe => "asyncmem-probe",
+            Instrumentation::None => "none",
+        }
+    }
+}
+
 /// Connection to the target's console endpoint, as the model knows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Connection {
@@ -180,6 +244,8 @@ pub struct Model {
     pub paused: bool,
     /// Histograms of the watched task, if any.
     pub details: Option<TaskDetails>,
+    pub lag: Lag,
+    pub instrumentation: Instrumentation,
     /// Updates received, in all and on the current connection.
     pub updates: u64,
     updates_this_connection: u64,
@@ -232,6 +298,8 @@ impl Model {
             pid: None,
             paused: false,
             details: None,
+            lag: Lag::default(),
+            instrumentation: Instrumentation::Unknown,
             updates: 0,
             updates_this_connection: 0,
             dropped_events: 0,
@@ -287,6 +355,7 @@ impl Model {
         self.by_console_id.clear();
         self.counts = Counts::default();
         self.metadata_fields.clear();
+        self.lag = Lag::default();
     }
 
     /// Ingest one console `Update`.
@@ -302,6 +371,9 @@ impl Model {
             .new_metadata
             .as_ref()
             .is_some_and(|m| !m.metadata.is_empty());
+        if self.instrumentation == Instrumentation::Unknown {
+            self.instrumentation = Instrumentation::ConsoleSubscriber;
+        }
         if let Some(meta) = &update.new_metadata {
             self.register_metadata(meta);
         }
@@ -327,6 +399,7 @@ impl Model {
         for (&id, stats) in &tasks.stats_update {
             self.ingest_stats(id, stats);
         }
+        self.track_lag(tasks, first_of_connection);
         if tasks.dropped_events > self.dropped_events {
             let more = tasks.dropped_events - self.dropped_events;
             self.dropped_events = tasks.dropped_events;
@@ -334,6 +407,32 @@ impl Model {
                 .add(WarningKind::DroppedEvents, more, self.now);
         }
         self.prune_done();
+    }
+
+    fn track_lag(&mut self, tasks: &proto::tasks::TaskUpdate, first_of_connection: bool) {
+        if self.lag.baseline_task_id.is_none() {
+            if first_of_connection {
+                self.lag.baseline_task_id = Some(self.lag.max_task_id);
+            }
+            return;
+        }
+        if first_of_connection || tasks.new_tasks.is_empty() {
+            return;
+        }
+        // How old were the tasks announced now when they were announced?
+        let oldest = tasks
+            .new_tasks
+            .iter()
+            .filter_map(|t| t.id.as_ref().map(|i| i.id))
+            .filter_map(|id| self.by_console_id.get(&id))
+            .filter_map(|&slot| self.slots[slot as usize].as_ref())
+            .filter(|t| t.stats.created_at != 0)
+            .map(|t| u64::try_from(self.now.saturating_sub(t.stats.created_at)).unwrap_or(0))
+            .max();
+        if let Some(lag) = oldest {
+            self.lag.last_announce_lag_ns = lag;
+            self.lag.max_announce_lag_ns = self.lag.max_announce_lag_ns.max(lag);
+        }
     }
 
     /// Record a procfs sample and add a point to the series.
@@ -359,8 +458,11 @@ impl Model {
                 self.warnings.add(WarningKind::Malformed, 1, self.now);
                 continue;
             };
+            if md.target.starts_with("asyncmem_probe") {
+                self.instrumentation = Instrumentation::Probe;
+            }
             if self.metadata_fields.len() >= self.cfg.max_metadata {
-                break;
+                continue;
             }
             let names = md
                 .field_names
@@ -497,6 +599,7 @@ impl Model {
                     self.counts.remove(existing);
                     fill(existing);
                     self.counts.add(existing);
+                    self.lag.note_announced(fields.task_id);
                     return;
                 }
                 if same {
@@ -509,6 +612,7 @@ impl Model {
         let mut task = self.blank(id);
         fill(&mut task);
         self.insert(task);
+        self.lag.note_announced(fields.task_id);
     }
 
     fn blank(&mut self, console_id: u64) -> Task {

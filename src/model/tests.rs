@@ -247,3 +247,44 @@ fn rss_samples_align_with_counts() {
         (10_000, 1, 100, 1)
     );
 }
+
+#[test]
+fn lag_and_missing_tasks_are_estimated_from_tokio_ids() {
+    let mut m = Model::default();
+    let first: Vec<PTask> = (1..=5).map(|i| ptask(i, i, 8, None, "")).collect();
+    let stats1 = (1..=5).map(|i| (i, stats(SEC))).collect();
+    m.apply_update(&update(SEC, true, first, stats1));
+    assert_eq!(m.lag.baseline_task_id, Some(5));
+    assert_eq!(m.lag.missing_estimate(), Some(0));
+    assert_eq!(m.instrumentation, Instrumentation::ConsoleSubscriber);
+    // tasks 9 and 10 arrive 10 s after they were created; 6, 7, 8 never did
+    m.apply_update(&update(
+        12 * SEC,
+        false,
+        vec![ptask(9, 9, 8, None, ""), ptask(10, 10, 8, None, "")],
+        vec![(9, stats(2 * SEC)), (10, stats(3 * SEC))],
+    ));
+    assert_eq!(m.lag.max_task_id, 10);
+    assert_eq!(m.lag.missing_estimate(), Some(3));
+    assert_eq!(m.lag.last_announce_lag_ns, 10 * SEC as u64);
+    // 6 arrives late: one fewer missing
+    m.apply_update(&update(
+        13 * SEC,
+        false,
+        vec![ptask(6, 6, 8, None, "")],
+        vec![(6, stats(2 * SEC))],
+    ));
+    assert_eq!(m.lag.missing_estimate(), Some(2));
+    assert_eq!(m.lag.max_announce_lag_ns, 11 * SEC as u64);
+}
+
+#[test]
+fn the_probe_names_itself_in_its_metadata() {
+    let mut m = Model::default();
+    let mut u = update(SEC, true, vec![], vec![]);
+    if let Some(meta) = u.new_metadata.as_mut() {
+        meta.metadata[0].metadata.as_mut().unwrap().target = "asyncmem_probe".into();
+    }
+    m.apply_update(&u);
+    assert_eq!(m.instrumentation, Instrumentation::Probe);
+}
