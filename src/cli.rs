@@ -86,6 +86,18 @@ pub struct ConnectArgs {
     /// Most tasks tracked at once (the rest are counted in a warning).
     #[arg(long, default_value_t = 5_000_000)]
     pub max_tasks: usize,
+    /// Futures of at least this many bytes get the large-future lint.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    pub large_future: u64,
+}
+
+impl ConnectArgs {
+    pub fn lints(&self) -> crate::model::insight::LintConfig {
+        crate::model::insight::LintConfig {
+            large_future_bytes: self.large_future,
+            ..Default::default()
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]

@@ -119,10 +119,13 @@ async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
     match args.format {
-        Format::Json => output::json::write(&mut out, &model, &session.target)?,
+        Format::Json => {
+            output::json::write(&mut out, &model, &session.target, &args.connect.lints())?
+        }
         Format::Table => {
             let width = terminal_width();
-            output::table::write(&mut out, &model, &session.target, width, args.limit)?
+            let lints = args.connect.lints();
+            output::table::write(&mut out, &model, &session.target, &lints, width, args.limit)?
         }
     }
     out.flush()?;

@@ -8,6 +8,21 @@ use super::task::{Task, TaskState};
 use super::time::Nanos;
 use super::Sym;
 
+/// Target RSS that console-subscriber adds per live task, beyond the uninstrumented cost:
+/// measured with `bench/observer_cost.sh 20000 64` (52,781 B/task instrumented against 679 B/task
+/// without, see bench/RESULTS.md). Two HdrHistograms per task account for most of it.
+pub const CONSOLE_SUBSCRIBER_BYTES_PER_TASK: u64 = 52_100;
+
+/// The estimated RSS per live task that the instrumentation itself costs.
+pub fn instrumentation_bytes_per_task(i: super::Instrumentation) -> Option<u64> {
+    match i {
+        super::Instrumentation::ConsoleSubscriber => Some(CONSOLE_SUBSCRIBER_BYTES_PER_TASK),
+        super::Instrumentation::None => Some(0),
+        // The probe's own cost is measured by its issue; until then, unknown.
+        super::Instrumentation::Probe | super::Instrumentation::Unknown => None,
+    }
+}
+
 /// A least-squares line of RSS (bytes) over live task count.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Fit {
@@ -234,7 +249,12 @@ pub fn lints(t: &Task, now: Nanos, cfg: &LintConfig) -> u8 {
     if t.boxed {
         set(Lint::AutoBoxed);
     }
-    if state == TaskState::Idle && t.announced && s.polls > 0 && t.live_wakers() == 0 {
+    if state == TaskState::Idle
+        && t.announced
+        && t.kind != super::TaskKind::BlockOn
+        && s.polls > 0
+        && t.live_wakers() == 0
+    {
         set(Lint::LostWaker);
     }
     if s.wakes > 0 && s.self_wakes.saturating_mul(2) > s.wakes {

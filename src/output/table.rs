@@ -4,6 +4,7 @@ use std::io::{self, Write};
 
 use super::units::{bytes, duration_ns};
 use super::{tasks_by_size, TargetInfo};
+use crate::model::insight::{self, LintConfig};
 use crate::model::{Model, Task};
 
 /// The columns, in display order, with their width and how much they matter (lower is kept
@@ -77,6 +78,15 @@ fn header(cols: &[(Col, &'static str, usize)], width: usize) -> String {
     line(&cells, "LOCATION", width)
 }
 
+/// Bytes with a sign, for slopes that noise can make negative.
+fn signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", bytes((-v) as u64))
+    } else {
+        bytes(v as u64)
+    }
+}
+
 /// Keep the end of `s` (the file name and line matter most), marking a cut with `…`.
 fn fit_left(s: &str, width: usize) -> String {
     let n = s.chars().count();
@@ -130,6 +140,7 @@ pub fn write(
     out: &mut impl Write,
     model: &Model,
     target: &TargetInfo,
+    lint_cfg: &LintConfig,
     width: usize,
     limit: usize,
 ) -> io::Result<()> {
@@ -165,8 +176,89 @@ pub fn write(
         c.sized,
         bytes(mean)
     )?;
+    let bpt = super::json::bytes_per_task(model);
+    let instr = insight::instrumentation_bytes_per_task(model.instrumentation);
+    writeln!(
+        out,
+        "instrumentation: {}{}",
+        model.instrumentation.as_str(),
+        instr.map_or(String::new(), |b| format!(" (~{} per live task)", bytes(b)))
+    )?;
+    match (bpt.slope, bpt.r2) {
+        (Some(slope), Some(r2)) => {
+            write!(
+                out,
+                "bytes per task: {} (RSS slope over {} samples, r2 {r2:.2})",
+                signed(slope),
+                bpt.samples
+            )?;
+            if let (Some(c), Some(other), Some(mean)) = (
+                bpt.corrected_slope,
+                bpt.other_bytes_per_task,
+                bpt.mean_future_bytes,
+            ) {
+                write!(
+                    out,
+                    "; without instrumentation {}: future {} + other {}",
+                    signed(c),
+                    bytes(mean),
+                    signed(other)
+                )?;
+            }
+            writeln!(out)?;
+        }
+        _ => writeln!(
+            out,
+            "bytes per task: not fitted ({})",
+            bpt.reason.unwrap_or_default()
+        )?,
+    }
+    let mut lint_counts = [0u64; insight::Lint::ALL.len()];
+    for t in model.tasks() {
+        for l in insight::lint_list(insight::lints(t, model.now, lint_cfg)) {
+            lint_counts[l as usize] += 1;
+        }
+    }
+    let lint_line: Vec<String> = insight::Lint::ALL
+        .iter()
+        .filter(|l| lint_counts[**l as usize] > 0)
+        .map(|l| format!("{} {}", l.as_str(), lint_counts[*l as usize]))
+        .collect();
+    if !lint_line.is_empty() {
+        writeln!(out, "lints: {}", lint_line.join(", "))?;
+    }
+    if let Some(missing) = model.lag.missing_estimate().filter(|m| *m > 0) {
+        writeln!(out, "lag: at least {missing} spawned tasks not announced yet (latest announced {} after spawn)", duration_ns(model.lag.last_announce_lag_ns))?;
+    }
     for w in model.warnings.iter() {
         writeln!(out, "warning: {}", w.message())?;
+    }
+    let locations = insight::by_location(model.tasks());
+    if !locations.is_empty() {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{:>8} {:>10} {:>10} {:>10}  LOCATION",
+            "TASKS", "SUM", "MEAN", "MAX"
+        )?;
+        for l in locations.iter().take(5) {
+            let fixed = format!(
+                "{:>8} {:>10} {:>10} {:>10}  ",
+                l.tasks,
+                bytes(l.size_sum),
+                l.size_mean().map_or("?".into(), bytes),
+                if l.sized > 0 {
+                    bytes(l.size_max)
+                } else {
+                    "?".into()
+                }
+            );
+            let rest = width.saturating_sub(fixed.chars().count());
+            writeln!(out, "{fixed}{}", fit_left(model.resolve(l.location), rest))?;
+        }
+        if locations.len() > 5 {
+            writeln!(out, "… {} more locations", locations.len() - 5)?;
+        }
     }
     writeln!(out)?;
     let cols = layout(width);
