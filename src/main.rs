@@ -145,7 +145,7 @@ async fn top(args: TopArgs) -> i32 {
     }
     // Attach before taking the terminal, so that errors print plainly.
     let attached = tokio::select! {
-        s = session::start(&args.target, &args.connect, &args.demo_args) => s,
+        s = session::start_with(&args.target, &args.connect, &args.demo_args, true) => s,
         _ = tokio::signal::ctrl_c() => {
             eprintln!("asyncmem: interrupted");
             return exit::INTERRUPTED;

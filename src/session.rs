@@ -38,16 +38,50 @@ impl ConnectArgs {
     }
 }
 
+fn rss_only_session(pid: i32, connect: &ConnectArgs) -> Session {
+    let (tx, events) = mpsc::channel(CHANNEL_CAPACITY);
+    let _ = tx.try_send(Event::NoConsole);
+    tokio::spawn(rss::run(pid, connect.rss_interval, tx));
+    // Nobody serves control requests: they are dropped.
+    let (control, _) = mpsc::channel(1);
+    Session {
+        target: TargetInfo {
+            pid: Some(pid),
+            endpoint: "no console endpoint".into(),
+        },
+        events,
+        control,
+        demo: None,
+    }
+}
+
 /// Attach to the target named on the command line and start its sources.
 pub async fn start(
     target: &TargetArgs,
     connect: &ConnectArgs,
     demo_args: &[String],
 ) -> Result<Session, AttachError> {
+    start_with(target, connect, demo_args, false).await
+}
+
+/// Like [`start`]; with `rss_only`, a `--pid` without a console endpoint is still watched:
+/// its RSS alone (any process, any language).
+pub async fn start_with(
+    target: &TargetArgs,
+    connect: &ConnectArgs,
+    demo_args: &[String],
+    rss_only: bool,
+) -> Result<Session, AttachError> {
     let cfg = connect.console();
     let mut demo = None;
     let (attached, pid) = match (target.pid, &target.addr, &target.demo) {
-        (Some(pid), _, _) => (console::attach_pid(pid, &cfg).await?, Some(pid)),
+        (Some(pid), _, _) => match console::attach_pid(pid, &cfg).await {
+            Ok(attached) => (attached, Some(pid)),
+            Err(AttachError::NoConsole { .. }) if rss_only => {
+                return Ok(rss_only_session(pid, connect))
+            }
+            Err(e) => return Err(e),
+        },
         (None, Some(addr), _) => {
             let endpoint = Endpoint::parse(addr)?;
             let attached = console::attach(&endpoint, &cfg).await?;

@@ -235,18 +235,36 @@ fn sigterm_and_ctrl_c_restore_the_terminal() {
 }
 
 #[test]
-fn top_on_a_process_without_console_fails_before_taking_the_terminal() {
-    let mut sleep = std::process::Command::new("sleep")
-        .arg("30")
+fn a_process_without_console_is_watched_in_rss_only_mode() {
+    // Any language: a Python process holding ~48 MiB.
+    let mut py = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import time; x = bytearray(48 * 1024 * 1024); time.sleep(120)",
+        ])
         .spawn()
         .unwrap();
-    let mut tui = Tui::start(&["top", "--pid", &sleep.id().to_string()]);
-    let code = tui.wait_exit(LONG);
-    let _ = sleep.kill();
-    let _ = sleep.wait();
-    assert_eq!(code, 4);
-    tui.wait_for("the instructions", LONG, |s| {
-        s.contains("console_subscriber::init()")
+    let mut tui = Tui::start(&["top", "--pid", &py.id().to_string()]);
+    tui.wait_for("the RSS-only banner", LONG, |s| {
+        s.contains("so RSS only")
+            && s.contains("console_subscriber::init()")
+            && s.contains("instrumentation none")
     });
+    // The header's RSS holds the 48 MiB the process touched.
+    tui.wait_for("its RSS", LONG, |s| {
+        s.lines()
+            .filter_map(|l| l.trim().strip_prefix("RSS "))
+            .any(|rest| {
+                rest.split(" MiB")
+                    .next()
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .is_some_and(|mib| mib >= 48.0)
+            })
+    });
+    tui.keys("q");
+    let code = tui.wait_exit(LONG);
+    let _ = py.kill();
+    let _ = py.wait();
+    assert_eq!(code, 0);
     assert!(tui.restored());
 }

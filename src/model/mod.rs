@@ -222,6 +222,8 @@ pub enum Event {
     /// Histograms of the task whose details are watched.
     Details(Box<console_api::tasks::TaskDetails>),
     TargetExited,
+    /// The target has no console endpoint: only its RSS is read.
+    NoConsole,
 }
 
 pub struct Model {
@@ -325,6 +327,10 @@ impl Model {
                 self.details = TaskDetails::from_proto(&msg);
             }
             Event::TargetExited => self.connection = Connection::TargetExited,
+            Event::NoConsole => {
+                self.connection = Connection::RssOnly;
+                self.instrumentation = Instrumentation::None;
+            }
         }
     }
 

@@ -161,10 +161,15 @@ fn task_out<'a>(model: &'a Model, t: &Task, lint_cfg: &LintConfig) -> TaskOut<'a
 }
 
 /// The slope of the model's series, split into instrumentation, future and the rest.
-pub fn bytes_per_task(model: &Model) -> BytesPerTask {
+/// Over the last `window` of the series, or all of it.
+pub fn bytes_per_task(model: &Model, window: Option<std::time::Duration>) -> BytesPerTask {
     let c = model.counts();
     let mean_future = c.future_bytes.checked_div(c.sized);
-    match insight::bytes_per_task(model.series.samples()) {
+    let last = model.series.last().map_or(0, |s| s.at);
+    let from = window.map_or(i64::MIN, |w| {
+        last.saturating_sub(crate::model::time::nanos_of(w))
+    });
+    match insight::bytes_per_task(model.series.samples().filter(|s| s.at >= from)) {
         Ok(fit) => {
             let corrected = insight::instrumentation_bytes_per_task(model.instrumentation)
                 .map(|i| fit.slope - i as f64);
@@ -230,7 +235,7 @@ pub fn snapshot<'a>(
                 model.instrumentation,
             ),
         },
-        bytes_per_task: bytes_per_task(model),
+        bytes_per_task: bytes_per_task(model, None),
         lag: LagOut {
             missing_tasks_estimate: model.lag.missing_estimate(),
             last_announce_lag_ns: model.lag.last_announce_lag_ns,

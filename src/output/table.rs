@@ -176,7 +176,7 @@ pub fn write(
         c.sized,
         bytes(mean)
     )?;
-    let bpt = super::json::bytes_per_task(model);
+    let bpt = super::json::bytes_per_task(model, None);
     let instr = insight::instrumentation_bytes_per_task(model.instrumentation);
     writeln!(
         out,

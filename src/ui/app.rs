@@ -7,6 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::index::{Column, TaskIndex};
 use super::keymap::{self, Action};
+use crate::model::insight::{self, LintConfig};
 use crate::model::{Event, Model};
 use crate::output::TargetInfo;
 use crate::source::console::Control;
@@ -14,6 +15,7 @@ use crate::source::console::Control;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
     Tasks,
+    Locations,
     Details,
     Help,
     Warnings,
@@ -55,6 +57,129 @@ pub struct App {
     /// Requests for the console connection, taken by the run loop.
     pub outbox: Vec<Control>,
     pub color: bool,
+    pub lints: LintConfig,
+    pub locations: LocationView,
+    /// Tasks per lint, recounted when the model changes.
+    pub lint_counts: [u64; insight::Lint::ALL.len()],
+    lint_generation: u64,
+}
+
+/// Columns of the locations view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LocColumn {
+    Tasks,
+    Live,
+    Idle,
+    SizeMin,
+    SizeMean,
+    SizeMax,
+    SizeSum,
+    Boxed,
+    Location,
+}
+
+impl LocColumn {
+    pub const ALL: [LocColumn; 9] = [
+        LocColumn::Tasks,
+        LocColumn::Live,
+        LocColumn::Idle,
+        LocColumn::SizeMin,
+        LocColumn::SizeMean,
+        LocColumn::SizeMax,
+        LocColumn::SizeSum,
+        LocColumn::Boxed,
+        LocColumn::Location,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            LocColumn::Tasks => "Tasks",
+            LocColumn::Live => "Live",
+            LocColumn::Idle => "Idle",
+            LocColumn::SizeMin => "Min",
+            LocColumn::SizeMean => "Mean",
+            LocColumn::SizeMax => "Max",
+            LocColumn::SizeSum => "Sum",
+            LocColumn::Boxed => "Boxed",
+            LocColumn::Location => "Location",
+        }
+    }
+
+    fn step(self, by: isize) -> LocColumn {
+        let n = Self::ALL.len() as isize;
+        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0) as isize;
+        Self::ALL[((i + by).rem_euclid(n)) as usize]
+    }
+}
+
+/// The per-location aggregates, recomputed when the model changed (throttled like the index).
+pub struct LocationView {
+    pub rows: Vec<insight::Location>,
+    pub sort: LocColumn,
+    pub descending: bool,
+    pub selected: usize,
+    pub offset: usize,
+    built_generation: u64,
+    built_at: Option<std::time::Instant>,
+    last_cost: Duration,
+}
+
+impl Default for LocationView {
+    fn default() -> Self {
+        LocationView {
+            rows: Vec::new(),
+            sort: LocColumn::SizeSum,
+            descending: true,
+            selected: 0,
+            offset: 0,
+            built_generation: u64::MAX,
+            built_at: None,
+            last_cost: Duration::ZERO,
+        }
+    }
+}
+
+impl LocationView {
+    pub fn refresh(&mut self, model: &Model, force: bool) {
+        let changed = self.built_generation != model.generation();
+        let gap = (self.last_cost * 10).max(Duration::from_millis(100));
+        if !force && (!changed || self.built_at.is_some_and(|t| t.elapsed() < gap)) {
+            return;
+        }
+        let started = std::time::Instant::now();
+        self.rows = insight::by_location(model.tasks());
+        self.sort_rows(model);
+        self.built_generation = model.generation();
+        self.built_at = Some(std::time::Instant::now());
+        self.last_cost = started.elapsed();
+    }
+
+    fn sort_rows(&mut self, model: &Model) {
+        let col = self.sort;
+        let key = |l: &insight::Location| -> u64 {
+            match col {
+                LocColumn::Tasks => l.tasks,
+                LocColumn::Live => l.live(),
+                LocColumn::Idle => l.idle,
+                LocColumn::SizeMin => l.size_min,
+                LocColumn::SizeMean => l.size_mean().unwrap_or(0),
+                LocColumn::SizeMax => l.size_max,
+                LocColumn::SizeSum => l.size_sum,
+                LocColumn::Boxed => l.boxed,
+                LocColumn::Location => 0,
+            }
+        };
+        if col == LocColumn::Location {
+            self.rows
+                .sort_by(|a, b| model.resolve(a.location).cmp(model.resolve(b.location)));
+        } else {
+            self.rows.sort_by_key(|l| (key(l), l.location));
+        }
+        if self.descending {
+            self.rows.reverse();
+        }
+        self.selected = self.selected.min(self.rows.len().saturating_sub(1));
+    }
 }
 
 impl App {
@@ -77,6 +202,10 @@ impl App {
             quit: false,
             outbox: Vec::new(),
             color,
+            lints: LintConfig::default(),
+            locations: LocationView::default(),
+            lint_counts: [0; insight::Lint::ALL.len()],
+            lint_generation: u64::MAX,
         }
     }
 
@@ -107,11 +236,30 @@ impl App {
         };
         if self
             .index
-            .refresh(model, self.sort, self.descending, &filter, false)
+            .refresh(model, self.sort, self.descending, &filter, &self.lints)
         {
             self.relocate_selection(model);
         }
         self.clamp();
+        if self.lint_generation != model.generation() {
+            self.lint_generation = model.generation();
+            self.lint_counts = [0; insight::Lint::ALL.len()];
+            for t in model.tasks() {
+                for l in insight::lint_list(insight::lints(t, model.now, &self.lints)) {
+                    self.lint_counts[l as usize] += 1;
+                }
+            }
+        }
+        if self.mode == Mode::Locations {
+            self.locations.refresh(model, false);
+            let page = self.page.max(1);
+            let l = &mut self.locations;
+            if l.selected < l.offset {
+                l.offset = l.selected;
+            } else if l.selected >= l.offset + page {
+                l.offset = l.selected + 1 - page;
+            }
+        }
     }
 
     fn relocate_selection(&mut self, model: &Model) {
@@ -205,6 +353,12 @@ impl App {
                 self.outbox.push(Control::StopDetails);
                 model.details = None;
             }
+            (Mode::Locations, Action::Locations | Action::Back) => self.mode = Mode::Tasks,
+            (Mode::Tasks, Action::Locations) => {
+                self.mode = Mode::Locations;
+                self.locations.refresh(model, true);
+            }
+            (Mode::Locations, a) => self.on_location_action(model, a),
             (_, Action::Help) => self.mode = Mode::Help,
             (_, Action::Warnings) => self.mode = Mode::Warnings,
             (_, Action::TogglePause) => {
@@ -226,6 +380,39 @@ impl App {
             _ => {}
         }
         self.sync(model);
+    }
+
+    fn on_location_action(&mut self, model: &mut Model, action: Action) {
+        let n = self.locations.rows.len();
+        let page = self.page.max(1);
+        let l = &mut self.locations;
+        let last = n.saturating_sub(1);
+        match action {
+            Action::Up => l.selected = l.selected.saturating_sub(1),
+            Action::Down => l.selected = (l.selected + 1).min(last),
+            Action::PageUp => l.selected = l.selected.saturating_sub(page),
+            Action::PageDown => l.selected = (l.selected + page).min(last),
+            Action::Top => l.selected = 0,
+            Action::Bottom => l.selected = last,
+            Action::SortLeft | Action::SortRight | Action::InvertSort => {
+                match action {
+                    Action::SortLeft => l.sort = l.sort.step(-1),
+                    Action::SortRight => l.sort = l.sort.step(1),
+                    _ => l.descending = !l.descending,
+                }
+                l.sort_rows(model);
+            }
+            Action::Open => {
+                if let Some(loc) = l.rows.get(l.selected) {
+                    // The location's tasks: the task table filtered on it.
+                    self.filter = format!("loc:{}", model.resolve(loc.location));
+                    self.mode = Mode::Tasks;
+                    self.selected_row = 0;
+                    self.selected_uid = None;
+                }
+            }
+            _ => {}
+        }
     }
 
     fn on_table_action(&mut self, model: &mut Model, action: Action) {

@@ -14,11 +14,14 @@ use super::app::{App, Mode};
 use super::index::Column;
 use super::keymap::BINDINGS;
 use super::theme::Theme;
+use crate::error::HOW_TO_INSTRUMENT;
 use crate::model::details::DurationHistogram;
+use crate::model::insight::{self, LintConfig};
 use crate::model::{Connection, Model, Task, TaskState};
 use crate::output::units::{bytes, duration_ns};
 
 pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
+    app.sync(model);
     let theme = Theme { color: app.color };
     let area = frame.area();
     if area.width < 20 || area.height < 4 {
@@ -35,8 +38,13 @@ pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
     } else {
         0
     };
+    let header_height = if model.connection == Connection::RssOnly {
+        6
+    } else {
+        4
+    };
     let [header, chart, body, footer] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(header_height),
         Constraint::Length(chart_height),
         Constraint::Min(1),
         Constraint::Length(1),
@@ -48,6 +56,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
     }
     match app.mode {
         Mode::Details => draw_details(frame, body, app, model, theme),
+        Mode::Locations => draw_locations(frame, body, app, model, theme),
         _ => draw_table(frame, body, app, model, theme),
     }
     draw_footer(frame, footer, app, theme);
@@ -112,26 +121,93 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
     line3.extend(kv("futures ", bytes(c.future_bytes), theme));
     line3.extend(kv(" in ", format!("{} sized tasks", c.sized), theme));
     line3.extend(kv(" (mean ", format!("{})", bytes(mean)), theme));
+    let instr = insight::instrumentation_bytes_per_task(model.instrumentation);
+    line3.extend(kv(
+        "   instrumentation ",
+        model.instrumentation.as_str().to_string(),
+        theme,
+    ));
+    if let Some(b) = instr.filter(|b| *b > 0) {
+        line3.push(Span::styled(
+            format!(" (~{}/task)", bytes(b)),
+            theme.label(),
+        ));
+    }
+    let mut line4 = vec![Span::raw(" ")];
+    let bpt = crate::output::json::bytes_per_task(model, Some(app.window()));
+    match (bpt.slope, bpt.r2) {
+        (Some(slope), Some(r2)) => {
+            line4.extend(kv("bytes/task ", signed(slope), theme));
+            line4.push(Span::styled(
+                format!(" (r² {r2:.2}, {} samples)", bpt.samples),
+                theme.label(),
+            ));
+            if let Some(other) = bpt.other_bytes_per_task {
+                line4.extend(kv(" = instr. ", bytes(instr.unwrap_or(0)), theme));
+                line4.extend(kv(" + future ", bytes(mean), theme));
+                line4.extend(kv(" + other ", signed(other), theme));
+            }
+        }
+        _ => line4.push(Span::styled(
+            "bytes/task: needs the task count to move",
+            theme.label(),
+        )),
+    }
+    let found: Vec<String> = insight::Lint::ALL
+        .iter()
+        .filter(|l| app.lint_counts[**l as usize] > 0)
+        .map(|l| format!("{}:{}", l.letter(), app.lint_counts[*l as usize]))
+        .collect();
+    if !found.is_empty() {
+        line4.push(Span::styled(
+            format!("   lints {}", found.join(" ")),
+            theme.warn(),
+        ));
+    }
+    if let Some(missing) = model.lag.missing_estimate().filter(|m| *m > 0) {
+        let late = match model.lag.last_announce_lag_ns {
+            0 => String::new(),
+            ns => format!(", announced {} late", duration_ns(ns)),
+        };
+        line4.push(Span::styled(
+            format!("   lag ≥{missing} tasks{late}"),
+            theme.warn(),
+        ));
+    }
     let n_warn = model.warnings.len();
     if n_warn > 0 {
-        line3.push(Span::styled(
+        line4.push(Span::styled(
             format!(
                 "   ⚠ {n_warn} warning{} (w)",
                 if n_warn == 1 { "" } else { "s" }
             ),
             theme.warn(),
         ));
-    } else {
-        line3.extend(kv("   warnings ", "0".to_string(), theme));
     }
-    frame.render_widget(
-        Paragraph::new(vec![
-            Line::from(line1),
-            Line::from(line2),
-            Line::from(line3),
-        ]),
-        area,
-    );
+    let mut lines = vec![
+        Line::from(line1),
+        Line::from(line2),
+        Line::from(line3),
+        Line::from(line4),
+    ];
+    if model.connection == Connection::RssOnly {
+        lines.push(Line::from(Span::styled(
+            format!(" no tokio console endpoint, so RSS only; {HOW_TO_INSTRUMENT}"),
+            theme.warn(),
+        )));
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+        return;
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// Bytes with a sign, for slopes that noise can make negative.
+fn signed(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", bytes((-v) as u64))
+    } else {
+        bytes(v as u64)
+    }
 }
 
 fn draw_chart(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
@@ -222,17 +298,18 @@ fn short_window(secs: f64) -> String {
 
 /// Columns that fit `width`, least useful dropped first; Location takes the rest.
 fn columns(width: u16) -> Vec<(Column, u16)> {
-    let all: [(Column, u16, u8); 11] = [
-        (Column::Id, 12, 5),
-        (Column::TaskId, 6, 6),
+    let all: [(Column, u16, u8); 12] = [
+        (Column::Id, 12, 6),
+        (Column::TaskId, 6, 7),
         (Column::Name, 14, 2),
         (Column::State, 9, 1),
         (Column::Size, 10, 0),
-        (Column::Polls, 6, 7),
-        (Column::Busy, 8, 8),
-        (Column::Scheduled, 8, 10),
-        (Column::Idle, 8, 4),
-        (Column::Wakes, 6, 9),
+        (Column::Polls, 6, 8),
+        (Column::Busy, 8, 9),
+        (Column::Scheduled, 8, 11),
+        (Column::Idle, 8, 5),
+        (Column::Wakes, 6, 10),
+        (Column::Lints, 5, 4),
         (Column::Location, 16, 3),
     ];
     let mut keep: Vec<(Column, u16, u8)> = all.to_vec();
@@ -249,7 +326,7 @@ fn columns(width: u16) -> Vec<(Column, u16)> {
     keep.into_iter().map(|(c, w, _)| (c, w)).collect()
 }
 
-fn cell_text(model: &Model, t: &Task, col: Column) -> String {
+fn cell_text(model: &Model, t: &Task, col: Column, lints: &LintConfig) -> String {
     let s = &t.stats;
     match col {
         Column::Id => t.console_id.to_string(),
@@ -266,6 +343,9 @@ fn cell_text(model: &Model, t: &Task, col: Column) -> String {
         Column::Scheduled => duration_ns(s.scheduled_ns),
         Column::Idle => duration_ns(t.idle_ns(model.now)),
         Column::Wakes => s.wakes.to_string(),
+        Column::Lints => insight::lint_list(insight::lints(t, model.now, lints))
+            .map(|l| l.letter())
+            .collect(),
         Column::Location => model.resolve(t.location).to_string(),
     }
 }
@@ -310,7 +390,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme
         .filter_map(|(i, &slot)| {
             let t = model.slot(slot)?;
             let cells = cols.iter().map(|(c, _)| {
-                let text = cell_text(model, t, *c);
+                let text = cell_text(model, t, *c, &app.lints);
                 match c {
                     Column::Location => Cell::from(tail(&text, loc_width)),
                     Column::Size if t.boxed => Cell::from(Span::styled(text, theme.boxed())),
@@ -340,6 +420,81 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme
     );
 }
 
+fn draw_locations(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme: Theme) {
+    use super::app::LocColumn;
+    let visible = usize::from(area.height.saturating_sub(1));
+    app.page = visible.max(1);
+    app.sync(model);
+    let view = &app.locations;
+    let arrow = if view.descending { "▼" } else { "▲" };
+    let widths: Vec<(LocColumn, u16)> = LocColumn::ALL
+        .iter()
+        .map(|c| (*c, if *c == LocColumn::Location { 20 } else { 9 }))
+        .collect();
+    let header = Row::new(widths.iter().map(|(c, _)| {
+        let t = if *c == view.sort {
+            format!("{}{arrow}", c.title())
+        } else {
+            c.title().to_string()
+        };
+        Cell::from(t)
+    }))
+    .style(theme.header_row());
+    let fixed: u16 = widths
+        .iter()
+        .filter(|(c, _)| *c != LocColumn::Location)
+        .map(|(_, w)| w + 1)
+        .sum();
+    let loc_width = usize::from(area.width.saturating_sub(fixed));
+    let size = |l: &crate::model::insight::Location, v: u64| {
+        if l.sized > 0 {
+            bytes(v)
+        } else {
+            "?".into()
+        }
+    };
+    let rows = view
+        .rows
+        .iter()
+        .enumerate()
+        .skip(view.offset)
+        .take(visible)
+        .map(|(i, l)| {
+            let cells = widths.iter().map(|(c, _)| {
+                Cell::from(match c {
+                    LocColumn::Tasks => l.tasks.to_string(),
+                    LocColumn::Live => l.live().to_string(),
+                    LocColumn::Idle => l.idle.to_string(),
+                    LocColumn::SizeMin => size(l, l.size_min),
+                    LocColumn::SizeMean => l.size_mean().map_or("?".into(), bytes),
+                    LocColumn::SizeMax => size(l, l.size_max),
+                    LocColumn::SizeSum => bytes(l.size_sum),
+                    LocColumn::Boxed => l.boxed.to_string(),
+                    LocColumn::Location => tail(model.resolve(l.location), loc_width),
+                })
+            });
+            let style = if i == view.selected {
+                theme.selected()
+            } else {
+                Style::new()
+            };
+            Row::new(cells).style(style)
+        });
+    let constraints = widths.iter().map(|(c, w)| {
+        if *c == LocColumn::Location {
+            Constraint::Min(*w)
+        } else {
+            Constraint::Length(*w)
+        }
+    });
+    frame.render_widget(
+        Table::new(rows, constraints)
+            .header(header)
+            .column_spacing(1),
+        area,
+    );
+}
+
 fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let line = if app.editing_filter {
         Line::from(vec![
@@ -364,7 +519,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             ));
         }
         spans.push(Span::styled(
-            "q quit  space pause  / filter  ←→ sort  i invert  enter details  +- zoom  w warnings  ? help",
+            "q quit  space pause  / filter  ←→ sort  i invert  enter details  g locations  +- zoom  w warnings  ? help",
             theme.label(),
         ));
         Line::from(spans)
@@ -443,6 +598,17 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, the
             ])
         })
         .collect();
+    let mut lines = lines;
+    for l in insight::lint_list(insight::lints(task, model.now, &app.lints)) {
+        lines.push(Line::from(Span::styled(
+            format!(
+                " [{}] {}",
+                l.letter(),
+                l.explain(app.lints.large_future_bytes)
+            ),
+            theme.warn(),
+        )));
+    }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), left);
     let details = model
         .details

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::model::insight::{self, LintConfig};
 use crate::model::{Model, Sym, Task, TaskState};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -19,11 +20,12 @@ pub enum Column {
     Scheduled,
     Idle,
     Wakes,
+    Lints,
     Location,
 }
 
 impl Column {
-    pub const ALL: [Column; 11] = [
+    pub const ALL: [Column; 12] = [
         Column::Id,
         Column::TaskId,
         Column::Name,
@@ -34,6 +36,7 @@ impl Column {
         Column::Scheduled,
         Column::Idle,
         Column::Wakes,
+        Column::Lints,
         Column::Location,
     ];
 
@@ -49,6 +52,7 @@ impl Column {
             Column::Scheduled => "Sched",
             Column::Idle => "Idle",
             Column::Wakes => "Wakes",
+            Column::Lints => "Lint",
             Column::Location => "Location",
         }
     }
@@ -184,7 +188,7 @@ impl Filter {
 }
 
 /// The sort key of a task for a column, as a number (strings by their alphabetical rank).
-fn key(t: &Task, col: Column, now: i64, ranks: &HashMap<Sym, u64>) -> u64 {
+fn key(t: &Task, col: Column, now: i64, ranks: &HashMap<Sym, u64>, lints: &LintConfig) -> u64 {
     let rank = |s: Sym| ranks.get(&s).copied().unwrap_or(0);
     match col {
         Column::Id => t.console_id,
@@ -203,6 +207,11 @@ fn key(t: &Task, col: Column, now: i64, ranks: &HashMap<Sym, u64>) -> u64 {
         Column::Scheduled => t.stats.scheduled_ns,
         Column::Idle => t.idle_ns(now),
         Column::Wakes => t.stats.wakes,
+        // By how many lints, then which.
+        Column::Lints => {
+            let bits = insight::lints(t, now, lints);
+            u64::from(bits.count_ones()) << 8 | u64::from(bits)
+        }
         Column::Location => rank(t.location),
     }
 }
@@ -251,15 +260,15 @@ impl TaskIndex {
         sort: Column,
         descending: bool,
         filter_text: &str,
-        force: bool,
+        lints: &LintConfig,
     ) -> bool {
         let wanted = (sort, descending, filter_text.to_string());
         let view_changed = self.built_for.as_ref() != Some(&wanted);
         let model_changed = self.built_generation != model.generation();
-        if !view_changed && !model_changed && !force {
+        if !view_changed && !model_changed {
             return false;
         }
-        if !view_changed && !force {
+        if !view_changed {
             let min_gap = (self.last_cost * 10).max(Duration::from_millis(50));
             if self.built_at.is_some_and(|t| t.elapsed() < min_gap) {
                 return false;
@@ -295,7 +304,7 @@ impl TaskIndex {
             .filter(|(_, t)| filter.is_empty() || filter.matches(model, t))
             .map(|(slot, t)| {
                 (
-                    key(t, sort, now, &ranks),
+                    key(t, sort, now, &ranks, lints),
                     t.task_id.unwrap_or(u64::MAX / 2 + t.uid),
                     slot,
                 )

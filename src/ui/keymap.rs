@@ -23,6 +23,7 @@ pub enum Action {
     ZoomOut,
     Help,
     Warnings,
+    Locations,
 }
 
 /// (keys as shown in help, what they do, the action). Order is the help's order.
@@ -30,7 +31,7 @@ pub const BINDINGS: &[(&str, &str, Action)] = &[
     ("q, Ctrl-C", "quit", Action::Quit),
     ("↑/k, ↓/j", "move the selection", Action::Down),
     ("PgUp, PgDn", "move a page", Action::PageDown),
-    ("g/Home, G/End", "first / last task", Action::Top),
+    ("Home, End/G", "first / last row", Action::Top),
     (
         "←/h, →/l",
         "sort by the previous / next column",
@@ -47,7 +48,16 @@ pub const BINDINGS: &[(&str, &str, Action)] = &[
         "leave details or help; clear the filter",
         Action::Back,
     ),
-    ("Enter", "details of the selected task", Action::Open),
+    (
+        "Enter",
+        "details of the selected task; in locations, its tasks",
+        Action::Open,
+    ),
+    (
+        "g",
+        "group by spawn location (count, states, sizes); g again for tasks",
+        Action::Locations,
+    ),
     (
         "Space",
         "pause / resume (console Pause RPC; the view freezes)",
@@ -81,7 +91,8 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::PageUp => Action::PageUp,
         KeyCode::PageDown => Action::PageDown,
-        KeyCode::Home | KeyCode::Char('g') => Action::Top,
+        KeyCode::Home => Action::Top,
+        KeyCode::Char('g') => Action::Locations,
         KeyCode::End | KeyCode::Char('G') => Action::Bottom,
         KeyCode::Left | KeyCode::Char('h') => Action::SortLeft,
         KeyCode::Right | KeyCode::Char('l') => Action::SortRight,
@@ -127,6 +138,7 @@ mod tests {
                 KeyCode::Char('+'),
                 KeyCode::Char('w'),
                 KeyCode::Char('?'),
+                KeyCode::Char('g'),
             ]
             .iter()
             .any(|&code| action(KeyEvent::new(code, KeyModifiers::NONE)) == Some(*a));

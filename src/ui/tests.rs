@@ -78,8 +78,16 @@ fn scripted_model() -> Model {
         }
         stats_list.push((id, s));
     }
+    // The named tasks first, then one connection every two seconds while RSS grows.
+    let conns = tasks.split_off(3);
     m.apply_update(&update(SEC, true, tasks, vec![]));
+    let mut conns = conns.into_iter();
     for step in 0..=60 {
+        if step % 2 == 0 {
+            if let Some(t) = conns.next() {
+                m.apply_update(&update(step * SEC, false, vec![t], vec![]));
+            }
+        }
         m.apply_rss(RssSample {
             at: step * SEC,
             rss_bytes: (20 + step as u64 / 2) * 1024 * 1024,
@@ -333,4 +341,24 @@ async fn the_run_loop_applies_events_and_quits_on_q() {
         screen.contains("solo") && screen.contains("4.0 KiB"),
         "{screen}"
     );
+}
+
+#[test]
+fn locations_view_groups_and_drills_down() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    assert_eq!(app.mode, app::Mode::Locations);
+    // By summed future size: the 30 connections (2.25 KiB each) weigh most.
+    assert_eq!(
+        model.resolve(app.locations.rows[0].location),
+        "src/conn.rs:88:5"
+    );
+    assert_eq!(app.locations.rows[0].tasks, 30);
+    insta::assert_snapshot!("locations", render(&mut app, &model, 120, 30).backend());
+    key(&mut app, &mut model, KeyCode::Enter);
+    assert_eq!(app.mode, app::Mode::Tasks);
+    assert_eq!(app.filter, "loc:src/conn.rs:88:5");
+    render(&mut app, &model, 120, 30);
+    assert_eq!(app.index.len(), 30);
 }
