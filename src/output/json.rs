@@ -55,7 +55,13 @@ pub struct BytesPerTask {
     /// The corrected slope less the mean future: task cell, heap the future points to, ...
     pub other_bytes_per_task: Option<f64>,
     pub reason: Option<String>,
+    /// Why the slope should not be trusted now, if it should not (the subscriber announces
+    /// tasks late, so RSS and the task count are out of step).
+    pub caveat: Option<String>,
 }
+
+/// Announce lag past which RSS and the announced task count are out of step.
+pub const LAG_CAVEAT_NS: u64 = 2_000_000_000;
 
 #[derive(Serialize)]
 pub struct LagOut {
@@ -184,6 +190,12 @@ pub fn bytes_per_task(model: &Model, window: Option<std::time::Duration>) -> Byt
                 corrected_slope: corrected,
                 other_bytes_per_task: corrected.zip(mean_future).map(|(c, m)| c - m as f64),
                 reason: None,
+                caveat: (model.lag.last_announce_lag_ns > LAG_CAVEAT_NS).then(|| {
+                    format!(
+                        "the subscriber announces tasks {} after they are spawned: RSS and the task count are out of step",
+                        crate::output::units::duration_ns(model.lag.last_announce_lag_ns)
+                    )
+                }),
             }
         }
         Err(why) => BytesPerTask {

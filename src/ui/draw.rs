@@ -142,7 +142,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
                 format!(" (r² {r2:.2}, {} samples)", bpt.samples),
                 theme.label(),
             ));
-            if let Some(other) = bpt.other_bytes_per_task {
+            if bpt.caveat.is_some() {
+                line4.push(Span::styled(
+                    " unreliable while the subscriber lags",
+                    theme.warn(),
+                ));
+            } else if let Some(other) = bpt.other_bytes_per_task {
                 line4.extend(kv(" = instr. ", bytes(instr.unwrap_or(0)), theme));
                 line4.extend(kv(" + future ", bytes(mean), theme));
                 line4.extend(kv(" + other ", signed(other), theme));
