@@ -228,7 +228,7 @@ pub fn write(
         writeln!(out, "lints: {}", lint_line.join(", "))?;
     }
     if let Some(missing) = model.lag.missing_estimate().filter(|m| *m > 0) {
-        writeln!(out, "lag: at least {missing} spawned tasks not announced yet (latest announced {} after spawn)", duration_ns(model.lag.last_announce_lag_ns))?;
+        writeln!(out, "lag: ≈{missing} tokio task ids never announced (latest task announced {} after its spawn)", duration_ns(model.lag.last_announce_lag_ns))?;
     }
     for w in model.warnings.iter() {
         writeln!(out, "warning: {}", w.message())?;

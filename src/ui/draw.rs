@@ -175,7 +175,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
             ns => format!(", announced {} late", duration_ns(ns)),
         };
         line4.push(Span::styled(
-            format!("   lag ≥{missing} tasks{late}"),
+            format!("   lag ≈{missing} task ids unseen{late}"),
             theme.warn(),
         ));
     }

@@ -19,6 +19,10 @@ struct Args {
     /// Bytes each sleeper holds across its await (compiled sizes only).
     #[arg(long, short = 'b', default_value_t = 1024, value_parser = parse_bytes)]
     bytes: usize,
+    /// Spawn the sleepers at this many per second instead of all at once (0: all at once), so
+    /// that RSS can be read against a growing task count.
+    #[arg(long, default_value_t = 0)]
+    ramp: usize,
     #[command(flatten)]
     common: Common,
 }
@@ -73,8 +77,22 @@ fn main() {
         spawn_named("sixteen-k", hold::<16384>(nap));
         // 32 KiB: over tokio's auto-box threshold in debug (2 KiB) and release (16 KiB) builds.
         spawn_named("boxed-32k", hold::<32768>(nap));
-        for _ in 0..args.tasks {
-            spawn_sleeper(args.bytes, nap);
+        if args.ramp == 0 {
+            for _ in 0..args.tasks {
+                spawn_sleeper(args.bytes, nap);
+            }
+        } else {
+            // Ten steps a second.
+            let per_step = args.ramp.div_ceil(10);
+            let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
+            let mut spawned = 0;
+            while spawned < args.tasks {
+                tick.tick().await;
+                for _ in 0..per_step.min(args.tasks - spawned) {
+                    spawn_sleeper(args.bytes, nap);
+                    spawned += 1;
+                }
+            }
         }
         eprintln!(
             "sleepers: spawned {} tasks of {} B and 4 named tasks (instrument: {})",

@@ -1,0 +1,187 @@
+//! Each teaching demo, run briefly as a real child process under console-subscriber, shows
+//! through the real `asyncmem snapshot` the shape its lesson is about.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+fn snapshot(target: &Target, extra: &[&str]) -> Value {
+    let out = asyncmem()
+        .args([
+            "snapshot",
+            "--addr",
+            &target.addr(),
+            "--format",
+            "json",
+            "--timeout",
+            "30s",
+        ])
+        .args(extra)
+        .output()
+        .expect("running asyncmem");
+    json_of(&out)
+}
+
+fn live(json: &Value) -> u64 {
+    json["live_tasks"].as_u64().unwrap()
+}
+
+fn locations_of<'a>(json: &'a Value, file: &str) -> Vec<&'a Value> {
+    json["locations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|l| l["location"].as_str().is_some_and(|s| s.contains(file)))
+        .collect()
+}
+
+#[test]
+fn fat_vs_slim_holds_the_buffer_only_in_the_fat_handler() {
+    let target = start_demo("fat-vs-slim", &["-n", "100"]);
+    let json = snapshot(&target, &["--settle", "1s"]);
+    let locs = locations_of(&json, "fat-vs-slim.rs");
+    assert_eq!(locs.len(), 3, "one spawn location per variant: {locs:#?}");
+    let mut by_size: Vec<(u64, u64, u64)> = locs
+        .iter()
+        .map(|l| {
+            (
+                l["size_bytes_max"].as_u64().unwrap(),
+                l["tasks"].as_u64().unwrap(),
+                l["boxed"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    by_size.sort();
+    // slim and boxed: the buffer is not in the future
+    for (max, tasks, boxed) in &by_size[..2] {
+        assert!(*max < 1024, "a slim/boxed future of {max} B");
+        assert_eq!((*tasks, *boxed), (100, 0));
+    }
+    // fat: 16 KiB live across the await, and tokio boxed it
+    let (max, tasks, boxed) = by_size[2];
+    assert!(max >= 16 * 1024, "the fat future is only {max} B");
+    assert_eq!((tasks, boxed), (100, 100));
+    let large = json["lints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lint"] == "large_future")
+        .unwrap();
+    assert!(large["tasks"].as_u64().unwrap() >= 100);
+}
+
+#[test]
+fn leak_grows_and_its_unwakeable_half_is_flagged() {
+    let target = start_demo("leak", &["--rate", "20"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    let first = snapshot(&target, &[]);
+    std::thread::sleep(Duration::from_secs(3));
+    let second = snapshot(&target, &[]);
+    assert!(
+        live(&second) >= live(&first) + 40,
+        "{} then {}",
+        live(&first),
+        live(&second)
+    );
+    assert!(second["rss_bytes"].as_u64() >= first["rss_bytes"].as_u64());
+    let lost = second["lints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["lint"] == "lost_waker")
+        .unwrap();
+    let leaked = live(&second) - 2; // less block_on and the demo's own waiting loop
+    let lost = lost["tasks"].as_u64().unwrap();
+    assert!(
+        lost * 2 >= leaked.saturating_sub(20) && lost * 2 <= leaked + 20,
+        "{lost} lost wakers of {leaked}"
+    );
+}
+
+#[test]
+fn spike_arrives_and_drains() {
+    let start = Instant::now();
+    let target = start_demo(
+        "spike",
+        &[
+            "--burst",
+            "1500",
+            "--first-after",
+            "1s",
+            "--ramp",
+            "500ms",
+            "--hold",
+            "3s",
+            "--period",
+            "1h",
+            "--baseline",
+            "50",
+        ],
+    );
+    let at = |secs: u64| {
+        let t = Duration::from_secs(secs);
+        if let Some(rest) = t.checked_sub(start.elapsed()) {
+            std::thread::sleep(rest);
+        }
+    };
+    at(4);
+    let peak = snapshot(&target, &[]);
+    at(13);
+    let after = snapshot(&target, &[]);
+    assert!(
+        live(&peak) >= 50 + 1000,
+        "peak of {} live tasks",
+        live(&peak)
+    );
+    assert!(
+        live(&after) <= 50 + 50,
+        "{} live tasks after the drain",
+        live(&after)
+    );
+}
+
+/// The seed question, measured: the slope of RSS over live tasks separates sleepers holding 64 B
+/// from sleepers holding 20 KiB by about the 20,416 bytes they differ by.
+#[test]
+fn slope_separates_sleepers_by_their_buffer_size() {
+    let small = start_demo("sleepers", &["-n", "2000", "-b", "64", "--ramp", "250"]);
+    let big = start_demo("sleepers", &["-n", "2000", "-b", "20480", "--ramp", "250"]);
+    let watch = |t: &Target| {
+        let addr = t.addr();
+        std::thread::spawn(move || {
+            let out = asyncmem()
+                .args([
+                    "snapshot",
+                    "--addr",
+                    &addr,
+                    "--format",
+                    "json",
+                    "--wait",
+                    "11s",
+                    "--rss-interval",
+                    "250ms",
+                ])
+                .output()
+                .unwrap();
+            json_of(&out)
+        })
+    };
+    let (a, b) = (watch(&small), watch(&big));
+    let (a, b) = (a.join().unwrap(), b.join().unwrap());
+    let slope = |j: &Value| {
+        let bpt = &j["bytes_per_task"];
+        assert!(bpt["r2"].as_f64().unwrap() > 0.95, "{bpt}");
+        assert!(bpt["caveat"].is_null(), "{bpt}");
+        bpt["slope"].as_f64().unwrap()
+    };
+    let diff = slope(&b) - slope(&a);
+    assert!(
+        (diff - 20_416.0).abs() < 0.25 * 20_416.0,
+        "slopes {:.0} and {:.0} differ by {diff:.0}",
+        slope(&a),
+        slope(&b)
+    );
+}
