@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Observer cost: target RSS per live task with console-subscriber against no instrumentation.
+# For each instrumentation, the sleepers demo runs with 0 and with N idle tasks; the per-task
+# cost is (RSS(N) - RSS(0)) / N once RSS stops growing. Usage: bench/observer_cost.sh [N] [BYTES]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-20000}
+B=${2:-64}
+cargo build --release -q -p asyncmem-demos
+rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+settled_rss() { # pid -> RSS in kB once it has not changed for 2 s (max 120 s)
+  local pid=$1 last=-1 same=0 now
+  for _ in $(seq 1 240); do
+    sleep 0.5
+    now=$(rss_kb "$pid")
+    if [[ $now == "$last" ]]; then same=$((same + 1)); else same=0; fi
+    last=$now
+    ((same >= 4)) && break
+  done
+  echo "$last"
+}
+measure() { # instrument tasks -> RSS kB
+  local port
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  target/release/sleepers --instrument "$1" -n "$2" -b "$B" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
+  local pid=$!
+  local r
+  r=$(settled_rss "$pid")
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  echo "$r"
+}
+printf '%-10s %12s %12s %14s\n' instrument "RSS(0) kB" "RSS($N) kB" "bytes/task"
+for instr in none console; do
+  r0=$(measure "$instr" 0)
+  rn=$(measure "$instr" "$N")
+  per=$(( (rn - r0) * 1024 / N ))
+  printf '%-10s %12s %12s %14s\n' "$instr" "$r0" "$rn" "$per"
+done
