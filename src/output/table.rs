@@ -2,7 +2,7 @@
 
 use std::io::{self, Write};
 
-use super::units::{bytes, duration_ns};
+use super::units::{bytes, duration_ns, signed_bytes, tail};
 use super::{tasks_by_size, TargetInfo};
 use crate::model::insight::{self, LintConfig};
 use crate::model::{Model, Task};
@@ -66,7 +66,7 @@ fn line(cells: &[(String, usize, bool)], location: &str, width: usize) -> String
         }
     }
     let rest = width.saturating_sub(out.chars().count());
-    out.push_str(&fit_left(location, rest));
+    out.push_str(&tail(location, rest));
     out.trim_end().to_string()
 }
 
@@ -76,28 +76,6 @@ fn header(cols: &[(Col, &'static str, usize)], width: usize) -> String {
         .map(|&(c, h, w)| (h.to_string(), w, matches!(c, Col::State | Col::Name)))
         .collect();
     line(&cells, "LOCATION", width)
-}
-
-/// Bytes with a sign, for slopes that noise can make negative.
-fn signed(v: f64) -> String {
-    if v < 0.0 {
-        format!("-{}", bytes((-v) as u64))
-    } else {
-        bytes(v as u64)
-    }
-}
-
-/// Keep the end of `s` (the file name and line matter most), marking a cut with `…`.
-fn fit_left(s: &str, width: usize) -> String {
-    let n = s.chars().count();
-    if n <= width {
-        return s.to_string();
-    }
-    if width == 0 {
-        return String::new();
-    }
-    let tail: String = s.chars().skip(n - (width - 1)).collect();
-    format!("…{tail}")
 }
 
 fn fit_right(s: &str, width: usize) -> String {
@@ -189,7 +167,7 @@ pub fn write(
             write!(
                 out,
                 "bytes per task: {} (RSS slope over {} samples, r2 {r2:.2})",
-                signed(slope),
+                signed_bytes(slope),
                 bpt.samples
             )?;
             if let (Some(c), Some(other), Some(mean)) = (
@@ -200,9 +178,9 @@ pub fn write(
                 write!(
                     out,
                     "; without instrumentation {}: future {} + other {}",
-                    signed(c),
+                    signed_bytes(c),
                     bytes(mean),
-                    signed(other)
+                    signed_bytes(other)
                 )?;
             }
             writeln!(out)?;
@@ -254,7 +232,7 @@ pub fn write(
                 }
             );
             let rest = width.saturating_sub(fixed.chars().count());
-            writeln!(out, "{fixed}{}", fit_left(model.resolve(l.location), rest))?;
+            writeln!(out, "{fixed}{}", tail(model.resolve(l.location), rest))?;
         }
         if locations.len() > 5 {
             writeln!(out, "… {} more locations", locations.len() - 5)?;
@@ -288,12 +266,9 @@ mod tests {
 
     #[test]
     fn fitting_keeps_the_useful_end() {
-        assert_eq!(fit_left("src/main.rs:10:5", 100), "src/main.rs:10:5");
-        assert_eq!(
-            fit_left("demos/src/bin/sleepers.rs:40:9", 12),
-            "…ers.rs:40:9"
-        );
-        assert_eq!(fit_left("abc", 0), "");
+        assert_eq!(tail("src/main.rs:10:5", 100), "src/main.rs:10:5");
+        assert_eq!(tail("demos/src/bin/sleepers.rs:40:9", 12), "…ers.rs:40:9");
+        assert_eq!(tail("abc", 0), "");
         assert_eq!(fit_right("a-very-long-task-name", 8), "a-very-…");
     }
 

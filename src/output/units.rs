@@ -19,6 +19,29 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
+/// Bytes with a sign, for slopes that noise can make negative.
+pub fn signed_bytes(v: f64) -> String {
+    if v < 0.0 {
+        format!("-{}", bytes((-v) as u64))
+    } else {
+        bytes(v as u64)
+    }
+}
+
+/// Keep the end of `s` within `width` characters (the file name and line of a location matter
+/// most), marking a cut with `…`.
+pub fn tail(s: &str, width: usize) -> String {
+    let n = s.chars().count();
+    if n <= width {
+        return s.to_string();
+    }
+    if width == 0 {
+        return String::new();
+    }
+    let kept: String = s.chars().skip(n - (width - 1)).collect();
+    format!("…{kept}")
+}
+
 /// Nanoseconds as a short duration: `850ns`, `12.3µs`, `4.5ms`, `2.00s`, `3m05s`, `2h03m`.
 pub fn duration_ns(ns: u64) -> String {
     let f = ns as f64;

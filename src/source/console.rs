@@ -215,20 +215,10 @@ pub async fn run(
             None => match attach(&endpoint, &cfg).await {
                 Ok(a) => a,
                 Err(e) => {
-                    if target_gone(pid) {
-                        let _ = tx.send(Event::TargetExited).await;
-                        return;
-                    }
                     attempt += 1;
-                    let reason = e.to_string();
-                    if tx
-                        .send(Event::Disconnected { attempt, reason })
-                        .await
-                        .is_err()
-                    {
+                    if !wait_to_retry(pid, attempt, e.to_string(), &tx).await {
                         return;
                     }
-                    tokio::time::sleep(backoff(attempt)).await;
                     continue;
                 }
             },
@@ -245,20 +235,34 @@ pub async fn run(
         }
         let reason = stream(current, &tx, &mut control, &mut watched).await;
         let Some(reason) = reason else { return };
-        if target_gone(pid) {
-            let _ = tx.send(Event::TargetExited).await;
-            return;
-        }
         attempt += 1;
-        if tx
-            .send(Event::Disconnected { attempt, reason })
-            .await
-            .is_err()
-        {
+        if !wait_to_retry(pid, attempt, reason, &tx).await {
             return;
         }
-        tokio::time::sleep(backoff(attempt)).await;
     }
+}
+
+/// After a drop: report the target's exit (false: stop), or report the drop and back off
+/// before attempt `attempt` (true: retry). False too when the receiver is gone.
+async fn wait_to_retry(
+    pid: Option<i32>,
+    attempt: u32,
+    reason: String,
+    tx: &mpsc::Sender<Event>,
+) -> bool {
+    if target_gone(pid) {
+        let _ = tx.send(Event::TargetExited).await;
+        return false;
+    }
+    if tx
+        .send(Event::Disconnected { attempt, reason })
+        .await
+        .is_err()
+    {
+        return false;
+    }
+    tokio::time::sleep(backoff(attempt)).await;
+    true
 }
 
 /// Stream the details of task `id` into `tx` until the stream ends.

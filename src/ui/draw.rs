@@ -18,7 +18,7 @@ use crate::error::HOW_TO_INSTRUMENT;
 use crate::model::details::DurationHistogram;
 use crate::model::insight::{self, LintConfig};
 use crate::model::{Connection, Model, Task, TaskState};
-use crate::output::units::{bytes, duration_ns};
+use crate::output::units::{bytes, duration_ns, signed_bytes, tail};
 
 pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
     app.sync(model);
@@ -137,7 +137,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
     let bpt = crate::output::json::bytes_per_task(model, Some(app.window()));
     match (bpt.slope, bpt.r2) {
         (Some(slope), Some(r2)) => {
-            line4.extend(kv("bytes/task ", signed(slope), theme));
+            line4.extend(kv("bytes/task ", signed_bytes(slope), theme));
             line4.push(Span::styled(
                 format!(" (r² {r2:.2}, {} samples)", bpt.samples),
                 theme.label(),
@@ -150,7 +150,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
             } else if let Some(other) = bpt.other_bytes_per_task {
                 line4.extend(kv(" = instr. ", bytes(instr.unwrap_or(0)), theme));
                 line4.extend(kv(" + future ", bytes(mean), theme));
-                line4.extend(kv(" + other ", signed(other), theme));
+                line4.extend(kv(" + other ", signed_bytes(other), theme));
             }
         }
         _ => line4.push(Span::styled(
@@ -204,15 +204,6 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
         return;
     }
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// Bytes with a sign, for slopes that noise can make negative.
-fn signed(v: f64) -> String {
-    if v < 0.0 {
-        format!("-{}", bytes((-v) as u64))
-    } else {
-        bytes(v as u64)
-    }
 }
 
 fn draw_chart(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
@@ -353,16 +344,6 @@ fn cell_text(model: &Model, t: &Task, col: Column, lints: &LintConfig) -> String
             .collect(),
         Column::Location => model.resolve(t.location).to_string(),
     }
-}
-
-/// Keep the end of a location: the file name and line matter most.
-fn tail(s: &str, width: usize) -> String {
-    let n = s.chars().count();
-    if n <= width || width == 0 {
-        return s.to_string();
-    }
-    let t: String = s.chars().skip(n - (width - 1)).collect();
-    format!("…{t}")
 }
 
 fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme: Theme) {
