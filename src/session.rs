@@ -38,12 +38,26 @@ impl ConnectArgs {
     }
 }
 
+/// RSS only, while the process has no console endpoint; every 2 s asyncmem looks again, so a
+/// process that opens its endpoint late (or is still starting) is picked up.
 fn rss_only_session(pid: i32, connect: &ConnectArgs) -> Session {
     let (tx, events) = mpsc::channel(CHANNEL_CAPACITY);
     let _ = tx.try_send(Event::NoConsole);
-    tokio::spawn(rss::run(pid, connect.rss_interval, tx));
-    // Nobody serves control requests: they are dropped.
-    let (control, _) = mpsc::channel(1);
+    tokio::spawn(rss::run(pid, connect.rss_interval, tx.clone()));
+    let (control, control_rx) = mpsc::channel(16);
+    let cfg = connect.console();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+            if tx.is_closed() || !crate::source::alive(pid) {
+                return;
+            }
+            if let Ok(attached) = console::attach_pid(pid, &cfg).await {
+                console::run(attached, Some(pid), cfg, tx, control_rx).await;
+                return;
+            }
+        }
+    });
     Session {
         target: TargetInfo {
             pid: Some(pid),

@@ -117,9 +117,22 @@ impl Tui {
         }
     }
 
+    /// Whether the terminal is back to normal: main screen, cursor shown. The reader thread may
+    /// still be parsing the last bytes the child wrote, so give it a moment.
     fn restored(&self) -> bool {
-        let p = self.screen.lock().unwrap();
-        !p.screen().alternate_screen() && !p.screen().hide_cursor()
+        let start = Instant::now();
+        loop {
+            {
+                let p = self.screen.lock().unwrap();
+                if !p.screen().alternate_screen() && !p.screen().hide_cursor() {
+                    return true;
+                }
+            }
+            if start.elapsed() > Duration::from_secs(3) {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
     }
 }
 

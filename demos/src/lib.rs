@@ -78,6 +78,9 @@ impl Common {
                     builder = builder.server_addr(addr);
                 }
                 builder.init();
+                // console-subscriber binds in a thread of its own: announce the endpoint only
+                // once it accepts connections, so that a watcher started on this line finds it.
+                wait_for_listener(&self.console_url());
                 println!(
                     "pid={} console={} instrument=console",
                     std::process::id(),
@@ -95,6 +98,17 @@ impl Common {
         });
         // Idle tasks sleep for an hour: do not wait for them.
         runtime.shutdown_background();
+    }
+}
+
+fn wait_for_listener(url: &str) {
+    let addr = url.trim_start_matches("http://");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while std::time::Instant::now() < deadline {
+        if std::net::TcpStream::connect(addr).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

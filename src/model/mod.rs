@@ -139,9 +139,18 @@ pub struct Lag {
     pub last_announce_lag_ns: u64,
     /// The largest such age seen.
     pub max_announce_lag_ns: u64,
+    /// When (target clock) tasks were last announced.
+    pub last_announce_at: Nanos,
 }
 
 impl Lag {
+    /// The announce lag, if tasks were announced late recently (within 5 s of `now`): the
+    /// subscriber is still catching up.
+    pub fn current(&self, now: Nanos) -> Option<u64> {
+        let recent = now.saturating_sub(self.last_announce_at) < 5_000_000_000;
+        (recent && self.last_announce_lag_ns > 0).then_some(self.last_announce_lag_ns)
+    }
+
     fn note_announced(&mut self, task_id: Option<u64>) {
         if let Some(tid) = task_id {
             self.max_task_id = self.max_task_id.max(tid);
@@ -349,6 +358,10 @@ impl Model {
         if pid.is_some() {
             self.pid = pid;
         }
+        if self.instrumentation == Instrumentation::None {
+            // RSS-only until now: the endpoint appeared.
+            self.instrumentation = Instrumentation::Unknown;
+        }
         self.connection = Connection::Connected;
         self.updates_this_connection = 0;
         self.dropped_events = 0;
@@ -436,6 +449,7 @@ impl Model {
             .map(|t| u64::try_from(self.now.saturating_sub(t.stats.created_at)).unwrap_or(0))
             .max();
         if let Some(lag) = oldest {
+            self.lag.last_announce_at = self.now;
             self.lag.last_announce_lag_ns = lag;
             self.lag.max_announce_lag_ns = self.lag.max_announce_lag_ns.max(lag);
         }
@@ -687,6 +701,14 @@ impl Model {
                 self.counts.add(task);
             }
             None => {
+                let horizon = self
+                    .now
+                    .saturating_sub(time::nanos_of(self.cfg.retain_done));
+                if stats.dropped_at != 0 && stats.dropped_at < horizon {
+                    // Final stats of a task we already let go after its retention: nothing
+                    // is missing from the picture.
+                    return;
+                }
                 self.warnings
                     .add(WarningKind::UnannouncedStats, 1, self.now);
                 let mut task = self.blank(id);

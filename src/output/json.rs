@@ -190,10 +190,10 @@ pub fn bytes_per_task(model: &Model, window: Option<std::time::Duration>) -> Byt
                 corrected_slope: corrected,
                 other_bytes_per_task: corrected.zip(mean_future).map(|(c, m)| c - m as f64),
                 reason: None,
-                caveat: (model.lag.last_announce_lag_ns > LAG_CAVEAT_NS).then(|| {
+                caveat: model.lag.current(model.now).filter(|l| *l > LAG_CAVEAT_NS).map(|l| {
                     format!(
                         "the subscriber announces tasks {} after they are spawned: RSS and the task count are out of step",
-                        crate::output::units::duration_ns(model.lag.last_announce_lag_ns)
+                        crate::output::units::duration_ns(l)
                     )
                 }),
             }

@@ -24,7 +24,7 @@ enum Col {
 }
 
 const COLS: [(Col, &str, usize, u8); 10] = [
-    (Col::Id, "ID", 12, 4),
+    (Col::Id, "ID", 16, 4),
     (Col::Tid, "TID", 7, 5),
     (Col::State, "STATE", 9, 1),
     (Col::Size, "SIZE", 10, 0),

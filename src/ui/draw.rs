@@ -39,9 +39,9 @@ pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
         0
     };
     let header_height = if model.connection == Connection::RssOnly {
-        6
+        7
     } else {
-        4
+        5
     };
     let [header, chart, body, footer] = Layout::vertical([
         Constraint::Length(header_height),
@@ -158,30 +158,40 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
             theme.label(),
         )),
     }
+    // Line 5: what deserves a look: lints, the subscriber's lag, warnings.
+    let mut line5 = vec![Span::raw(" ")];
     let found: Vec<String> = insight::Lint::ALL
         .iter()
         .filter(|l| app.lint_counts[**l as usize] > 0)
-        .map(|l| format!("{}:{}", l.letter(), app.lint_counts[*l as usize]))
+        .map(|l| format!("{} {}", l.letter(), app.lint_counts[*l as usize]))
         .collect();
-    if !found.is_empty() {
-        line4.push(Span::styled(
-            format!("   lints {}", found.join(" ")),
+    if found.is_empty() {
+        line5.push(Span::styled("no lints", theme.label()));
+    } else {
+        line5.push(Span::styled(
+            format!("lints {}", found.join("  ")),
             theme.warn(),
         ));
     }
-    if let Some(missing) = model.lag.missing_estimate().filter(|m| *m > 0) {
-        let late = match model.lag.last_announce_lag_ns {
-            0 => String::new(),
-            ns => format!(", announced {} late", duration_ns(ns)),
-        };
-        line4.push(Span::styled(
-            format!("   lag ≈{missing} task ids unseen{late}"),
+    if let Some(late) = model.lag.current(model.now).filter(|l| *l > 1_000_000_000) {
+        line5.push(Span::styled(
+            format!(
+                "   subscriber lag: tasks announced {} after spawn",
+                duration_ns(late)
+            ),
+            theme.warn(),
+        ));
+    }
+    // A few unseen ids are tasks of uninstrumented runtimes; many are a picture that lags.
+    if let Some(missing) = model.lag.missing_estimate().filter(|m| *m >= 64) {
+        line5.push(Span::styled(
+            format!("   ≈{missing} task ids never seen"),
             theme.warn(),
         ));
     }
     let n_warn = model.warnings.len();
     if n_warn > 0 {
-        line4.push(Span::styled(
+        line5.push(Span::styled(
             format!(
                 "   ⚠ {n_warn} warning{} (w)",
                 if n_warn == 1 { "" } else { "s" }
@@ -194,6 +204,7 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
         Line::from(line2),
         Line::from(line3),
         Line::from(line4),
+        Line::from(line5),
     ];
     if model.connection == Connection::RssOnly {
         lines.push(Line::from(Span::styled(
@@ -295,7 +306,7 @@ fn short_window(secs: f64) -> String {
 /// Columns that fit `width`, least useful dropped first; Location takes the rest.
 fn columns(width: u16) -> Vec<(Column, u16)> {
     let all: [(Column, u16, u8); 12] = [
-        (Column::Id, 12, 6),
+        (Column::Id, 16, 6),
         (Column::TaskId, 6, 7),
         (Column::Name, 14, 2),
         (Column::State, 9, 1),
@@ -371,10 +382,10 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme
     };
     let rows = app.index.rows()[app.offset.min(app.index.len())..]
         .iter()
-        .take(visible)
         .enumerate()
-        .filter_map(|(i, &slot)| {
-            let t = model.slot(slot)?;
+        .filter_map(|(i, &slot)| Some((i, model.slot(slot)?)))
+        .take(visible)
+        .map(|(i, t)| {
             let cells = cols.iter().map(|(c, _)| {
                 let text = cell_text(model, t, *c, &app.lints);
                 match c {
@@ -391,7 +402,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme
             if app.offset + i == app.selected_row {
                 style = style.patch(theme.selected());
             }
-            Some(Row::new(cells).style(style))
+            Row::new(cells).style(style)
         });
     let widths = cols.iter().map(|(c, w)| {
         if *c == Column::Location {
@@ -584,22 +595,28 @@ fn draw_details(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, the
             ])
         })
         .collect();
-    let mut lines = lines;
-    for l in insight::lint_list(insight::lints(task, model.now, &app.lints)) {
-        lines.push(Line::from(Span::styled(
-            format!(
-                " [{}] {}",
-                l.letter(),
-                l.explain(app.lints.large_future_bytes)
-            ),
-            theme.warn(),
-        )));
-    }
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), left);
     let details = model
         .details
         .as_ref()
         .filter(|d| d.console_id == task.console_id);
+    // The task's lints first, explained, then its two histograms.
+    let lints: Vec<Line> = insight::lint_list(insight::lints(task, model.now, &app.lints))
+        .map(|l| {
+            Line::from(Span::styled(
+                format!(
+                    "[{}] {}",
+                    l.letter(),
+                    l.explain(app.lints.large_future_bytes)
+                ),
+                theme.warn(),
+            ))
+        })
+        .collect();
+    let lint_height = (lints.len() as u16 * 2).min(right.height / 3);
+    let [lint_area, right] =
+        Layout::vertical([Constraint::Length(lint_height), Constraint::Fill(1)]).areas(right);
+    frame.render_widget(Paragraph::new(lints).wrap(Wrap { trim: true }), lint_area);
     let [poll, sched] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(right);
     draw_histogram(
         frame,
@@ -650,6 +667,10 @@ fn draw_histogram(
         return;
     };
     let hist = &h.histogram;
+    if hist.is_empty() {
+        frame.render_widget(Paragraph::new("no samples yet").style(theme.label()), inner);
+        return;
+    }
     let q = |p: f64| duration_ns(hist.value_at_quantile(p));
     let mut summary = format!(
         "n {}  p50 {}  p90 {}  p99 {}  max {}",
@@ -670,11 +691,17 @@ fn draw_histogram(
     frame.render_widget(Paragraph::new(summary), text);
     // Counts in equal-width bins from the smallest to the largest value.
     let n = usize::from(bars.width).max(1);
+    // One distinct value: one bar at the left, not a lone bar at the far edge.
     let (lo, hi) = (hist.min(), hist.max().max(hist.min() + 1));
+    let single = hist.min() == hist.max();
     let mut bins = vec![0u64; n];
     for v in hist.iter_recorded() {
         let x = v.value_iterated_to().clamp(lo, hi);
-        let i = (((x - lo) as f64 / (hi - lo) as f64) * (n - 1) as f64) as usize;
+        let i = if single {
+            0
+        } else {
+            (((x - lo) as f64 / (hi - lo) as f64) * (n - 1) as f64) as usize
+        };
         bins[i.min(n - 1)] += v.count_at_value();
     }
     frame.render_widget(Sparkline::default().data(&bins).style(theme.tasks()), bars);
@@ -701,7 +728,7 @@ fn draw_help(frame: &mut Frame, area: Rect, theme: Theme) {
             ])
         })
         .collect();
-    let r = popup(area, 76, lines.len() as u16 + 2);
+    let r = popup(area, 96, lines.len() as u16 + 2);
     frame.render_widget(Clear, r);
     frame.render_widget(
         Paragraph::new(lines)

@@ -299,11 +299,15 @@ impl TaskIndex {
         };
         let now = model.now;
         // Ties go by tokio task id (spawn order), then by asyncmem's uid: a stable picture.
-        let mut keyed: Vec<(u64, u64, u32)> = model
+        // Live tasks before done ones whatever the order (unless sorting by state), so that a
+        // burst's finished tasks do not push the live ones off the screen.
+        let done_last = sort != Column::State;
+        let mut keyed: Vec<(bool, u64, u64, u32)> = model
             .slots()
             .filter(|(_, t)| filter.is_empty() || filter.matches(model, t))
             .map(|(slot, t)| {
                 (
+                    done_last && t.state() == TaskState::Done,
                     key(t, sort, now, &ranks, lints),
                     t.task_id.unwrap_or(u64::MAX / 2 + t.uid),
                     slot,
@@ -311,12 +315,13 @@ impl TaskIndex {
             })
             .collect();
         if descending {
-            keyed.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
         } else {
-            keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
         }
         self.rows.clear();
-        self.rows.extend(keyed.into_iter().map(|(_, _, slot)| slot));
+        self.rows
+            .extend(keyed.into_iter().map(|(_, _, _, slot)| slot));
         self.built_generation = model.generation();
         self.built_for = Some(wanted);
         self.built_at = Some(Instant::now());
