@@ -1,0 +1,295 @@
+//! Real heap bytes the model holds per tracked task (issue 2), measured with a counting global
+//! allocator rather than estimated.
+//!
+//! For each size: live bytes are read (1) before the update is built (baseline, the empty model
+//! included), (2) after the update is built, (3) after the model ingested it and (4) after the
+//! update was dropped. The model's cost is (4) - (1): the update's own allocations are excluded.
+//! Run with `cargo bench --bench model_memory`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+
+use asyncmem::model::{Model, Task};
+use console_api as proto;
+use proto::field::{Name, Value};
+use proto::instrument::Update;
+use proto::tasks::{Stats, Task as PTask, TaskUpdate};
+
+/// `System`, counting the bytes currently allocated and their high-water mark.
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+impl Counting {
+    fn grew(by: usize) {
+        let now = LIVE.fetch_add(by, Relaxed) + by;
+        PEAK.fetch_max(now, Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; only counters are updated.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            Counting::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            Counting::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            if new_size >= layout.size() {
+                Counting::grew(new_size - layout.size());
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Relaxed);
+            }
+        }
+        p
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Relaxed)
+}
+
+/// Synthetic console updates shaped like console-subscriber 0.5's over tokio 1.x (the same
+/// shape as in `bench/ingest.rs`).
+mod synth {
+    use super::*;
+
+    const SEC: i64 = 1_000_000_000;
+    const T0: i64 = 1_764_000_000 * SEC;
+    const SPAWN_META: u64 = 0x5581_2a4c_7e10;
+    const LOCATIONS: [(&str, u32, u32); 6] = [
+        ("demos/src/bin/sleepers.rs", 44, 22),
+        ("demos/src/bin/sleepers.rs", 45, 23),
+        ("demos/src/bin/sleepers.rs", 46, 25),
+        ("demos/src/bin/sleepers.rs", 47, 25),
+        ("demos/src/bin/sleepers.rs", 48, 26),
+        ("demos/src/bin/sleepers.rs", 59, 10),
+    ];
+    const SIZES: [u64; 6] = [16, 80, 1040, 4112, 20496, 1040];
+    const NAMES: [&str; 4] = ["tiny", "kilobyte", "sixteen-k", "boxed-32k"];
+
+    fn stamp(ns: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp {
+            seconds: ns / SEC,
+            nanos: (ns % SEC) as i32,
+        })
+    }
+
+    fn duration(ns: i64) -> Option<prost_types::Duration> {
+        Some(prost_types::Duration {
+            seconds: ns / SEC,
+            nanos: (ns % SEC) as i32,
+        })
+    }
+
+    fn field(name: &str, value: Value) -> proto::Field {
+        proto::Field {
+            name: Some(Name::StrName(name.to_string())),
+            value: Some(value),
+            metadata_id: Some(proto::MetaId { id: SPAWN_META }),
+        }
+    }
+
+    fn console_id(i: usize) -> u64 {
+        let i = i as u64;
+        ((i & 1) << 38 | (i >> 1)) + 1
+    }
+
+    fn task(i: usize) -> PTask {
+        let site = i % LOCATIONS.len();
+        let (file, line, column) = LOCATIONS[site];
+        let name = if i < NAMES.len() { NAMES[i] } else { "" };
+        PTask {
+            id: Some(proto::Id { id: console_id(i) }),
+            metadata: Some(proto::MetaId { id: SPAWN_META }),
+            kind: proto::tasks::task::Kind::Spawn as i32,
+            fields: vec![
+                field("kind", Value::DebugVal("task".into())),
+                field("task.name", Value::DebugVal(name.into())),
+                field("task.id", Value::U64Val(i as u64 + 1)),
+                field("size.bytes", Value::U64Val(SIZES[site])),
+            ],
+            parents: vec![],
+            location: Some(proto::Location {
+                file: Some(file.into()),
+                module_path: None,
+                line: Some(line),
+                column: Some(column),
+            }),
+        }
+    }
+
+    fn stats(i: usize) -> Stats {
+        let created = T0 + (i as i64) * 1_000;
+        let first_poll = created + 20_000;
+        let last_poll_ended = first_poll + 4_000;
+        let scheduled = i % 16 == 0;
+        Stats {
+            created_at: stamp(created),
+            dropped_at: None,
+            wakes: u64::from(scheduled),
+            waker_clones: 1,
+            waker_drops: 0,
+            last_wake: if scheduled {
+                stamp(last_poll_ended + 100_000)
+            } else {
+                None
+            },
+            poll_stats: Some(proto::PollStats {
+                polls: 1,
+                first_poll: stamp(first_poll),
+                last_poll_started: stamp(first_poll),
+                last_poll_ended: stamp(last_poll_ended),
+                busy_time: duration(4_000),
+            }),
+            self_wakes: 0,
+            scheduled_time: duration(10_000),
+        }
+    }
+
+    fn metadata() -> proto::RegisterMetadata {
+        proto::RegisterMetadata {
+            metadata: vec![proto::register_metadata::NewMetadata {
+                id: Some(proto::MetaId { id: SPAWN_META }),
+                metadata: Some(proto::Metadata {
+                    name: "runtime.spawn".into(),
+                    target: "tokio::task".into(),
+                    module_path: "tokio::task".into(),
+                    location: Some(proto::Location {
+                        file: Some("tokio/src/util/trace.rs".into()),
+                        module_path: Some("tokio::util::trace".into()),
+                        line: Some(16),
+                        column: None,
+                    }),
+                    kind: proto::metadata::Kind::Span as i32,
+                    level: proto::metadata::Level::Trace as i32,
+                    field_names: [
+                        "kind",
+                        "task.name",
+                        "task.id",
+                        "original_size.bytes",
+                        "size.bytes",
+                        "loc.file",
+                        "loc.line",
+                        "loc.col",
+                    ]
+                    .map(String::from)
+                    .to_vec(),
+                }),
+            }],
+        }
+    }
+
+    /// The first update of a connection: metadata, `n` new tasks and their stats.
+    pub fn new_tasks(n: usize) -> Update {
+        Update {
+            now: stamp(T0 + 2 * SEC),
+            task_update: Some(TaskUpdate {
+                new_tasks: (0..n).map(task).collect(),
+                stats_update: (0..n).map(|i| (console_id(i), stats(i))).collect(),
+                dropped_events: 0,
+            }),
+            resource_update: None,
+            async_op_update: None,
+            new_metadata: Some(metadata()),
+        }
+    }
+}
+
+struct Row {
+    tasks: usize,
+    update_bytes: usize,
+    ingest_delta: usize,
+    model_bytes: usize,
+    peak_during_ingest: usize,
+    estimate: usize,
+}
+
+fn measure(tasks: usize) -> Row {
+    let baseline = live();
+    let mut model = Model::default();
+    let update = synth::new_tasks(tasks);
+    let built = live();
+    PEAK.store(built, Relaxed);
+    model.apply_update(&update);
+    let ingested = live();
+    let peak = PEAK.load(Relaxed);
+    drop(update);
+    let after = live();
+    assert_eq!(model.len(), tasks);
+    assert!(model.warnings.is_empty(), "{:?}", model.warnings);
+    let row = Row {
+        tasks,
+        update_bytes: built - baseline,
+        ingest_delta: ingested - built,
+        model_bytes: after - baseline,
+        peak_during_ingest: peak - built,
+        estimate: model.approx_heap_bytes(),
+    };
+    drop(model);
+    row
+}
+
+fn main() {
+    // `cargo bench` passes `--bench`; there is nothing to configure.
+    let sizes = [10_000usize, 100_000, 1_000_000];
+    println!("model_memory: live heap bytes of asyncmem::model::Model (counting global allocator)");
+    println!(
+        "size_of::<Option<Task>>() = {} B (one slot of the task table)",
+        std::mem::size_of::<Option<Task>>()
+    );
+    println!("columns: update = live bytes of the built Update (excluded); ingest = growth while");
+    println!("ingesting (update still alive); model = live bytes after ingest with the update");
+    println!("dropped, minus the baseline taken before the update was built; peak = high-water");
+    println!("mark above the built update during ingest; estimate = Model::approx_heap_bytes().");
+    println!();
+    println!(
+        "{:>9} | {:>13} | {:>12} | {:>12} | {:>8} | {:>10} | {:>10}",
+        "tasks", "update B", "ingest B", "model B", "B/task", "peak B/t", "estimate/t"
+    );
+    println!("{}", "-".repeat(93));
+    let mut worst: f64 = 0.0;
+    for &n in &sizes {
+        let r = measure(n);
+        let per_task = r.model_bytes as f64 / r.tasks as f64;
+        worst = worst.max(per_task);
+        println!(
+            "{:>9} | {:>13} | {:>12} | {:>12} | {:>8.1} | {:>10.1} | {:>10.1}",
+            r.tasks,
+            r.update_bytes,
+            r.ingest_delta,
+            r.model_bytes,
+            per_task,
+            r.peak_during_ingest as f64 / r.tasks as f64,
+            r.estimate as f64 / r.tasks as f64,
+        );
+    }
+    println!();
+    println!(
+        "goal: <= 550 B per tracked task; worst measured {:.1} B/task: {}",
+        worst,
+        if worst <= 550.0 { "met" } else { "MISSED" }
+    );
+}
