@@ -243,6 +243,9 @@ pub struct Model {
     next_uid: u64,
     counts: Counts,
     strings: Interner,
+    /// Location symbols by file, then (line, column): thousands of tasks share a few spawn
+    /// sites, so the `file:line:col` string is formatted once per site. Bounded with the interner.
+    locations: HashMap<Box<str>, HashMap<(Option<u32>, Option<u32>), Sym>>,
     /// Field names of callsites, for fields that name themselves by index.
     metadata_fields: HashMap<u64, Vec<Sym>>,
     pub series: Series,
@@ -302,6 +305,7 @@ impl Model {
             next_uid: 1,
             counts: Counts::default(),
             metadata_fields: HashMap::new(),
+            locations: HashMap::new(),
             warnings: Warnings::default(),
             now: 0,
             last_rss: None,
@@ -412,6 +416,11 @@ impl Model {
                 self.close_unmentioned(tasks);
             }
         }
+        // Room for the new tasks at once, instead of doubling (and copying) on the way.
+        let more = tasks.new_tasks.len().saturating_sub(self.free.len());
+        let room = self.cfg.max_tasks.saturating_sub(self.len());
+        self.slots.reserve(more.min(room));
+        self.by_console_id.reserve(tasks.new_tasks.len().min(room));
         for task in &tasks.new_tasks {
             self.ingest_task(task);
         }
@@ -561,12 +570,23 @@ impl Model {
             return Sym::NONE;
         };
         let file = loc.file.as_deref().unwrap_or("<unknown>");
+        let key = (loc.line, loc.column);
+        if let Some(&sym) = self.locations.get(file).and_then(|m| m.get(&key)) {
+            return sym;
+        }
         let s = match (loc.line, loc.column) {
             (Some(l), Some(c)) => format!("{file}:{l}:{c}"),
             (Some(l), None) => format!("{file}:{l}"),
             _ => file.to_string(),
         };
-        self.strings.intern(&s)
+        let sym = self.strings.intern(&s);
+        if sym != Interner::OVERFLOW_SYM {
+            self.locations
+                .entry(file.into())
+                .or_default()
+                .insert(key, sym);
+        }
+        sym
     }
 
     fn ingest_task(&mut self, msg: &proto::tasks::Task) {
