@@ -263,7 +263,7 @@ fn a_process_without_console_is_watched_in_rss_only_mode() {
             && s.contains("console_subscriber::init()")
             && s.contains("instrumentation none")
     });
-    // The header's RSS holds the 48 MiB the process touched.
+    // The header's RSS holds the interpreter and the sleeping coroutines.
     tui.wait_for("its RSS", LONG, |s| {
         s.lines()
             .filter_map(|l| l.trim().strip_prefix("RSS "))
