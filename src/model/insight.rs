@@ -60,6 +60,8 @@ impl NoFit {
 }
 
 pub const MIN_SAMPLES: usize = 3;
+/// Below this r², a slope explains too little to be split into its parts.
+pub const POOR_FIT_R2: f64 = 0.8;
 pub const MIN_TASK_SPAN: u64 = 10;
 
 /// Fit RSS over live tasks across `samples`.

@@ -170,7 +170,9 @@ pub fn write(
                 signed_bytes(slope),
                 bpt.samples
             )?;
-            if let (Some(c), Some(other), Some(mean)) = (
+            if r2 < insight::POOR_FIT_R2 {
+                write!(out, "; a poor fit: RSS does not follow the task count")?;
+            } else if let (Some(c), Some(other), Some(mean)) = (
                 bpt.corrected_slope,
                 bpt.other_bytes_per_task,
                 bpt.mean_future_bytes,

@@ -147,6 +147,11 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
                     " unreliable while the subscriber lags",
                     theme.warn(),
                 ));
+            } else if r2 < insight::POOR_FIT_R2 {
+                line4.push(Span::styled(
+                    " poor fit: RSS does not follow the task count here",
+                    theme.warn(),
+                ));
             } else if let Some(other) = bpt.other_bytes_per_task {
                 line4.extend(kv(" = instr. ", bytes(instr.unwrap_or(0)), theme));
                 line4.extend(kv(" + future ", bytes(mean), theme));
@@ -693,7 +698,7 @@ fn draw_histogram(
     let n = usize::from(bars.width).max(1);
     // One distinct value: one bar at the left, not a lone bar at the far edge.
     let (lo, hi) = (hist.min(), hist.max().max(hist.min() + 1));
-    let single = hist.min() == hist.max();
+    let single = hist.iter_recorded().nth(1).is_none();
     let mut bins = vec![0u64; n];
     for v in hist.iter_recorded() {
         let x = v.value_iterated_to().clamp(lo, hi);
