@@ -332,6 +332,118 @@ mod tests {
         assert!((d - 4_100.0).abs() < 1.0);
     }
 
+    fn task(size: Option<u64>, boxed: bool, stats: crate::model::TaskStats) -> Task {
+        Task {
+            uid: 1,
+            console_id: 1,
+            task_id: Some(1),
+            name: Sym::NONE,
+            location: Sym::NONE,
+            kind: crate::model::TaskKind::Task,
+            announced: true,
+            boxed,
+            size_bytes: size,
+            stats,
+        }
+    }
+
+    #[test]
+    fn each_lint_fires_on_its_case_only() {
+        use crate::model::TaskStats;
+        let cfg = LintConfig::default();
+        let sec = 1_000_000_000i64;
+        let idle = TaskStats {
+            created_at: sec,
+            polls: 1,
+            waker_clones: 1,
+            last_poll_started: sec + 1,
+            last_poll_ended: sec + 2,
+            ..Default::default()
+        };
+        let of = |t: &Task| lint_list(lints(t, 10 * sec, &cfg)).collect::<Vec<_>>();
+        assert_eq!(of(&task(Some(100), false, idle)), vec![]);
+        assert_eq!(of(&task(Some(1024), false, idle)), vec![Lint::LargeFuture]);
+        assert_eq!(
+            of(&task(Some(40_000), true, idle)),
+            vec![Lint::LargeFuture, Lint::AutoBoxed]
+        );
+        let lost = TaskStats {
+            waker_clones: 1,
+            waker_drops: 1,
+            ..idle
+        };
+        assert_eq!(of(&task(Some(8), false, lost)), vec![Lint::LostWaker]);
+        let selfish = TaskStats {
+            wakes: 10,
+            self_wakes: 6,
+            ..idle
+        };
+        assert_eq!(of(&task(Some(8), false, selfish)), vec![Lint::SelfWakes]);
+        let half = TaskStats {
+            wakes: 10,
+            self_wakes: 5,
+            ..idle
+        };
+        assert_eq!(
+            of(&task(Some(8), false, half)),
+            vec![],
+            "exactly half is not over half"
+        );
+        let hog = TaskStats {
+            last_poll_started: 2 * sec,
+            last_poll_ended: sec,
+            ..idle
+        };
+        assert_eq!(of(&task(Some(8), false, hog)), vec![Lint::NeverYielded]);
+        let brief = TaskStats {
+            last_poll_started: 10 * sec - 1000,
+            last_poll_ended: sec,
+            ..idle
+        };
+        assert_eq!(
+            of(&task(Some(8), false, brief)),
+            vec![],
+            "running briefly is fine"
+        );
+        let done_lost = TaskStats {
+            dropped_at: 3 * sec,
+            ..lost
+        };
+        assert_eq!(
+            of(&task(Some(8), false, done_lost)),
+            vec![],
+            "a done task has no waker to lose"
+        );
+    }
+
+    #[test]
+    fn locations_aggregate_sizes_and_states() {
+        use crate::model::TaskStats;
+        let stats = TaskStats {
+            created_at: 1,
+            ..Default::default()
+        };
+        let mut a1 = task(Some(100), false, stats);
+        a1.location = Sym::NONE;
+        let a2 = task(
+            Some(300),
+            true,
+            TaskStats {
+                dropped_at: 5,
+                ..stats
+            },
+        );
+        let a3 = task(None, false, stats);
+        let locs = by_location([a1, a2, a3].iter());
+        assert_eq!(locs.len(), 1);
+        let l = &locs[0];
+        assert_eq!((l.tasks, l.idle, l.done, l.sized, l.boxed), (3, 2, 1, 2, 1));
+        assert_eq!(
+            (l.size_min, l.size_max, l.size_sum, l.size_mean()),
+            (100, 300, 400, Some(200))
+        );
+    }
+
     #[test]
     fn refuses_to_fit_what_cannot_be_fitted() {
         assert_eq!(
