@@ -125,6 +125,9 @@ impl Counts {
     }
 }
 
+/// A spawn site's line and column within its file.
+type LineCol = (Option<u32>, Option<u32>);
+
 /// How far behind the target the console picture is.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Lag {
@@ -245,7 +248,7 @@ pub struct Model {
     strings: Interner,
     /// Location symbols by file, then (line, column): thousands of tasks share a few spawn
     /// sites, so the `file:line:col` string is formatted once per site. Bounded with the interner.
-    locations: HashMap<Box<str>, HashMap<(Option<u32>, Option<u32>), Sym>>,
+    locations: HashMap<Box<str>, HashMap<LineCol, Sym>>,
     /// Field names of callsites, for fields that name themselves by index.
     metadata_fields: HashMap<u64, Vec<Sym>>,
     pub series: Series,
