@@ -86,8 +86,9 @@ pub fn bytes_per_task<'a>(samples: impl Iterator<Item = &'a Sample>) -> Result<F
     let syy: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
     let slope = sxy / sxx;
     let intercept = my - slope * mx;
+    // RSS that never moved explains nothing: not a perfect fit of a flat line.
     let r2 = if syy == 0.0 {
-        1.0
+        0.0
     } else {
         (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0)
     };
@@ -457,6 +458,10 @@ mod tests {
             bytes_per_task(flat.iter()),
             Err(NoFit::TaskCountFlat { min: 500, max: 502 })
         ));
+        // RSS that never moves while tasks come and go: slope 0, and no fit to speak of
+        let flat_rss: Vec<Sample> = (0..10).map(|i| sample(i * 100, 7_000_000)).collect();
+        let f = bytes_per_task(flat_rss.iter()).unwrap();
+        assert_eq!((f.slope, f.r2), (0.0, 0.0));
         // samples without RSS (no local pid) are not data
         let no_rss: Vec<Sample> = (0..10).map(|i| sample(i * 100, 0)).collect();
         assert_eq!(bytes_per_task(no_rss.iter()), Err(NoFit::TooFewSamples(0)));
