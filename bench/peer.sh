@@ -14,13 +14,14 @@
 # most 1/20 of tokio-console's CPU and 1/10 of its RSS).
 #
 # Settings (environment):
-#   PEER_PUBLISH_INTERVAL  the target's TOKIO_CONSOLE_PUBLISH_INTERVAL (default 100ms, see below)
+#   PEER_PUBLISH_INTERVAL  the target's TOKIO_CONSOLE_PUBLISH_INTERVAL (default 1s, the
+#                          subscriber's own default; 100ms is the stress variant, see below)
 #   PEER_BUFFER_CAPACITY   the target's TOKIO_CONSOLE_BUFFER_CAPACITY (default 1048576, see below)
 #   PEER_WINDOW            measurement window in seconds (default 60)
 #   PEER_SETTLE            seconds between "both list all tasks" and the window (default 10)
 #   PEER_COLS, PEER_ROWS   size of both tmux sessions (default 200x50)
-#   PEER_ABSORB_TIMEOUT    most seconds to wait until both list all tasks (default 1800; at
-#                          100k tokio-console needed ~13 min, see below)
+#   PEER_ABSORB_TIMEOUT    most seconds to wait until both list all tasks (default 3600; 100k
+#                          took 1,572 s at 1s and 518-794 s at 100ms, see below)
 #   PEER_KEEP=1            keep the work directory (logs, screen captures, JSON) on success too
 #   TOKIO_CONSOLE          the tokio-console binary (default: on PATH or ~/.cargo/bin; 0.1.14
 #                          is installed with `cargo install --locked` if missing)
@@ -28,26 +29,29 @@
 # Why the watchers attach right after the target starts, not after its tasks are spawned:
 # console-subscriber 0.5 sends a new watcher its initial state only if it fits in 4 MiB (~12k
 # tasks); a watcher that attaches later never hears of the tasks that existed before it (see
-# ../shared/DESIGN.md, "Late attach"). The subscriber absorbs ~30k of 100k tasks during the spawn
-# burst already, so both watchers are started as soon as the endpoint listens (each then receives
-# every task as the subscriber announces it), and the measurement only starts once both list all.
+# ../shared/DESIGN.md, "Late attach"). With the default event buffer the subscriber had absorbed
+# ~32k of 100k tasks by the end of the spawn burst (measured), so both watchers are started as
+# soon as the endpoint listens (each then receives every task as the subscriber announces it),
+# and the measurement only starts once both list all.
 #
-# Why 100ms: console-subscriber announces the tasks of a burst slowly, per publish tick. Measured
-# on this machine at the default 1 s interval: ~64 tasks/s after the spawn, so 100k tasks would
-# take ~18 min to appear. At 100ms both watchers list all 100k within ~2 min. The price: the
-# target publishes 10 updates a second, and both watchers redraw on each update (tokio-console
-# draws once per message; asyncmem marks the frame dirty on each update, at most ~30 fps), so both
-# work harder than at the default interval. Both see the same stream, hence the ratios. At 100k,
-# tokio-console cannot keep up with 10 messages a second while tasks arrive (it redraws and
-# re-sorts everything per message): asyncmem listed all 100k after ~160 s, tokio-console after
-# ~13 min (~80 tasks/s), about as long as the subscriber itself needs at the default 1 s.
+# The publish interval: console-subscriber announces the tasks of a burst slowly, ~128 events
+# per publish tick once the target is quiet (two events per sleeper: the task and its Sleep).
+# Measured here at the default 1s: ~64 tasks/s, so both watchers list all 100k only after
+# ~26 min (1,572 s; 10k: 154 s). TOKIO_CONSOLE_PUBLISH_INTERVAL=100ms makes the subscriber ten
+# times faster, but then tokio-console itself falls behind (it redraws and re-sorts every task on
+# each of the 10 messages a second: ~80 tasks/s while asyncmem listed all 100k after ~160 s), so
+# 100k still took 518-794 s to appear in both; and it changes what is measured: both watchers
+# redraw on every update (tokio-console draws once per message; asyncmem marks its frame dirty
+# on each update, at most ~30 fps), ten times as often as at the default. So the default stays
+# 1s, as users run it; PEER_PUBLISH_INTERVAL=100ms is the stress variant (same stream for both,
+# hence the ratios still compare).
 #
 # Why a 1M event buffer: console-subscriber's event channel holds 102,400 events by default and
-# its aggregator drains it ~128 events per wake-up; the release sleepers spawns 100k tasks (two
-# events each: the task and its Sleep resource) in ~8 s, and in a first run with the default
-# buffer the subscriber dropped 23,792 of them (tokio-console: "dropped: 23792 tasks"; both
-# watchers stopped at 76,213 tasks). With 1,048,576 nothing is dropped; the run fails if
-# tokio-console reports dropped events.
+# its aggregator drains ~128 events per wake-up (tokio's coop budget); the release sleepers
+# spawns 100k tasks (two events each: the task and its Sleep resource) in ~8 s, and in a first
+# run with the default buffer the subscriber dropped 23,792 of them (tokio-console: "dropped:
+# 23792 tasks"; both watchers stopped at 76,213 tasks). With 1,048,576 nothing is dropped; the
+# run fails if tokio-console reports dropped events.
 #
 # Exit: 0 = the runs completed and the goal is met (or there was no 100,000 run to judge);
 # 3 = the runs completed and the goal is missed; 1 = a run failed (the work directory is kept);
@@ -57,13 +61,13 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 
-PUBLISH=${PEER_PUBLISH_INTERVAL:-100ms}
+PUBLISH=${PEER_PUBLISH_INTERVAL:-1s}
 BUFFER=${PEER_BUFFER_CAPACITY:-1048576}
 WINDOW=${PEER_WINDOW:-60}
 SETTLE=${PEER_SETTLE:-10}
 COLS=${PEER_COLS:-200}
 ROWS=${PEER_ROWS:-50}
-ABSORB_TIMEOUT=${PEER_ABSORB_TIMEOUT:-1800}
+ABSORB_TIMEOUT=${PEER_ABSORB_TIMEOUT:-3600}
 GOAL_N=100000
 
 if [[ $# -gt 0 ]]; then NS=("$@"); else NS=(10000 100000); fi
@@ -95,6 +99,7 @@ stop_watchers() {
     local p
     for p in "${WATCHERS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
     tm kill-server 2>/dev/null || true
+    rm -f "${TMUX_TMPDIR:-/tmp}/tmux-$(id -u)/$TMUX_SOCK"
     for p in "${WATCHERS[@]}"; do
         for _ in $(seq 30); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null || true

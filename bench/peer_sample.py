@@ -120,7 +120,9 @@ def ratio(a, b):
     if b == 0:
         return "n/a"
     r = a / b
-    return f"{r:.3f} (1/{1 / r:.0f})" if r > 0 else "0"
+    if r <= 0:
+        return "0"
+    return f"{r:.3f} (1/{1 / r:.0f})" if r < 1 else f"{r:.2f}"
 
 
 def table(a):

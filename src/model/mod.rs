@@ -386,7 +386,15 @@ impl Model {
 
     /// Ingest one console `Update`.
     pub fn apply_update(&mut self, update: &proto::instrument::Update) {
-        self.generation += 1;
+        // The table changes only when tasks arrive, change or go: an empty update (a quiet
+        // target) must not make every view re-sort.
+        if update
+            .task_update
+            .as_ref()
+            .is_some_and(|t| !t.new_tasks.is_empty() || !t.stats_update.is_empty())
+        {
+            self.generation += 1;
+        }
         if let Some(now) = &update.now {
             self.now = self.now.max(time::from_timestamp(now));
         }
@@ -517,6 +525,7 @@ impl Model {
             let Some(task) = slot else { continue };
             if !mentioned.contains(&task.console_id) {
                 self.counts.retire(task, now);
+                self.generation += 1;
             }
         }
     }
@@ -760,6 +769,7 @@ impl Model {
                         self.by_console_id.remove(&task.console_id);
                     }
                     self.free.push(i as u32);
+                    self.generation += 1;
                 }
             }
         }

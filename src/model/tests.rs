@@ -288,3 +288,25 @@ fn the_probe_names_itself_in_its_metadata() {
     m.apply_update(&u);
     assert_eq!(m.instrumentation, Instrumentation::Probe);
 }
+
+#[test]
+fn quiet_updates_do_not_change_the_generation() {
+    let mut m = Model::default();
+    m.apply_update(&update(
+        SEC,
+        true,
+        vec![ptask(1, 1, 8, None, "")],
+        vec![(1, stats(SEC))],
+    ));
+    let g = m.generation();
+    m.apply_update(&update(2 * SEC, false, vec![], vec![]));
+    assert_eq!(m.generation(), g, "an empty update changes nothing");
+    let mut s = stats(SEC);
+    s.dropped_at = stamp(3 * SEC);
+    m.apply_update(&update(3 * SEC, false, vec![], vec![(1, s)]));
+    assert!(m.generation() > g);
+    let g = m.generation();
+    m.apply_update(&update(20 * SEC, false, vec![], vec![]));
+    assert_eq!(m.len(), 0, "pruned");
+    assert!(m.generation() > g, "pruning is a change");
+}

@@ -62,6 +62,7 @@ pub struct App {
     /// Tasks per lint, recounted when the model changes.
     pub lint_counts: [u64; insight::Lint::ALL.len()],
     lint_generation: u64,
+    lints_counted_at: Option<std::time::Instant>,
 }
 
 /// Columns of the locations view.
@@ -206,6 +207,7 @@ impl App {
             locations: LocationView::default(),
             lint_counts: [0; insight::Lint::ALL.len()],
             lint_generation: u64::MAX,
+            lints_counted_at: None,
         }
     }
 
@@ -241,7 +243,18 @@ impl App {
             self.relocate_selection(model);
         }
         self.clamp();
-        if self.lint_generation != model.generation() {
+        // Lints touch every task: at most once a second, and at least every few seconds
+        // (never-yielded depends on the clock, not only on updates).
+        let since = self.lints_counted_at.map(|t| t.elapsed());
+        let due = match since {
+            None => true,
+            Some(e) => {
+                e >= Duration::from_secs(1)
+                    && (self.lint_generation != model.generation() || e >= Duration::from_secs(3))
+            }
+        };
+        if due {
+            self.lints_counted_at = Some(std::time::Instant::now());
             self.lint_generation = model.generation();
             self.lint_counts = [0; insight::Lint::ALL.len()];
             for t in model.tasks() {
