@@ -80,16 +80,23 @@ where
         tokio::select! {
             e = events.recv(), if events_open && app.accepts_events() => match e {
                 Some(e) => {
+                    // A console update that changed no task (a quiet target) changes nothing on
+                    // screen: no redraw for it. Anything else (RSS, connection, details) does.
+                    let generation = model.generation();
+                    let mut other = !matches!(e, Event::Update(_));
                     app.on_event(model, e);
                     let mut n = 1;
                     while n < MAX_EVENTS_PER_FRAME && app.accepts_events() {
                         match events.try_recv() {
-                            Ok(e) => app.on_event(model, e),
+                            Ok(e) => {
+                                other |= !matches!(e, Event::Update(_));
+                                app.on_event(model, e);
+                            }
                             Err(_) => break,
                         }
                         n += 1;
                     }
-                    dirty = true;
+                    dirty |= other || model.generation() != generation;
                 }
                 None => events_open = false,
             },
