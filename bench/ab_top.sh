@@ -8,7 +8,9 @@ cd "$(dirname "$0")/.."
 OLD=$1; NEW=$2; N=${3:-10000}; INTERVAL=${4:-100ms}
 cargo build --release -q -p asyncmem-demos
 cp "$OLD" /tmp/asyncmem-old; cp "$NEW" /tmp/asyncmem-new   # distinct process names for pgrep -x
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
+port=$(free_port)
 TOKIO_CONSOLE_PUBLISH_INTERVAL=$INTERVAL target/release/sleepers -n "$N" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
 target=$!
 sock="asyncmem-ab-$$"

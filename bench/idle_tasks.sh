@@ -8,25 +8,14 @@ cd "$(dirname "$0")/.."
 N=${1:-100000}
 B=${2:-0}
 cargo build --release -q -p asyncmem-demos
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-settled_rss() {
-  local pid=$1 last=-1 same=0 now
-  for _ in $(seq 1 600); do
-    sleep 0.5
-    now=$(rss_kb "$pid")
-    if [[ $now == "$last" ]]; then same=$((same + 1)); else same=0; fi
-    last=$now
-    ((same >= 4)) && break
-  done
-  echo "$last"
-}
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 run() { # label tasks cmd... -> RSS kB
   shift
   local n=$1; shift
   "$@" >/dev/null 2>&1 &
   local pid=$! r
-  r=$(settled_rss "$pid")
+  r=$(settled_rss "$pid" 300)
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   echo "$r"
 }

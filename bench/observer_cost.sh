@@ -7,25 +7,15 @@ cd "$(dirname "$0")/.."
 N=${1:-20000}
 B=${2:-64}
 cargo build --release -q -p asyncmem-demos
-rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-settled_rss() { # pid -> RSS in kB once it has not changed for 2 s (max 120 s)
-  local pid=$1 last=-1 same=0 now
-  for _ in $(seq 1 240); do
-    sleep 0.5
-    now=$(rss_kb "$pid")
-    if [[ $now == "$last" ]]; then same=$((same + 1)); else same=0; fi
-    last=$now
-    ((same >= 4)) && break
-  done
-  echo "$last"
-}
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 measure() { # instrument tasks -> RSS kB
   local port
-  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+  port=$(free_port)
   target/release/sleepers --instrument "$1" -n "$2" -b "$B" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
   local pid=$!
   local r
-  r=$(settled_rss "$pid")
+  r=$(settled_rss "$pid" 120)
   kill "$pid"; wait "$pid" 2>/dev/null || true
   echo "$r"
 }
