@@ -136,7 +136,8 @@ fn nonzero(t: i64) -> Option<i64> {
     (t != 0).then_some(t)
 }
 
-fn task_out<'a>(model: &'a Model, t: &Task, lint_cfg: &LintConfig) -> TaskOut<'a> {
+/// `lints`: the task's lint bits (`insight::lints`), computed once by the caller.
+fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
     let s = &t.stats;
     let non_empty = |sym| Some(model.resolve(sym)).filter(|s: &&str| !s.is_empty());
     TaskOut {
@@ -160,9 +161,7 @@ fn task_out<'a>(model: &'a Model, t: &Task, lint_cfg: &LintConfig) -> TaskOut<'a
         dropped_at_ns: nonzero(s.dropped_at),
         location: non_empty(t.location),
         announced: t.announced,
-        lints: insight::lint_list(insight::lints(t, model.now, lint_cfg))
-            .map(|l| l.as_str())
-            .collect(),
+        lints: insight::lint_list(lints).map(|l| l.as_str()).collect(),
     }
 }
 
@@ -218,10 +217,11 @@ pub fn snapshot<'a>(
     let tasks: Vec<TaskOut<'a>> = tasks_by_size(model)
         .into_iter()
         .map(|t| {
-            for l in insight::lint_list(insight::lints(t, model.now, lint_cfg)) {
+            let lints = insight::lints(t, model.now, lint_cfg);
+            for l in insight::lint_list(lints) {
                 lint_counts[l as usize] += 1;
             }
-            task_out(model, t, lint_cfg)
+            task_out(model, t, lints)
         })
         .collect();
     Snapshot {
