@@ -8,6 +8,7 @@ pub mod demo;
 pub mod error;
 pub mod model;
 pub mod output;
+pub mod recording;
 pub mod session;
 pub mod source;
 pub mod ui;
