@@ -1,5 +1,6 @@
-//! Headless writers of the model: a table for people and JSON for scripts.
+//! Headless writers of the model: a table for people, JSON for scripts, CSV for spreadsheets.
 
+pub mod csv;
 pub mod json;
 pub mod table;
 pub mod units;
