@@ -243,8 +243,16 @@ fn start_recording(
     Ok(recorder)
 }
 
-/// Close a recording and say what it holds; the exit code to use if it failed.
-async fn finish_recording(recorder: Recorder, path: &std::path::Path, started: Instant) -> i32 {
+/// Close a recording and say what it holds; the exit code to use if it failed. Before the
+/// session ends: stopping a `--demo` target must not be recorded as the target exiting.
+async fn finish_recording(
+    recorder: Recorder,
+    session: &mut Session,
+    path: &std::path::Path,
+    started: Instant,
+) -> i32 {
+    let (_, closed) = tokio::sync::mpsc::channel(1);
+    drop(std::mem::replace(&mut session.events, closed));
     match recorder.finish().await {
         Ok((frames, bytes)) => {
             eprintln!(
@@ -312,8 +320,7 @@ async fn record(args: RecordArgs) -> i32 {
         c.live() + c.done,
         c.live()
     );
-    drop(session);
-    finish_recording(recorder, &args.output, started).await
+    finish_recording(recorder, &mut session, &args.output, started).await
 }
 
 async fn replay(args: ReplayArgs) -> i32 {
@@ -411,10 +418,9 @@ async fn top(args: TopArgs) -> i32 {
     let mut app = new_app(session.target.clone());
     app.lints = args.connect.lints();
     let code = run_tui(&mut app, &mut model, &mut session.events, &session.control).await;
-    drop(session);
     match (recorder, &args.record) {
         (Some(recorder), Some(path)) => {
-            let recorded = finish_recording(recorder, path, started).await;
+            let recorded = finish_recording(recorder, &mut session, path, started).await;
             if code == exit::OK {
                 recorded
             } else {

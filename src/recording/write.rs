@@ -143,7 +143,14 @@ impl Recorder {
         let task = tokio::spawn(async move {
             let mut failed = None;
             let mut forwarding = true;
+            let mut paused = None;
             let mut record = |writer: &mut Writer, event: &Event| {
+                if let Event::Paused(p) = event {
+                    // The state stream repeats it every tick: keep only changes.
+                    if paused.replace(*p) == Some(*p) {
+                        return;
+                    }
+                }
                 if failed.is_none() {
                     // Small writes to the page cache; a big first update is one larger write.
                     let at = time::now();
