@@ -28,6 +28,8 @@ pub struct Reader<R> {
     offset: u64,
     /// The end marker was read: the recording was closed cleanly.
     pub ended_cleanly: bool,
+    /// An error was returned: as an iterator, the reader ends there.
+    broken: bool,
 }
 
 impl Reader<BufReader<File>> {
@@ -44,6 +46,7 @@ impl<R: Read> Reader<R> {
             header: Header::default(),
             offset: 0,
             ended_cleanly: false,
+            broken: false,
         };
         let mut magic = [0u8; MAGIC.len()];
         let n = reader.fill(&mut magic)?;
@@ -189,7 +192,12 @@ impl<R: Read> Iterator for Reader<R> {
     type Item = Result<Frame, RecordingError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        self.next_frame().transpose()
+        if self.broken {
+            return None;
+        }
+        let next = self.next_frame();
+        self.broken = next.is_err();
+        next.transpose()
     }
 }
 

@@ -59,7 +59,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
         Mode::Locations => draw_locations(frame, body, app, model, theme),
         _ => draw_table(frame, body, app, model, theme),
     }
-    draw_footer(frame, footer, app, theme);
+    draw_footer(frame, footer, app, model.playback.is_some(), theme);
     match app.mode {
         Mode::Help => draw_help(frame, area, theme),
         Mode::Warnings => draw_warnings(frame, area, model, theme),
@@ -534,7 +534,7 @@ fn draw_locations(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, t
     );
 }
 
-fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App, replay: bool, theme: Theme) {
     let line = if app.editing_filter {
         Line::from(vec![
             Span::styled(" filter: ", theme.warn()),
@@ -558,7 +558,11 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             ));
         }
         spans.push(Span::styled(
-            "q quit  space pause  / filter  ←→ sort  i invert  enter details  g locations  +- zoom  w warnings  ? help",
+            if replay {
+                "q quit  space play/pause  [ ] ±10s  { } ±1m  0 start  . step  < > speed  / filter  ←→ sort  enter details  g locations  ? help"
+            } else {
+                "q quit  space pause  / filter  ←→ sort  i invert  enter details  g locations  +- zoom  w warnings  ? help"
+            },
             theme.label(),
         ));
         Line::from(spans)
