@@ -12,7 +12,8 @@
 //! ```
 //!
 //! Payloads: `Update` and `Details` are the console protobuf messages as received (prost
-//! encoding); RSS is three LEB128 varints; the rest are a varint or nothing. The last frame of a
+//! encoding), an `Update` without its resource and async-op parts (asyncmem does not read
+//! them); RSS is three LEB128 varints; the rest are a varint or nothing. The last frame of a
 //! recording that ended cleanly is `End`: without it, the recording was cut (crash, kill, full
 //! disk) and everything up to the last whole frame is still read.
 
