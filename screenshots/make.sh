@@ -248,7 +248,7 @@ stop_session sleepers
 say "spike: two bursts (about 50 s)"
 # 5,000 tasks per burst: console-subscriber absorbs ~600 new tasks a second, so bursts of the
 # default 20,000 every 20 s would outrun what it can report.
-start spike "$asyncmem" top --demo spike -- --burst 5000 --first-after 2s --hold 3s
+start spike "$asyncmem" top --demo spike --record "$work/spike.amrec" -- --burst 5000 --first-after 2s --hold 3s
 keys +
 keys +
 wait_for "the 1 min chart window" '^ *-1m +now *$'
@@ -290,5 +290,40 @@ wait_for "table rows" '^[0-9]+ +[0-9-]+ '
 shoot spike
 report_warnings
 stop_session spike
+
+# --- replay of the spike session, paused in its second burst -------------------------------
+
+say "replay: the spike session, at 4x"
+start replay "$asyncmem" replay "$work/spike.amrec" --speed 4
+keys +
+keys +
+wait_for "the 1 min chart window" '^ *-1m +now *$'
+bursts=0
+in_burst=0
+second_burst() {
+    local n
+    n="$(live_tasks)"
+    [[ -n $n ]] || return 1
+    if ((in_burst == 0 && n > 3000)); then
+        in_burst=1
+        bursts=$((bursts + 1))
+    elif ((in_burst == 1 && n < 500)); then
+        in_burst=0
+    fi
+    ((bursts >= 2))
+}
+deadline=$((SECONDS + TIMEOUT))
+until second_burst < <(screen); do
+    ((SECONDS < deadline)) || {
+        screen >&2
+        die "timed out waiting for the replay's second burst"
+    }
+    dead && die "asyncmem replay exited"
+    sleep 0.1
+done
+keys Space
+wait_for "the replay paused" '⏸ [0-9]+:[0-9]{2} /'
+shoot replay
+stop_session replay
 
 say "done in $((SECONDS - started)) s"
