@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Snapshot(args) => snapshot(args).await,
             Command::Top(args) => top(args).await,
+            Command::Export(args) => asyncmem::export::run(args).await,
         }
     });
     // Do not wait for sources blocked on a dead target.

@@ -1,6 +1,7 @@
-//! Headless writers of the model: a table for people and JSON for scripts.
+//! Headless writers of the model: a table for people, JSON for scripts, Prometheus metrics.
 
 pub mod json;
+pub mod prometheus;
 pub mod table;
 pub mod units;
 
