@@ -1,0 +1,485 @@
+//! `asyncmem export` against a real demo, read directly over HTTP and through a real Prometheus
+//! server (the Debian package `prometheus`, installed by `.ci/run`) scraping it.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use serde_json::Value;
+
+/// Sleepers holding 4096 bytes each (the demo adds four named tasks and its main task).
+const N: u64 = 200;
+const HOLD: u64 = 4096;
+
+/// One HTTP/1.0 exchange (the server closes the connection, so the body ends at EOF).
+struct Reply {
+    status: u16,
+    headers: String,
+    body: String,
+}
+
+fn http_get(addr: &str, path: &str) -> std::io::Result<Reply> {
+    let mut s = TcpStream::connect(addr)?;
+    s.set_read_timeout(Some(Duration::from_secs(20)))?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+    let mut raw = Vec::new();
+    s.read_to_end(&mut raw)?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no header end in {text:?}")))?;
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other(format!("no status in {head:?}")))?;
+    Ok(Reply {
+        status,
+        headers: head.to_ascii_lowercase(),
+        body: body.to_string(),
+    })
+}
+
+/// Series as written (`name{labels}`) -> value.
+fn parse_metrics(text: &str) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').expect("series value");
+            let v = value.parse().unwrap_or_else(|_| panic!("bad value: {l}"));
+            (series.to_string(), v)
+        })
+        .collect()
+}
+
+fn get(m: &HashMap<String, f64>, series: &str) -> f64 {
+    *m.get(series)
+        .unwrap_or_else(|| panic!("no series {series} in {m:#?}"))
+}
+
+/// Poll `f` every 200 ms until it gives a value, or panic with `what` after `limit`.
+fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A running `asyncmem export`, killed on drop.
+struct Exporter {
+    child: Child,
+    addr: String,
+}
+
+impl Exporter {
+    fn start(target: &str, listen: &str, extra: &[&str]) -> Exporter {
+        let child = asyncmem()
+            .args(["export", "--addr", target, "--listen", listen])
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("starting asyncmem export");
+        let port = listen.rsplit_once(':').unwrap().1;
+        Exporter {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        }
+    }
+
+    fn metrics(&self) -> Option<HashMap<String, f64>> {
+        let r = http_get(&self.addr, "/metrics").ok()?;
+        (r.status == 200).then(|| parse_metrics(&r.body))
+    }
+
+    /// Wait until the whole sleepers picture is in (every sleeper announced, RSS read).
+    fn settled(&self) -> HashMap<String, f64> {
+        wait_for(
+            Duration::from_secs(60),
+            "the demo's tasks in /metrics",
+            || {
+                let m = self.metrics()?;
+                let idle = *m.get("asyncmem_tasks{state=\"idle\"}")?;
+                (idle >= (N + 4) as f64 && m.contains_key("asyncmem_target_resident_memory_bytes"))
+                    .then_some(m)
+            },
+        )
+    }
+
+    fn wait_exit(&mut self, limit: Duration) -> (ExitStatus, String) {
+        let status = wait_for(limit, "asyncmem export to exit", || {
+            self.child.try_wait().expect("try_wait")
+        });
+        let mut err = String::new();
+        if let Some(mut e) = self.child.stderr.take() {
+            let _ = e.read_to_string(&mut err);
+        }
+        (status, err)
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The Prometheus server binary; the test fails (never skips) without it.
+fn prometheus_bin() -> PathBuf {
+    let candidates = std::env::var_os("PROMETHEUS")
+        .map(PathBuf::from)
+        .into_iter()
+        .chain(std::env::var_os("PATH").into_iter().flat_map(|p| {
+            std::env::split_paths(&p)
+                .map(|d| d.join("prometheus"))
+                .collect::<Vec<_>>()
+        }))
+        .chain([PathBuf::from("/usr/bin/prometheus")]);
+    for c in candidates {
+        if c.is_file() {
+            return c;
+        }
+    }
+    panic!(
+        "the prometheus server binary is missing: install it with `apt-get install prometheus` \
+         (.ci/run does), or set PROMETHEUS=/path/to/prometheus"
+    );
+}
+
+/// A real Prometheus server scraping `targets` every second, in a scratch directory; killed and
+/// cleaned up on drop.
+struct Prometheus {
+    child: Child,
+    addr: String,
+    dir: PathBuf,
+}
+
+impl Prometheus {
+    fn start(bin: &std::path::Path, target: &str) -> Prometheus {
+        let port = free_port();
+        let dir =
+            std::env::temp_dir().join(format!("asyncmem-prometheus-{}-{port}", std::process::id()));
+        std::fs::create_dir_all(dir.join("data")).expect("scratch directory");
+        let config = dir.join("prometheus.yml");
+        std::fs::write(
+            &config,
+            format!(
+                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+                 scrape_configs:\n  - job_name: asyncmem\n    static_configs:\n      - targets: ['{target}']\n"
+            ),
+        )
+        .expect("writing prometheus.yml");
+        let log = std::fs::File::create(dir.join("prometheus.log")).expect("log file");
+        let addr = format!("127.0.0.1:{port}");
+        let child = Command::new(bin)
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!(
+                "--storage.tsdb.path={}",
+                dir.join("data").display()
+            ))
+            .arg(format!("--web.listen-address={addr}"))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("starting prometheus");
+        Prometheus { child, addr, dir }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("prometheus.log")).unwrap_or_default()
+    }
+
+    /// An instant query through the HTTP API: the `data.result` vector.
+    fn query(&self, promql: &str) -> Option<Vec<Value>> {
+        let r = http_get(
+            &self.addr,
+            &format!("/api/v1/query?query={}", encode(promql)),
+        )
+        .ok()?;
+        if r.status != 200 {
+            return None;
+        }
+        let json: Value = serde_json::from_str(&r.body).ok()?;
+        assert_eq!(json["status"], "success", "{promql}: {json}");
+        json["data"]["result"].as_array().cloned()
+    }
+
+    /// The value of a query with exactly one series.
+    fn value(&self, promql: &str) -> f64 {
+        let result = self.query(promql).expect("query answered");
+        assert_eq!(result.len(), 1, "{promql}: {result:?}");
+        value_of(&result[0])
+    }
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn value_of(series: &Value) -> f64 {
+    series["value"][1]
+        .as_str()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no value in {series}"))
+}
+
+/// Percent-encoding for a query string.
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// VmRSS of `pid` in bytes, read from /proc.
+fn vm_rss(pid: i32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS");
+    kb * 1024.0
+}
+
+/// The label set of the location that holds the sleepers (the spawn site with the most tasks).
+fn holders_series(m: &HashMap<String, f64>) -> (String, f64) {
+    m.iter()
+        .filter(|(s, _)| s.starts_with("asyncmem_location_tasks{"))
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(s, v)| (s.clone(), *v))
+        .expect("a location")
+}
+
+#[test]
+fn prometheus_scrapes_export_of_a_real_demo() {
+    let bin = prometheus_bin();
+    let target = start_demo("sleepers", &["-n", &N.to_string(), "-b", &HOLD.to_string()]);
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut exporter = Exporter::start(&target.addr(), &listen, &["--top-locations", "3"]);
+    let m = exporter.settled();
+
+    // Directly: the content type, and the figures against the demo and against `snapshot`.
+    let reply = http_get(&exporter.addr, "/metrics").unwrap();
+    assert!(
+        reply
+            .headers
+            .contains("content-type: text/plain; version=0.0.4"),
+        "{}",
+        reply.headers
+    );
+    for family in [
+        "asyncmem_target_resident_memory_bytes",
+        "asyncmem_tasks",
+        "asyncmem_task_future_bytes",
+        "asyncmem_location_tasks",
+        "asyncmem_location_future_bytes",
+        "asyncmem_subscriber_lag_seconds",
+        "asyncmem_subscriber_dropped_events_total",
+    ] {
+        assert!(
+            reply.body.contains(&format!("# TYPE {family} ")),
+            "no TYPE for {family}"
+        );
+        assert!(
+            reply.body.contains(&format!("# HELP {family} ")),
+            "no HELP for {family}"
+        );
+    }
+    let info = format!(
+        "asyncmem_target_info{{pid=\"{}\",endpoint=\"{}\",instrumentation=\"console-subscriber\"}}",
+        target.pid,
+        target.addr()
+    );
+    assert_eq!(get(&m, &info), 1.0);
+    assert_eq!(get(&m, "asyncmem_connected"), 1.0);
+    let live: f64 = ["running", "scheduled", "idle"]
+        .iter()
+        .map(|s| get(&m, &format!("asyncmem_tasks{{state=\"{s}\"}}")))
+        .sum();
+    // Top 3 locations and "other": the demo has more spawn sites than that.
+    let rows: Vec<(&String, &f64)> = m
+        .iter()
+        .filter(|(s, _)| s.starts_with("asyncmem_location_tasks{"))
+        .collect();
+    assert!(get(&m, "asyncmem_locations") > 3.0);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert_eq!(rows.iter().map(|r| *r.1).sum::<f64>(), live);
+    assert!(m.contains_key("asyncmem_location_tasks{location=\"other\"}"));
+    let (holders, holder_tasks) = holders_series(&m);
+    assert!(holders.contains("sleepers.rs"), "{holders}");
+    assert!(holder_tasks >= N as f64, "{holders} {holder_tasks}");
+    let holder_bytes = get(&m, &holders.replace("_tasks{", "_future_bytes{"));
+    assert!(
+        holder_bytes >= holder_tasks * HOLD as f64,
+        "{holder_bytes} bytes for {holder_tasks} tasks of {HOLD} bytes"
+    );
+    let rss = get(&m, "asyncmem_target_resident_memory_bytes");
+    let proc_rss = vm_rss(target.pid);
+    assert!(
+        (rss - proc_rss).abs() <= proc_rss * 0.2,
+        "exported RSS {rss} against /proc's {proc_rss}"
+    );
+
+    // The same picture as `snapshot` sees (the demo is idle: nothing changes once settled).
+    let out = asyncmem()
+        .args(["snapshot", "--addr", &target.addr(), "--format", "json"])
+        .args(["--settle", "1s", "--timeout", "30s"])
+        .output()
+        .unwrap();
+    let snap = json_of(&out);
+    let m = exporter.metrics().expect("a second scrape");
+    assert_eq!(
+        get(&m, "asyncmem_task_future_bytes"),
+        snap["future_bytes"].as_f64().unwrap()
+    );
+    assert_eq!(
+        get(&m, "asyncmem_sized_tasks"),
+        snap["sized_tasks"].as_f64().unwrap()
+    );
+    assert_eq!(live, snap["live_tasks"].as_f64().unwrap());
+
+    // Through a real Prometheus server scraping the exporter every second.
+    let prom = Prometheus::start(&bin, &exporter.addr);
+    wait_for(
+        Duration::from_secs(90),
+        "Prometheus to scrape the exporter",
+        || {
+            let up = prom.query("up{job=\"asyncmem\"}")?;
+            let tasks = prom.query("asyncmem_task_future_bytes")?;
+            (up.len() == 1 && value_of(&up[0]) == 1.0 && tasks.len() == 1).then_some(())
+        },
+    );
+    let read_back = |q: &str| prom.value(q);
+    assert_eq!(
+        read_back("sum(asyncmem_tasks{state!=\"done\"})"),
+        live,
+        "{}",
+        prom.log()
+    );
+    assert_eq!(
+        read_back("asyncmem_task_future_bytes"),
+        get(&m, "asyncmem_task_future_bytes")
+    );
+    assert_eq!(read_back("count(asyncmem_location_tasks)"), 4.0);
+    assert_eq!(read_back("sum(asyncmem_location_tasks)"), live);
+    assert_eq!(read_back("asyncmem_connected"), 1.0);
+    assert_eq!(read_back("asyncmem_subscriber_dropped_events_total"), 0.0);
+    let top = prom
+        .query("topk(1, asyncmem_location_future_bytes)")
+        .unwrap();
+    assert_eq!(top.len(), 1);
+    let top_location = top[0]["metric"]["location"].as_str().unwrap();
+    assert!(
+        holders.contains(&format!("\"{top_location}\"")),
+        "{top_location} vs {holders}"
+    );
+    assert_eq!(value_of(&top[0]), holder_bytes);
+    // Most futures hold 4096 bytes plus the sleep: the median falls in (4096, 8192].
+    let median = read_back("histogram_quantile(0.5, asyncmem_tasks_by_future_size)");
+    assert!(
+        median > HOLD as f64 && median <= 2.0 * HOLD as f64,
+        "median {median}"
+    );
+    let info = prom.query("asyncmem_target_info").unwrap();
+    assert_eq!(info.len(), 1);
+    assert_eq!(info[0]["metric"]["pid"], target.pid.to_string());
+    assert_eq!(info[0]["metric"]["instrumentation"], "console-subscriber");
+    let rss = read_back("asyncmem_target_resident_memory_bytes");
+    assert!(
+        (rss - proc_rss).abs() <= proc_rss * 0.2,
+        "{rss} vs {proc_rss}"
+    );
+
+    // The target gone: export exits with 7 (for a supervisor to restart it), and Prometheus
+    // sees the exporter down.
+    drop(target);
+    let (status, err) = exporter.wait_exit(Duration::from_secs(20));
+    assert_eq!(status.code(), Some(7), "{err}");
+    assert!(err.contains("exited"), "{err}");
+    wait_for(Duration::from_secs(30), "up == 0 in Prometheus", || {
+        let up = prom.query("up{job=\"asyncmem\"}")?;
+        (up.len() == 1 && value_of(&up[0]) == 0.0).then_some(())
+    });
+}
+
+#[test]
+fn export_serves_only_metrics_warns_off_loopback_and_stops_on_sigterm() {
+    let target = start_demo("sleepers", &["-n", "20", "-b", "64"]);
+    let port = free_port();
+    let mut exporter = Exporter::start(&target.addr(), &format!("0.0.0.0:{port}"), &[]);
+    wait_for(Duration::from_secs(30), "/metrics to answer", || {
+        exporter.metrics()
+    });
+    let index = http_get(&exporter.addr, "/").unwrap();
+    assert_eq!(index.status, 200);
+    assert!(index.body.contains("/metrics"), "{}", index.body);
+    assert_eq!(http_get(&exporter.addr, "/nope").unwrap().status, 404);
+    assert_eq!(
+        http_get(&exporter.addr, "/metrics/more").unwrap().status,
+        404
+    );
+    let kill = Command::new("kill")
+        .args(["-TERM", &exporter.child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let (status, err) = exporter.wait_exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(143), "{err}");
+    assert!(err.contains("warning") && err.contains("0.0.0.0"), "{err}");
+}
+
+#[test]
+fn export_refuses_a_taken_port_with_exit_10() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    // The target does not matter: the port is checked before attaching.
+    let out = asyncmem()
+        .args([
+            "export",
+            "--addr",
+            "http://127.0.0.1:9",
+            "--listen",
+            &listen,
+        ])
+        .output()
+        .unwrap();
+    let err = stderr_of(&out);
+    assert_eq!(out.status.code(), Some(10), "{err}");
+    assert!(
+        err.contains("cannot listen on") && err.contains(&listen),
+        "{err}"
+    );
+    let bad = asyncmem()
+        .args([
+            "export",
+            "--addr",
+            "http://127.0.0.1:9",
+            "--listen",
+            "nowhere",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(bad.status.code(), Some(2), "{}", stderr_of(&bad));
+}
