@@ -412,6 +412,8 @@ fn prometheus_scrapes_export_of_a_real_demo() {
         "{rss} vs {proc_rss}"
     );
 
+    check_dashboard(&prom);
+
     // The target gone: export exits with 7 (for a supervisor to restart it), and Prometheus
     // sees the exporter down.
     drop(target);
@@ -422,6 +424,44 @@ fn prometheus_scrapes_export_of_a_real_demo() {
         let up = prom.query("up{job=\"asyncmem\"}")?;
         (up.len() == 1 && value_of(&up[0]) == 0.0).then_some(())
     });
+}
+
+/// Every query of the shipped Grafana dashboard is valid PromQL for this Prometheus, and every
+/// metric it names is one that export writes.
+fn check_dashboard(prom: &Prometheus) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/grafana/asyncmem-dashboard.json"
+    );
+    let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let exporter_source = include_str!("../src/output/prometheus.rs");
+    let mut exprs = Vec::new();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            exprs.push(target["expr"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(exprs.len() >= 10, "{exprs:?}");
+    let mut answered = 0;
+    for expr in &exprs {
+        let query = expr.replace("$instance", ".*");
+        let result = prom
+            .query(&query)
+            .unwrap_or_else(|| panic!("Prometheus rejects the dashboard query {query}"));
+        answered += usize::from(!result.is_empty());
+        let names = expr
+            .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .filter(|w| w.starts_with("asyncmem_"));
+        for name in names {
+            assert!(
+                exporter_source.contains(&format!("\"{name}\"")),
+                "the dashboard queries {name}, which export does not write"
+            );
+        }
+    }
+    // Most panels have data on a settled demo (not the slope, lints or warnings that need a
+    // moving task count or trouble).
+    assert!(answered * 2 > exprs.len(), "{answered} of {exprs:?}");
 }
 
 #[test]
