@@ -38,7 +38,7 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Snapshot(SnapshotArgs),
     /// Serve Prometheus metrics of the target at http://LISTEN/metrics until stopped.
-    #[command(after_help = EXPORT_HELP)]
+    #[command(after_help = EXIT_CODES, long_about = EXPORT_ABOUT)]
     Export(ExportArgs),
 }
 
@@ -141,11 +141,12 @@ pub struct SnapshotArgs {
     pub demo_args: Vec<String>,
 }
 
-const EXPORT_HELP: &str = "\
+const EXPORT_ABOUT: &str = "\
+Serve Prometheus metrics of the target at http://LISTEN/metrics until stopped.
+
 Runs until SIGTERM (exit 143) or Ctrl-C (130). While the target lives, a dropped console stream
 is reconnected with backoff (asyncmem_connected 0 meanwhile); once the target process is gone,
-export exits with 7 so that a supervisor can restart it against the new process.
-Exit codes: 2 bad command line, 3-9 as for snapshot (attaching), 10 cannot listen.";
+export exits with 7 so that a supervisor can restart it against the new process.";
 
 /// `export`: a Prometheus endpoint for one target.
 #[derive(Args, Debug)]
@@ -163,7 +164,7 @@ pub struct ExportArgs {
     #[arg(long, default_value_t = 20, value_name = "K", value_parser = clap::value_parser!(u16).range(0..=1000))]
     pub top_locations: u16,
     /// Window of the bytes-per-task line (RSS over live tasks).
-    #[arg(long, default_value = "5m", value_parser = duration_at_least_10ms)]
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration_at_least_10ms)]
     pub fit_window: Duration,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]

@@ -523,3 +523,20 @@ fn export_refuses_a_taken_port_with_exit_10() {
         .unwrap();
     assert_eq!(bad.status.code(), Some(2), "{}", stderr_of(&bad));
 }
+
+#[test]
+fn export_help_documents_its_lifecycle_and_exit_codes() {
+    let out = asyncmem().args(["export", "--help"]).output().unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "--listen <IP:PORT>",
+        "127.0.0.1:9184",
+        "--top-locations <K>",
+        "exits with 7",
+        "10   export: cannot listen",
+        "143",
+    ] {
+        assert!(text.contains(needle), "missing {needle:?} in help:\n{text}");
+    }
+}
