@@ -588,7 +588,11 @@ mod tests {
                 top_locations: k,
                 ..Config::default()
             };
-            let s = parse(&render(&m, &target(), &cfg));
+            let text = render(&m, &target(), &cfg);
+            // No RSS reading (no local pid): no memory figures, rather than zeros.
+            assert!(!text.contains("asyncmem_target_resident_memory_bytes"));
+            assert!(!text.contains("asyncmem_target_threads"));
+            let s = parse(&text);
             let tasks = with(&s, "asyncmem_location_tasks{");
             let bytes = with(&s, "asyncmem_location_future_bytes{");
             let shown = k.min(30);
