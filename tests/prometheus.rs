@@ -64,38 +64,55 @@ fn get(m: &HashMap<String, f64>, series: &str) -> f64 {
 }
 
 /// Poll `f` every 200 ms until it gives a value, or panic with `what` after `limit`.
-fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+fn wait_for<T>(limit: Duration, what: &str, f: impl FnMut() -> Option<T>) -> T {
+    wait_or(limit, || what.to_string(), f)
+}
+
+/// [`wait_for`], with the panic message made when it times out.
+fn wait_or<T>(limit: Duration, what: impl Fn() -> String, mut f: impl FnMut() -> Option<T>) -> T {
     let start = Instant::now();
     loop {
         if let Some(v) = f() {
             return v;
         }
-        assert!(start.elapsed() < limit, "timed out after {limit:?}: {what}");
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?}: {}",
+            what()
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
 }
 
-/// A running `asyncmem export`, killed on drop.
+/// A running `asyncmem export`, killed on drop; its stderr goes to a file, for the messages.
 struct Exporter {
     child: Child,
     addr: String,
+    log: PathBuf,
 }
 
 impl Exporter {
     fn start(target: &str, listen: &str, extra: &[&str]) -> Exporter {
+        let port = listen.rsplit_once(':').unwrap().1;
+        let log =
+            std::env::temp_dir().join(format!("asyncmem-export-{}-{port}.log", std::process::id()));
         let child = asyncmem()
             .args(["export", "--addr", target, "--listen", listen])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("log file"))
             .spawn()
             .expect("starting asyncmem export");
-        let port = listen.rsplit_once(':').unwrap().1;
         Exporter {
             child,
             addr: format!("127.0.0.1:{port}"),
+            log,
         }
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     fn metrics(&self) -> Option<HashMap<String, f64>> {
@@ -105,27 +122,24 @@ impl Exporter {
 
     /// Wait until the whole sleepers picture is in (every sleeper announced, RSS read).
     fn settled(&self) -> HashMap<String, f64> {
-        wait_for(
-            Duration::from_secs(60),
-            "the demo's tasks in /metrics",
-            || {
-                let m = self.metrics()?;
-                let idle = *m.get("asyncmem_tasks{state=\"idle\"}")?;
-                (idle >= (N + 4) as f64 && m.contains_key("asyncmem_target_resident_memory_bytes"))
-                    .then_some(m)
-            },
-        )
+        let what = || format!("the demo's tasks in /metrics; stderr: {}", self.stderr());
+        wait_or(Duration::from_secs(60), what, || {
+            let m = self.metrics()?;
+            let idle = *m.get("asyncmem_tasks{state=\"idle\"}")?;
+            (idle >= (N + 4) as f64 && m.contains_key("asyncmem_target_resident_memory_bytes"))
+                .then_some(m)
+        })
     }
 
     fn wait_exit(&mut self, limit: Duration) -> (ExitStatus, String) {
-        let status = wait_for(limit, "asyncmem export to exit", || {
-            self.child.try_wait().expect("try_wait")
-        });
-        let mut err = String::new();
-        if let Some(mut e) = self.child.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
-        (status, err)
+        let log = self.log.clone();
+        let what = || {
+            let err = std::fs::read_to_string(&log).unwrap_or_default();
+            format!("asyncmem export to exit; stderr: {err}")
+        };
+        let child = &mut self.child;
+        let status = wait_or(limit, what, || child.try_wait().expect("try_wait"));
+        (status, self.stderr())
     }
 }
 
@@ -133,6 +147,7 @@ impl Drop for Exporter {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
     }
 }
 
@@ -469,9 +484,8 @@ fn export_serves_only_metrics_warns_off_loopback_and_stops_on_sigterm() {
     let target = start_demo("sleepers", &["-n", "20", "-b", "64"]);
     let port = free_port();
     let mut exporter = Exporter::start(&target.addr(), &format!("0.0.0.0:{port}"), &[]);
-    wait_for(Duration::from_secs(30), "/metrics to answer", || {
-        exporter.metrics()
-    });
+    let what = || format!("/metrics to answer; stderr: {}", exporter.stderr());
+    wait_or(Duration::from_secs(30), what, || exporter.metrics());
     let index = http_get(&exporter.addr, "/").unwrap();
     assert_eq!(index.status, 200);
     assert!(index.body.contains("/metrics"), "{}", index.body);
