@@ -350,12 +350,19 @@ fn prometheus_scrapes_export_of_a_real_demo() {
         holder_bytes >= holder_tasks * HOLD as f64,
         "{holder_bytes} bytes for {holder_tasks} tasks of {HOLD} bytes"
     );
-    let rss = get(&m, "asyncmem_target_resident_memory_bytes");
-    let proc_rss = vm_rss(target.pid);
-    assert!(
-        (rss - proc_rss).abs() <= proc_rss * 0.2,
-        "exported RSS {rss} against /proc's {proc_rss}"
-    );
+    // RSS is sampled every second and may still grow while the subscriber absorbs the tasks:
+    // within 10 % of /proc's reading at the same time, once it has caught up.
+    let close = |rss: f64| {
+        let proc_rss = vm_rss(target.pid);
+        ((rss - proc_rss).abs() <= proc_rss * 0.1).then_some(())
+    };
+    let what = || format!("exported RSS close to /proc's {}", vm_rss(target.pid));
+    wait_or(Duration::from_secs(15), what, || {
+        close(get(
+            &exporter.metrics()?,
+            "asyncmem_target_resident_memory_bytes",
+        ))
+    });
 
     // The same picture as `snapshot` sees (the demo is idle: nothing changes once settled).
     let out = asyncmem()
@@ -421,10 +428,10 @@ fn prometheus_scrapes_export_of_a_real_demo() {
     assert_eq!(info.len(), 1);
     assert_eq!(info[0]["metric"]["pid"], target.pid.to_string());
     assert_eq!(info[0]["metric"]["instrumentation"], "console-subscriber");
-    let rss = read_back("asyncmem_target_resident_memory_bytes");
-    assert!(
-        (rss - proc_rss).abs() <= proc_rss * 0.2,
-        "{rss} vs {proc_rss}"
+    wait_for(
+        Duration::from_secs(15),
+        "RSS in Prometheus close to /proc's",
+        || close(read_back("asyncmem_target_resident_memory_bytes")),
     );
 
     check_dashboard(&prom);
