@@ -545,6 +545,124 @@ fn export_refuses_a_taken_port_with_exit_10() {
     assert_eq!(bad.status.code(), Some(2), "{}", stderr_of(&bad));
 }
 
+/// A TCP relay to `upstream` that can be cut (listener closed, every relayed connection shut
+/// down) and resumed on the same port: a console stream that drops while the target lives.
+struct Relay {
+    port: u16,
+    upstream: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    conns: std::sync::Arc<std::sync::Mutex<Vec<TcpStream>>>,
+    accept: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Relay {
+    fn start(upstream: u16) -> Relay {
+        let mut r = Relay {
+            port: free_port(),
+            upstream,
+            stop: Default::default(),
+            conns: Default::default(),
+            accept: None,
+        };
+        r.resume();
+        r
+    }
+
+    fn resume(&mut self) {
+        use std::sync::atomic::Ordering;
+        self.stop.store(false, Ordering::SeqCst);
+        let listener = std::net::TcpListener::bind(("127.0.0.1", self.port)).expect("relay port");
+        listener.set_nonblocking(true).unwrap();
+        let (stop, conns, upstream) = (self.stop.clone(), self.conns.clone(), self.upstream);
+        self.accept = Some(std::thread::spawn(move || {
+            while !stop.load(Ordering::SeqCst) {
+                let Ok((client, _)) = listener.accept() else {
+                    std::thread::sleep(Duration::from_millis(20));
+                    continue;
+                };
+                client.set_nonblocking(false).unwrap();
+                let Ok(server) = TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
+                for (mut from, mut to) in [
+                    (client.try_clone().unwrap(), server.try_clone().unwrap()),
+                    (server.try_clone().unwrap(), client.try_clone().unwrap()),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(std::net::Shutdown::Both);
+                    });
+                }
+                conns.lock().unwrap().extend([client, server]);
+            }
+        }));
+    }
+
+    fn cut(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        if let Some(t) = self.accept.take() {
+            t.join().unwrap();
+        }
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(std::net::Shutdown::Both);
+        }
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.cut();
+    }
+}
+
+#[test]
+fn export_keeps_serving_and_reconnects_while_the_target_lives() {
+    let target = start_demo("sleepers", &["-n", "20", "-b", "64"]);
+    let mut relay = Relay::start(target.port);
+    let listen = format!("127.0.0.1:{}", free_port());
+    // The process listening on the relayed endpoint is this test: the "target" lives throughout.
+    let relayed = format!("http://127.0.0.1:{}", relay.port);
+    let mut exporter = Exporter::start(&relayed, &listen, &[]);
+    let connected = |exporter: &Exporter, want: f64| {
+        let m = exporter.metrics()?;
+        let idle = *m.get("asyncmem_tasks{state=\"idle\"}")?;
+        (get(&m, "asyncmem_connected") == want && idle >= 24.0).then_some(m)
+    };
+    let what = || {
+        format!(
+            "connected with the demo's tasks; stderr: {}",
+            exporter.stderr()
+        )
+    };
+    let before = wait_or(Duration::from_secs(30), what, || connected(&exporter, 1.0));
+
+    // The stream drops, the target lives: connected 0, the last picture still served.
+    relay.cut();
+    let what = || format!("asyncmem_connected 0; stderr: {}", exporter.stderr());
+    let during = wait_or(Duration::from_secs(20), what, || connected(&exporter, 0.0));
+    let idle = "asyncmem_tasks{state=\"idle\"}";
+    assert_eq!(get(&during, idle), get(&before, idle));
+    assert!(
+        exporter.child.try_wait().unwrap().is_none(),
+        "export exited"
+    );
+
+    // The endpoint back: reconnected (backoff at most 5 s), the same tasks.
+    relay.resume();
+    let what = || format!("asyncmem_connected 1 again; stderr: {}", exporter.stderr());
+    let after = wait_or(Duration::from_secs(30), what, || connected(&exporter, 1.0));
+    assert_eq!(get(&after, idle), get(&before, idle));
+    assert!(
+        get(&after, "asyncmem_updates_total") > get(&during, "asyncmem_updates_total"),
+        "no update since the reconnect"
+    );
+    let err = exporter.stderr();
+    assert!(
+        err.contains("reconnecting") && err.contains("reconnected"),
+        "{err}"
+    );
+}
+
 #[test]
 fn export_help_documents_its_lifecycle_and_exit_codes() {
     let out = asyncmem().args(["export", "--help"]).output().unwrap();

@@ -66,7 +66,8 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
         "gauge",
         "The watched target: pid (when local), console endpoint and instrumentation; always 1.",
     );
-    let pid = target.pid.map(|p| p.to_string());
+    // The model's pid follows a reconnect to a new process behind the endpoint.
+    let pid = model.pid.or(target.pid).map(|p| p.to_string());
     let mut labels = Vec::with_capacity(3);
     if let Some(pid) = &pid {
         labels.push(("pid", pid.as_str()));
