@@ -17,7 +17,7 @@ Exit codes:
   7    the target exited (before or while attaching)
   8    the endpoint cannot be reached
   9    timed out waiting for the target's first update
-  10   export: cannot listen on the --listen address
+  11   export: cannot listen on the --listen address
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
   143  terminated (SIGTERM)
 In `top`, q and Ctrl-C quit with 0.";

@@ -19,7 +19,7 @@ pub mod exit {
     pub const UNREACHABLE: i32 = 8;
     pub const TIMEOUT: i32 = 9;
     /// `export` cannot listen on its `--listen` address (in use, not permitted, not local).
-    pub const LISTEN: i32 = 10;
+    pub const LISTEN: i32 = 11;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
     /// Stopped by SIGTERM (128 + SIGTERM).

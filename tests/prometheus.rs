@@ -512,7 +512,7 @@ fn export_serves_only_metrics_warns_off_loopback_and_stops_on_sigterm() {
 }
 
 #[test]
-fn export_refuses_a_taken_port_with_exit_10() {
+fn export_refuses_a_taken_port_with_exit_11() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let listen = taken.local_addr().unwrap().to_string();
     // The target does not matter: the port is checked before attaching.
@@ -527,7 +527,7 @@ fn export_refuses_a_taken_port_with_exit_10() {
         .output()
         .unwrap();
     let err = stderr_of(&out);
-    assert_eq!(out.status.code(), Some(10), "{err}");
+    assert_eq!(out.status.code(), Some(11), "{err}");
     assert!(
         err.contains("cannot listen on") && err.contains(&listen),
         "{err}"
@@ -673,7 +673,7 @@ fn export_help_documents_its_lifecycle_and_exit_codes() {
         "127.0.0.1:9184",
         "--top-locations <K>",
         "exits with 7",
-        "10   export: cannot listen",
+        "11   export: cannot listen",
         "143",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in help:\n{text}");
