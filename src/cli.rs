@@ -17,10 +17,12 @@ Exit codes:
   7    the target exited (before or while attaching)
   8    the endpoint cannot be reached
   9    timed out waiting for the target's first update
+  10   the recording cannot be read (missing, not a recording, corrupt, newer version)
   11   export: cannot listen on the --listen address
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
   143  terminated (SIGTERM)
-In `top`, q and Ctrl-C quit with 0.";
+In `top` and `replay`, q and Ctrl-C quit with 0; `record` ends with 0 on --duration, Ctrl-C,
+SIGTERM or the target's exit (the file is complete in each case).";
 
 #[derive(Parser, Debug)]
 #[command(name = "asyncmem", version, about = "See what the suspended tasks of a live tokio process cost: future sizes, poll states and RSS", after_help = EXIT_CODES)]
@@ -37,6 +39,13 @@ pub enum Command {
     /// Attach, wait for the first full picture, print it and exit.
     #[command(after_help = EXIT_CODES)]
     Snapshot(SnapshotArgs),
+    /// Record everything the model is fed (console updates, RSS) to a file, for replay and
+    /// `snapshot --from` later or elsewhere.
+    #[command(after_help = EXIT_CODES)]
+    Record(RecordArgs),
+    /// The terminal UI on a recording: play, pause, speed, seek; no target needed.
+    #[command(after_help = EXIT_CODES)]
+    Replay(ReplayArgs),
     /// Serve Prometheus metrics of the target at http://LISTEN/metrics until stopped.
     #[command(after_help = EXIT_CODES, long_about = EXPORT_ABOUT)]
     Export(ExportArgs),
@@ -54,9 +63,53 @@ pub struct TopArgs {
     /// Write asyncmem's own logs to this file (never to the screen).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// Also record the session to this file (see `asyncmem record`).
+    #[arg(long, value_name = "FILE")]
+    pub record: Option<PathBuf>,
+    /// Replace the --record file if it exists.
+    #[arg(long, requires = "record")]
+    pub overwrite: bool,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]
     pub demo_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// The recording file to write.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: PathBuf,
+    /// Replace the file if it exists.
+    #[arg(long)]
+    pub overwrite: bool,
+    /// Stop after this long (default: until Ctrl-C, SIGTERM or the target's exit).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// Arguments for the demo started by --demo.
+    #[arg(last = true)]
+    pub demo_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ReplayArgs {
+    /// A file written by `asyncmem record` or `top --record`.
+    pub file: PathBuf,
+    /// Playback speed (1 = as recorded; > and < change it while playing).
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// How long completed tasks stay visible (dimmed).
+    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    pub retain: Duration,
+    /// Futures of at least this many bytes get the large-future lint.
+    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    pub large_future: u64,
+    /// Write asyncmem's own logs to this file (never to the screen).
+    #[arg(long, value_name = "FILE")]
+    pub log: Option<PathBuf>,
 }
 
 /// Which process to watch.
@@ -108,6 +161,8 @@ impl ConnectArgs {
 pub enum Format {
     Table,
     Json,
+    /// One row per task (with --series: one row per chart sample).
+    Csv,
 }
 
 #[derive(Args, Debug)]
@@ -136,6 +191,16 @@ pub struct SnapshotArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short = 'o')]
     pub output: Option<PathBuf>,
+    /// Read a recording instead of a live target.
+    #[arg(long, value_name = "FILE", group = "TargetArgs")]
+    pub from: Option<PathBuf>,
+    /// With --from: the state this long after the recording started (default: its end).
+    #[arg(long, requires = "from", value_parser = humantime::parse_duration)]
+    pub at: Option<Duration>,
+    /// Print the chart's time series (RSS, task counts, future bytes per sample) instead of
+    /// the tasks.
+    #[arg(long)]
+    pub series: bool,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]
     pub demo_args: Vec<String>,

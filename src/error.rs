@@ -18,6 +18,8 @@ pub mod exit {
     pub const TARGET_EXITED: i32 = 7;
     pub const UNREACHABLE: i32 = 8;
     pub const TIMEOUT: i32 = 9;
+    /// A recording that cannot be read (missing, not a recording, corrupt, newer version).
+    pub const BAD_RECORDING: i32 = 10;
     /// `export` cannot listen on its `--listen` address (in use, not permitted, not local).
     pub const LISTEN: i32 = 11;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).

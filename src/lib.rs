@@ -9,6 +9,7 @@ pub mod error;
 pub mod export;
 pub mod model;
 pub mod output;
+pub mod recording;
 pub mod session;
 pub mod source;
 pub mod ui;

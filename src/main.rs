@@ -7,11 +7,14 @@ use std::time::Instant;
 use anyhow::Context;
 use clap::Parser;
 
-use asyncmem::cli::{Cli, Command, Format, SnapshotArgs, TopArgs};
+use asyncmem::cli::{Cli, Command, Format, RecordArgs, ReplayArgs, SnapshotArgs, TopArgs};
 use asyncmem::error::{exit, AttachError};
-use asyncmem::model::{Event, Model};
-use asyncmem::output;
-use asyncmem::session;
+use asyncmem::model::{time, Event, Model, ModelConfig};
+use asyncmem::output::{self, TargetInfo};
+use asyncmem::recording::{self, Reader, Recorder, RecordingError, Scan, Writer};
+use asyncmem::session::{self, Session};
+use asyncmem::source::console::Control;
+use asyncmem::source::replay;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -27,6 +30,8 @@ fn main() -> ExitCode {
         match cli.command {
             Command::Snapshot(args) => snapshot(args).await,
             Command::Top(args) => top(args).await,
+            Command::Record(args) => record(args).await,
+            Command::Replay(args) => replay(args).await,
             Command::Export(args) => asyncmem::export::run(args).await,
         }
     });
@@ -41,9 +46,14 @@ fn fail(code: i32, message: &str) -> ExitCode {
 }
 
 fn report(err: &anyhow::Error) -> i32 {
-    let code = err
-        .downcast_ref::<AttachError>()
-        .map_or(exit::OTHER, AttachError::exit_code);
+    let code = match (
+        err.downcast_ref::<AttachError>(),
+        err.downcast_ref::<RecordingError>(),
+    ) {
+        (Some(e), _) => e.exit_code(),
+        (None, Some(_)) => exit::BAD_RECORDING,
+        (None, None) => exit::OTHER,
+    };
     eprintln!("asyncmem: error: {err:#}");
     code
 }
@@ -62,6 +72,10 @@ async fn snapshot(args: SnapshotArgs) -> i32 {
 }
 
 async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
+    if let Some(path) = &args.from {
+        let (model, target) = tokio::task::block_in_place(|| model_from(args, path))?;
+        return write_snapshot(args, &model, &target);
+    }
     let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
     let mut model = Model::new(args.connect.model());
     model.pid = session.target.pid;
@@ -113,25 +127,259 @@ async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
             last_change = Instant::now();
         }
     }
+    write_snapshot(args, &model, &session.target)?;
+    drop(session);
+    Ok(())
+}
+
+/// The model as a recording had it `--at` after it started (or at its end).
+fn model_from(args: &SnapshotArgs, path: &std::path::Path) -> anyhow::Result<(Model, TargetInfo)> {
+    let mut reader =
+        Reader::open(path).with_context(|| format!("reading the recording {}", path.display()))?;
+    let header = reader.header.clone();
+    let mut model = Model::new(args.connect.model());
+    model.pid = header.pid;
+    let until = args
+        .at
+        .map(|d| header.started_at.saturating_add(time::nanos_of(d)));
+    let mut last_at = header.started_at;
+    loop {
+        match reader.next_frame() {
+            Ok(Some(f)) if until.is_some_and(|u| f.at > u) => break,
+            Ok(Some(f)) => {
+                last_at = f.at;
+                model.apply(f.event);
+            }
+            Ok(None) => {
+                if let Some(at) = args.at.filter(|_| until.is_some_and(|u| u > last_at)) {
+                    eprintln!(
+                        "asyncmem: warning: --at {} is past the end of the recording ({} long): the state at its end follows",
+                        humantime::format_duration(at),
+                        humantime::format_duration(std::time::Duration::from_nanos(
+                            (last_at - header.started_at).max(0) as u64
+                        ))
+                    );
+                }
+                break;
+            }
+            Err(e) if e.is_truncation() => {
+                eprintln!("asyncmem: warning: {e}: the state before the cut follows");
+                break;
+            }
+            Err(e) => {
+                return Err(anyhow::Error::new(e))
+                    .with_context(|| format!("reading the recording {}", path.display()))
+            }
+        }
+    }
+    if model.updates == 0 && model.last_rss.is_none() {
+        anyhow::bail!(RecordingError::Corrupt {
+            offset: reader.offset(),
+            what: "the recording holds no console update or RSS reading before that point".into(),
+        });
+    }
+    let target = TargetInfo {
+        pid: header.pid,
+        endpoint: format!("{} (recorded)", header.endpoint),
+    };
+    Ok((model, target))
+}
+
+fn write_snapshot(args: &SnapshotArgs, model: &Model, target: &TargetInfo) -> anyhow::Result<()> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    match args.format {
-        Format::Json => {
-            output::json::write(&mut out, &model, &session.target, &args.connect.lints())?
-        }
-        Format::Table => {
+    let lints = args.connect.lints();
+    match (args.format, args.series) {
+        (Format::Json, false) => output::json::write(&mut out, model, target, &lints)?,
+        (Format::Table, false) => {
             let width = terminal_width();
-            let lints = args.connect.lints();
-            output::table::write(&mut out, &model, &session.target, &lints, width, args.limit)?
+            output::table::write(&mut out, model, target, &lints, width, args.limit)?
         }
+        (Format::Csv, false) => output::csv::write_tasks(&mut out, model, target, &lints)?,
+        (Format::Csv, true) => output::csv::write_series(&mut out, model)?,
+        (Format::Json, true) => {
+            let samples: Vec<_> = model.series.samples().collect();
+            serde_json::to_writer_pretty(&mut out, &samples)?;
+            writeln!(out)?;
+        }
+        (Format::Table, true) => output::table::write_series(&mut out, model)?,
     }
     out.flush()?;
-    drop(session);
     Ok(())
+}
+
+/// The header of a recording of `target`.
+fn recording_header(target: &TargetInfo) -> recording::Header {
+    recording::Header {
+        asyncmem: env!("CARGO_PKG_VERSION").into(),
+        started_at: time::now(),
+        pid: target.pid,
+        endpoint: target.endpoint.clone(),
+    }
+}
+
+/// Put a recorder between the session's sources and its consumer.
+fn start_recording(
+    session: &mut Session,
+    path: &std::path::Path,
+    overwrite: bool,
+) -> anyhow::Result<Recorder> {
+    let writer =
+        Writer::create(path, &recording_header(&session.target), overwrite).with_context(|| {
+            let hint = if path.exists() && !overwrite {
+                " (it exists: pass --overwrite to replace it)"
+            } else {
+                ""
+            };
+            format!("creating the recording {}{hint}", path.display())
+        })?;
+    let (_, closed) = tokio::sync::mpsc::channel(1);
+    let events = std::mem::replace(&mut session.events, closed);
+    let (events, recorder) = Recorder::tee(events, writer);
+    session.events = events;
+    Ok(recorder)
+}
+
+/// Close a recording and say what it holds; the exit code to use if it failed. Before the
+/// session ends: stopping a `--demo` target must not be recorded as the target exiting.
+async fn finish_recording(
+    recorder: Recorder,
+    session: &mut Session,
+    path: &std::path::Path,
+    started: Instant,
+) -> i32 {
+    let (_, closed) = tokio::sync::mpsc::channel(1);
+    drop(std::mem::replace(&mut session.events, closed));
+    match recorder.finish().await {
+        Ok((frames, bytes)) => {
+            eprintln!(
+                "asyncmem: recorded {frames} frames, {bytes} bytes in {:.1} s to {}",
+                started.elapsed().as_secs_f64(),
+                path.display()
+            );
+            exit::OK
+        }
+        Err(e) => {
+            eprintln!(
+                "asyncmem: error: the recording {} is incomplete: {e} (the frames written before the error are readable)",
+                path.display()
+            );
+            exit::OTHER
+        }
+    }
+}
+
+async fn record(args: RecordArgs) -> i32 {
+    let attached = tokio::select! {
+        s = session::start(&args.target, &args.connect, &args.demo_args) => s,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("asyncmem: interrupted");
+            return exit::INTERRUPTED;
+        }
+    };
+    let mut session = match attached {
+        Ok(s) => s,
+        Err(e) => return report(&e.into()),
+    };
+    let recorder = match start_recording(&mut session, &args.output, args.overwrite) {
+        Ok(r) => r,
+        Err(e) => return report(&e),
+    };
+    let started = Instant::now();
+    eprintln!(
+        "asyncmem: recording {} (pid {}) to {}{}; Ctrl-C stops",
+        session.target.endpoint,
+        session.target.pid.map_or("?".into(), |p| p.to_string()),
+        args.output.display(),
+        args.duration.map_or(String::new(), |d| format!(
+            " for {}",
+            humantime::format_duration(d)
+        )),
+    );
+    let mut model = Model::new(args.connect.model());
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let why = loop {
+        tokio::select! {
+            e = session.events.recv() => match e {
+                Some(Event::TargetExited) | None => break "the target exited",
+                Some(e) => model.apply(e),
+            },
+            _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => break "--duration elapsed",
+            _ = tokio::signal::ctrl_c() => break "interrupted",
+            _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => break "terminated",
+        }
+    };
+    let c = model.counts();
+    eprintln!(
+        "asyncmem: stopped ({why}): {} updates, {} tasks seen ({} live at the end)",
+        model.updates,
+        c.live() + c.done,
+        c.live()
+    );
+    finish_recording(recorder, &mut session, &args.output, started).await
+}
+
+async fn replay(args: ReplayArgs) -> i32 {
+    if let Some(path) = &args.log {
+        if let Err(e) = init_log(path) {
+            eprintln!(
+                "asyncmem: error: cannot open the log file {}: {e}",
+                path.display()
+            );
+            return exit::OTHER;
+        }
+    }
+    let scan = match tokio::task::block_in_place(|| Scan::file(&args.file)) {
+        Ok(s) => s,
+        Err(e) => {
+            return report(
+                &anyhow::Error::new(e)
+                    .context(format!("reading the recording {}", args.file.display())),
+            )
+        }
+    };
+    if scan.frames == 0 {
+        let why = match &scan.tail {
+            recording::Tail::Broken(e) => format!(": {e}"),
+            _ => String::new(),
+        };
+        eprintln!(
+            "asyncmem: error: the recording {} holds no events{why}",
+            args.file.display()
+        );
+        return exit::BAD_RECORDING;
+    }
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        eprintln!("asyncmem: error: --speed must be a positive number");
+        return exit::USAGE;
+    }
+    let plan = replay::Plan::new(args.file.clone(), &scan, args.speed);
+    let (tx, mut events) = tokio::sync::mpsc::channel(session::CHANNEL_CAPACITY);
+    let (control, control_rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(replay::run(plan, tx, control_rx));
+    let target = TargetInfo {
+        pid: scan.header.pid,
+        endpoint: format!("replay of {}", args.file.display()),
+    };
+    let cfg = ModelConfig {
+        retain_done: args.retain,
+        ..ModelConfig::default()
+    };
+    let mut model = Model::new(cfg);
+    model.pid = scan.header.pid;
+    let mut app = new_app(target);
+    app.lints.large_future_bytes = args.large_future;
+    run_tui(&mut app, &mut model, &mut events, &control).await
+}
+
+fn new_app(target: TargetInfo) -> asyncmem::ui::App {
+    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
+    asyncmem::ui::App::new(target, color)
 }
 
 async fn top(args: TopArgs) -> i32 {
@@ -156,19 +404,48 @@ async fn top(args: TopArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return report(&e.into()),
     };
+    let recorder = match &args.record {
+        Some(path) => match start_recording(&mut session, path, args.overwrite) {
+            Ok(r) => Some(r),
+            Err(e) => return report(&e),
+        },
+        None => None,
+    };
+    let started = Instant::now();
     let mut cfg = args.connect.model();
     cfg.retain_done = args.retain;
     let mut model = Model::new(cfg);
     model.pid = session.target.pid;
-    let color = std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    let mut app = asyncmem::ui::App::new(session.target.clone(), color);
+    let mut app = new_app(session.target.clone());
+    app.lints = args.connect.lints();
+    let code = run_tui(&mut app, &mut model, &mut session.events, &session.control).await;
+    match (recorder, &args.record) {
+        (Some(recorder), Some(path)) => {
+            let recorded = finish_recording(recorder, &mut session, path, started).await;
+            if code == exit::OK {
+                recorded
+            } else {
+                code
+            }
+        }
+        _ => code,
+    }
+}
+
+/// Take the terminal, run the UI until the user quits or a signal arrives, give it back.
+async fn run_tui(
+    app: &mut asyncmem::ui::App,
+    model: &mut Model,
+    events: &mut tokio::sync::mpsc::Receiver<Event>,
+    control: &tokio::sync::mpsc::Sender<Control>,
+) -> i32 {
     // ratatui::init enters raw mode and the alternate screen, and installs a panic hook that
     // restores the terminal before the panic message is printed.
     let mut terminal = match ratatui::try_init() {
         Ok(t) => t,
         Err(e) => {
             ratatui::restore();
-            eprintln!("asyncmem: error: top needs a terminal: {e}");
+            eprintln!("asyncmem: error: this needs a terminal: {e}");
             return exit::OTHER;
         }
     };
@@ -185,18 +462,9 @@ async fn top(args: TopArgs) -> i32 {
         }
     };
     let input = ratatui::crossterm::event::EventStream::new();
-    let result = asyncmem::ui::run(
-        &mut terminal,
-        &mut app,
-        &mut model,
-        &mut session.events,
-        &session.control,
-        input,
-        shutdown,
-    )
-    .await;
+    let result =
+        asyncmem::ui::run(&mut terminal, app, model, events, control, input, shutdown).await;
     ratatui::restore();
-    drop(session);
     match result {
         Ok(_) => signal.unwrap_or(exit::OK),
         Err(e) => {

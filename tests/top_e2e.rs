@@ -281,3 +281,62 @@ fn a_process_without_console_is_watched_in_rss_only_mode() {
     assert_eq!(code, 0);
     assert!(tui.restored());
 }
+
+#[test]
+fn top_records_and_replay_plays_it_back() {
+    let dir = std::env::temp_dir().join(format!("asyncmem-replay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("top.amrec");
+    let file_arg = file.to_str().unwrap();
+    let target = start_demo("sleepers", &["-n", "20"]);
+    let mut tui = Tui::start(&["top", "--addr", &target.addr(), "--record", file_arg]);
+    tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
+    std::thread::sleep(Duration::from_secs(3));
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(LONG), 0);
+    drop(target);
+
+    // Played back at 4x: the same tasks, then pause, rewind, step, jump to the end.
+    let mut tui = Tui::start(&["replay", file_arg, "--speed", "4"]);
+    tui.wait_for("the replay header", LONG, |s| {
+        s.contains("replay of") && s.contains("×4")
+    });
+    tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
+    tui.keys(" ");
+    tui.wait_for("paused", LONG, |s| s.contains("⏸"));
+    tui.keys("0");
+    tui.wait_for("the start", LONG, |s| {
+        s.contains("live tasks 0") && !s.contains("boxed-32k")
+    });
+    // Step update by update until the tasks are announced (the first updates may hold none).
+    let mut steps = 0;
+    while tui.text().contains("live tasks 0") {
+        assert!(
+            steps < 50,
+            "stepping never showed the tasks:\n{}",
+            tui.text()
+        );
+        tui.keys(".");
+        steps += 1;
+    }
+    assert!(tui.text().contains("⏸"), "stepping keeps the replay paused");
+    tui.keys("}");
+    tui.wait_for("the end", LONG, |s| s.contains("boxed-32k"));
+    tui.keys(">");
+    tui.wait_for("double speed", LONG, |s| s.contains("×8"));
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(LONG), 0);
+    assert!(tui.restored(), "terminal not restored:\n{}", tui.text());
+
+    // A recording cut mid-frame replays everything before the cut and says where it was cut.
+    let bytes = std::fs::read(&file).unwrap();
+    let cut = dir.join("cut.amrec");
+    std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
+    let mut tui = Tui::start(&["replay", cut.to_str().unwrap(), "--speed", "16"]);
+    tui.wait_for("the cut notice", LONG, |s| s.contains("cut at byte"));
+    tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(LONG), 0);
+    let _ = std::fs::remove_dir_all(&dir);
+}

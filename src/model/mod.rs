@@ -236,6 +236,22 @@ pub enum Event {
     TargetExited,
     /// The target has no console endpoint: only its RSS is read.
     NoConsole,
+    /// Replay went back in time: forget everything; the events from the start follow.
+    Rewind,
+    /// Where a replay stands.
+    Playback(Playback),
+}
+
+/// The position of a replay, for the header.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Playback {
+    /// Time since the recording started, and its whole length.
+    pub position: Nanos,
+    pub length: Nanos,
+    pub speed: f64,
+    pub playing: bool,
+    /// How the recording ends, when not cleanly (cut, corrupt, no end marker).
+    pub problem: Option<String>,
 }
 
 pub struct Model {
@@ -268,6 +284,8 @@ pub struct Model {
     updates_this_connection: u64,
     dropped_events: u64,
     generation: u64,
+    /// Set when the events come from a recording.
+    pub playback: Option<Playback>,
 }
 
 impl Default for Model {
@@ -322,6 +340,7 @@ impl Model {
             updates_this_connection: 0,
             dropped_events: 0,
             generation: 0,
+            playback: None,
         }
     }
 
@@ -347,6 +366,14 @@ impl Model {
                 self.connection = Connection::RssOnly;
                 self.instrumentation = Instrumentation::None;
             }
+            Event::Rewind => {
+                // Views cache by generation: it must keep rising across the reset.
+                let generation = self.generation + 1;
+                let (pid, playback) = (self.pid, self.playback.take());
+                *self = Model::new(self.cfg.clone());
+                (self.generation, self.pid, self.playback) = (generation, pid, playback);
+            }
+            Event::Playback(p) => self.playback = Some(p),
         }
     }
 

@@ -16,7 +16,7 @@ pub struct RssSample {
 }
 
 /// One point of the chart.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Sample {
     pub at: Nanos,
     pub rss_bytes: u64,

@@ -1,5 +1,7 @@
-//! Headless writers of the model: a table for people, JSON for scripts, Prometheus metrics.
+//! Headless writers of the model: a table for people, JSON for scripts, CSV for spreadsheets,
+//! Prometheus metrics for a fleet.
 
+pub mod csv;
 pub mod json;
 pub mod prometheus;
 pub mod table;

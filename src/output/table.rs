@@ -262,6 +262,32 @@ pub fn write(
     Ok(())
 }
 
+/// The chart's samples as aligned text, oldest first (the CSV's columns, sizes in units).
+pub fn write_series(out: &mut impl Write, model: &Model) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "{:>9}  {:>10}  {:>10}  {:>7}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}",
+        "SECONDS", "RSS", "ANON", "THREADS", "RUNNING", "SCHED", "IDLE", "LIVE", "FUTURES"
+    )?;
+    let t0 = model.series.samples().next().map_or(0, |s| s.at);
+    for s in model.series.samples() {
+        writeln!(
+            out,
+            "{:>9.1}  {:>10}  {:>10}  {:>7}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}",
+            (s.at - t0) as f64 / 1e9,
+            bytes(s.rss_bytes),
+            bytes(s.anon_rss_bytes),
+            s.threads,
+            s.running,
+            s.scheduled,
+            s.idle,
+            s.live_tasks,
+            bytes(s.future_bytes)
+        )?;
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,13 @@ pub enum Control {
     /// The console `Pause` RPC: the aggregator stops publishing.
     Pause,
     Resume,
+    /// Replay only: double / halve the playback speed.
+    Faster,
+    Slower,
+    /// Replay only: move by this many nanoseconds (negative: back); `i64::MIN` is the start.
+    Seek(i64),
+    /// Replay only: play up to and including the next console update.
+    Step,
 }
 
 /// A live `WatchUpdates` stream and the client it came from.
@@ -357,6 +364,7 @@ async fn stream(
                         }
                     });
                 }
+                Some(Control::Faster | Control::Slower | Control::Seek(_) | Control::Step) => {}
             },
         }
     };

@@ -5,6 +5,7 @@
 pub mod console;
 pub mod discover;
 pub mod endpoint;
+pub mod replay;
 pub mod rss;
 
 pub use endpoint::Endpoint;

@@ -374,6 +374,17 @@ impl App {
             (Mode::Locations, a) => self.on_location_action(model, a),
             (_, Action::Help) => self.mode = Mode::Help,
             (_, Action::Warnings) => self.mode = Mode::Warnings,
+            (_, Action::TogglePause) if model.playback.is_some() => {
+                // A replay pauses its player; the view keeps taking events (seeks).
+                let playing = model.playback.as_ref().is_some_and(|p| p.playing);
+                self.outbox.push(if playing {
+                    Control::Pause
+                } else {
+                    Control::Resume
+                });
+            }
+            (_, Action::Replay(c)) if model.playback.is_some() => self.outbox.push(c),
+            (_, Action::Replay(_)) => {}
             (_, Action::TogglePause) => {
                 self.frozen = !self.frozen;
                 self.outbox.push(if self.frozen {

@@ -59,7 +59,7 @@ pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
         Mode::Locations => draw_locations(frame, body, app, model, theme),
         _ => draw_table(frame, body, app, model, theme),
     }
-    draw_footer(frame, footer, app, theme);
+    draw_footer(frame, footer, app, model.playback.is_some(), theme);
     match app.mode {
         Mode::Help => draw_help(frame, area, theme),
         Mode::Warnings => draw_warnings(frame, area, model, theme),
@@ -74,12 +74,26 @@ fn kv<'a>(label: &'a str, value: String, theme: Theme) -> [Span<'a>; 2] {
     ]
 }
 
-fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
-    let pid = app
-        .target
-        .pid
-        .map_or_else(|| "?".to_string(), |p| p.to_string());
-    let (conn, conn_style) = match &model.connection {
+/// A recording position as m:ss (h:mm:ss past an hour).
+fn clock(ns: i64) -> String {
+    let s = ns.max(0) / 1_000_000_000;
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{}:{:02}", s / 60, s % 60)
+    }
+}
+
+fn speed(x: f64) -> String {
+    if x >= 1.0 {
+        format!("{x}")
+    } else {
+        format!("1/{}", (1.0 / x).round())
+    }
+}
+
+fn connection(c: &Connection, theme: Theme) -> (String, ratatui::style::Style) {
+    match c {
         Connection::Connecting => ("connecting".to_string(), theme.warn()),
         Connection::Connected => ("● connected".to_string(), theme.good()),
         Connection::Reconnecting { attempt, reason } => (
@@ -88,6 +102,26 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
         ),
         Connection::TargetExited => ("target exited: data kept, q quits".to_string(), theme.bad()),
         Connection::RssOnly => ("no console: RSS only".to_string(), theme.warn()),
+    }
+}
+
+fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
+    let pid = app
+        .target
+        .pid
+        .map_or_else(|| "?".to_string(), |p| p.to_string());
+    let (conn, conn_style) = match (&model.playback, &model.connection) {
+        (Some(p), _) => (
+            format!(
+                "{} {} / {}  ×{}",
+                if p.playing { "▶" } else { "⏸" },
+                clock(p.position),
+                clock(p.length),
+                speed(p.speed)
+            ),
+            theme.good(),
+        ),
+        (None, c) => connection(c, theme),
     };
     let mut line1 = vec![
         Span::styled(" asyncmem ", theme.title()),
@@ -98,7 +132,10 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
         Span::raw("  "),
         Span::styled(conn, conn_style),
     ];
-    if app.frozen || model.paused {
+    if let Some(problem) = model.playback.as_ref().and_then(|p| p.problem.as_ref()) {
+        line1.push(Span::styled(format!("  {problem}"), theme.warn()));
+    }
+    if model.playback.is_none() && (app.frozen || model.paused) {
         line1.push(Span::styled("  ⏸ PAUSED (space resumes)", theme.warn()));
     }
     let c = model.counts();
@@ -497,7 +534,7 @@ fn draw_locations(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, t
     );
 }
 
-fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
+fn draw_footer(frame: &mut Frame, area: Rect, app: &App, replay: bool, theme: Theme) {
     let line = if app.editing_filter {
         Line::from(vec![
             Span::styled(" filter: ", theme.warn()),
@@ -521,7 +558,11 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
             ));
         }
         spans.push(Span::styled(
-            "q quit  space pause  / filter  ←→ sort  i invert  enter details  g locations  +- zoom  w warnings  ? help",
+            if replay {
+                "q quit  space play/pause  [ ] ±10s  { } ±1m  0 start  . step  < > speed  / filter  ←→ sort  enter details  g locations  ? help"
+            } else {
+                "q quit  space pause  / filter  ←→ sort  i invert  enter details  g locations  +- zoom  w warnings  ? help"
+            },
             theme.label(),
         ));
         Line::from(spans)

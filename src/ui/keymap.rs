@@ -2,6 +2,12 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
+use crate::source::console::Control;
+
+/// Seek steps of a replay.
+const SHORT_SEEK: i64 = 10_000_000_000;
+const LONG_SEEK: i64 = 60_000_000_000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Action {
     Quit,
@@ -24,6 +30,8 @@ pub enum Action {
     Help,
     Warnings,
     Locations,
+    /// A replay control (ignored when watching a live target).
+    Replay(Control),
 }
 
 /// (keys as shown in help, what they do, the action). Order is the help's order.
@@ -69,6 +77,31 @@ pub const BINDINGS: &[(&str, &str, Action)] = &[
         Action::ZoomIn,
     ),
     ("w", "list warnings", Action::Warnings),
+    (
+        "[, ]",
+        "replay: back / forward 10 s",
+        Action::Replay(Control::Seek(SHORT_SEEK)),
+    ),
+    (
+        "{, }",
+        "replay: back / forward 1 min",
+        Action::Replay(Control::Seek(LONG_SEEK)),
+    ),
+    (
+        "0",
+        "replay: back to the start",
+        Action::Replay(Control::Seek(i64::MIN)),
+    ),
+    (
+        ".",
+        "replay: step to the next update (pauses)",
+        Action::Replay(Control::Step),
+    ),
+    (
+        "<, >",
+        "replay: half / double speed (Space pauses the replay)",
+        Action::Replay(Control::Faster),
+    ),
     ("?", "this help", Action::Help),
 ];
 
@@ -105,6 +138,14 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char('-') => Action::ZoomOut,
         KeyCode::Char('?') => Action::Help,
         KeyCode::Char('w') => Action::Warnings,
+        KeyCode::Char('[') => Action::Replay(Control::Seek(-SHORT_SEEK)),
+        KeyCode::Char(']') => Action::Replay(Control::Seek(SHORT_SEEK)),
+        KeyCode::Char('{') => Action::Replay(Control::Seek(-LONG_SEEK)),
+        KeyCode::Char('}') => Action::Replay(Control::Seek(LONG_SEEK)),
+        KeyCode::Char('0') => Action::Replay(Control::Seek(i64::MIN)),
+        KeyCode::Char('.') => Action::Replay(Control::Step),
+        KeyCode::Char('<') => Action::Replay(Control::Slower),
+        KeyCode::Char('>') => Action::Replay(Control::Faster),
         _ => return None,
     })
 }
@@ -139,6 +180,11 @@ mod tests {
                 KeyCode::Char('w'),
                 KeyCode::Char('?'),
                 KeyCode::Char('g'),
+                KeyCode::Char(']'),
+                KeyCode::Char('}'),
+                KeyCode::Char('0'),
+                KeyCode::Char('.'),
+                KeyCode::Char('>'),
             ]
             .iter()
             .any(|&code| action(KeyEvent::new(code, KeyModifiers::NONE)) == Some(*a));

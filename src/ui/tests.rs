@@ -362,3 +362,46 @@ fn locations_view_groups_and_drills_down() {
     render(&mut app, &model, 120, 30);
     assert_eq!(app.index.len(), 30);
 }
+
+#[test]
+fn replay_header_and_keys() {
+    use crate::model::Playback;
+    use crate::source::console::Control;
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    // Live: the replay keys do nothing.
+    key(&mut app, &mut model, KeyCode::Char(']'));
+    assert!(app.outbox.is_empty());
+    model.apply(Event::Playback(Playback {
+        position: 83 * SEC,
+        length: 3723 * SEC,
+        speed: 0.25,
+        playing: true,
+        problem: Some(
+            "the recording is cut at byte 4242, inside a frame; replay stops there".into(),
+        ),
+    }));
+    insta::assert_snapshot!("replay", render(&mut app, &model, 140, 12).backend());
+    for c in [' ', ']', '{', '0', '.', '>', '<'] {
+        key(&mut app, &mut model, KeyCode::Char(c));
+    }
+    assert!(!app.frozen, "a replay pauses its player, not the view");
+    assert_eq!(
+        app.outbox,
+        vec![
+            Control::Pause,
+            Control::Seek(10 * SEC),
+            Control::Seek(-60 * SEC),
+            Control::Seek(i64::MIN),
+            Control::Step,
+            Control::Faster,
+            Control::Slower,
+        ]
+    );
+    // Rewind: everything goes, the position stays, and views see a new generation.
+    let generation = model.generation();
+    model.apply(Event::Rewind);
+    assert_eq!(model.counts().live(), 0);
+    assert!(model.playback.is_some());
+    assert!(model.generation() > generation);
+}

@@ -23,6 +23,10 @@ struct Args {
     /// that RSS can be read against a growing task count.
     #[arg(long, default_value_t = 0)]
     ramp: usize,
+    /// Instead of one long sleep, the sleepers wake this often (a busy-but-idle server: every
+    /// task polled again and again), still holding their bytes.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    wake: Option<Duration>,
     #[command(flatten)]
     common: Common,
 }
@@ -43,14 +47,29 @@ async fn hold<const N: usize>(nap: Duration) {
     black_box(&buf);
 }
 
-fn spawn_sleeper(bytes: usize, nap: Duration) {
-    match bytes {
-        0 => drop(tokio::spawn(hold::<0>(nap))),
-        64 => drop(tokio::spawn(hold::<64>(nap))),
-        1024 => drop(tokio::spawn(hold::<1024>(nap))),
-        4096 => drop(tokio::spawn(hold::<4096>(nap))),
-        20480 => drop(tokio::spawn(hold::<20480>(nap))),
-        other => unreachable!("clap restricts --bytes, got {other}"),
+/// Like [`hold`], but waking every `every` until `nap` has passed.
+async fn tick<const N: usize>(nap: Duration, every: Duration) {
+    let buf = [1u8; N];
+    let end = tokio::time::Instant::now() + nap;
+    while tokio::time::Instant::now() < end {
+        tokio::time::sleep(every).await;
+    }
+    black_box(&buf);
+}
+
+fn spawn_sleeper(bytes: usize, nap: Duration, wake: Option<Duration>) {
+    match (bytes, wake) {
+        (0, None) => drop(tokio::spawn(hold::<0>(nap))),
+        (64, None) => drop(tokio::spawn(hold::<64>(nap))),
+        (1024, None) => drop(tokio::spawn(hold::<1024>(nap))),
+        (4096, None) => drop(tokio::spawn(hold::<4096>(nap))),
+        (20480, None) => drop(tokio::spawn(hold::<20480>(nap))),
+        (0, Some(w)) => drop(tokio::spawn(tick::<0>(nap, w))),
+        (64, Some(w)) => drop(tokio::spawn(tick::<64>(nap, w))),
+        (1024, Some(w)) => drop(tokio::spawn(tick::<1024>(nap, w))),
+        (4096, Some(w)) => drop(tokio::spawn(tick::<4096>(nap, w))),
+        (20480, Some(w)) => drop(tokio::spawn(tick::<20480>(nap, w))),
+        (other, _) => unreachable!("clap restricts --bytes, got {other}"),
     }
 }
 
@@ -79,7 +98,7 @@ fn main() {
         spawn_named("boxed-32k", hold::<32768>(nap));
         if args.ramp == 0 {
             for _ in 0..args.tasks {
-                spawn_sleeper(args.bytes, nap);
+                spawn_sleeper(args.bytes, nap, args.wake);
             }
         } else {
             // Ten steps a second.
@@ -89,7 +108,7 @@ fn main() {
             while spawned < args.tasks {
                 tick.tick().await;
                 for _ in 0..per_step.min(args.tasks - spawned) {
-                    spawn_sleeper(args.bytes, nap);
+                    spawn_sleeper(args.bytes, nap, args.wake);
                     spawned += 1;
                 }
             }
