@@ -18,6 +18,7 @@ Exit codes:
   8    the endpoint cannot be reached
   9    timed out waiting for the target's first update
   10   the recording cannot be read (missing, not a recording, corrupt, newer version)
+  11   export: cannot listen on the --listen address
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
   143  terminated (SIGTERM)
 In `top` and `replay`, q and Ctrl-C quit with 0; `record` ends with 0 on --duration, Ctrl-C,
@@ -45,6 +46,9 @@ pub enum Command {
     /// The terminal UI on a recording: play, pause, speed, seek; no target needed.
     #[command(after_help = EXIT_CODES)]
     Replay(ReplayArgs),
+    /// Serve Prometheus metrics of the target at http://LISTEN/metrics until stopped.
+    #[command(after_help = EXIT_CODES, long_about = EXPORT_ABOUT)]
+    Export(ExportArgs),
 }
 
 #[derive(Args, Debug)]
@@ -197,6 +201,36 @@ pub struct SnapshotArgs {
     /// the tasks.
     #[arg(long)]
     pub series: bool,
+    /// Arguments for the demo started by --demo.
+    #[arg(last = true)]
+    pub demo_args: Vec<String>,
+}
+
+const EXPORT_ABOUT: &str = "\
+Serve Prometheus metrics of the target at http://LISTEN/metrics until stopped.
+
+Runs until SIGTERM (exit 143) or Ctrl-C (130). While the target lives, a dropped console stream
+is reconnected with backoff (asyncmem_connected 0 meanwhile); once the target process is gone,
+export exits with 7 so that a supervisor can restart it against the new process.";
+
+/// `export`: a Prometheus endpoint for one target.
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub connect: ConnectArgs,
+    /// Address of the /metrics endpoint. Loopback by default; any other address exposes the
+    /// target's task picture to whoever can reach it (a warning is printed).
+    #[arg(long, default_value = "127.0.0.1:9184", value_name = "IP:PORT")]
+    pub listen: std::net::SocketAddr,
+    /// Spawn locations exported one by one, largest future bytes first; the others are summed
+    /// into location="other", so that a target with many spawn sites stays a few series.
+    #[arg(long, default_value_t = 20, value_name = "K", value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub top_locations: u16,
+    /// Window of the bytes-per-task line (RSS over live tasks).
+    #[arg(long, default_value = "5m", value_name = "DURATION", value_parser = duration_at_least_10ms)]
+    pub fit_window: Duration,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]
     pub demo_args: Vec<String>,

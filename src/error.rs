@@ -20,6 +20,8 @@ pub mod exit {
     pub const TIMEOUT: i32 = 9;
     /// A recording that cannot be read (missing, not a recording, corrupt, newer version).
     pub const BAD_RECORDING: i32 = 10;
+    /// `export` cannot listen on its `--listen` address (in use, not permitted, not local).
+    pub const LISTEN: i32 = 11;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
     /// Stopped by SIGTERM (128 + SIGTERM).

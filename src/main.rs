@@ -32,6 +32,7 @@ fn main() -> ExitCode {
             Command::Top(args) => top(args).await,
             Command::Record(args) => record(args).await,
             Command::Replay(args) => replay(args).await,
+            Command::Export(args) => asyncmem::export::run(args).await,
         }
     });
     // Do not wait for sources blocked on a dead target.

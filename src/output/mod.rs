@@ -1,7 +1,9 @@
-//! Headless writers of the model: a table for people, JSON for scripts, CSV for spreadsheets.
+//! Headless writers of the model: a table for people, JSON for scripts, CSV for spreadsheets,
+//! Prometheus metrics for a fleet.
 
 pub mod csv;
 pub mod json;
+pub mod prometheus;
 pub mod table;
 pub mod units;
 
