@@ -304,7 +304,7 @@ second_burst() {
     local n
     n="$(live_tasks)"
     [[ -n $n ]] || return 1
-    if ((in_burst == 0 && n > 3000)); then
+    if ((in_burst == 0 && n > 1000)); then
         in_burst=1
         bursts=$((bursts + 1))
     elif ((in_burst == 1 && n < 500)); then
@@ -323,6 +323,7 @@ until second_burst < <(screen); do
 done
 keys Space
 wait_for "the replay paused" '⏸ [0-9]+:[0-9]{2} /'
+sleep 3.5 # the header's lint counts are refreshed at least every 3 s
 shoot replay
 stop_session replay
 
