@@ -9,9 +9,9 @@ use clap::Parser;
 
 use asyncmem::cli::{Cli, Command, Format, RecordArgs, ReplayArgs, SnapshotArgs, TopArgs};
 use asyncmem::error::{exit, AttachError};
-use asyncmem::model::{time, Event, Model, ModelConfig};
+use asyncmem::model::{Event, Model, ModelConfig};
 use asyncmem::output::{self, TargetInfo};
-use asyncmem::recording::{self, Reader, Recorder, RecordingError, Scan, Writer};
+use asyncmem::recording::{self, Recorder, RecordingError, Scan};
 use asyncmem::session::{self, Session};
 use asyncmem::source::console::Control;
 use asyncmem::source::replay;
@@ -73,8 +73,18 @@ async fn snapshot(args: SnapshotArgs) -> i32 {
 
 async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.from {
-        let (model, target) = tokio::task::block_in_place(|| model_from(args, path))?;
-        return write_snapshot(args, &model, &target);
+        let state = tokio::task::block_in_place(|| {
+            recording::state_at(path, args.at, args.connect.model())
+        })
+        .with_context(|| format!("reading the recording {}", path.display()))?;
+        for note in &state.notes {
+            eprintln!("asyncmem: warning: {note}");
+        }
+        let target = TargetInfo {
+            pid: state.header.pid,
+            endpoint: format!("{} (recorded)", state.header.endpoint),
+        };
+        return write_snapshot(args, &state.model, &target);
     }
     let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
     let mut model = Model::new(args.connect.model());
@@ -132,59 +142,6 @@ async fn run_snapshot(args: &SnapshotArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The model as a recording had it `--at` after it started (or at its end).
-fn model_from(args: &SnapshotArgs, path: &std::path::Path) -> anyhow::Result<(Model, TargetInfo)> {
-    let mut reader =
-        Reader::open(path).with_context(|| format!("reading the recording {}", path.display()))?;
-    let header = reader.header.clone();
-    let mut model = Model::new(args.connect.model());
-    model.pid = header.pid;
-    let until = args
-        .at
-        .map(|d| header.started_at.saturating_add(time::nanos_of(d)));
-    let mut last_at = header.started_at;
-    loop {
-        match reader.next_frame() {
-            Ok(Some(f)) if until.is_some_and(|u| f.at > u) => break,
-            Ok(Some(f)) => {
-                last_at = f.at;
-                model.apply(f.event);
-            }
-            Ok(None) => {
-                if let Some(at) = args.at.filter(|_| until.is_some_and(|u| u > last_at)) {
-                    eprintln!(
-                        "asyncmem: warning: --at {} is past the end of the recording ({} long): the state at its end follows",
-                        humantime::format_duration(at),
-                        humantime::format_duration(std::time::Duration::from_nanos(
-                            (last_at - header.started_at).max(0) as u64
-                        ))
-                    );
-                }
-                break;
-            }
-            Err(e) if e.is_truncation() => {
-                eprintln!("asyncmem: warning: {e}: the state before the cut follows");
-                break;
-            }
-            Err(e) => {
-                return Err(anyhow::Error::new(e))
-                    .with_context(|| format!("reading the recording {}", path.display()))
-            }
-        }
-    }
-    if model.updates == 0 && model.last_rss.is_none() {
-        anyhow::bail!(RecordingError::Corrupt {
-            offset: reader.offset(),
-            what: "the recording holds no console update or RSS reading before that point".into(),
-        });
-    }
-    let target = TargetInfo {
-        pid: header.pid,
-        endpoint: format!("{} (recorded)", header.endpoint),
-    };
-    Ok((model, target))
-}
-
 fn write_snapshot(args: &SnapshotArgs, model: &Model, target: &TargetInfo) -> anyhow::Result<()> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -212,49 +169,14 @@ fn write_snapshot(args: &SnapshotArgs, model: &Model, target: &TargetInfo) -> an
     Ok(())
 }
 
-/// The header of a recording of `target`.
-fn recording_header(target: &TargetInfo) -> recording::Header {
-    recording::Header {
-        asyncmem: env!("CARGO_PKG_VERSION").into(),
-        started_at: time::now(),
-        pid: target.pid,
-        endpoint: target.endpoint.clone(),
-    }
-}
-
-/// Put a recorder between the session's sources and its consumer.
-fn start_recording(
-    session: &mut Session,
-    path: &std::path::Path,
-    overwrite: bool,
-) -> anyhow::Result<Recorder> {
-    let writer =
-        Writer::create(path, &recording_header(&session.target), overwrite).with_context(|| {
-            let hint = if path.exists() && !overwrite {
-                " (it exists: pass --overwrite to replace it)"
-            } else {
-                ""
-            };
-            format!("creating the recording {}{hint}", path.display())
-        })?;
-    let (_, closed) = tokio::sync::mpsc::channel(1);
-    let events = std::mem::replace(&mut session.events, closed);
-    let (events, recorder) = Recorder::tee(events, writer);
-    session.events = events;
-    Ok(recorder)
-}
-
-/// Close a recording and say what it holds; the exit code to use if it failed. Before the
-/// session ends: stopping a `--demo` target must not be recorded as the target exiting.
+/// Close a recording and say what it holds; the exit code to use if it failed.
 async fn finish_recording(
     recorder: Recorder,
     session: &mut Session,
     path: &std::path::Path,
     started: Instant,
 ) -> i32 {
-    let (_, closed) = tokio::sync::mpsc::channel(1);
-    drop(std::mem::replace(&mut session.events, closed));
-    match recorder.finish().await {
+    match session.stop_recording(recorder).await {
         Ok((frames, bytes)) => {
             eprintln!(
                 "asyncmem: recorded {frames} frames, {bytes} bytes in {:.1} s to {}",
@@ -285,7 +207,7 @@ async fn record(args: RecordArgs) -> i32 {
         Ok(s) => s,
         Err(e) => return report(&e.into()),
     };
-    let recorder = match start_recording(&mut session, &args.output, args.overwrite) {
+    let recorder = match session.record(&args.output, args.overwrite) {
         Ok(r) => r,
         Err(e) => return report(&e),
     };
@@ -405,7 +327,7 @@ async fn top(args: TopArgs) -> i32 {
         Err(e) => return report(&e.into()),
     };
     let recorder = match &args.record {
-        Some(path) => match start_recording(&mut session, path, args.overwrite) {
+        Some(path) => match session.record(path, args.overwrite) {
             Ok(r) => Some(r),
             Err(e) => return report(&e),
         },

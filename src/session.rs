@@ -5,8 +5,9 @@ use tokio::sync::mpsc;
 use crate::cli::{ConnectArgs, TargetArgs};
 use crate::demo::Demo;
 use crate::error::AttachError;
-use crate::model::{Event, ModelConfig};
+use crate::model::{time, Event, ModelConfig};
 use crate::output::TargetInfo;
+use crate::recording::{self, Recorder, Writer};
 use crate::source::console::{self, ConsoleConfig};
 use crate::source::{discover, rss, Endpoint};
 
@@ -126,4 +127,38 @@ pub async fn start_with(
         control,
         demo,
     })
+}
+
+impl Session {
+    /// Record from now on: a recorder goes between the sources and `events`. An existing file
+    /// is kept (an error) unless `overwrite`.
+    pub fn record(&mut self, path: &std::path::Path, overwrite: bool) -> anyhow::Result<Recorder> {
+        use anyhow::Context;
+        let header = recording::Header {
+            asyncmem: env!("CARGO_PKG_VERSION").into(),
+            started_at: time::now(),
+            pid: self.target.pid,
+            endpoint: self.target.endpoint.clone(),
+        };
+        let writer = Writer::create(path, &header, overwrite).with_context(|| {
+            let hint = if path.exists() && !overwrite {
+                " (it exists: pass --overwrite to replace it)"
+            } else {
+                ""
+            };
+            format!("creating the recording {}{hint}", path.display())
+        })?;
+        let events = std::mem::replace(&mut self.events, mpsc::channel(1).1);
+        let (events, recorder) = Recorder::tee(events, writer);
+        self.events = events;
+        Ok(recorder)
+    }
+
+    /// Close a recording: every event received so far, then the end marker. Call it before
+    /// the session ends: stopping a `--demo` target must not be recorded as the target exiting.
+    /// Returns the frames and bytes written.
+    pub async fn stop_recording(&mut self, recorder: Recorder) -> std::io::Result<(u64, u64)> {
+        drop(std::mem::replace(&mut self.events, mpsc::channel(1).1));
+        recorder.finish().await
+    }
 }

@@ -20,7 +20,7 @@
 mod read;
 mod write;
 
-pub use read::{Frame, Reader, Scan, Tail};
+pub use read::{state_at, Frame, Reader, Scan, StateAt, Tail};
 pub use write::{Recorder, Writer};
 
 use serde::{Deserialize, Serialize};

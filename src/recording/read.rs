@@ -321,3 +321,66 @@ impl Scan {
         }
     }
 }
+
+/// The model a recording builds up to `at` after its start (or to its end), and what a reader
+/// should be told about it.
+pub struct StateAt {
+    pub model: crate::model::Model,
+    pub header: Header,
+    /// Things worth a warning: the file is cut, `at` is past its end.
+    pub notes: Vec<String>,
+}
+
+/// Replay `path` into a fresh model of `cfg` up to `at` after the recording started (its end
+/// when `None`). A recording cut mid-frame gives the state before the cut (and a note); any
+/// other damage before `at` is an error.
+pub fn state_at(
+    path: &Path,
+    at: Option<std::time::Duration>,
+    cfg: crate::model::ModelConfig,
+) -> Result<StateAt, RecordingError> {
+    use crate::model::time;
+    let mut reader = Reader::open(path)?;
+    let header = reader.header.clone();
+    let mut model = crate::model::Model::new(cfg);
+    model.pid = header.pid;
+    let until = at.map(|d| header.started_at.saturating_add(time::nanos_of(d)));
+    let mut last_at = header.started_at;
+    let mut notes = Vec::new();
+    loop {
+        match reader.next_frame() {
+            Ok(Some(f)) if until.is_some_and(|u| f.at > u) => break,
+            Ok(Some(f)) => {
+                last_at = f.at;
+                model.apply(f.event);
+            }
+            Ok(None) => {
+                if let Some(at) = at.filter(|_| until.is_some_and(|u| u > last_at)) {
+                    let length = (last_at - header.started_at).max(0) as u64;
+                    notes.push(format!(
+                        "--at {} is past the end of the recording ({} long): the state at its end follows",
+                        humantime::format_duration(at),
+                        humantime::format_duration(std::time::Duration::from_nanos(length))
+                    ));
+                }
+                break;
+            }
+            Err(e) if e.is_truncation() => {
+                notes.push(format!("{e}: the state before the cut follows"));
+                break;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if model.updates == 0 && model.last_rss.is_none() {
+        return Err(corrupt(
+            reader.offset(),
+            "the recording holds no console update or RSS reading before that point",
+        ));
+    }
+    Ok(StateAt {
+        model,
+        header,
+        notes,
+    })
+}
