@@ -54,6 +54,9 @@ fn rss_only_session(pid: i32, connect: &ConnectArgs) -> Session {
                 return;
             }
             if let Ok(attached) = console::attach_pid(pid, &cfg).await {
+                let _ = tx
+                    .send(Event::Endpoint(attached.endpoint.to_string()))
+                    .await;
                 console::run(attached, Some(pid), cfg, tx, control_rx).await;
                 return;
             }

@@ -340,3 +340,33 @@ fn top_records_and_replay_plays_it_back() {
     assert_eq!(tui.wait_exit(LONG), 0);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn a_console_that_opens_late_is_picked_up_and_named() {
+    // The same pid is first a shell (no console), then, after `exec`, the sleepers demo.
+    let port = free_port();
+    let script = format!(
+        "sleep 3; exec {} --console-bind 127.0.0.1:{port} -n 20",
+        demo_bin("sleepers").display()
+    );
+    let mut late = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut tui = Tui::start(&["top", "--pid", &late.id().to_string()]);
+    tui.wait_for("the RSS-only banner", LONG, |s| s.contains("so RSS only"));
+    tui.wait_for("the tasks, once the console opened", LONG, |s| {
+        s.contains("boxed-32k")
+    });
+    let endpoint = format!("127.0.0.1:{port}");
+    tui.wait_for("the endpoint in the header", LONG, |s| {
+        s.lines().next().is_some_and(|l| l.contains(&endpoint))
+    });
+    tui.keys("q");
+    let code = tui.wait_exit(LONG);
+    let _ = late.kill();
+    let _ = late.wait();
+    assert_eq!(code, 0);
+}

@@ -236,6 +236,8 @@ pub enum Event {
     TargetExited,
     /// The target has no console endpoint: only its RSS is read.
     NoConsole,
+    /// The console endpoint found after a start without one (RSS-only mode).
+    Endpoint(String),
     /// Replay went back in time: forget everything; the events from the start follow.
     Rewind,
     /// Where a replay stands.
@@ -286,6 +288,8 @@ pub struct Model {
     generation: u64,
     /// Set when the events come from a recording.
     pub playback: Option<Playback>,
+    /// The console endpoint, when it was found after the session started.
+    pub endpoint: Option<String>,
 }
 
 impl Default for Model {
@@ -341,6 +345,7 @@ impl Model {
             dropped_events: 0,
             generation: 0,
             playback: None,
+            endpoint: None,
         }
     }
 
@@ -374,6 +379,7 @@ impl Model {
                 (self.generation, self.pid, self.playback) = (generation, pid, playback);
             }
             Event::Playback(p) => self.playback = Some(p),
+            Event::Endpoint(e) => self.endpoint = Some(e),
         }
     }
 

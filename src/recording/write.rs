@@ -55,6 +55,9 @@ impl Writer {
     pub fn write(&mut self, at: Nanos, event: &Event) -> io::Result<()> {
         self.buf.clear();
         encode_frame(&mut self.buf, at, event);
+        if self.buf.is_empty() {
+            return Ok(()); // not a recorded kind
+        }
         self.flush_frame()
     }
 
@@ -110,8 +113,8 @@ pub fn encode_frame(buf: &mut Vec<u8>, at: Nanos, event: &Event) {
         Event::Details(d) => encode_body(buf, Kind::Details, at, |b| d.encode(b).unwrap_or(())),
         Event::TargetExited => encode_body(buf, Kind::TargetExited, at, |_| {}),
         Event::NoConsole => encode_body(buf, Kind::NoConsole, at, |_| {}),
-        // Replay's own events are not recorded.
-        Event::Rewind | Event::Playback(_) => {}
+        // Replay's own events are not recorded, nor the late endpoint (the header has it).
+        Event::Rewind | Event::Playback(_) | Event::Endpoint(_) => {}
     }
 }
 

@@ -128,7 +128,12 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
         Span::styled(" pid ", theme.label()),
         Span::styled(pid, theme.value()),
         Span::raw("  "),
-        Span::raw(app.target.endpoint.clone()),
+        Span::raw(
+            model
+                .endpoint
+                .clone()
+                .unwrap_or_else(|| app.target.endpoint.clone()),
+        ),
         Span::raw("  "),
         Span::styled(conn, conn_style),
     ];
