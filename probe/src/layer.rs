@@ -1,0 +1,276 @@
+//! The `tracing` layer: turns what tokio emits for tasks (the `runtime.spawn` span, its enters
+//! and exits, waker events, its close) into updates of the task's compact record, directly,
+//! with no event queue in between.
+
+use std::cell::Cell;
+use std::fmt::Write as _;
+use std::sync::Arc;
+
+use tracing_core::field::{Field, Visit};
+use tracing_core::span::{Attributes, Id};
+use tracing_core::{Event, Metadata, Subscriber};
+use tracing_subscriber::layer::{Context, Filter, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use crate::store::{lock, Store, TaskRecord, WATCHED};
+
+/// Records tokio's task instrumentation into a [`Store`]. Built by [`crate::Builder`].
+pub struct ProbeLayer {
+    pub(crate) store: Arc<Store>,
+}
+
+/// Enables exactly what the probe uses: `runtime.spawn` spans and tokio's waker events. Every
+/// other callsite (timers, resources, async ops) stays disabled, so tokio builds no span for
+/// them and the registry keeps no slot.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProbeFilter;
+
+pub(crate) fn is_spawn(meta: &Metadata<'_>) -> bool {
+    meta.is_span() && meta.name() == "runtime.spawn"
+}
+
+pub(crate) fn is_waker(meta: &Metadata<'_>) -> bool {
+    meta.is_event() && matches!(meta.target(), "tokio::task::waker" | "runtime::waker")
+}
+
+impl<S> Filter<S> for ProbeFilter {
+    fn enabled(&self, meta: &Metadata<'_>, _cx: &Context<'_, S>) -> bool {
+        is_spawn(meta) || is_waker(meta)
+    }
+
+    fn callsite_enabled(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
+        if is_spawn(meta) || is_waker(meta) {
+            tracing_core::Interest::always()
+        } else {
+            tracing_core::Interest::never()
+        }
+    }
+}
+
+thread_local! {
+    /// The span id of the task this thread is polling (0: none), to tell self-wakes.
+    static POLLING: Cell<u64> = const { Cell::new(0) };
+    /// Scratch buffer for formatting debug-valued fields before interning them.
+    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+struct SpawnVisitor<'a> {
+    store: &'a Store,
+    rec: TaskRecord,
+}
+
+impl SpawnVisitor<'_> {
+    fn str_field(&mut self, name: &str, value: &str) {
+        match name {
+            "kind" => self.rec.kind = self.store.intern(value),
+            "task.name" => self.rec.name = self.store.intern(value),
+            "loc.file" => self.rec.file = self.store.intern(value),
+            "fn" => self.rec.fn_name = self.store.intern(value),
+            _ => {}
+        }
+    }
+}
+
+impl Visit for SpawnVisitor<'_> {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let name = field.name();
+        if !matches!(name, "kind" | "task.name" | "loc.file" | "fn") {
+            return;
+        }
+        let _ = SCRATCH.try_with(|buf| {
+            if let Ok(mut buf) = buf.try_borrow_mut() {
+                buf.clear();
+                let _ = write!(buf, "{value:?}");
+                self.str_field(name, &buf);
+            }
+        });
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.str_field(field.name(), value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        match field.name() {
+            "task.id" => self.rec.tokio_id = value,
+            "size.bytes" => self.rec.size_bytes = value,
+            "original_size.bytes" => self.rec.original_size_bytes = value,
+            "loc.line" => self.rec.line = value.min(u32::MAX as u64) as u32,
+            "loc.col" => self.rec.col = value.min(u32::MAX as u64) as u32,
+            _ => {}
+        }
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        if value >= 0 {
+            self.record_u64(field, value as u64);
+        }
+    }
+}
+
+#[derive(Default)]
+struct WakerVisitor {
+    op: Option<WakeOp>,
+    span: Option<u64>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WakeOp {
+    Wake,
+    WakeByRef,
+    Clone,
+    Drop,
+}
+
+impl Visit for WakerVisitor {
+    fn record_debug(&mut self, _field: &Field, _value: &dyn std::fmt::Debug) {}
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "op" {
+            self.op = match value {
+                "waker.wake" => Some(WakeOp::Wake),
+                "waker.wake_by_ref" => Some(WakeOp::WakeByRef),
+                "waker.clone" => Some(WakeOp::Clone),
+                "waker.drop" => Some(WakeOp::Drop),
+                _ => None,
+            };
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        if field.name() == "task.id" {
+            self.span = Some(value);
+        }
+    }
+}
+
+impl<S> Layer<S> for ProbeLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
+        if is_spawn(meta) || is_waker(meta) {
+            let mut callsites = lock(&self.store.callsites);
+            if !callsites.iter().any(|m| std::ptr::eq(*m, meta)) {
+                callsites.push(meta);
+            }
+            tracing_core::Interest::always()
+        } else {
+            tracing_core::Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>, _ctx: Context<'_, S>) -> bool {
+        is_spawn(meta) || is_waker(meta)
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
+        let meta = attrs.metadata();
+        if !is_spawn(meta) {
+            return;
+        }
+        let store = &*self.store;
+        let mut v = SpawnVisitor {
+            store,
+            rec: TaskRecord {
+                meta_id: meta as *const Metadata<'static> as u64,
+                original_size_bytes: u64::MAX,
+                created: store.now(),
+                ..Default::default()
+            },
+        };
+        attrs.record(&mut v);
+        store.insert(id.into_u64(), v.rec);
+    }
+
+    fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
+        let span = id.into_u64();
+        let store = &*self.store;
+        let now = store.now();
+        let mut watched = None;
+        let known = store.update(span, |t| {
+            t.polls += 1;
+            if t.first_poll == 0 {
+                t.first_poll = now;
+            }
+            let mut scheduled = None;
+            if t.last_wake != 0 && t.last_wake > t.last_poll_started {
+                let d = now.saturating_sub(t.last_wake);
+                t.scheduled_ns = t.scheduled_ns.saturating_add(d);
+                scheduled = Some(d);
+            }
+            t.last_poll_started = now;
+            if t.flags & WATCHED != 0 {
+                watched = Some((t.id, scheduled));
+            }
+        });
+        if known {
+            let _ = POLLING.try_with(|p| p.set(span));
+        }
+        if let Some((task, Some(d))) = watched {
+            if let Some(d_) = lock(&store.details).get_mut(&task) {
+                d_.scheduled.record(d);
+            }
+        }
+    }
+
+    fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
+        let span = id.into_u64();
+        let store = &*self.store;
+        let now = store.now();
+        let mut watched = None;
+        store.update(span, |t| {
+            let busy = now.saturating_sub(t.last_poll_started);
+            t.busy_ns = t.busy_ns.saturating_add(busy);
+            t.last_poll_ended = now;
+            if t.flags & WATCHED != 0 {
+                watched = Some((t.id, busy));
+            }
+        });
+        let _ = POLLING.try_with(|p| {
+            if p.get() == span {
+                p.set(0)
+            }
+        });
+        if let Some((task, busy)) = watched {
+            if let Some(d) = lock(&store.details).get_mut(&task) {
+                d.poll.record(busy);
+            }
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
+        if !is_waker(event.metadata()) {
+            return;
+        }
+        let mut v = WakerVisitor::default();
+        event.record(&mut v);
+        let (Some(op), Some(span)) = (v.op, v.span) else {
+            return;
+        };
+        let store = &*self.store;
+        let now = store.now();
+        let self_wake = matches!(op, WakeOp::Wake | WakeOp::WakeByRef)
+            && POLLING.try_with(|p| p.get() == span).unwrap_or(false);
+        store.update(span, |t| match op {
+            WakeOp::Wake | WakeOp::WakeByRef => {
+                t.wakes += 1;
+                t.last_wake = now;
+                if self_wake {
+                    t.self_wakes = t.self_wakes.saturating_add(1);
+                }
+                // `wake` consumes the waker.
+                if op == WakeOp::Wake {
+                    t.waker_drops = t.waker_drops.saturating_add(1);
+                }
+            }
+            WakeOp::Clone => t.waker_clones = t.waker_clones.saturating_add(1),
+            WakeOp::Drop => t.waker_drops = t.waker_drops.saturating_add(1),
+        });
+    }
+
+    fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
+        let store = &*self.store;
+        let _ = store.close(id.into_u64(), store.now());
+    }
+}

@@ -1,0 +1,541 @@
+//! The probe's per-task state: one compact fixed-size record per live task, in sharded slabs
+//! keyed by tracing span id, plus interned strings and the callsites seen. Written by the layer
+//! on every spawn, poll, wake and drop; read by the publisher once per tick.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+
+/// Number of shards; a power of two.
+const SHARDS: usize = 32;
+
+/// Flag bits of a record.
+pub(crate) const DIRTY: u8 = 1;
+/// Not yet announced to watchers as a new task.
+pub(crate) const NEW: u8 = 2;
+/// Someone watches this task's details: record its histograms.
+pub(crate) const WATCHED: u8 = 4;
+
+/// Lock a mutex, recovering the data if another thread panicked while holding it: the probe
+/// must never turn a panic elsewhere into one of its own.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One task, in a fixed 152-byte record. Times are nanoseconds since the store's base instant
+/// plus one, 0 meaning "never".
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TaskRecord {
+    /// The task's console id (never reused); 0 marks a free slot.
+    pub id: u64,
+    /// tokio's own task id (the span field `task.id`).
+    pub tokio_id: u64,
+    /// The `runtime.spawn` callsite (its address is console's metadata id).
+    pub meta_id: u64,
+    pub size_bytes: u64,
+    /// `original_size.bytes`, or `u64::MAX` when tokio did not box the future.
+    pub original_size_bytes: u64,
+    /// Interned strings (0 = absent).
+    pub kind: u32,
+    pub name: u32,
+    pub file: u32,
+    /// The `fn` field of blocking tasks.
+    pub fn_name: u32,
+    pub line: u32,
+    pub col: u32,
+    pub created: u64,
+    pub dropped: u64,
+    pub first_poll: u64,
+    pub last_poll_started: u64,
+    pub last_poll_ended: u64,
+    pub last_wake: u64,
+    pub busy_ns: u64,
+    pub scheduled_ns: u64,
+    pub polls: u64,
+    pub wakes: u64,
+    pub waker_clones: u32,
+    pub waker_drops: u32,
+    pub self_wakes: u32,
+    pub flags: u8,
+}
+
+impl TaskRecord {
+    pub fn is_free(&self) -> bool {
+        self.id == 0
+    }
+}
+
+/// One shard: records in a slab, located by span id.
+#[derive(Default)]
+pub(crate) struct Shard {
+    by_span: HashMap<u64, u32>,
+    pub slots: Vec<TaskRecord>,
+    free: Vec<u32>,
+    /// Slots changed since the last tick (each at most once, guarded by the DIRTY flag).
+    dirty: Vec<u32>,
+}
+
+impl Shard {
+    fn mark(&mut self, slot: u32) {
+        if let Some(t) = self.slots.get_mut(slot as usize) {
+            if t.flags & DIRTY == 0 {
+                t.flags |= DIRTY;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    pub fn get_mut(&mut self, span: u64) -> Option<(u32, &mut TaskRecord)> {
+        let slot = *self.by_span.get(&span)?;
+        self.slots.get_mut(slot as usize).map(|t| (slot, t))
+    }
+
+    fn free_slot(&mut self, slot: u32) {
+        if let Some(t) = self.slots.get_mut(slot as usize) {
+            *t = TaskRecord::default();
+            self.free.push(slot);
+        }
+    }
+}
+
+/// Poll-time and scheduled-time histograms of a task someone watches.
+pub(crate) struct Details {
+    pub poll: Histo,
+    pub scheduled: Histo,
+}
+
+pub(crate) struct Histo {
+    pub hist: Histogram<u64>,
+    pub max: u64,
+    pub outliers: u64,
+    pub max_outlier: Option<u64>,
+}
+
+impl Histo {
+    fn new(max: u64) -> Option<Self> {
+        Histogram::new_with_bounds(1, max, 2)
+            .ok()
+            .map(|hist| Histo {
+                hist,
+                max,
+                outliers: 0,
+                max_outlier: None,
+            })
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        let v = if ns > self.max {
+            self.outliers += 1;
+            self.max_outlier = Some(self.max_outlier.map_or(ns, |m| m.max(ns)));
+            self.max
+        } else {
+            ns.max(1)
+        };
+        let _ = self.hist.record(v);
+    }
+}
+
+/// The longest poll or scheduling delay a details histogram resolves (longer ones are clamped
+/// and counted as outliers), as console-subscriber does.
+const HISTOGRAM_MAX_NS: u64 = 1_000_000_000;
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    strings: Vec<Box<str>>,
+}
+
+/// A changed record taken at a tick, and whether it had not been announced before.
+pub(crate) struct Taken {
+    pub rec: TaskRecord,
+    pub was_new: bool,
+}
+
+pub(crate) struct Store {
+    base: Instant,
+    base_system: SystemTime,
+    shards: Box<[Mutex<Shard>]>,
+    next_id: AtomicU64,
+    interner: Mutex<Interner>,
+    /// Callsites the layer saw, in registration order.
+    pub callsites: Mutex<Vec<&'static tracing_core::Metadata<'static>>>,
+    /// Histograms of watched tasks, by console id.
+    pub details: Mutex<HashMap<u64, Details>>,
+    /// Cleared when no publisher runs (its runtime could not start): records of dropped tasks
+    /// are then freed at once instead of waiting for a tick that never comes.
+    pub publisher_alive: AtomicBool,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            base: Instant::now(),
+            base_system: SystemTime::now(),
+            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            next_id: AtomicU64::new(1),
+            interner: Mutex::new(Interner::default()),
+            callsites: Mutex::new(Vec::new()),
+            details: Mutex::new(HashMap::new()),
+            publisher_alive: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Store {
+    /// Now, as stored: nanoseconds since the base, plus one.
+    pub fn now(&self) -> u64 {
+        (self.base.elapsed().as_nanos() as u64).saturating_add(1)
+    }
+
+    /// A stored time as wall-clock time (console's timestamps).
+    pub fn system_time(&self, t: u64) -> Option<SystemTime> {
+        (t != 0).then(|| self.base_system + Duration::from_nanos(t - 1))
+    }
+
+    pub fn shard_of(&self, span: u64) -> &Mutex<Shard> {
+        // Fibonacci hashing: span ids from the registry are dense in their low bits.
+        let h = span.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros());
+        &self.shards[h as usize]
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[cfg(test)]
+    pub fn shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[i])
+    }
+
+    pub fn intern(&self, s: &str) -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        let mut i = lock(&self.interner);
+        if let Some(&id) = i.ids.get(s) {
+            return id;
+        }
+        // A target spawning from millions of distinct names would grow this table: cap it.
+        if i.strings.len() >= 1 << 20 {
+            return 0;
+        }
+        i.strings.push(s.into());
+        let id = i.strings.len() as u32;
+        i.ids.insert(s.into(), id);
+        id
+    }
+
+    pub fn string(&self, id: u32) -> Option<String> {
+        if id == 0 {
+            return None;
+        }
+        lock(&self.interner)
+            .strings
+            .get(id as usize - 1)
+            .map(|s| s.to_string())
+    }
+
+    /// A new task: a record with the next console id, marked new and dirty.
+    pub fn insert(&self, span: u64, mut rec: TaskRecord) {
+        rec.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        rec.flags = NEW;
+        let mut shard = lock(self.shard_of(span));
+        let slot = match shard.free.pop() {
+            Some(slot) => {
+                shard.slots[slot as usize] = rec;
+                slot
+            }
+            None => {
+                shard.slots.push(rec);
+                (shard.slots.len() - 1) as u32
+            }
+        };
+        shard.by_span.insert(span, slot);
+        shard.mark(slot);
+    }
+
+    /// Apply `f` to the live task of span `span`; returns whether there was one.
+    pub fn update(&self, span: u64, f: impl FnOnce(&mut TaskRecord)) -> bool {
+        let mut shard = lock(self.shard_of(span));
+        let Some((slot, t)) = shard.get_mut(span) else {
+            return false;
+        };
+        f(t);
+        shard.mark(slot);
+        true
+    }
+
+    /// The task of span `span` was dropped: keep its record until a tick has published it.
+    pub fn close(&self, span: u64, now: u64) -> Option<(u64, u8)> {
+        let mut shard = lock(self.shard_of(span));
+        let slot = shard.by_span.remove(&span)?;
+        let t = shard.slots.get_mut(slot as usize)?;
+        t.dropped = now;
+        let out = (t.id, t.flags);
+        if self.publisher_alive.load(Ordering::Relaxed) {
+            shard.mark(slot);
+        } else {
+            shard.free_slot(slot);
+        }
+        Some(out)
+    }
+
+    /// Take every record changed since the last tick out of shard `i`, clearing their flags;
+    /// dropped tasks' slots are freed (their last state is in the returned copy).
+    pub fn take_dirty(&self, i: usize, out: &mut Vec<Taken>) {
+        let mut shard = lock(&self.shards[i]);
+        let dirty = std::mem::take(&mut shard.dirty);
+        for &slot in &dirty {
+            let Some(t) = shard.slots.get_mut(slot as usize) else {
+                continue;
+            };
+            if t.is_free() {
+                continue;
+            }
+            let was_new = t.flags & NEW != 0;
+            t.flags &= !(DIRTY | NEW);
+            let rec = *t;
+            if rec.dropped != 0 {
+                shard.free_slot(slot);
+            }
+            out.push(Taken { rec, was_new });
+        }
+        // Give back the dirty list's buffer when a burst made it large.
+        let mut dirty = dirty;
+        dirty.clear();
+        if dirty.capacity() > 4096 {
+            dirty.shrink_to(1024);
+        }
+        if shard.dirty.is_empty() {
+            shard.dirty = dirty;
+        }
+        if shard.free.len() > 4096 && shard.free.len() * 2 > shard.slots.len() {
+            shrink(&mut shard);
+        }
+    }
+
+    /// Copy up to `max` occupied records of shard `i` starting at slot `from`; returns the
+    /// slot to continue from, or None at the end of the shard.
+    pub fn copy_live(
+        &self,
+        i: usize,
+        from: usize,
+        max: usize,
+        out: &mut Vec<TaskRecord>,
+    ) -> Option<usize> {
+        let shard = lock(&self.shards[i]);
+        let mut slot = from;
+        while slot < shard.slots.len() {
+            if out.len() >= max {
+                return Some(slot);
+            }
+            let t = &shard.slots[slot];
+            if !t.is_free() {
+                out.push(*t);
+            }
+            slot += 1;
+        }
+        None
+    }
+
+    /// Mark the task with console id `id` as watched; returns false if there is no such task.
+    pub fn watch(&self, id: u64) -> bool {
+        for s in self.shards.iter() {
+            let mut shard = lock(s);
+            if let Some(t) = shard.slots.iter_mut().find(|t| t.id == id) {
+                t.flags |= WATCHED;
+                let (Some(poll), Some(scheduled)) =
+                    (Histo::new(HISTOGRAM_MAX_NS), Histo::new(HISTOGRAM_MAX_NS))
+                else {
+                    return false;
+                };
+                lock(&self.details)
+                    .entry(id)
+                    .or_insert(Details { poll, scheduled });
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Stop recording details of task `id`.
+    pub fn unwatch(&self, id: u64) {
+        lock(&self.details).remove(&id);
+        for s in self.shards.iter() {
+            let mut shard = lock(s);
+            if let Some(t) = shard.slots.iter_mut().find(|t| t.id == id) {
+                t.flags &= !WATCHED;
+                return;
+            }
+        }
+    }
+
+    /// Number of live (not yet freed) records.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| {
+                let s = lock(s);
+                s.slots.len() - s.free.len()
+            })
+            .sum()
+    }
+}
+
+/// After most tasks of a shard are gone, give its memory back: compact the slab (live records
+/// move down, their span ids are remapped) and shrink the tables.
+fn shrink(shard: &mut Shard) {
+    if !shard.dirty.is_empty() {
+        // Dirty slots are referenced by index; compact only between ticks with no changes.
+        return;
+    }
+    let mut remap: HashMap<u32, u32> = HashMap::with_capacity(shard.by_span.len());
+    let mut slots = Vec::with_capacity(shard.slots.len() - shard.free.len());
+    for (old, t) in shard.slots.iter().enumerate() {
+        if !t.is_free() {
+            remap.insert(old as u32, slots.len() as u32);
+            slots.push(*t);
+        }
+    }
+    for slot in shard.by_span.values_mut() {
+        if let Some(&new) = remap.get(slot) {
+            *slot = new;
+        }
+    }
+    shard.slots = slots;
+    shard.free = Vec::new();
+    shard.by_span.shrink_to_fit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> TaskRecord {
+        TaskRecord {
+            size_bytes: 64,
+            original_size_bytes: u64::MAX,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_record_is_compact() {
+        assert!(
+            std::mem::size_of::<TaskRecord>() <= 160,
+            "{}",
+            std::mem::size_of::<TaskRecord>()
+        );
+    }
+
+    #[test]
+    fn new_changed_and_dropped_tasks_are_taken_once_and_dropped_slots_reused() {
+        let s = Store::default();
+        for span in 1..=100u64 {
+            s.insert(span, rec());
+        }
+        let mut out = Vec::new();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 100);
+        assert!(out.iter().all(|t| t.was_new));
+        let mut ids: Vec<u64> = out.iter().map(|t| t.rec.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 100);
+
+        // Nothing changed: nothing taken.
+        out.clear();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert!(out.is_empty());
+
+        // Two polls and a drop.
+        assert!(s.update(7, |t| t.polls += 1));
+        assert!(s.update(7, |t| t.polls += 1));
+        assert!(s.close(9, s.now()).is_some());
+        assert!(!s.update(9, |t| t.polls += 1), "a closed span is gone");
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|t| !t.was_new));
+        assert_eq!(s.len(), 99);
+        // The span id is reused by a new task, which gets a new console id.
+        s.insert(9, rec());
+        out.clear();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rec.id, 101);
+        assert_eq!(s.len(), 100);
+    }
+
+    #[test]
+    fn copy_live_walks_every_record_in_batches() {
+        let s = Store::default();
+        for span in 1..=1000u64 {
+            s.insert(span, rec());
+        }
+        let mut seen = 0;
+        for i in 0..s.shard_count() {
+            let mut from = 0;
+            loop {
+                let mut batch = Vec::new();
+                let next = s.copy_live(i, from, 7, &mut batch);
+                assert!(batch.len() <= 7);
+                seen += batch.len();
+                match next {
+                    Some(n) => from = n,
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(seen, 1000);
+    }
+
+    #[test]
+    fn a_mostly_empty_shard_is_compacted() {
+        let s = Store::default();
+        for span in 1..=200_000u64 {
+            s.insert(span, rec());
+        }
+        let mut out = Vec::new();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        for span in 1..=199_000u64 {
+            s.close(span, s.now());
+        }
+        for _ in 0..2 {
+            out.clear();
+            for i in 0..s.shard_count() {
+                s.take_dirty(i, &mut out);
+            }
+        }
+        assert_eq!(s.len(), 1000);
+        let slots: usize = (0..s.shard_count()).map(|i| s.shard(i).slots.len()).sum();
+        assert!(slots < 10_000, "{slots} slots kept for 1000 tasks");
+        // Every survivor is still reachable by its span id.
+        for span in 199_001..=200_000u64 {
+            assert!(s.update(span, |t| t.polls += 1));
+        }
+    }
+
+    #[test]
+    fn interned_strings_round_trip() {
+        let s = Store::default();
+        let a = s.intern("sleepers.rs");
+        assert_eq!(s.intern("sleepers.rs"), a);
+        assert_eq!(s.intern(""), 0);
+        assert_eq!(s.string(a).as_deref(), Some("sleepers.rs"));
+        assert_eq!(s.string(0), None);
+    }
+}
