@@ -2,7 +2,7 @@
 //! and exits, waker events, its close) into updates of the task's compact record, directly,
 //! with no event queue in between.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
 use std::sync::Arc;
 
@@ -12,7 +12,7 @@ use tracing_core::{Event, Metadata, Subscriber};
 use tracing_subscriber::layer::{Context, Filter, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use crate::store::{lock, Store, TaskRecord, WATCHED};
+use crate::store::{lock, Site, Store, TaskRecord, WATCHED};
 
 /// Records tokio's task instrumentation into a [`Store`]. Built by [`crate::Builder`].
 pub struct ProbeLayer {
@@ -51,24 +51,71 @@ thread_local! {
     /// The span id of the task this thread is polling (0: none), to tell self-wakes.
     static POLLING: Cell<u64> = const { Cell::new(0) };
     /// Scratch buffer for formatting debug-valued fields before interning them.
-    static SCRATCH: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    static SCRATCH: RefCell<String> = const { RefCell::new(String::new()) };
+    /// Strings this thread interned lately, by store: spawn fields repeat, so most lookups
+    /// end here without taking the store's lock.
+    static STRINGS: RefCell<Vec<(usize, Box<str>, u32)>> = const { RefCell::new(Vec::new()) };
+    /// The spawn site this thread saw last, by store.
+    static LAST_SITE: Cell<(usize, Site, u32)> = Cell::new((0, Site::default(), 0));
+}
+
+const STRING_CACHE: usize = 16;
+
+fn intern(store: &Store, s: &str) -> u32 {
+    if s.is_empty() {
+        return 0;
+    }
+    let key = store as *const Store as usize;
+    STRINGS
+        .try_with(|cache| {
+            let mut cache = cache.try_borrow_mut().ok()?;
+            if let Some((_, _, id)) = cache.iter().find(|(k, v, _)| *k == key && **v == *s) {
+                return Some(*id);
+            }
+            let id = store.intern(s);
+            if cache.len() >= STRING_CACHE {
+                cache.remove(0);
+            }
+            cache.push((key, s.into(), id));
+            Some(id)
+        })
+        .ok()
+        .flatten()
+        .unwrap_or_else(|| store.intern(s))
+}
+
+fn site_id(store: &Store, site: Site) -> u32 {
+    let key = store as *const Store as usize;
+    if let Ok((k, last, id)) = LAST_SITE.try_with(Cell::get) {
+        if k == key && last == site {
+            return id;
+        }
+    }
+    let id = store.site_id(site);
+    let _ = LAST_SITE.try_with(|c| c.set((key, site, id)));
+    id
 }
 
 struct SpawnVisitor<'a> {
     store: &'a Store,
     rec: TaskRecord,
+    site: Site,
 }
 
 impl SpawnVisitor<'_> {
     fn str_field(&mut self, name: &str, value: &str) {
         match name {
-            "kind" => self.rec.kind = self.store.intern(value),
-            "task.name" => self.rec.name = self.store.intern(value),
-            "loc.file" => self.rec.file = self.store.intern(value),
-            "fn" => self.rec.fn_name = self.store.intern(value),
+            "kind" => self.site.kind = intern(self.store, value),
+            "task.name" => self.rec.name = intern(self.store, value),
+            "loc.file" => self.site.file = intern(self.store, value),
+            "fn" => self.site.fn_name = intern(self.store, value),
             _ => {}
         }
     }
+}
+
+fn saturate(v: u64) -> u32 {
+    v.min(u32::MAX as u64) as u32
 }
 
 impl Visit for SpawnVisitor<'_> {
@@ -93,10 +140,13 @@ impl Visit for SpawnVisitor<'_> {
     fn record_u64(&mut self, field: &Field, value: u64) {
         match field.name() {
             "task.id" => self.rec.tokio_id = value,
-            "size.bytes" => self.rec.size_bytes = value,
-            "original_size.bytes" => self.rec.original_size_bytes = value,
-            "loc.line" => self.rec.line = value.min(u32::MAX as u64) as u32,
-            "loc.col" => self.rec.col = value.min(u32::MAX as u64) as u32,
+            // u32::MAX marks "absent" for the original size: a real one saturates below it.
+            "size.bytes" => self.rec.size_bytes = saturate(value),
+            "original_size.bytes" => {
+                self.rec.original_size_bytes = saturate(value).min(u32::MAX - 1)
+            }
+            "loc.line" => self.site.line = saturate(value),
+            "loc.col" => self.site.col = saturate(value),
             _ => {}
         }
     }
@@ -173,13 +223,17 @@ where
         let mut v = SpawnVisitor {
             store,
             rec: TaskRecord {
-                meta_id: meta as *const Metadata<'static> as u64,
-                original_size_bytes: u64::MAX,
+                original_size_bytes: u32::MAX,
                 created: store.now(),
+                ..Default::default()
+            },
+            site: Site {
+                meta_id: meta as *const Metadata<'static> as u64,
                 ..Default::default()
             },
         };
         attrs.record(&mut v);
+        v.rec.site = site_id(store, v.site);
         store.insert(id.into_u64(), v.rec);
     }
 
@@ -189,7 +243,7 @@ where
         let now = store.now();
         let mut watched = None;
         let known = store.update(span, |t| {
-            t.polls += 1;
+            t.polls = t.polls.saturating_add(1);
             if t.first_poll == 0 {
                 t.first_poll = now;
             }
@@ -254,7 +308,7 @@ where
             && POLLING.try_with(|p| p.get() == span).unwrap_or(false);
         store.update(span, |t| match op {
             WakeOp::Wake | WakeOp::WakeByRef => {
-                t.wakes += 1;
+                t.wakes = t.wakes.saturating_add(1);
                 t.last_wake = now;
                 if self_wake {
                     t.self_wakes = t.self_wakes.saturating_add(1);
@@ -272,5 +326,29 @@ where
     fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
         let store = &*self.store;
         let _ = store.close(id.into_u64(), store.now());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_strings_are_interned_from_the_thread_cache() {
+        let store = Store::default();
+        let a = intern(&store, "demos/src/bin/sleepers.rs");
+        let b = intern(&store, "task");
+        for _ in 0..3 {
+            assert_eq!(intern(&store, "demos/src/bin/sleepers.rs"), a);
+            assert_eq!(intern(&store, "task"), b);
+        }
+        assert_ne!(a, b);
+        assert_eq!(
+            store
+                .intern_calls
+                .load(std::sync::atomic::Ordering::Relaxed),
+            2,
+            "repeats are answered by the thread's cache"
+        );
     }
 }

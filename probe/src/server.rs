@@ -17,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
-use crate::store::{lock, Histo, Store, Taken, TaskRecord, WATCHED};
+use crate::store::{lock, Histo, Site, Store, Taken, TaskRecord, WATCHED};
 
 /// Largest encoded size aimed at for one `Update` (a chunk closes once it passes this; one
 /// task with its stats is a few hundred bytes). tokio-console decodes up to 4 MiB.
@@ -180,13 +180,27 @@ async fn serve(store: Arc<Store>, addr: SocketAddr, interval: Duration) {
     let _ = publisher.await;
 }
 
-/// Strings of the interned ids, looked up once per id per publish.
+/// Strings and sites of the interned ids, looked up once per id per publish.
 struct Strings<'a> {
     store: &'a Store,
     cache: HashMap<u32, Option<String>>,
+    sites: HashMap<u32, Site>,
 }
 
 impl Strings<'_> {
+    fn new(store: &Store) -> Strings<'_> {
+        Strings {
+            store,
+            cache: HashMap::new(),
+            sites: HashMap::new(),
+        }
+    }
+
+    fn site(&mut self, id: u32) -> Site {
+        let store = self.store;
+        *self.sites.entry(id).or_insert_with(|| store.site(id))
+    }
+
     fn get(&mut self, id: u32) -> Option<String> {
         if id == 0 {
             return None;
@@ -210,12 +224,13 @@ fn field(meta: u64, name: &str, value: proto::field::Value) -> proto::Field {
 /// The console `Task` of a record, its fields shaped as console-subscriber sends them.
 fn task_proto(t: &TaskRecord, s: &mut Strings<'_>) -> proto::tasks::Task {
     use proto::field::Value;
-    let m = t.meta_id;
+    let site = s.site(t.site);
+    let m = site.meta_id;
     let mut fields = Vec::with_capacity(6);
     fields.push(field(
         m,
         "kind",
-        Value::DebugVal(s.get(t.kind).unwrap_or_default()),
+        Value::DebugVal(s.get(site.kind).unwrap_or_default()),
     ));
     fields.push(field(
         m,
@@ -223,23 +238,23 @@ fn task_proto(t: &TaskRecord, s: &mut Strings<'_>) -> proto::tasks::Task {
         Value::DebugVal(s.get(t.name).unwrap_or_default()),
     ));
     fields.push(field(m, "task.id", Value::U64Val(t.tokio_id)));
-    if let Some(f) = s.get(t.fn_name) {
+    if let Some(f) = s.get(site.fn_name) {
         fields.push(field(m, "fn", Value::DebugVal(f)));
     }
-    if t.original_size_bytes != u64::MAX {
+    if t.original_size_bytes != u32::MAX {
         fields.push(field(
             m,
             "original_size.bytes",
-            Value::U64Val(t.original_size_bytes),
+            Value::U64Val(t.original_size_bytes as u64),
         ));
     }
-    fields.push(field(m, "size.bytes", Value::U64Val(t.size_bytes)));
-    let file = s.get(t.file);
+    fields.push(field(m, "size.bytes", Value::U64Val(t.size_bytes as u64)));
+    let file = s.get(site.file);
     let location = file.map(|file| proto::Location {
         file: Some(file),
         module_path: None,
-        line: (t.line != 0).then_some(t.line),
-        column: (t.col != 0).then_some(t.col),
+        line: (site.line != 0).then_some(site.line),
+        column: (site.col != 0).then_some(site.col),
     });
     proto::tasks::Task {
         id: Some(proto::Id { id: t.id }),
@@ -260,12 +275,12 @@ fn stats_proto(store: &Store, t: &TaskRecord) -> proto::tasks::Stats {
     proto::tasks::Stats {
         created_at: ts(t.created),
         dropped_at: ts(t.dropped),
-        wakes: t.wakes,
+        wakes: t.wakes as u64,
         waker_clones: t.waker_clones as u64,
         waker_drops: t.waker_drops as u64,
         last_wake: ts(t.last_wake),
         poll_stats: Some(proto::PollStats {
-            polls: t.polls,
+            polls: t.polls as u64,
             first_poll: ts(t.first_poll),
             last_poll_started: ts(t.last_poll_started),
             last_poll_ended: ts(t.last_poll_ended),
@@ -517,10 +532,7 @@ impl Publisher {
             return;
         }
         let store = self.store.clone();
-        let mut strings = Strings {
-            store: &store,
-            cache: HashMap::new(),
-        };
+        let mut strings = Strings::new(&store);
         let mut chunker = Chunker::new(SystemTime::now(), self.all_metadata());
         let mut batch = Vec::with_capacity(COPY_BATCH);
         for shard in 0..store.shard_count() {
@@ -579,10 +591,7 @@ impl Publisher {
             .collect();
         self.metadata_sent = callsites.len();
         let mut chunker = Chunker::new(SystemTime::now(), new_meta);
-        let mut strings = Strings {
-            store: &store,
-            cache: HashMap::new(),
-        };
+        let mut strings = Strings::new(&store);
         let mut taken: Vec<Taken> = Vec::new();
         let mut ended = Vec::new();
         for shard in 0..store.shard_count() {
@@ -638,9 +647,8 @@ mod tests {
         TaskRecord {
             id,
             tokio_id: id + 100,
-            meta_id: 42,
             size_bytes: 4096,
-            original_size_bytes: u64::MAX,
+            original_size_bytes: u32::MAX,
             created: 1,
             ..Default::default()
         }
@@ -649,17 +657,18 @@ mod tests {
     #[test]
     fn chunks_stay_under_the_limit_and_carry_every_task_once() {
         let store = Store::default();
-        let file = store.intern("demos/src/bin/sleepers.rs");
-        let mut strings = Strings {
-            store: &store,
-            cache: HashMap::new(),
-        };
+        let site = store.site_id(Site {
+            meta_id: 42,
+            file: store.intern("demos/src/bin/sleepers.rs"),
+            line: 12,
+            ..Default::default()
+        });
+        let mut strings = Strings::new(&store);
         let mut chunker = Chunker::new(SystemTime::now(), vec![probe_metadata()]);
         let mut chunks = Vec::new();
         for id in 1..=20_000u64 {
             let mut t = rec(id);
-            t.file = file;
-            t.line = 12;
+            t.site = site;
             if let Some(u) = chunker.push(
                 Some(task_proto(&t, &mut strings)),
                 id,
@@ -698,17 +707,18 @@ mod tests {
     fn task_fields_mirror_console_subscriber() {
         let store = Store::default();
         let mut t = rec(7);
-        t.kind = store.intern("task");
+        t.site = store.site_id(Site {
+            meta_id: 42,
+            kind: store.intern("task"),
+            file: store.intern("src/main.rs"),
+            fn_name: 0,
+            line: 3,
+            col: 9,
+        });
         t.name = store.intern("boxed-32k");
         t.original_size_bytes = 32768;
         t.size_bytes = 8;
-        t.file = store.intern("src/main.rs");
-        t.line = 3;
-        t.col = 9;
-        let mut strings = Strings {
-            store: &store,
-            cache: HashMap::new(),
-        };
+        let mut strings = Strings::new(&store);
         let p = task_proto(&t, &mut strings);
         let names: Vec<String> = p
             .fields
@@ -733,6 +743,7 @@ mod tests {
             p.fields[1].value,
             Some(proto::field::Value::DebugVal("boxed-32k".into()))
         );
+        assert_eq!(p.metadata, Some(proto::MetaId { id: 42 }));
         let loc = p.location.unwrap();
         assert_eq!(loc.file.as_deref(), Some("src/main.rs"));
         assert_eq!((loc.line, loc.column), (Some(3), Some(9)));

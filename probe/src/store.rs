@@ -25,27 +25,14 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One task, in a fixed 152-byte record. Times are nanoseconds since the store's base instant
-/// plus one, 0 meaning "never".
+/// One task, in a fixed 120-byte record. Times are nanoseconds since the store's base instant
+/// plus one, 0 meaning "never". Counters saturate at `u32::MAX`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TaskRecord {
     /// The task's console id (never reused); 0 marks a free slot.
     pub id: u64,
     /// tokio's own task id (the span field `task.id`).
     pub tokio_id: u64,
-    /// The `runtime.spawn` callsite (its address is console's metadata id).
-    pub meta_id: u64,
-    pub size_bytes: u64,
-    /// `original_size.bytes`, or `u64::MAX` when tokio did not box the future.
-    pub original_size_bytes: u64,
-    /// Interned strings (0 = absent).
-    pub kind: u32,
-    pub name: u32,
-    pub file: u32,
-    /// The `fn` field of blocking tasks.
-    pub fn_name: u32,
-    pub line: u32,
-    pub col: u32,
     pub created: u64,
     pub dropped: u64,
     pub first_poll: u64,
@@ -54,13 +41,60 @@ pub(crate) struct TaskRecord {
     pub last_wake: u64,
     pub busy_ns: u64,
     pub scheduled_ns: u64,
-    pub polls: u64,
-    pub wakes: u64,
+    /// Interned spawn site: callsite, kind, location, `fn` (see [`Site`]).
+    pub site: u32,
+    /// Interned `task.name` (0 = unnamed).
+    pub name: u32,
+    /// `size.bytes`, saturated at `u32::MAX`.
+    pub size_bytes: u32,
+    /// `original_size.bytes`, or `u32::MAX` when tokio did not box the future.
+    pub original_size_bytes: u32,
+    pub polls: u32,
+    pub wakes: u32,
     pub waker_clones: u32,
     pub waker_drops: u32,
     pub self_wakes: u32,
     pub flags: u8,
 }
+
+/// What tasks spawned at one place share: stored once, referenced by index from each record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Site {
+    /// The `runtime.spawn` callsite's address (console's metadata id).
+    pub meta_id: u64,
+    /// Interned strings (0 = absent).
+    pub kind: u32,
+    pub file: u32,
+    /// The `fn` field of blocking tasks.
+    pub fn_name: u32,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// Hashes span ids (already unique integers) with one multiply, instead of SipHash.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let m = (self.0 as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Records per slab page: pages are allocated whole and never moved, so a growing shard copies
+/// nothing and wastes at most one partly filled page.
+const PAGE: usize = 256;
 
 impl TaskRecord {
     pub fn is_free(&self) -> bool {
@@ -68,19 +102,50 @@ impl TaskRecord {
     }
 }
 
-/// One shard: records in a slab, located by span id.
+/// One shard: records in a paged slab, located by span id.
 #[derive(Default)]
 pub(crate) struct Shard {
-    by_span: HashMap<u64, u32>,
-    pub slots: Vec<TaskRecord>,
+    by_span: IdMap<u32>,
+    pages: Vec<Box<[TaskRecord]>>,
+    /// Slots handed out so far (the slab's high-water mark).
+    len: u32,
     free: Vec<u32>,
     /// Slots changed since the last tick (each at most once, guarded by the DIRTY flag).
     dirty: Vec<u32>,
 }
 
 impl Shard {
+    fn slot(&mut self, slot: u32) -> Option<&mut TaskRecord> {
+        let (page, i) = (slot as usize / PAGE, slot as usize % PAGE);
+        self.pages.get_mut(page).and_then(|p| p.get_mut(i))
+    }
+
+    fn slot_ref(&self, slot: u32) -> Option<&TaskRecord> {
+        let (page, i) = (slot as usize / PAGE, slot as usize % PAGE);
+        self.pages.get(page).and_then(|p| p.get(i))
+    }
+
+    fn alloc(&mut self, rec: TaskRecord) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            if let Some(t) = self.slot(slot) {
+                *t = rec;
+                return slot;
+            }
+        }
+        let slot = self.len;
+        if slot as usize / PAGE >= self.pages.len() {
+            self.pages
+                .push(vec![TaskRecord::default(); PAGE].into_boxed_slice());
+        }
+        self.len += 1;
+        if let Some(t) = self.slot(slot) {
+            *t = rec;
+        }
+        slot
+    }
+
     fn mark(&mut self, slot: u32) {
-        if let Some(t) = self.slots.get_mut(slot as usize) {
+        if let Some(t) = self.slot(slot) {
             if t.flags & DIRTY == 0 {
                 t.flags |= DIRTY;
                 self.dirty.push(slot);
@@ -88,16 +153,31 @@ impl Shard {
         }
     }
 
-    pub fn get_mut(&mut self, span: u64) -> Option<(u32, &mut TaskRecord)> {
+    fn get_mut(&mut self, span: u64) -> Option<(u32, &mut TaskRecord)> {
         let slot = *self.by_span.get(&span)?;
-        self.slots.get_mut(slot as usize).map(|t| (slot, t))
+        self.slot(slot).map(|t| (slot, t))
     }
 
     fn free_slot(&mut self, slot: u32) {
-        if let Some(t) = self.slots.get_mut(slot as usize) {
+        if let Some(t) = self.slot(slot) {
             *t = TaskRecord::default();
             self.free.push(slot);
         }
+    }
+
+    #[cfg(test)]
+    fn live(&self) -> usize {
+        self.len as usize - self.free.len()
+    }
+
+    /// Records in use, with their slots.
+    fn records_mut(&mut self) -> impl Iterator<Item = &mut TaskRecord> {
+        let len = self.len as usize;
+        self.pages
+            .iter_mut()
+            .flat_map(|p| p.iter_mut())
+            .take(len)
+            .filter(|t| !t.is_free())
     }
 }
 
@@ -160,6 +240,7 @@ pub(crate) struct Store {
     shards: Box<[Mutex<Shard>]>,
     next_id: AtomicU64,
     interner: Mutex<Interner>,
+    sites: Mutex<(HashMap<Site, u32>, Vec<Site>)>,
     /// Callsites the layer saw, in registration order.
     pub callsites: Mutex<Vec<&'static tracing_core::Metadata<'static>>>,
     /// Histograms of watched tasks, by console id.
@@ -167,6 +248,8 @@ pub(crate) struct Store {
     /// Cleared when no publisher runs (its runtime could not start): records of dropped tasks
     /// are then freed at once instead of waiting for a tick that never comes.
     pub publisher_alive: AtomicBool,
+    #[cfg(test)]
+    pub intern_calls: AtomicU64,
 }
 
 impl Default for Store {
@@ -177,9 +260,12 @@ impl Default for Store {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             next_id: AtomicU64::new(1),
             interner: Mutex::new(Interner::default()),
+            sites: Mutex::new((HashMap::new(), Vec::new())),
             callsites: Mutex::new(Vec::new()),
             details: Mutex::new(HashMap::new()),
             publisher_alive: AtomicBool::new(true),
+            #[cfg(test)]
+            intern_calls: AtomicU64::new(0),
         }
     }
 }
@@ -214,6 +300,8 @@ impl Store {
         if s.is_empty() {
             return 0;
         }
+        #[cfg(test)]
+        self.intern_calls.fetch_add(1, Ordering::Relaxed);
         let mut i = lock(&self.interner);
         if let Some(&id) = i.ids.get(s) {
             return id;
@@ -238,21 +326,39 @@ impl Store {
             .map(|s| s.to_string())
     }
 
+    /// The index of a spawn site, interning it on first sight (1-based; 0 when the table is
+    /// full).
+    pub fn site_id(&self, site: Site) -> u32 {
+        let mut sites = lock(&self.sites);
+        if let Some(&id) = sites.0.get(&site) {
+            return id;
+        }
+        if sites.1.len() >= 1 << 20 {
+            return 0;
+        }
+        sites.1.push(site);
+        let id = sites.1.len() as u32;
+        sites.0.insert(site, id);
+        id
+    }
+
+    pub fn site(&self, id: u32) -> Site {
+        if id == 0 {
+            return Site::default();
+        }
+        lock(&self.sites)
+            .1
+            .get(id as usize - 1)
+            .copied()
+            .unwrap_or_default()
+    }
+
     /// A new task: a record with the next console id, marked new and dirty.
     pub fn insert(&self, span: u64, mut rec: TaskRecord) {
         rec.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         rec.flags = NEW;
         let mut shard = lock(self.shard_of(span));
-        let slot = match shard.free.pop() {
-            Some(slot) => {
-                shard.slots[slot as usize] = rec;
-                slot
-            }
-            None => {
-                shard.slots.push(rec);
-                (shard.slots.len() - 1) as u32
-            }
-        };
+        let slot = shard.alloc(rec);
         shard.by_span.insert(span, slot);
         shard.mark(slot);
     }
@@ -272,7 +378,7 @@ impl Store {
     pub fn close(&self, span: u64, now: u64) -> Option<(u64, u8)> {
         let mut shard = lock(self.shard_of(span));
         let slot = shard.by_span.remove(&span)?;
-        let t = shard.slots.get_mut(slot as usize)?;
+        let t = shard.slot(slot)?;
         t.dropped = now;
         let out = (t.id, t.flags);
         if self.publisher_alive.load(Ordering::Relaxed) {
@@ -289,7 +395,7 @@ impl Store {
         let mut shard = lock(&self.shards[i]);
         let dirty = std::mem::take(&mut shard.dirty);
         for &slot in &dirty {
-            let Some(t) = shard.slots.get_mut(slot as usize) else {
+            let Some(t) = shard.slot(slot) else {
                 continue;
             };
             if t.is_free() {
@@ -312,7 +418,7 @@ impl Store {
         if shard.dirty.is_empty() {
             shard.dirty = dirty;
         }
-        if shard.free.len() > 4096 && shard.free.len() * 2 > shard.slots.len() {
+        if shard.free.len() > 4096 && shard.free.len() * 2 > shard.len as usize {
             shrink(&mut shard);
         }
     }
@@ -328,61 +434,74 @@ impl Store {
     ) -> Option<usize> {
         let shard = lock(&self.shards[i]);
         let mut slot = from;
-        while slot < shard.slots.len() {
+        while slot < shard.len as usize {
             if out.len() >= max {
                 return Some(slot);
             }
-            let t = &shard.slots[slot];
-            if !t.is_free() {
-                out.push(*t);
+            if let Some(t) = shard.slot_ref(slot as u32) {
+                if !t.is_free() {
+                    out.push(*t);
+                }
             }
             slot += 1;
         }
         None
     }
 
-    /// Mark the task with console id `id` as watched; returns false if there is no such task.
-    pub fn watch(&self, id: u64) -> bool {
+    /// Set or clear the WATCHED flag of the task with console id `id`; false if there is none.
+    fn flag_watched(&self, id: u64, on: bool) -> bool {
         for s in self.shards.iter() {
             let mut shard = lock(s);
-            if let Some(t) = shard.slots.iter_mut().find(|t| t.id == id) {
-                t.flags |= WATCHED;
-                let (Some(poll), Some(scheduled)) =
-                    (Histo::new(HISTOGRAM_MAX_NS), Histo::new(HISTOGRAM_MAX_NS))
-                else {
-                    return false;
-                };
-                lock(&self.details)
-                    .entry(id)
-                    .or_insert(Details { poll, scheduled });
+            let found = match shard.records_mut().find(|t| t.id == id) {
+                Some(t) if on => {
+                    t.flags |= WATCHED;
+                    true
+                }
+                Some(t) => {
+                    t.flags &= !WATCHED;
+                    true
+                }
+                None => false,
+            };
+            if found {
                 return true;
             }
         }
         false
     }
 
-    /// Stop recording details of task `id`.
-    pub fn unwatch(&self, id: u64) {
-        lock(&self.details).remove(&id);
-        for s in self.shards.iter() {
-            let mut shard = lock(s);
-            if let Some(t) = shard.slots.iter_mut().find(|t| t.id == id) {
-                t.flags &= !WATCHED;
-                return;
-            }
+    /// Start recording the histograms of task `id`; false if there is no such task.
+    pub fn watch(&self, id: u64) -> bool {
+        let (Some(poll), Some(scheduled)) =
+            (Histo::new(HISTOGRAM_MAX_NS), Histo::new(HISTOGRAM_MAX_NS))
+        else {
+            return false;
+        };
+        let fresh = {
+            let mut details = lock(&self.details);
+            let fresh = !details.contains_key(&id);
+            details.entry(id).or_insert(Details { poll, scheduled });
+            fresh
+        };
+        if self.flag_watched(id, true) {
+            return true;
         }
+        if fresh {
+            lock(&self.details).remove(&id);
+        }
+        false
+    }
+
+    /// Stop recording the histograms of task `id`.
+    pub fn unwatch(&self, id: u64) {
+        self.flag_watched(id, false);
+        lock(&self.details).remove(&id);
     }
 
     /// Number of live (not yet freed) records.
     #[cfg(test)]
     pub fn len(&self) -> usize {
-        self.shards
-            .iter()
-            .map(|s| {
-                let s = lock(s);
-                s.slots.len() - s.free.len()
-            })
-            .sum()
+        self.shards.iter().map(|s| lock(s).live()).sum()
     }
 }
 
@@ -393,21 +512,33 @@ fn shrink(shard: &mut Shard) {
         // Dirty slots are referenced by index; compact only between ticks with no changes.
         return;
     }
-    let mut remap: HashMap<u32, u32> = HashMap::with_capacity(shard.by_span.len());
-    let mut slots = Vec::with_capacity(shard.slots.len() - shard.free.len());
-    for (old, t) in shard.slots.iter().enumerate() {
+    let live: Vec<TaskRecord> = shard.records_mut().map(|t| *t).collect();
+    let mut remap: IdMap<u32> = IdMap::default();
+    let mut slot = 0u32;
+    let len = shard.len as usize;
+    for (old, t) in shard
+        .pages
+        .iter()
+        .flat_map(|p| p.iter())
+        .take(len)
+        .enumerate()
+    {
         if !t.is_free() {
-            remap.insert(old as u32, slots.len() as u32);
-            slots.push(*t);
+            remap.insert(old as u64, slot);
+            slot += 1;
         }
     }
-    for slot in shard.by_span.values_mut() {
-        if let Some(&new) = remap.get(slot) {
-            *slot = new;
+    for s in shard.by_span.values_mut() {
+        if let Some(&new) = remap.get(&(*s as u64)) {
+            *s = new;
         }
     }
-    shard.slots = slots;
+    shard.pages = Vec::new();
+    shard.len = 0;
     shard.free = Vec::new();
+    for t in live {
+        shard.alloc(t);
+    }
     shard.by_span.shrink_to_fit();
 }
 
@@ -418,7 +549,7 @@ mod tests {
     fn rec() -> TaskRecord {
         TaskRecord {
             size_bytes: 64,
-            original_size_bytes: u64::MAX,
+            original_size_bytes: u32::MAX,
             ..Default::default()
         }
     }
@@ -426,7 +557,7 @@ mod tests {
     #[test]
     fn a_record_is_compact() {
         assert!(
-            std::mem::size_of::<TaskRecord>() <= 160,
+            std::mem::size_of::<TaskRecord>() <= 120,
             "{}",
             std::mem::size_of::<TaskRecord>()
         );
@@ -521,7 +652,7 @@ mod tests {
             }
         }
         assert_eq!(s.len(), 1000);
-        let slots: usize = (0..s.shard_count()).map(|i| s.shard(i).slots.len()).sum();
+        let slots: usize = (0..s.shard_count()).map(|i| s.shard(i).len as usize).sum();
         assert!(slots < 10_000, "{slots} slots kept for 1000 tasks");
         // Every survivor is still reachable by its span id.
         for span in 199_001..=200_000u64 {
