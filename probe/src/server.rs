@@ -21,8 +21,8 @@ use crate::store::{lock, Histo, Site, Store, Taken, TaskRecord, WATCHED};
 
 /// Largest encoded size aimed at for one `Update` (a chunk closes once it passes this; one
 /// task with its stats is a few hundred bytes). tokio-console decodes up to 4 MiB.
-pub(crate) const CHUNK_BYTES: usize = 1024 * 1024;
-/// Messages buffered per watcher. With chunks of ~1 MiB this bounds what a stalled watcher
+pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
+/// Messages buffered per watcher. With chunks of ~256 KiB this bounds what a stalled watcher
 /// holds in the target.
 const WATCHER_BUFFER: usize = 4;
 /// How long the publisher waits for room in a watcher's buffer before dropping that watcher.
@@ -321,6 +321,8 @@ fn probe_metadata() -> proto::register_metadata::NewMetadata {
 
 /// Cuts a stream of tasks and stats into `Update`s of about [`CHUNK_BYTES`].
 struct Chunker {
+    /// Encoded bytes of the chunks taken so far.
+    sent: usize,
     now: Option<prost_types::Timestamp>,
     metadata: Option<Vec<proto::register_metadata::NewMetadata>>,
     tasks: Vec<proto::tasks::Task>,
@@ -331,6 +333,7 @@ struct Chunker {
 impl Chunker {
     fn new(now: SystemTime, metadata: Vec<proto::register_metadata::NewMetadata>) -> Self {
         Chunker {
+            sent: 0,
             now: Some(now.into()),
             bytes: metadata.iter().map(|m| m.encoded_len() + 4).sum(),
             metadata: Some(metadata),
@@ -357,6 +360,7 @@ impl Chunker {
     }
 
     fn take(&mut self) -> proto::instrument::Update {
+        self.sent += self.bytes;
         self.bytes = 0;
         proto::instrument::Update {
             now: self.now,
@@ -374,6 +378,25 @@ impl Chunker {
         }
     }
 }
+
+/// Give the memory of a large burst of messages back to the OS. Building a chunk allocates
+/// several times its encoded size; glibc keeps freed memory mapped, so without this a big
+/// initial state or delta would leave its peak in the host's RSS for good.
+fn release_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        extern "C" {
+            fn malloc_trim(pad: usize) -> std::os::raw::c_int;
+        }
+        // SAFETY: malloc_trim only returns free memory to the OS; it takes no pointers.
+        unsafe {
+            malloc_trim(0);
+        }
+    }
+}
+
+/// Sent bytes past which a publish or a full state is followed by [`release_memory`].
+const RELEASE_AFTER_BYTES: usize = 2 * CHUNK_BYTES;
 
 async fn send_timeout<T>(tx: &mpsc::Sender<Result<T, Status>>, msg: T) -> bool {
     matches!(
@@ -426,6 +449,8 @@ pub(crate) struct Publisher {
     states: Vec<StateTx>,
     paused: bool,
     metadata_sent: usize,
+    /// A large state or delta was sent: give its memory back at the next quiet tick.
+    trim_pending: bool,
 }
 
 impl Publisher {
@@ -443,6 +468,7 @@ impl Publisher {
             states: Vec::new(),
             paused: false,
             metadata_sent: 0,
+            trim_pending: false,
         }
     }
 
@@ -554,7 +580,9 @@ impl Publisher {
                 }
             }
         }
-        if send_timeout(&tx, chunker.take()).await {
+        let last = chunker.take();
+        self.trim_pending |= chunker.sent >= RELEASE_AFTER_BYTES;
+        if send_timeout(&tx, last).await {
             self.watchers.push(tx);
         }
     }
@@ -615,6 +643,13 @@ impl Publisher {
         }
         if !self.watchers.is_empty() {
             fan_out(&mut self.watchers, chunker.take()).await;
+        }
+        // Trim once a big burst has left: its messages were still queued right after it.
+        if chunker.sent >= RELEASE_AFTER_BYTES {
+            self.trim_pending = true;
+        } else if self.trim_pending {
+            self.trim_pending = false;
+            release_memory();
         }
         self.publish_details(&ended);
     }
