@@ -181,6 +181,18 @@ impl Shard {
     }
 }
 
+/// A shard's lock on a cache line of its own, so that threads working on neighbouring shards
+/// do not contend for one line.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+impl std::ops::Deref for Padded {
+    type Target = Mutex<Shard>;
+    fn deref(&self) -> &Mutex<Shard> {
+        &self.0
+    }
+}
+
 /// Poll-time and scheduled-time histograms of a task someone watches.
 pub(crate) struct Details {
     pub poll: Histo,
@@ -237,7 +249,7 @@ pub(crate) struct Taken {
 pub(crate) struct Store {
     base: Instant,
     base_system: SystemTime,
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[Padded]>,
     next_id: AtomicU64,
     interner: Mutex<Interner>,
     sites: Mutex<(HashMap<Site, u32>, Vec<Site>)>,
@@ -257,7 +269,9 @@ impl Default for Store {
         Store {
             base: Instant::now(),
             base_system: SystemTime::now(),
-            shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(Mutex::new(Shard::default())))
+                .collect(),
             next_id: AtomicU64::new(1),
             interner: Mutex::new(Interner::default()),
             sites: Mutex::new((HashMap::new(), Vec::new())),
