@@ -112,6 +112,14 @@ fn asyncmem_attaches_to_a_probe_target_by_pid_and_by_addr() {
         let json = snapshot(flag, &value);
         assert_eq!(json["pid"], target.pid);
         assert_eq!(json["instrumentation"]["name"], "asyncmem-probe", "{flag}");
+        // The probe's measured cost per task is known to asyncmem (it is subtracted).
+        assert!(
+            json["instrumentation"]["estimated_bytes_per_task"]
+                .as_u64()
+                .is_some(),
+            "{flag}: {}",
+            json["instrumentation"]
+        );
         assert!(json["live_tasks"].as_u64().unwrap() >= N + 4, "{flag}");
         let holders: Vec<&Value> = tasks(&json)
             .iter()
