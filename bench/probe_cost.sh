@@ -4,7 +4,9 @@
 # demo (N idle tasks holding 64 bytes across a one-hour sleep, plus 4 named tasks) reports
 #   - RSS per task: (settled RSS with N tasks - settled RSS with 0 tasks) / N (bench/lib.sh
 #     settled_rss: RSS unchanged for 2 s), after the watchers below have finished;
-#   - spawn time: the demo's own measure of its spawn loop ("spawned ... in X us");
+#   - spawn time: the demo's own measure of its spawn loop ("spawned ... in X us"), with the
+#     live watcher below attached (its publisher competes for the 2 cores during the burst),
+#     and in REPS further runs with no watcher at all;
 #   - live watcher: `watch_count` (probe/examples/watch_count.rs, tonic's default 4 MiB decode
 #     limit like tokio-console's) attached as soon as the endpoint listens, before the burst:
 #     ms from its start until it knows all N+4 tasks, and ms from the newest task's created_at
@@ -48,7 +50,7 @@ run() {
     "$WATCH" "http://127.0.0.1:$port" $((n + 4)) "$timeout" >"$WORK/live" 2>/dev/null &
     wpid=$!
   fi
-  until grep -q 'sleepers: spawned' "$WORK/err" 2>/dev/null; do sleep 0.1; done
+  until grep -q 'sleepers: spawned.* us ' "$WORK/err" 2>/dev/null; do sleep 0.1; done
   spawn_us=$(sed -n 's/.* in \([0-9]*\) us.*/\1/p' "$WORK/err")
   if [[ -n $wpid ]]; then
     wait "$wpid" || true
@@ -62,15 +64,28 @@ run() {
   echo "$rss $spawn_us $live $late"
 }
 
+# spawn_only INSTR N -> spawn us, no watcher
+spawn_only() {
+  local port pid
+  port=$(free_port)
+  target/release/sleepers --instrument "$1" -n "$2" -b 64 --console-bind "127.0.0.1:$port" \
+    >/dev/null 2>"$WORK/err1" &
+  pid=$!
+  until grep -q 'sleepers: spawned.* us ' "$WORK/err1" 2>/dev/null; do sleep 0.05; done
+  kill "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  sed -n 's/.* in \([0-9]*\) us.*/\1/p' "$WORK/err1"
+}
+
 median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 field() { tr ',' '\n' <<<"$1" | sed -n "s/^$2=//p" | head -1; }
 
-printf '\n| N | instrumentation | RSS(0) kB | RSS(N) kB | bytes/task | spawn ms (runs) | live watcher: all seen after (ms from start / from last spawn) | late watcher: all seen after ms | largest message |\n'
-printf '|---|---|---|---|---|---|---|---|---|\n'
+printf '\n| N | instrumentation | RSS(0) kB | RSS(N) kB | bytes/task | spawn ms, live watcher attached (runs) | spawn ms, no watcher (runs) | live watcher: all seen after (ms from start / from last spawn) | late watcher: all seen after ms | largest message (live / late) |\n'
+printf '|---|---|---|---|---|---|---|---|---|---|\n'
 for n in "${NS[@]}"; do
   for instr in none probe console; do
     if [[ $instr == console && $n -ge 1000000 ]]; then
-      printf '| %s | console | - | - | - | skipped: ~52 KB/task would be ~52 GB, absorption hours | - | - | - |\n' "$n"
+      printf '| %s | console | - | - | - | skipped: ~52 KB/task would be ~52 GB, absorption hours | - | - | - | - |\n' "$n"
       continue
     fi
     reps=$REPS
@@ -84,6 +99,10 @@ for n in "${NS[@]}"; do
       rss+=("$(cut -d' ' -f1 <<<"$line")")
       spawns+=("$(cut -d' ' -f2 <<<"$line")")
     done
+    quiet=()
+    if [[ $instr != console ]]; then
+      for _ in $(seq 1 "$reps"); do quiet+=("$(spawn_only "$instr" "$n")"); done
+    fi
     rn=$(printf '%s\n' "${rss[@]}" | median)
     sp=$(printf '%s\n' "${spawns[@]}" | median)
     sp_all=$(printf '%s\n' "${spawns[@]}" | awk '{printf "%s%.0f", (NR>1?", ":""), $1/1000}')
@@ -101,6 +120,12 @@ for n in "${NS[@]}"; do
       fi
       break
     done
-    printf '| %s | %s | %s | %s | %s | %.0f (%s) | %s | %s | %s |\n' "$n" "$instr" "$r0" "$rn" "$per" "$(bc -l <<<"$sp/1000")" "$sp_all" "$live" "$late" "$largest"
+    quiet_s="-"
+    if ((${#quiet[@]})); then
+      q=$(printf '%s\n' "${quiet[@]}" | median)
+      q_all=$(printf '%s\n' "${quiet[@]}" | awk '{printf "%s%.0f", (NR>1?", ":""), $1/1000}')
+      quiet_s="$(printf '%.0f' "$(bc -l <<<"$q/1000")") ($q_all)"
+    fi
+    printf '| %s | %s | %s | %s | %s | %.0f (%s) | %s | %s | %s | %s |\n' "$n" "$instr" "$r0" "$rn" "$per" "$(bc -l <<<"$sp/1000")" "$sp_all" "$quiet_s" "$live" "$late" "$largest"
   done
 done
