@@ -27,6 +27,12 @@ pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 const WATCHER_BUFFER: usize = 4;
 /// How long the publisher waits for room in a watcher's buffer before dropping that watcher.
 const SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long one publish may take in all: a watcher that reads just fast enough never to hit
+/// [`SEND_TIMEOUT`] cannot hold the publisher (and the freeing of dropped tasks) longer. Past
+/// it, a watcher whose buffer is full is dropped at once.
+const PUBLISH_BUDGET: Duration = Duration::from_secs(30);
+/// The same for the full state sent to a new watcher.
+const SYNC_BUDGET: Duration = Duration::from_secs(60);
 /// At most this many `WatchUpdates` streams at once; more are refused.
 const MAX_WATCHERS: usize = 16;
 /// At most this many `WatchTaskDetails` streams at once.
@@ -398,15 +404,26 @@ fn release_memory() {
 /// Sent bytes past which a publish or a full state is followed by [`release_memory`].
 const RELEASE_AFTER_BYTES: usize = 2 * CHUNK_BYTES;
 
-async fn send_timeout<T>(tx: &mpsc::Sender<Result<T, Status>>, msg: T) -> bool {
+/// Send, waiting for room at most [`SEND_TIMEOUT`] and not past `deadline`.
+async fn send_within<T>(
+    tx: &mpsc::Sender<Result<T, Status>>,
+    msg: T,
+    deadline: tokio::time::Instant,
+) -> bool {
+    let limit = (tokio::time::Instant::now() + SEND_TIMEOUT).min(deadline);
+    // `timeout_at` polls the send once even past its deadline: room in the buffer still counts.
     matches!(
-        tokio::time::timeout(SEND_TIMEOUT, tx.send(Ok(msg))).await,
+        tokio::time::timeout_at(limit, tx.send(Ok(msg))).await,
         Ok(Ok(()))
     )
 }
 
 /// Send one chunk to every watcher; a watcher gone or stalled past [`SEND_TIMEOUT`] is dropped.
-async fn fan_out(watchers: &mut Vec<UpdateTx>, update: proto::instrument::Update) {
+async fn fan_out(
+    watchers: &mut Vec<UpdateTx>,
+    update: proto::instrument::Update,
+    deadline: tokio::time::Instant,
+) {
     let mut kept = Vec::with_capacity(watchers.len());
     let n = watchers.len();
     let mut update = Some(update);
@@ -417,7 +434,7 @@ async fn fan_out(watchers: &mut Vec<UpdateTx>, update: proto::instrument::Update
         } else {
             update.clone().unwrap_or_default()
         };
-        if send_timeout(&tx, msg).await {
+        if send_within(&tx, msg, deadline).await {
             kept.push(tx);
         }
     }
@@ -560,6 +577,7 @@ impl Publisher {
         let store = self.store.clone();
         let mut strings = Strings::new(&store);
         let mut chunker = Chunker::new(SystemTime::now(), self.all_metadata());
+        let deadline = tokio::time::Instant::now() + SYNC_BUDGET;
         let mut batch = Vec::with_capacity(COPY_BATCH);
         for shard in 0..store.shard_count() {
             let mut from = 0;
@@ -569,7 +587,7 @@ impl Publisher {
                 for t in &batch {
                     let task = task_proto(t, &mut strings);
                     if let Some(u) = chunker.push(Some(task), t.id, stats_proto(&store, t)) {
-                        if !send_timeout(&tx, u).await {
+                        if !send_within(&tx, u, deadline).await {
                             return;
                         }
                     }
@@ -582,7 +600,7 @@ impl Publisher {
         }
         let last = chunker.take();
         self.trim_pending |= chunker.sent >= RELEASE_AFTER_BYTES;
-        if send_timeout(&tx, last).await {
+        if send_within(&tx, last, deadline).await {
             self.watchers.push(tx);
         }
     }
@@ -619,6 +637,7 @@ impl Publisher {
             .collect();
         self.metadata_sent = callsites.len();
         let mut chunker = Chunker::new(SystemTime::now(), new_meta);
+        let deadline = tokio::time::Instant::now() + PUBLISH_BUDGET;
         let mut strings = Strings::new(&store);
         let mut taken: Vec<Taken> = Vec::new();
         let mut ended = Vec::new();
@@ -634,7 +653,7 @@ impl Publisher {
                 }
                 let task = was_new.then(|| task_proto(rec, &mut strings));
                 if let Some(u) = chunker.push(task, rec.id, stats_proto(&store, rec)) {
-                    fan_out(&mut self.watchers, u).await;
+                    fan_out(&mut self.watchers, u, deadline).await;
                 }
             }
             if taken.capacity() > 4 * COPY_BATCH {
@@ -642,7 +661,7 @@ impl Publisher {
             }
         }
         if !self.watchers.is_empty() {
-            fan_out(&mut self.watchers, chunker.take()).await;
+            fan_out(&mut self.watchers, chunker.take(), deadline).await;
         }
         // Trim once a big burst has left: its messages were still queued right after it.
         if chunker.sent >= RELEASE_AFTER_BYTES {
