@@ -194,16 +194,120 @@ impl Visit for WakerVisitor {
     }
 }
 
+/// The record of a new task from its `runtime.spawn` span's fields.
+fn spawn_record(store: &Store, attrs: &Attributes<'_>) -> TaskRecord {
+    let mut v = SpawnVisitor {
+        store,
+        rec: TaskRecord {
+            original_size_bytes: u32::MAX,
+            created: store.now(),
+            ..Default::default()
+        },
+        site: Site {
+            meta_id: attrs.metadata() as *const Metadata<'static> as u64,
+            ..Default::default()
+        },
+    };
+    attrs.record(&mut v);
+    v.rec.site = site_id(store, v.site);
+    v.rec
+}
+
+/// A poll of the task of span `span` starts.
+fn poll_start(store: &Store, span: u64) {
+    let now = store.now();
+    let mut watched = None;
+    let known = store.update(span, |t| {
+        t.polls = t.polls.saturating_add(1);
+        if t.first_poll == 0 {
+            t.first_poll = now;
+        }
+        let mut scheduled = None;
+        if t.last_wake != 0 && t.last_wake > t.last_poll_started {
+            let d = now.saturating_sub(t.last_wake);
+            t.scheduled_ns = t.scheduled_ns.saturating_add(d);
+            scheduled = Some(d);
+        }
+        t.last_poll_started = now;
+        if t.flags & WATCHED != 0 {
+            watched = Some((t.id, scheduled));
+        }
+    });
+    if known {
+        let _ = POLLING.try_with(|p| p.set(span));
+    }
+    if let Some((task, Some(d))) = watched {
+        if let Some(details) = lock(&store.details).get_mut(&task) {
+            details.scheduled.record(d);
+        }
+    }
+}
+
+/// A poll of the task of span `span` ends.
+fn poll_end(store: &Store, span: u64) {
+    let now = store.now();
+    let mut watched = None;
+    store.update(span, |t| {
+        let busy = now.saturating_sub(t.last_poll_started);
+        t.busy_ns = t.busy_ns.saturating_add(busy);
+        t.last_poll_ended = now;
+        if t.flags & WATCHED != 0 {
+            watched = Some((t.id, busy));
+        }
+    });
+    let _ = POLLING.try_with(|p| {
+        if p.get() == span {
+            p.set(0)
+        }
+    });
+    if let Some((task, busy)) = watched {
+        if let Some(d) = lock(&store.details).get_mut(&task) {
+            d.poll.record(busy);
+        }
+    }
+}
+
+/// A waker event (`tokio::task::waker`): count it on its task.
+fn waker_event(store: &Store, event: &Event<'_>) {
+    let mut v = WakerVisitor::default();
+    event.record(&mut v);
+    let (Some(op), Some(span)) = (v.op, v.span) else {
+        return;
+    };
+    let now = store.now();
+    let self_wake = matches!(op, WakeOp::Wake | WakeOp::WakeByRef)
+        && POLLING.try_with(|p| p.get() == span).unwrap_or(false);
+    store.update(span, |t| match op {
+        WakeOp::Wake | WakeOp::WakeByRef => {
+            t.wakes = t.wakes.saturating_add(1);
+            t.last_wake = now;
+            if self_wake {
+                t.self_wakes = t.self_wakes.saturating_add(1);
+            }
+            // `wake` consumes the waker.
+            if op == WakeOp::Wake {
+                t.waker_drops = t.waker_drops.saturating_add(1);
+            }
+        }
+        WakeOp::Clone => t.waker_clones = t.waker_clones.saturating_add(1),
+        WakeOp::Drop => t.waker_drops = t.waker_drops.saturating_add(1),
+    });
+}
+
+fn note_callsite(store: &Store, meta: &'static Metadata<'static>) {
+    let mut callsites = lock(&store.callsites);
+    if !callsites.iter().any(|m| std::ptr::eq(*m, meta)) {
+        callsites.push(meta);
+    }
+}
+
 impl<S> Layer<S> for ProbeLayer
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
         if is_spawn(meta) || is_waker(meta) {
-            let mut callsites = lock(&self.store.callsites);
-            if !callsites.iter().any(|m| std::ptr::eq(*m, meta)) {
-                callsites.push(meta);
-            }
+            note_callsite(&self.store, meta);
             tracing_core::Interest::always()
         } else {
             tracing_core::Interest::never()
@@ -215,117 +319,106 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
-        let meta = attrs.metadata();
-        if !is_spawn(meta) {
-            return;
+        if is_spawn(attrs.metadata()) {
+            let rec = spawn_record(&self.store, attrs);
+            self.store.insert(id.into_u64(), rec);
         }
-        let store = &*self.store;
-        let mut v = SpawnVisitor {
-            store,
-            rec: TaskRecord {
-                original_size_bytes: u32::MAX,
-                created: store.now(),
-                ..Default::default()
-            },
-            site: Site {
-                meta_id: meta as *const Metadata<'static> as u64,
-                ..Default::default()
-            },
-        };
-        attrs.record(&mut v);
-        v.rec.site = site_id(store, v.site);
-        store.insert(id.into_u64(), v.rec);
     }
 
     fn on_enter(&self, id: &Id, _ctx: Context<'_, S>) {
-        let span = id.into_u64();
-        let store = &*self.store;
-        let now = store.now();
-        let mut watched = None;
-        let known = store.update(span, |t| {
-            t.polls = t.polls.saturating_add(1);
-            if t.first_poll == 0 {
-                t.first_poll = now;
-            }
-            let mut scheduled = None;
-            if t.last_wake != 0 && t.last_wake > t.last_poll_started {
-                let d = now.saturating_sub(t.last_wake);
-                t.scheduled_ns = t.scheduled_ns.saturating_add(d);
-                scheduled = Some(d);
-            }
-            t.last_poll_started = now;
-            if t.flags & WATCHED != 0 {
-                watched = Some((t.id, scheduled));
-            }
-        });
-        if known {
-            let _ = POLLING.try_with(|p| p.set(span));
-        }
-        if let Some((task, Some(d))) = watched {
-            if let Some(d_) = lock(&store.details).get_mut(&task) {
-                d_.scheduled.record(d);
-            }
-        }
+        poll_start(&self.store, id.into_u64());
     }
 
     fn on_exit(&self, id: &Id, _ctx: Context<'_, S>) {
-        let span = id.into_u64();
-        let store = &*self.store;
-        let now = store.now();
-        let mut watched = None;
-        store.update(span, |t| {
-            let busy = now.saturating_sub(t.last_poll_started);
-            t.busy_ns = t.busy_ns.saturating_add(busy);
-            t.last_poll_ended = now;
-            if t.flags & WATCHED != 0 {
-                watched = Some((t.id, busy));
-            }
-        });
-        let _ = POLLING.try_with(|p| {
-            if p.get() == span {
-                p.set(0)
-            }
-        });
-        if let Some((task, busy)) = watched {
-            if let Some(d) = lock(&store.details).get_mut(&task) {
-                d.poll.record(busy);
-            }
-        }
+        poll_end(&self.store, id.into_u64());
     }
 
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
-        if !is_waker(event.metadata()) {
-            return;
+        if is_waker(event.metadata()) {
+            waker_event(&self.store, event);
         }
-        let mut v = WakerVisitor::default();
-        event.record(&mut v);
-        let (Some(op), Some(span)) = (v.op, v.span) else {
-            return;
-        };
-        let store = &*self.store;
-        let now = store.now();
-        let self_wake = matches!(op, WakeOp::Wake | WakeOp::WakeByRef)
-            && POLLING.try_with(|p| p.get() == span).unwrap_or(false);
-        store.update(span, |t| match op {
-            WakeOp::Wake | WakeOp::WakeByRef => {
-                t.wakes = t.wakes.saturating_add(1);
-                t.last_wake = now;
-                if self_wake {
-                    t.self_wakes = t.self_wakes.saturating_add(1);
-                }
-                // `wake` consumes the waker.
-                if op == WakeOp::Wake {
-                    t.waker_drops = t.waker_drops.saturating_add(1);
-                }
-            }
-            WakeOp::Clone => t.waker_clones = t.waker_clones.saturating_add(1),
-            WakeOp::Drop => t.waker_drops = t.waker_drops.saturating_add(1),
-        });
     }
 
     fn on_close(&self, id: Id, _ctx: Context<'_, S>) {
         let store = &*self.store;
         let _ = store.close(id.into_u64(), store.now());
+    }
+}
+
+/// The probe as a whole subscriber, what [`crate::init`] installs: task spans get ids that
+/// name their record (no span registry, no span-id table), and every other span is disabled.
+/// Events other than tokio's waker events go to `fmt` (a `RUST_LOG` filter, default
+/// `error`), printed without span context.
+pub struct ProbeSubscriber {
+    pub(crate) store: Arc<Store>,
+    pub(crate) fmt: tracing_core::Dispatch,
+}
+
+/// The id of a span the probe does not track (a spawn past a full shard, or not a task): it
+/// names no record (see [`crate::store::encode`]).
+pub(crate) const UNTRACKED: u64 = u64::MAX;
+
+impl Subscriber for ProbeSubscriber {
+    fn register_callsite(&self, meta: &'static Metadata<'static>) -> tracing_core::Interest {
+        if is_spawn(meta) || is_waker(meta) {
+            note_callsite(&self.store, meta);
+            tracing_core::Interest::always()
+        } else if meta.is_event() {
+            self.fmt.register_callsite(meta)
+        } else {
+            tracing_core::Interest::never()
+        }
+    }
+
+    fn enabled(&self, meta: &Metadata<'_>) -> bool {
+        is_spawn(meta) || is_waker(meta) || (meta.is_event() && self.fmt.enabled(meta))
+    }
+
+    fn max_level_hint(&self) -> Option<tracing_core::LevelFilter> {
+        // tokio's task spans and waker events are TRACE.
+        Some(tracing_core::LevelFilter::TRACE)
+    }
+
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        if !is_spawn(attrs.metadata()) {
+            return Id::from_u64(UNTRACKED);
+        }
+        let rec = spawn_record(&self.store, attrs);
+        Id::from_u64(self.store.insert_direct(rec).unwrap_or(UNTRACKED))
+    }
+
+    fn record(&self, _span: &Id, _values: &tracing_core::span::Record<'_>) {}
+
+    fn record_follows_from(&self, _span: &Id, _follows: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        if is_waker(event.metadata()) {
+            waker_event(&self.store, event);
+        } else {
+            self.fmt.event(event);
+        }
+    }
+
+    fn enter(&self, span: &Id) {
+        poll_start(&self.store, span.into_u64());
+    }
+
+    fn exit(&self, span: &Id) {
+        poll_end(&self.store, span.into_u64());
+    }
+
+    fn clone_span(&self, id: &Id) -> Id {
+        self.store.retain(id.into_u64());
+        id.clone()
+    }
+
+    fn try_close(&self, id: Id) -> bool {
+        let store = &*self.store;
+        store.release(id.into_u64(), store.now())
+    }
+
+    fn current_span(&self) -> tracing_core::span::Current {
+        tracing_core::span::Current::none()
     }
 }
 

@@ -37,11 +37,10 @@ use std::time::Duration;
 
 use tracing_core::Subscriber;
 use tracing_subscriber::filter::Filtered;
-use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::layer::Layer;
 use tracing_subscriber::registry::LookupSpan;
-use tracing_subscriber::util::SubscriberInitExt;
 
-pub use layer::{ProbeFilter, ProbeLayer};
+pub use layer::{ProbeFilter, ProbeLayer, ProbeSubscriber};
 
 /// The default address, as console-subscriber's.
 pub const DEFAULT_ADDR: SocketAddr =
@@ -112,9 +111,12 @@ impl Builder {
         ProbeLayer { store }.with_filter(ProbeFilter)
     }
 
-    /// Start the probe and install it as the global default subscriber, with a `fmt` layer
-    /// for `RUST_LOG` (default `error`), as `console_subscriber::init()` does. If a global
-    /// subscriber is already set, says so on stderr and records nothing.
+    /// Start the probe and install it as the global default subscriber, printing events for
+    /// `RUST_LOG` (default `error`) as `console_subscriber::init()` does. This subscriber is
+    /// the probe itself, not a `Registry` with layers: task spans get ids that name their
+    /// records, which saves the registry's span slot and a table lookup per event; other spans
+    /// are disabled, so events are printed without span context. If a global subscriber is
+    /// already set, says so on stderr and records nothing.
     pub fn init(self) {
         let fmt_filter = std::env::var("RUST_LOG")
             .ok()
@@ -126,11 +128,15 @@ impl Builder {
                 }
             })
             .unwrap_or_else(|| tracing_subscriber::EnvFilter::new("error"));
-        let probe = self.spawn();
-        let installed = tracing_subscriber::registry()
-            .with(probe)
-            .with(tracing_subscriber::fmt::layer().with_filter(fmt_filter))
-            .try_init();
+        let store = Arc::new(store::Store::direct());
+        server::spawn_thread(store.clone(), self.server_addr, self.publish_interval);
+        let fmt = tracing_core::Dispatch::new(
+            tracing_subscriber::fmt()
+                .with_env_filter(fmt_filter)
+                .finish(),
+        );
+        let installed =
+            tracing::subscriber::set_global_default(layer::ProbeSubscriber { store, fmt });
         if let Err(e) = installed {
             eprintln!("asyncmem-probe: cannot install the subscriber: {e}");
         }

@@ -2,6 +2,7 @@
 //! keyed by tracing span id, plus interned strings and the callsites seen. Written by the layer
 //! on every spawn, poll, wake and drop; read by the publisher once per tick.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
@@ -25,7 +26,7 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One task, in a fixed 120-byte record. Times are nanoseconds since the store's base instant
+/// One task, in a fixed 128-byte record. Times are nanoseconds since the store's base instant
 /// plus one, 0 meaning "never". Counters saturate at `u32::MAX`.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TaskRecord {
@@ -54,6 +55,8 @@ pub(crate) struct TaskRecord {
     pub waker_clones: u32,
     pub waker_drops: u32,
     pub self_wakes: u32,
+    /// Handles to the task's span, when the probe's own subscriber counts them.
+    pub refs: u32,
     pub flags: u8,
 }
 
@@ -260,6 +263,11 @@ pub(crate) struct Store {
     /// Cleared when no publisher runs (its runtime could not start): records of dropped tasks
     /// are then freed at once instead of waiting for a tick that never comes.
     pub publisher_alive: AtomicBool,
+    /// Span ids are the probe's own ([`encode`]): records are addressed by them directly,
+    /// never moved, and the span-id table stays empty.
+    direct: bool,
+    /// Round robin of shards for threads that spawn (direct mode).
+    next_shard: AtomicU64,
     #[cfg(test)]
     pub intern_calls: AtomicU64,
 }
@@ -278,13 +286,109 @@ impl Default for Store {
             callsites: Mutex::new(Vec::new()),
             details: Mutex::new(HashMap::new()),
             publisher_alive: AtomicBool::new(true),
+            direct: false,
+            next_shard: AtomicU64::new(0),
             #[cfg(test)]
             intern_calls: AtomicU64::new(0),
         }
     }
 }
 
+/// Span ids of the probe's own subscriber: bit 63 set, 31 bits of the console id as a check,
+/// the shard (5 bits) and the slot (27 bits).
+pub(crate) fn encode(shard: usize, slot: u32, id: u64) -> u64 {
+    1 << 63 | (id & 0x7fff_ffff) << 32 | (shard as u64) << 27 | slot as u64
+}
+
+const MAX_DIRECT_SLOT: u32 = (1 << 27) - 1;
+
+fn decode(span: u64) -> Option<(usize, u32, u64)> {
+    (span >> 63 == 1 && span & MAX_DIRECT_SLOT as u64 != MAX_DIRECT_SLOT as u64).then_some((
+        ((span >> 27) & 31) as usize,
+        (span & MAX_DIRECT_SLOT as u64) as u32,
+        (span >> 32) & 0x7fff_ffff,
+    ))
+}
+
+thread_local! {
+    /// The shard this thread's spawns go to (direct mode): a thread's tasks sit side by side.
+    static MY_SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
 impl Store {
+    /// A store for the probe's own subscriber (see [`encode`]).
+    pub fn direct() -> Self {
+        Store {
+            direct: true,
+            ..Store::default()
+        }
+    }
+
+    /// Direct mode: a new task, with one handle to its span; returns its span id, or None if
+    /// the shard is full.
+    pub fn insert_direct(&self, mut rec: TaskRecord) -> Option<u64> {
+        rec.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        rec.flags = NEW;
+        rec.refs = 1;
+        let shard_ix = MY_SHARD
+            .try_with(|c| match c.get() {
+                Some(s) => s,
+                None => {
+                    let s = self.next_shard.fetch_add(1, Ordering::Relaxed) as usize % SHARDS;
+                    c.set(Some(s));
+                    s
+                }
+            })
+            .unwrap_or(0);
+        let mut shard = lock(&self.shards[shard_ix]);
+        // The last slot number is never handed out: all ones is `UNTRACKED`.
+        if shard.free.is_empty() && shard.len >= MAX_DIRECT_SLOT {
+            return None;
+        }
+        let slot = shard.alloc(rec);
+        shard.mark(slot);
+        Some(encode(shard_ix, slot, rec.id))
+    }
+
+    /// Direct mode: the record of span `span` if it is live, under its shard's lock.
+    fn direct_slot(&self, span: u64) -> Option<(MutexGuard<'_, Shard>, u32)> {
+        let (shard_ix, slot, check) = decode(span)?;
+        let mut shard = lock(self.shards.get(shard_ix)?);
+        let t = shard.slot(slot)?;
+        (!t.is_free() && t.id & 0x7fff_ffff == check && t.dropped == 0).then_some((shard, slot))
+    }
+
+    /// Direct mode: one more handle to the span.
+    pub fn retain(&self, span: u64) {
+        if let Some((mut shard, slot)) = self.direct_slot(span) {
+            if let Some(t) = shard.slot(slot) {
+                t.refs = t.refs.saturating_add(1);
+            }
+        }
+    }
+
+    /// Direct mode: one handle fewer; at none the task is dropped (its record kept until a
+    /// tick has published it). Returns whether the span closed.
+    pub fn release(&self, span: u64, now: u64) -> bool {
+        let Some((mut shard, slot)) = self.direct_slot(span) else {
+            return false;
+        };
+        let Some(t) = shard.slot(slot) else {
+            return false;
+        };
+        t.refs = t.refs.saturating_sub(1);
+        if t.refs > 0 {
+            return false;
+        }
+        t.dropped = now;
+        if self.publisher_alive.load(Ordering::Relaxed) {
+            shard.mark(slot);
+        } else {
+            shard.free_slot(slot);
+        }
+        true
+    }
+
     /// Now, as stored: nanoseconds since the base, plus one.
     pub fn now(&self) -> u64 {
         (self.base.elapsed().as_nanos() as u64).saturating_add(1)
@@ -379,6 +483,16 @@ impl Store {
 
     /// Apply `f` to the live task of span `span`; returns whether there was one.
     pub fn update(&self, span: u64, f: impl FnOnce(&mut TaskRecord)) -> bool {
+        if self.direct {
+            let Some((mut shard, slot)) = self.direct_slot(span) else {
+                return false;
+            };
+            if let Some(t) = shard.slot(slot) {
+                f(t);
+            }
+            shard.mark(slot);
+            return true;
+        }
         let mut shard = lock(self.shard_of(span));
         let Some((slot, t)) = shard.get_mut(span) else {
             return false;
@@ -432,7 +546,8 @@ impl Store {
         if shard.dirty.is_empty() {
             shard.dirty = dirty;
         }
-        if shard.free.len() > 4096 && shard.free.len() * 2 > shard.len as usize {
+        // Direct span ids name slots: those records never move.
+        if !self.direct && shard.free.len() > 4096 && shard.free.len() * 2 > shard.len as usize {
             shrink(&mut shard);
         }
     }
@@ -571,7 +686,7 @@ mod tests {
     #[test]
     fn a_record_is_compact() {
         assert!(
-            std::mem::size_of::<TaskRecord>() <= 120,
+            std::mem::size_of::<TaskRecord>() <= 128,
             "{}",
             std::mem::size_of::<TaskRecord>()
         );
@@ -621,6 +736,38 @@ mod tests {
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].rec.id, 101);
         assert_eq!(s.len(), 100);
+    }
+
+    #[test]
+    fn direct_ids_name_their_record_and_die_with_it() {
+        let s = Store::direct();
+        let a = s.insert_direct(rec()).expect("room");
+        let b = s.insert_direct(rec()).expect("room");
+        assert_ne!(a, b);
+        assert_ne!(a, crate::layer::UNTRACKED);
+        assert!(s.update(a, |t| t.polls += 1));
+        // Two handles: the first release does not close.
+        s.retain(a);
+        assert!(!s.release(a, s.now()));
+        assert!(s.release(a, s.now()));
+        assert!(!s.update(a, |t| t.polls += 1), "a closed span is gone");
+        assert!(!s.update(crate::layer::UNTRACKED, |t| t.polls += 1));
+        let mut out = Vec::new();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 2);
+        let dropped = out
+            .iter()
+            .find(|t| t.rec.dropped != 0)
+            .expect("a dropped task");
+        assert_eq!(dropped.rec.polls, 1);
+        // The freed slot is reused by a new task: the old id does not reach it.
+        let c = s.insert_direct(rec()).expect("room");
+        assert_eq!(c & 0xffff_ffff, a & 0xffff_ffff, "same shard and slot");
+        assert!(!s.update(a, |t| t.polls += 1));
+        assert!(s.update(c, |t| t.polls += 1));
+        assert!(s.update(b, |t| t.polls += 1));
     }
 
     #[test]
