@@ -14,11 +14,10 @@ use super::Sym;
 pub const CONSOLE_SUBSCRIBER_BYTES_PER_TASK: u64 = 52_100;
 
 /// Target RSS that asyncmem-probe adds per live task, beyond the uninstrumented cost: measured
-/// with `INSTRUMENTS="none probe" bench/observer_cost.sh 20000 64` (1,032 and 1,020 B/task
-/// instrumented against 685 and 678 B/task without, two runs; 280 B at 100k, see
-/// bench/RESULTS.md). Its 120-byte task record, the span-id table and the tracing Registry's
-/// span slot account for most of it.
-pub const PROBE_BYTES_PER_TASK: u64 = 345;
+/// with `INSTRUMENTS="none probe" bench/observer_cost.sh 20000 64` (816 and 818 B/task
+/// instrumented against 675 and 683 B/task without, two runs; 126 B at 100k, see
+/// bench/RESULTS.md). Its 128-byte task record accounts for nearly all of it.
+pub const PROBE_BYTES_PER_TASK: u64 = 138;
 
 /// The estimated RSS per live task that the instrumentation itself costs.
 pub fn instrumentation_bytes_per_task(i: super::Instrumentation) -> Option<u64> {
