@@ -1,6 +1,7 @@
-//! The `tracing` layer: turns what tokio emits for tasks (the `runtime.spawn` span, its enters
-//! and exits, waker events, its close) into updates of the task's compact record, directly,
-//! with no event queue in between.
+//! What tokio emits for tasks (the `runtime.spawn` span, its enters and exits, waker events,
+//! its close) turned into updates of the task's compact record, directly, with no event queue
+//! in between: as a `Layer` for a tracing-subscriber `Registry` ([`ProbeLayer`]) or as a whole
+//! subscriber whose span ids name the records ([`ProbeSubscriber`], what `init()` installs).
 
 use std::cell::{Cell, RefCell};
 use std::fmt::Write as _;
