@@ -642,23 +642,24 @@ impl Publisher {
         let mut taken: Vec<Taken> = Vec::new();
         let mut ended = Vec::new();
         for shard in 0..store.shard_count() {
-            taken.clear();
-            store.take_dirty(shard, &mut taken);
-            for Taken { rec, was_new } in &taken {
-                if rec.dropped != 0 && rec.flags & WATCHED != 0 {
-                    ended.push(rec.id);
-                }
-                if self.watchers.is_empty() {
-                    continue;
-                }
-                let task = was_new.then(|| task_proto(rec, &mut strings));
-                if let Some(u) = chunker.push(task, rec.id, stats_proto(&store, rec)) {
-                    fan_out(&mut self.watchers, u, deadline).await;
+            let slots = store.dirty_slots(shard);
+            for batch in slots.chunks(COPY_BATCH) {
+                taken.clear();
+                store.take_slots(shard, batch, &mut taken);
+                for Taken { rec, was_new } in &taken {
+                    if rec.dropped != 0 && rec.flags & WATCHED != 0 {
+                        ended.push(rec.id);
+                    }
+                    if self.watchers.is_empty() {
+                        continue;
+                    }
+                    let task = was_new.then(|| task_proto(rec, &mut strings));
+                    if let Some(u) = chunker.push(task, rec.id, stats_proto(&store, rec)) {
+                        fan_out(&mut self.watchers, u, deadline).await;
+                    }
                 }
             }
-            if taken.capacity() > 4 * COPY_BATCH {
-                taken = Vec::new();
-            }
+            store.tick_done(shard);
         }
         if !self.watchers.is_empty() {
             fan_out(&mut self.watchers, chunker.take(), deadline).await;

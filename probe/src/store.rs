@@ -519,14 +519,29 @@ impl Store {
 
     /// Take every record changed since the last tick out of shard `i`, clearing their flags;
     /// dropped tasks' slots are freed (their last state is in the returned copy).
+    #[cfg(test)]
     pub fn take_dirty(&self, i: usize, out: &mut Vec<Taken>) {
+        let slots = self.dirty_slots(i);
+        self.take_slots(i, &slots, out);
+        self.tick_done(i);
+    }
+
+    /// The slots of shard `i` changed since the last tick (each once), taken out of the shard.
+    pub fn dirty_slots(&self, i: usize) -> Vec<u32> {
+        std::mem::take(&mut lock(&self.shards[i]).dirty)
+    }
+
+    /// Copy out the records of `slots` (from [`Store::dirty_slots`]) that are still marked
+    /// changed, clearing their flags; dropped tasks' slots are freed (their last state is in
+    /// the copy). Called in batches, so that the shard's lock is held for one batch at a time.
+    pub fn take_slots(&self, i: usize, slots: &[u32], out: &mut Vec<Taken>) {
         let mut shard = lock(&self.shards[i]);
-        let dirty = std::mem::take(&mut shard.dirty);
-        for &slot in &dirty {
+        for &slot in slots {
             let Some(t) = shard.slot(slot) else {
                 continue;
             };
-            if t.is_free() {
+            // A slot freed and reused since it was listed: its new task is in the new list.
+            if t.is_free() || t.flags & DIRTY == 0 {
                 continue;
             }
             let was_new = t.flags & NEW != 0;
@@ -537,15 +552,11 @@ impl Store {
             }
             out.push(Taken { rec, was_new });
         }
-        // Give back the dirty list's buffer when a burst made it large.
-        let mut dirty = dirty;
-        dirty.clear();
-        if dirty.capacity() > 4096 {
-            dirty.shrink_to(1024);
-        }
-        if shard.dirty.is_empty() {
-            shard.dirty = dirty;
-        }
+    }
+
+    /// A tick has taken shard `i`'s changes: give its memory back if most of it is free.
+    pub fn tick_done(&self, i: usize) {
+        let mut shard = lock(&self.shards[i]);
         // Direct span ids name slots: those records never move.
         if !self.direct && shard.free.len() > 4096 && shard.free.len() * 2 > shard.len as usize {
             shrink(&mut shard);
