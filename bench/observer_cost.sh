@@ -2,6 +2,7 @@
 # Observer cost: target RSS per live task with console-subscriber against no instrumentation.
 # For each instrumentation, the sleepers demo runs with 0 and with N idle tasks; the per-task
 # cost is (RSS(N) - RSS(0)) / N once RSS stops growing. Usage: bench/observer_cost.sh [N] [BYTES]
+# (INSTRUMENTS="none probe" measures asyncmem-probe instead of console-subscriber.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
@@ -20,7 +21,7 @@ measure() { # instrument tasks -> RSS kB
   echo "$r"
 }
 printf '%-10s %12s %12s %14s\n' instrument "RSS(0) kB" "RSS($N) kB" "bytes/task"
-for instr in none console; do
+for instr in ${INSTRUMENTS:-none console}; do
   r0=$(measure "$instr" 0)
   rn=$(measure "$instr" "$N")
   per=$(( (rn - r0) * 1024 / N ))

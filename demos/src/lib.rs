@@ -12,6 +12,8 @@ use clap::{Args, ValueEnum};
 pub enum Instrument {
     /// console-subscriber, the standard tokio-console instrumentation.
     Console,
+    /// asyncmem-probe, the lean instrumentation that speaks the same protocol.
+    Probe,
     /// No instrumentation at all: the baseline.
     None,
 }
@@ -20,6 +22,7 @@ impl Instrument {
     pub fn as_str(self) -> &'static str {
         match self {
             Instrument::Console => "console",
+            Instrument::Probe => "probe",
             Instrument::None => "none",
         }
     }
@@ -83,6 +86,19 @@ impl Common {
                 wait_for_listener(&self.console_url());
                 println!(
                     "pid={} console={} instrument=console",
+                    std::process::id(),
+                    self.console_url()
+                );
+            }
+            Instrument::Probe => {
+                let mut builder = asyncmem_probe::Builder::default().with_default_env();
+                if let Some(addr) = self.console_bind {
+                    builder = builder.server_addr(addr);
+                }
+                builder.init();
+                wait_for_listener(&self.console_url());
+                println!(
+                    "pid={} console={} instrument=probe",
                     std::process::id(),
                     self.console_url()
                 );

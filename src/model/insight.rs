@@ -13,13 +13,19 @@ use super::Sym;
 /// without, see bench/RESULTS.md). Two HdrHistograms per task account for most of it.
 pub const CONSOLE_SUBSCRIBER_BYTES_PER_TASK: u64 = 52_100;
 
+/// Target RSS that asyncmem-probe adds per live task, beyond the uninstrumented cost: measured
+/// with `INSTRUMENTS="none probe" bench/observer_cost.sh 20000 64` (816 and 818 B/task
+/// instrumented against 675 and 683 B/task without, two runs; 126 B at 100k, see
+/// bench/RESULTS.md). Its 128-byte task record accounts for nearly all of it.
+pub const PROBE_BYTES_PER_TASK: u64 = 138;
+
 /// The estimated RSS per live task that the instrumentation itself costs.
 pub fn instrumentation_bytes_per_task(i: super::Instrumentation) -> Option<u64> {
     match i {
         super::Instrumentation::ConsoleSubscriber => Some(CONSOLE_SUBSCRIBER_BYTES_PER_TASK),
         super::Instrumentation::None => Some(0),
-        // The probe's own cost is measured by its issue; until then, unknown.
-        super::Instrumentation::Probe | super::Instrumentation::Unknown => None,
+        super::Instrumentation::Probe => Some(PROBE_BYTES_PER_TASK),
+        super::Instrumentation::Unknown => None,
     }
 }
 

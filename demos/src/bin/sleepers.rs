@@ -96,6 +96,7 @@ fn main() {
         spawn_named("sixteen-k", hold::<16384>(nap));
         // 32 KiB: over tokio's auto-box threshold in debug (2 KiB) and release (16 KiB) builds.
         spawn_named("boxed-32k", hold::<32768>(nap));
+        let started = std::time::Instant::now();
         if args.ramp == 0 {
             for _ in 0..args.tasks {
                 spawn_sleeper(args.bytes, nap, args.wake);
@@ -114,9 +115,10 @@ fn main() {
             }
         }
         eprintln!(
-            "sleepers: spawned {} tasks of {} B and 4 named tasks (instrument: {})",
+            "sleepers: spawned {} tasks of {} B and 4 named tasks in {} us (instrument: {})",
             args.tasks,
             args.bytes,
+            started.elapsed().as_micros(),
             instrument.as_str()
         );
     });

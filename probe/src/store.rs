@@ -1,0 +1,844 @@
+//! The probe's per-task state: one compact fixed-size record per live task, in sharded slabs
+//! keyed by tracing span id, plus interned strings and the callsites seen. Written by the layer
+//! on every spawn, poll, wake and drop; read by the publisher once per tick.
+
+use std::cell::Cell;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use hdrhistogram::Histogram;
+
+/// Number of shards; a power of two.
+const SHARDS: usize = 32;
+
+/// Flag bits of a record.
+pub(crate) const DIRTY: u8 = 1;
+/// Not yet announced to watchers as a new task.
+pub(crate) const NEW: u8 = 2;
+/// Someone watches this task's details: record its histograms.
+pub(crate) const WATCHED: u8 = 4;
+
+/// Lock a mutex, recovering the data if another thread panicked while holding it: the probe
+/// must never turn a panic elsewhere into one of its own.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// One task, in a fixed 128-byte record. Times are nanoseconds since the store's base instant
+/// plus one, 0 meaning "never". Counters saturate at `u32::MAX`.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct TaskRecord {
+    /// The task's console id (never reused); 0 marks a free slot.
+    pub id: u64,
+    /// tokio's own task id (the span field `task.id`).
+    pub tokio_id: u64,
+    pub created: u64,
+    pub dropped: u64,
+    pub first_poll: u64,
+    pub last_poll_started: u64,
+    pub last_poll_ended: u64,
+    pub last_wake: u64,
+    pub busy_ns: u64,
+    pub scheduled_ns: u64,
+    /// Interned spawn site: callsite, kind, location, `fn` (see [`Site`]).
+    pub site: u32,
+    /// Interned `task.name` (0 = unnamed).
+    pub name: u32,
+    /// `size.bytes`, saturated at `u32::MAX`.
+    pub size_bytes: u32,
+    /// `original_size.bytes`, or `u32::MAX` when tokio did not box the future.
+    pub original_size_bytes: u32,
+    pub polls: u32,
+    pub wakes: u32,
+    pub waker_clones: u32,
+    pub waker_drops: u32,
+    pub self_wakes: u32,
+    /// Handles to the task's span, when the probe's own subscriber counts them.
+    pub refs: u32,
+    pub flags: u8,
+}
+
+/// What tasks spawned at one place share: stored once, referenced by index from each record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub(crate) struct Site {
+    /// The `runtime.spawn` callsite's address (console's metadata id).
+    pub meta_id: u64,
+    /// Interned strings (0 = absent).
+    pub kind: u32,
+    pub file: u32,
+    /// The `fn` field of blocking tasks.
+    pub fn_name: u32,
+    pub line: u32,
+    pub col: u32,
+}
+
+/// Hashes span ids (already unique integers) with one multiply, instead of SipHash.
+#[derive(Default, Clone, Copy)]
+pub(crate) struct IdHasher(u64);
+
+impl std::hash::Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        let m = (self.0 as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        (m as u64) ^ ((m >> 64) as u64)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ b as u64;
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 ^= n;
+    }
+}
+
+type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
+
+/// Records per slab page: pages are allocated whole and never moved, so a growing shard copies
+/// nothing and wastes at most one partly filled page.
+const PAGE: usize = 256;
+
+impl TaskRecord {
+    pub fn is_free(&self) -> bool {
+        self.id == 0
+    }
+}
+
+/// One shard: records in a paged slab, located by span id.
+#[derive(Default)]
+pub(crate) struct Shard {
+    by_span: IdMap<u32>,
+    pages: Vec<Box<[TaskRecord]>>,
+    /// Slots handed out so far (the slab's high-water mark).
+    len: u32,
+    free: Vec<u32>,
+    /// Slots changed since the last tick (each at most once, guarded by the DIRTY flag).
+    dirty: Vec<u32>,
+}
+
+impl Shard {
+    fn slot(&mut self, slot: u32) -> Option<&mut TaskRecord> {
+        let (page, i) = (slot as usize / PAGE, slot as usize % PAGE);
+        self.pages.get_mut(page).and_then(|p| p.get_mut(i))
+    }
+
+    fn slot_ref(&self, slot: u32) -> Option<&TaskRecord> {
+        let (page, i) = (slot as usize / PAGE, slot as usize % PAGE);
+        self.pages.get(page).and_then(|p| p.get(i))
+    }
+
+    fn alloc(&mut self, rec: TaskRecord) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            if let Some(t) = self.slot(slot) {
+                *t = rec;
+                return slot;
+            }
+        }
+        let slot = self.len;
+        if slot as usize / PAGE >= self.pages.len() {
+            self.pages
+                .push(vec![TaskRecord::default(); PAGE].into_boxed_slice());
+        }
+        self.len += 1;
+        if let Some(t) = self.slot(slot) {
+            *t = rec;
+        }
+        slot
+    }
+
+    fn mark(&mut self, slot: u32) {
+        if let Some(t) = self.slot(slot) {
+            if t.flags & DIRTY == 0 {
+                t.flags |= DIRTY;
+                self.dirty.push(slot);
+            }
+        }
+    }
+
+    fn get_mut(&mut self, span: u64) -> Option<(u32, &mut TaskRecord)> {
+        let slot = *self.by_span.get(&span)?;
+        self.slot(slot).map(|t| (slot, t))
+    }
+
+    fn free_slot(&mut self, slot: u32) {
+        if let Some(t) = self.slot(slot) {
+            *t = TaskRecord::default();
+            self.free.push(slot);
+        }
+    }
+
+    #[cfg(test)]
+    fn live(&self) -> usize {
+        self.len as usize - self.free.len()
+    }
+
+    /// Records in use, with their slots.
+    fn records_mut(&mut self) -> impl Iterator<Item = &mut TaskRecord> {
+        let len = self.len as usize;
+        self.pages
+            .iter_mut()
+            .flat_map(|p| p.iter_mut())
+            .take(len)
+            .filter(|t| !t.is_free())
+    }
+}
+
+/// A shard's lock on a cache line of its own, so that threads working on neighbouring shards
+/// do not contend for one line.
+#[repr(align(128))]
+struct Padded(Mutex<Shard>);
+
+impl std::ops::Deref for Padded {
+    type Target = Mutex<Shard>;
+    fn deref(&self) -> &Mutex<Shard> {
+        &self.0
+    }
+}
+
+/// Poll-time and scheduled-time histograms of a task someone watches.
+pub(crate) struct Details {
+    pub poll: Histo,
+    pub scheduled: Histo,
+}
+
+pub(crate) struct Histo {
+    pub hist: Histogram<u64>,
+    pub max: u64,
+    pub outliers: u64,
+    pub max_outlier: Option<u64>,
+}
+
+impl Histo {
+    fn new(max: u64) -> Option<Self> {
+        Histogram::new_with_bounds(1, max, 2)
+            .ok()
+            .map(|hist| Histo {
+                hist,
+                max,
+                outliers: 0,
+                max_outlier: None,
+            })
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        let v = if ns > self.max {
+            self.outliers += 1;
+            self.max_outlier = Some(self.max_outlier.map_or(ns, |m| m.max(ns)));
+            self.max
+        } else {
+            ns.max(1)
+        };
+        let _ = self.hist.record(v);
+    }
+}
+
+/// The longest poll or scheduling delay a details histogram resolves (longer ones are clamped
+/// and counted as outliers), as console-subscriber does.
+const HISTOGRAM_MAX_NS: u64 = 1_000_000_000;
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<Box<str>, u32>,
+    strings: Vec<Box<str>>,
+}
+
+/// A changed record taken at a tick, and whether it had not been announced before.
+pub(crate) struct Taken {
+    pub rec: TaskRecord,
+    pub was_new: bool,
+}
+
+pub(crate) struct Store {
+    base: Instant,
+    base_system: SystemTime,
+    shards: Box<[Padded]>,
+    next_id: AtomicU64,
+    interner: Mutex<Interner>,
+    sites: Mutex<(HashMap<Site, u32>, Vec<Site>)>,
+    /// Callsites the layer saw, in registration order.
+    pub callsites: Mutex<Vec<&'static tracing_core::Metadata<'static>>>,
+    /// Histograms of watched tasks, by console id.
+    pub details: Mutex<HashMap<u64, Details>>,
+    /// Cleared when no publisher runs (its runtime could not start): records of dropped tasks
+    /// are then freed at once instead of waiting for a tick that never comes.
+    pub publisher_alive: AtomicBool,
+    /// Span ids are the probe's own ([`encode`]): records are addressed by them directly,
+    /// never moved, and the span-id table stays empty.
+    direct: bool,
+    /// Round robin of shards for threads that spawn (direct mode).
+    next_shard: AtomicU64,
+    #[cfg(test)]
+    pub intern_calls: AtomicU64,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            base: Instant::now(),
+            base_system: SystemTime::now(),
+            shards: (0..SHARDS)
+                .map(|_| Padded(Mutex::new(Shard::default())))
+                .collect(),
+            next_id: AtomicU64::new(1),
+            interner: Mutex::new(Interner::default()),
+            sites: Mutex::new((HashMap::new(), Vec::new())),
+            callsites: Mutex::new(Vec::new()),
+            details: Mutex::new(HashMap::new()),
+            publisher_alive: AtomicBool::new(true),
+            direct: false,
+            next_shard: AtomicU64::new(0),
+            #[cfg(test)]
+            intern_calls: AtomicU64::new(0),
+        }
+    }
+}
+
+/// Span ids of the probe's own subscriber: bit 63 set, 31 bits of the console id as a check,
+/// the shard (5 bits) and the slot (27 bits).
+pub(crate) fn encode(shard: usize, slot: u32, id: u64) -> u64 {
+    1 << 63 | (id & 0x7fff_ffff) << 32 | (shard as u64) << 27 | slot as u64
+}
+
+const MAX_DIRECT_SLOT: u32 = (1 << 27) - 1;
+
+fn decode(span: u64) -> Option<(usize, u32, u64)> {
+    (span >> 63 == 1 && span & MAX_DIRECT_SLOT as u64 != MAX_DIRECT_SLOT as u64).then_some((
+        ((span >> 27) & 31) as usize,
+        (span & MAX_DIRECT_SLOT as u64) as u32,
+        (span >> 32) & 0x7fff_ffff,
+    ))
+}
+
+thread_local! {
+    /// The shard this thread's spawns go to (direct mode): a thread's tasks sit side by side.
+    static MY_SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+impl Store {
+    /// A store for the probe's own subscriber (see [`encode`]).
+    pub fn direct() -> Self {
+        Store {
+            direct: true,
+            ..Store::default()
+        }
+    }
+
+    /// Direct mode: a new task, with one handle to its span; returns its span id, or None if
+    /// the shard is full.
+    pub fn insert_direct(&self, mut rec: TaskRecord) -> Option<u64> {
+        rec.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        rec.flags = NEW;
+        rec.refs = 1;
+        let shard_ix = MY_SHARD
+            .try_with(|c| match c.get() {
+                Some(s) => s,
+                None => {
+                    let s = self.next_shard.fetch_add(1, Ordering::Relaxed) as usize % SHARDS;
+                    c.set(Some(s));
+                    s
+                }
+            })
+            .unwrap_or(0);
+        let mut shard = lock(&self.shards[shard_ix]);
+        // The last slot number is never handed out: all ones is `UNTRACKED`.
+        if shard.free.is_empty() && shard.len >= MAX_DIRECT_SLOT {
+            return None;
+        }
+        let slot = shard.alloc(rec);
+        shard.mark(slot);
+        Some(encode(shard_ix, slot, rec.id))
+    }
+
+    /// Direct mode: the record of span `span` if it is live, under its shard's lock.
+    fn direct_slot(&self, span: u64) -> Option<(MutexGuard<'_, Shard>, u32)> {
+        let (shard_ix, slot, check) = decode(span)?;
+        let mut shard = lock(self.shards.get(shard_ix)?);
+        let t = shard.slot(slot)?;
+        (!t.is_free() && t.id & 0x7fff_ffff == check && t.dropped == 0).then_some((shard, slot))
+    }
+
+    /// Direct mode: one more handle to the span.
+    pub fn retain(&self, span: u64) {
+        if let Some((mut shard, slot)) = self.direct_slot(span) {
+            if let Some(t) = shard.slot(slot) {
+                t.refs = t.refs.saturating_add(1);
+            }
+        }
+    }
+
+    /// Direct mode: one handle fewer; at none the task is dropped (its record kept until a
+    /// tick has published it). Returns whether the span closed.
+    pub fn release(&self, span: u64, now: u64) -> bool {
+        let Some((mut shard, slot)) = self.direct_slot(span) else {
+            return false;
+        };
+        let Some(t) = shard.slot(slot) else {
+            return false;
+        };
+        t.refs = t.refs.saturating_sub(1);
+        if t.refs > 0 {
+            return false;
+        }
+        t.dropped = now;
+        if self.publisher_alive.load(Ordering::Relaxed) {
+            shard.mark(slot);
+        } else {
+            shard.free_slot(slot);
+        }
+        true
+    }
+
+    /// Now, as stored: nanoseconds since the base, plus one.
+    pub fn now(&self) -> u64 {
+        (self.base.elapsed().as_nanos() as u64).saturating_add(1)
+    }
+
+    /// A stored time as wall-clock time (console's timestamps).
+    pub fn system_time(&self, t: u64) -> Option<SystemTime> {
+        (t != 0).then(|| self.base_system + Duration::from_nanos(t - 1))
+    }
+
+    pub fn shard_of(&self, span: u64) -> &Mutex<Shard> {
+        // Fibonacci hashing: span ids from the registry are dense in their low bits.
+        let h = span.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SHARDS.trailing_zeros());
+        &self.shards[h as usize]
+    }
+
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
+    }
+
+    #[cfg(test)]
+    pub fn shard(&self, i: usize) -> MutexGuard<'_, Shard> {
+        lock(&self.shards[i])
+    }
+
+    pub fn intern(&self, s: &str) -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        #[cfg(test)]
+        self.intern_calls.fetch_add(1, Ordering::Relaxed);
+        let mut i = lock(&self.interner);
+        if let Some(&id) = i.ids.get(s) {
+            return id;
+        }
+        // A target spawning from millions of distinct names would grow this table: cap it.
+        if i.strings.len() >= 1 << 20 {
+            return 0;
+        }
+        i.strings.push(s.into());
+        let id = i.strings.len() as u32;
+        i.ids.insert(s.into(), id);
+        id
+    }
+
+    pub fn string(&self, id: u32) -> Option<String> {
+        if id == 0 {
+            return None;
+        }
+        lock(&self.interner)
+            .strings
+            .get(id as usize - 1)
+            .map(|s| s.to_string())
+    }
+
+    /// The index of a spawn site, interning it on first sight (1-based; 0 when the table is
+    /// full).
+    pub fn site_id(&self, site: Site) -> u32 {
+        let mut sites = lock(&self.sites);
+        if let Some(&id) = sites.0.get(&site) {
+            return id;
+        }
+        if sites.1.len() >= 1 << 20 {
+            return 0;
+        }
+        sites.1.push(site);
+        let id = sites.1.len() as u32;
+        sites.0.insert(site, id);
+        id
+    }
+
+    pub fn site(&self, id: u32) -> Site {
+        if id == 0 {
+            return Site::default();
+        }
+        lock(&self.sites)
+            .1
+            .get(id as usize - 1)
+            .copied()
+            .unwrap_or_default()
+    }
+
+    /// A new task: a record with the next console id, marked new and dirty.
+    pub fn insert(&self, span: u64, mut rec: TaskRecord) {
+        rec.id = self.next_id.fetch_add(1, Ordering::Relaxed);
+        rec.flags = NEW;
+        let mut shard = lock(self.shard_of(span));
+        let slot = shard.alloc(rec);
+        shard.by_span.insert(span, slot);
+        shard.mark(slot);
+    }
+
+    /// Apply `f` to the live task of span `span`; returns whether there was one.
+    pub fn update(&self, span: u64, f: impl FnOnce(&mut TaskRecord)) -> bool {
+        if self.direct {
+            let Some((mut shard, slot)) = self.direct_slot(span) else {
+                return false;
+            };
+            if let Some(t) = shard.slot(slot) {
+                f(t);
+            }
+            shard.mark(slot);
+            return true;
+        }
+        let mut shard = lock(self.shard_of(span));
+        let Some((slot, t)) = shard.get_mut(span) else {
+            return false;
+        };
+        f(t);
+        shard.mark(slot);
+        true
+    }
+
+    /// The task of span `span` was dropped: keep its record until a tick has published it.
+    pub fn close(&self, span: u64, now: u64) -> Option<(u64, u8)> {
+        let mut shard = lock(self.shard_of(span));
+        let slot = shard.by_span.remove(&span)?;
+        let t = shard.slot(slot)?;
+        t.dropped = now;
+        let out = (t.id, t.flags);
+        if self.publisher_alive.load(Ordering::Relaxed) {
+            shard.mark(slot);
+        } else {
+            shard.free_slot(slot);
+        }
+        Some(out)
+    }
+
+    /// Take every record changed since the last tick out of shard `i`, clearing their flags;
+    /// dropped tasks' slots are freed (their last state is in the returned copy).
+    #[cfg(test)]
+    pub fn take_dirty(&self, i: usize, out: &mut Vec<Taken>) {
+        let slots = self.dirty_slots(i);
+        self.take_slots(i, &slots, out);
+        self.tick_done(i);
+    }
+
+    /// The slots of shard `i` changed since the last tick (each once), taken out of the shard.
+    pub fn dirty_slots(&self, i: usize) -> Vec<u32> {
+        std::mem::take(&mut lock(&self.shards[i]).dirty)
+    }
+
+    /// Copy out the records of `slots` (from [`Store::dirty_slots`]) that are still marked
+    /// changed, clearing their flags; dropped tasks' slots are freed (their last state is in
+    /// the copy). Called in batches, so that the shard's lock is held for one batch at a time.
+    pub fn take_slots(&self, i: usize, slots: &[u32], out: &mut Vec<Taken>) {
+        let mut shard = lock(&self.shards[i]);
+        for &slot in slots {
+            let Some(t) = shard.slot(slot) else {
+                continue;
+            };
+            // A slot freed and reused since it was listed: its new task is in the new list.
+            if t.is_free() || t.flags & DIRTY == 0 {
+                continue;
+            }
+            let was_new = t.flags & NEW != 0;
+            t.flags &= !(DIRTY | NEW);
+            let rec = *t;
+            if rec.dropped != 0 {
+                shard.free_slot(slot);
+            }
+            out.push(Taken { rec, was_new });
+        }
+    }
+
+    /// A tick has taken shard `i`'s changes: give its memory back if most of it is free.
+    pub fn tick_done(&self, i: usize) {
+        let mut shard = lock(&self.shards[i]);
+        // Direct span ids name slots: those records never move.
+        if !self.direct && shard.free.len() > 4096 && shard.free.len() * 2 > shard.len as usize {
+            shrink(&mut shard);
+        }
+    }
+
+    /// Copy up to `max` occupied records of shard `i` starting at slot `from`; returns the
+    /// slot to continue from, or None at the end of the shard.
+    pub fn copy_live(
+        &self,
+        i: usize,
+        from: usize,
+        max: usize,
+        out: &mut Vec<TaskRecord>,
+    ) -> Option<usize> {
+        let shard = lock(&self.shards[i]);
+        let mut slot = from;
+        while slot < shard.len as usize {
+            if out.len() >= max {
+                return Some(slot);
+            }
+            if let Some(t) = shard.slot_ref(slot as u32) {
+                if !t.is_free() {
+                    out.push(*t);
+                }
+            }
+            slot += 1;
+        }
+        None
+    }
+
+    /// Set or clear the WATCHED flag of the task with console id `id`; false if there is none.
+    fn flag_watched(&self, id: u64, on: bool) -> bool {
+        for s in self.shards.iter() {
+            let mut shard = lock(s);
+            let found = match shard.records_mut().find(|t| t.id == id) {
+                Some(t) if on => {
+                    t.flags |= WATCHED;
+                    true
+                }
+                Some(t) => {
+                    t.flags &= !WATCHED;
+                    true
+                }
+                None => false,
+            };
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Start recording the histograms of task `id`; false if there is no such task.
+    pub fn watch(&self, id: u64) -> bool {
+        let (Some(poll), Some(scheduled)) =
+            (Histo::new(HISTOGRAM_MAX_NS), Histo::new(HISTOGRAM_MAX_NS))
+        else {
+            return false;
+        };
+        let fresh = {
+            let mut details = lock(&self.details);
+            let fresh = !details.contains_key(&id);
+            details.entry(id).or_insert(Details { poll, scheduled });
+            fresh
+        };
+        if self.flag_watched(id, true) {
+            return true;
+        }
+        if fresh {
+            lock(&self.details).remove(&id);
+        }
+        false
+    }
+
+    /// Stop recording the histograms of task `id`.
+    pub fn unwatch(&self, id: u64) {
+        self.flag_watched(id, false);
+        lock(&self.details).remove(&id);
+    }
+
+    /// Number of live (not yet freed) records.
+    #[cfg(test)]
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| lock(s).live()).sum()
+    }
+}
+
+/// After most tasks of a shard are gone, give its memory back: compact the slab (live records
+/// move down, their span ids are remapped) and shrink the tables.
+fn shrink(shard: &mut Shard) {
+    if !shard.dirty.is_empty() {
+        // Dirty slots are referenced by index; compact only between ticks with no changes.
+        return;
+    }
+    let live: Vec<TaskRecord> = shard.records_mut().map(|t| *t).collect();
+    let mut remap: IdMap<u32> = IdMap::default();
+    let mut slot = 0u32;
+    let len = shard.len as usize;
+    for (old, t) in shard
+        .pages
+        .iter()
+        .flat_map(|p| p.iter())
+        .take(len)
+        .enumerate()
+    {
+        if !t.is_free() {
+            remap.insert(old as u64, slot);
+            slot += 1;
+        }
+    }
+    for s in shard.by_span.values_mut() {
+        if let Some(&new) = remap.get(&(*s as u64)) {
+            *s = new;
+        }
+    }
+    shard.pages = Vec::new();
+    shard.len = 0;
+    shard.free = Vec::new();
+    for t in live {
+        shard.alloc(t);
+    }
+    shard.by_span.shrink_to_fit();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec() -> TaskRecord {
+        TaskRecord {
+            size_bytes: 64,
+            original_size_bytes: u32::MAX,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn a_record_is_compact() {
+        assert!(
+            std::mem::size_of::<TaskRecord>() <= 128,
+            "{}",
+            std::mem::size_of::<TaskRecord>()
+        );
+    }
+
+    #[test]
+    fn new_changed_and_dropped_tasks_are_taken_once_and_dropped_slots_reused() {
+        let s = Store::default();
+        for span in 1..=100u64 {
+            s.insert(span, rec());
+        }
+        let mut out = Vec::new();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 100);
+        assert!(out.iter().all(|t| t.was_new));
+        let mut ids: Vec<u64> = out.iter().map(|t| t.rec.id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 100);
+
+        // Nothing changed: nothing taken.
+        out.clear();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert!(out.is_empty());
+
+        // Two polls and a drop.
+        assert!(s.update(7, |t| t.polls += 1));
+        assert!(s.update(7, |t| t.polls += 1));
+        assert!(s.close(9, s.now()).is_some());
+        assert!(!s.update(9, |t| t.polls += 1), "a closed span is gone");
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 2);
+        assert!(out.iter().all(|t| !t.was_new));
+        assert_eq!(s.len(), 99);
+        // The span id is reused by a new task, which gets a new console id.
+        s.insert(9, rec());
+        out.clear();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].rec.id, 101);
+        assert_eq!(s.len(), 100);
+    }
+
+    #[test]
+    fn direct_ids_name_their_record_and_die_with_it() {
+        let s = Store::direct();
+        let a = s.insert_direct(rec()).expect("room");
+        let b = s.insert_direct(rec()).expect("room");
+        assert_ne!(a, b);
+        assert_ne!(a, crate::layer::UNTRACKED);
+        assert!(s.update(a, |t| t.polls += 1));
+        // Two handles: the first release does not close.
+        s.retain(a);
+        assert!(!s.release(a, s.now()));
+        assert!(s.release(a, s.now()));
+        assert!(!s.update(a, |t| t.polls += 1), "a closed span is gone");
+        assert!(!s.update(crate::layer::UNTRACKED, |t| t.polls += 1));
+        let mut out = Vec::new();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        assert_eq!(out.len(), 2);
+        let dropped = out
+            .iter()
+            .find(|t| t.rec.dropped != 0)
+            .expect("a dropped task");
+        assert_eq!(dropped.rec.polls, 1);
+        // The freed slot is reused by a new task: the old id does not reach it.
+        let c = s.insert_direct(rec()).expect("room");
+        assert_eq!(c & 0xffff_ffff, a & 0xffff_ffff, "same shard and slot");
+        assert!(!s.update(a, |t| t.polls += 1));
+        assert!(s.update(c, |t| t.polls += 1));
+        assert!(s.update(b, |t| t.polls += 1));
+    }
+
+    #[test]
+    fn copy_live_walks_every_record_in_batches() {
+        let s = Store::default();
+        for span in 1..=1000u64 {
+            s.insert(span, rec());
+        }
+        let mut seen = 0;
+        for i in 0..s.shard_count() {
+            let mut from = 0;
+            loop {
+                let mut batch = Vec::new();
+                let next = s.copy_live(i, from, 7, &mut batch);
+                assert!(batch.len() <= 7);
+                seen += batch.len();
+                match next {
+                    Some(n) => from = n,
+                    None => break,
+                }
+            }
+        }
+        assert_eq!(seen, 1000);
+    }
+
+    #[test]
+    fn a_mostly_empty_shard_is_compacted() {
+        let s = Store::default();
+        for span in 1..=200_000u64 {
+            s.insert(span, rec());
+        }
+        let mut out = Vec::new();
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, &mut out);
+        }
+        for span in 1..=199_000u64 {
+            s.close(span, s.now());
+        }
+        for _ in 0..2 {
+            out.clear();
+            for i in 0..s.shard_count() {
+                s.take_dirty(i, &mut out);
+            }
+        }
+        assert_eq!(s.len(), 1000);
+        let slots: usize = (0..s.shard_count()).map(|i| s.shard(i).len as usize).sum();
+        assert!(slots < 10_000, "{slots} slots kept for 1000 tasks");
+        // Every survivor is still reachable by its span id.
+        for span in 199_001..=200_000u64 {
+            assert!(s.update(span, |t| t.polls += 1));
+        }
+    }
+
+    #[test]
+    fn interned_strings_round_trip() {
+        let s = Store::default();
+        let a = s.intern("sleepers.rs");
+        assert_eq!(s.intern("sleepers.rs"), a);
+        assert_eq!(s.intern(""), 0);
+        assert_eq!(s.string(a).as_deref(), Some("sleepers.rs"));
+        assert_eq!(s.string(0), None);
+    }
+}
