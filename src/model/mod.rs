@@ -290,6 +290,9 @@ pub struct Model {
     pub playback: Option<Playback>,
     /// The console endpoint, when it was found after the session started.
     pub endpoint: Option<String>,
+    /// The earliest `dropped_at` among done tasks at the last pruning pass: no pass is needed
+    /// before it expires. `None`: unknown, pass at the next call.
+    next_expiry: Option<Nanos>,
 }
 
 impl Default for Model {
@@ -315,6 +318,16 @@ struct Fields {
     kind: Option<TaskKind>,
     size: Option<u64>,
     original_size: Option<u64>,
+}
+
+/// `task` may have just become done: the next pruning pass may be due earlier.
+fn note_done(next_expiry: &mut Option<Nanos>, task: &Task) {
+    let dropped_at = task.stats.dropped_at;
+    if dropped_at != 0 {
+        if let Some(t) = next_expiry {
+            *t = (*t).min(dropped_at);
+        }
+    }
 }
 
 impl Model {
@@ -346,6 +359,7 @@ impl Model {
             generation: 0,
             playback: None,
             endpoint: None,
+            next_expiry: None,
         }
     }
 
@@ -415,6 +429,7 @@ impl Model {
         self.counts = Counts::default();
         self.metadata_fields.clear();
         self.lag = Lag::default();
+        self.next_expiry = None;
     }
 
     /// Ingest one console `Update`.
@@ -558,6 +573,7 @@ impl Model {
             let Some(task) = slot else { continue };
             if !mentioned.contains(&task.console_id) {
                 self.counts.retire(task, now);
+                note_done(&mut self.next_expiry, task);
                 self.generation += 1;
             }
         }
@@ -692,6 +708,7 @@ impl Model {
                 }
                 // The subscriber reused this id: the task we had is gone.
                 self.counts.retire(existing, self.now);
+                note_done(&mut self.next_expiry, existing);
             }
         }
         let mut task = self.blank(id);
@@ -723,6 +740,7 @@ impl Model {
             return;
         }
         self.counts.add(&task);
+        note_done(&mut self.next_expiry, &task);
         let id = task.console_id;
         let slot = match self.free.pop() {
             Some(slot) => {
@@ -751,6 +769,7 @@ impl Model {
                     // The subscriber reused this id: the placeholder we had is gone.
                     if let Some(old) = self.slots[slot as usize].as_mut() {
                         self.counts.retire(old, self.now);
+                        note_done(&mut self.next_expiry, old);
                     }
                     None
                 } else {
@@ -764,6 +783,7 @@ impl Model {
                 self.counts.remove(task);
                 task.stats = stats;
                 self.counts.add(task);
+                note_done(&mut self.next_expiry, task);
             }
             None => {
                 let horizon = self
@@ -783,18 +803,28 @@ impl Model {
         }
     }
 
-    /// Drop done tasks older than the retention.
+    /// Drop done tasks older than the retention. A pass visits every slot, so it runs only when
+    /// a done task may have expired: `next_expiry` is at most the oldest `dropped_at` of the done
+    /// tasks (each pass sets it, each task that becomes done lowers it). With a million live
+    /// tasks and one done, an update no longer costs a million visits.
     pub fn prune_done(&mut self) {
         if self.counts.done == 0 {
+            self.next_expiry = None;
             return;
         }
         let horizon = self
             .now
             .saturating_sub(time::nanos_of(self.cfg.retain_done));
+        if self.next_expiry.is_some_and(|t| t >= horizon) {
+            return;
+        }
+        let mut oldest: Option<Nanos> = None;
         for (i, slot) in self.slots.iter_mut().enumerate() {
-            let expired = slot
-                .as_ref()
-                .is_some_and(|t| t.stats.dropped_at != 0 && t.stats.dropped_at < horizon);
+            let dropped_at = slot.as_ref().map_or(0, |t| t.stats.dropped_at);
+            if dropped_at != 0 && dropped_at >= horizon {
+                oldest = Some(oldest.map_or(dropped_at, |o| o.min(dropped_at)));
+            }
+            let expired = dropped_at != 0 && dropped_at < horizon;
             if expired {
                 if let Some(task) = slot.take() {
                     self.counts.remove(&task);
@@ -806,6 +836,7 @@ impl Model {
                 }
             }
         }
+        self.next_expiry = oldest;
     }
 
     /// Tracked tasks (live and recently done), in no particular order.
