@@ -349,13 +349,18 @@ fn a_console_that_opens_late_is_picked_up_and_named() {
         "sleep 3; exec {} --console-bind 127.0.0.1:{port} -n 20",
         demo_bin("sleepers").display()
     );
-    let mut late = std::process::Command::new("sh")
-        .args(["-c", &script])
-        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms")
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut tui = Tui::start(&["top", "--pid", &late.id().to_string()]);
+    // Killed on drop, also when an assertion fails (after `exec` the pid is the demo's).
+    let late = Target {
+        child: std::process::Command::new("sh")
+            .args(["-c", &script])
+            .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms")
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+        pid: 0,
+        port,
+    };
+    let mut tui = Tui::start(&["top", "--pid", &late.child.id().to_string()]);
     tui.wait_for("the RSS-only banner", LONG, |s| s.contains("so RSS only"));
     tui.wait_for("the tasks, once the console opened", LONG, |s| {
         s.contains("boxed-32k")
@@ -365,8 +370,6 @@ fn a_console_that_opens_late_is_picked_up_and_named() {
         s.lines().next().is_some_and(|l| l.contains(&endpoint))
     });
     tui.keys("q");
-    let code = tui.wait_exit(LONG);
-    let _ = late.kill();
-    let _ = late.wait();
-    assert_eq!(code, 0);
+    assert_eq!(tui.wait_exit(LONG), 0);
+    drop(late);
 }
