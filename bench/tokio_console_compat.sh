@@ -3,7 +3,8 @@
 # lists its tasks and their sizes. Starts the sleepers demo under asyncmem-probe with N idle tasks
 # (default 20000, beyond the ~12k that console-subscriber can hand a late watcher), runs
 # tokio-console in a tmux pty against it, and checks the screen: the task count in the Tasks
-# title, a `size.bytes=` field, the auto-boxed tasks' `original_size.bytes=`, and no error.
+# title, a `size.bytes=` field, the auto-boxed tasks' `original_size.bytes=`, no error, and the
+# task details view (Enter: WatchTaskDetails) with its histograms and fields.
 # Usage: bench/tokio_console_compat.sh [N]. Needs `cargo install tokio-console --version 0.1.14
 # --locked` (minutes) and tmux. Exits 0 on success, 1 on failure, 2 if a tool is missing.
 set -euo pipefail
@@ -43,6 +44,19 @@ if grep -q 'CONNECTED' "$screen"; then echo "PASS connected"; else echo "FAIL no
 if grep -q 'size.bytes=320' "$screen"; then echo "PASS size.bytes=320 shown for the 64-byte sleepers"; else echo "FAIL no size.bytes=320"; ok=0; fi
 if grep -q 'original_size.bytes=' "$screen"; then echo "PASS original_size.bytes shown for auto-boxed tasks"; else echo "FAIL no original_size.bytes"; ok=0; fi
 if grep -qi 'error' "$screen"; then echo "FAIL an error on screen"; ok=0; fi
+# The task details view (WatchTaskDetails): Enter on the selected task.
+tmux send-keys -t "$session" Down # select the first row (none is selected at first)
+sleep 0.3
+tmux send-keys -t "$session" Enter
+details=0
+for _ in $(seq 1 20); do
+  sleep 0.5
+  tmux capture-pane -p -t "$session" >"$screen" || true
+  grep -q 'Poll Times Percentiles' "$screen" && grep -q 'Scheduled Times Histogram' "$screen" &&
+    grep -q 'size.bytes=' "$screen" && details=1 && break
+done
+if ((details)); then echo "PASS task details: poll and scheduled time histograms, fields"; else
+  echo "FAIL no task details view"; head -30 "$screen"; ok=0; fi
 ((ok)) && echo "tokio-console compat: OK" && exit 0
 echo "tokio-console compat: FAILED"
 exit 1
