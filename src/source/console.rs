@@ -46,8 +46,10 @@ pub enum Control {
     /// Replay only: double / halve the playback speed.
     Faster,
     Slower,
-    /// Replay only: move by this many nanoseconds (negative: back); `i64::MIN` is the start.
+    /// Replay only: move by this many nanoseconds (negative: back).
     Seek(i64),
+    /// Replay only: back to the start.
+    SeekStart,
     /// Replay only: play up to and including the next console update.
     Step,
 }
@@ -364,7 +366,13 @@ async fn stream(
                         }
                     });
                 }
-                Some(Control::Faster | Control::Slower | Control::Seek(_) | Control::Step) => {}
+                Some(
+                    Control::Faster
+                    | Control::Slower
+                    | Control::Seek(_)
+                    | Control::SeekStart
+                    | Control::Step,
+                ) => {}
             },
         }
     };

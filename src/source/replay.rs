@@ -173,13 +173,10 @@ impl Player {
             Control::Faster => self.speed = (self.speed * 2.0).min(MAX_SPEED),
             Control::Slower => self.speed = (self.speed / 2.0).max(MIN_SPEED),
             Control::Seek(by) => {
-                let target = if by == i64::MIN {
-                    0
-                } else {
-                    self.position.saturating_add(by)
-                };
+                let target = self.position.saturating_add(by);
                 self.seek_to(target.clamp(0, self.plan.length)).await?;
             }
+            Control::SeekStart => self.seek_to(0).await?,
             Control::Step => {
                 self.playing = false;
                 loop {

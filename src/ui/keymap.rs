@@ -90,7 +90,7 @@ pub const BINDINGS: &[(&str, &str, Action)] = &[
     (
         "0",
         "replay: back to the start",
-        Action::Replay(Control::Seek(i64::MIN)),
+        Action::Replay(Control::SeekStart),
     ),
     (
         ".",
@@ -142,7 +142,7 @@ pub fn action(key: KeyEvent) -> Option<Action> {
         KeyCode::Char(']') => Action::Replay(Control::Seek(SHORT_SEEK)),
         KeyCode::Char('{') => Action::Replay(Control::Seek(-LONG_SEEK)),
         KeyCode::Char('}') => Action::Replay(Control::Seek(LONG_SEEK)),
-        KeyCode::Char('0') => Action::Replay(Control::Seek(i64::MIN)),
+        KeyCode::Char('0') => Action::Replay(Control::SeekStart),
         KeyCode::Char('.') => Action::Replay(Control::Step),
         KeyCode::Char('<') => Action::Replay(Control::Slower),
         KeyCode::Char('>') => Action::Replay(Control::Faster),

@@ -392,7 +392,7 @@ fn replay_header_and_keys() {
             Control::Pause,
             Control::Seek(10 * SEC),
             Control::Seek(-60 * SEC),
-            Control::Seek(i64::MIN),
+            Control::SeekStart,
             Control::Step,
             Control::Faster,
             Control::Slower,
