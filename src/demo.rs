@@ -9,7 +9,7 @@ use crate::error::AttachError;
 use crate::source::console::{self, Attached, ConsoleConfig};
 use crate::source::{alive, Endpoint};
 
-pub const DEMOS: &[&str] = &["sleepers", "fat-vs-slim", "spike", "leak"];
+pub const DEMOS: &[&str] = &["sleepers", "fat-vs-slim", "spike", "leak", "busy"];
 
 /// A running demo child; killed and reaped on drop.
 pub struct Demo {

@@ -185,3 +185,57 @@ fn slope_separates_sleepers_by_their_buffer_size() {
         slope(&b)
     );
 }
+
+#[test]
+fn busy_spinners_wake_themselves_and_the_blocker_never_yields() {
+    let target = start_demo("busy", &["--spinners", "12"]);
+    let lint = |json: &Value, name: &str| {
+        json["lints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["lint"] == name)
+            .and_then(|l| l["tasks"].as_u64())
+            .unwrap()
+    };
+    // The blocker is inside its blocking poll 3 s of every 4: within a few snapshots one sees
+    // it past the 1 s threshold.
+    let start = std::time::Instant::now();
+    loop {
+        let json = snapshot(&target, &[]);
+        let spinners: Vec<&Value> = json["tasks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|t| t["name"] == "spinner")
+            .collect();
+        if spinners.len() == 12
+            && lint(&json, "self_wakes") >= 12
+            && lint(&json, "never_yielded") == 1
+        {
+            let blocker = json["tasks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == "blocker")
+                .unwrap();
+            assert_eq!(blocker["state"], "running");
+            assert!(blocker["lints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == "never_yielded"));
+            assert!(spinners.iter().all(|t| t["lints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|l| l == "self_wakes")));
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "no snapshot showed 12 self-waking spinners and the blocker never yielding: {json}"
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
