@@ -196,17 +196,11 @@ async fn finish_recording(
 }
 
 async fn record(args: RecordArgs) -> i32 {
-    let attached = tokio::select! {
-        s = session::start(&args.target, &args.connect, &args.demo_args) => s,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("asyncmem: interrupted");
-            return exit::INTERRUPTED;
-        }
-    };
-    let mut session = match attached {
-        Ok(s) => s,
-        Err(e) => return report(&e.into()),
-    };
+    let mut session =
+        match attach(session::start(&args.target, &args.connect, &args.demo_args)).await {
+            Ok(s) => s,
+            Err(code) => return code,
+        };
     let recorder = match session.record(&args.output, args.overwrite) {
         Ok(r) => r,
         Err(e) => return report(&e),
@@ -247,14 +241,8 @@ async fn record(args: RecordArgs) -> i32 {
 }
 
 async fn replay(args: ReplayArgs) -> i32 {
-    if let Some(path) = &args.log {
-        if let Err(e) = init_log(path) {
-            eprintln!(
-                "asyncmem: error: cannot open the log file {}: {e}",
-                path.display()
-            );
-            return exit::OTHER;
-        }
+    if let Err(code) = start_log(args.log.as_deref()) {
+        return code;
     }
     let scan = match tokio::task::block_in_place(|| Scan::file(&args.file)) {
         Ok(s) => s,
@@ -305,26 +293,14 @@ fn new_app(target: TargetInfo) -> asyncmem::ui::App {
 }
 
 async fn top(args: TopArgs) -> i32 {
-    if let Some(path) = &args.log {
-        if let Err(e) = init_log(path) {
-            eprintln!(
-                "asyncmem: error: cannot open the log file {}: {e}",
-                path.display()
-            );
-            return exit::OTHER;
-        }
+    if let Err(code) = start_log(args.log.as_deref()) {
+        return code;
     }
     // Attach before taking the terminal, so that errors print plainly.
-    let attached = tokio::select! {
-        s = session::start_with(&args.target, &args.connect, &args.demo_args, true) => s,
-        _ = tokio::signal::ctrl_c() => {
-            eprintln!("asyncmem: interrupted");
-            return exit::INTERRUPTED;
-        }
-    };
-    let mut session = match attached {
+    let start = session::start_with(&args.target, &args.connect, &args.demo_args, true);
+    let mut session = match attach(start).await {
         Ok(s) => s,
-        Err(e) => return report(&e.into()),
+        Err(code) => return code,
     };
     let recorder = match &args.record {
         Some(path) => match session.record(path, args.overwrite) {
@@ -394,6 +370,31 @@ async fn run_tui(
             exit::OTHER
         }
     }
+}
+
+/// Attach, or give up on Ctrl-C; the exit code when it did not attach (the error printed).
+async fn attach(
+    start: impl std::future::Future<Output = Result<Session, AttachError>>,
+) -> Result<Session, i32> {
+    tokio::select! {
+        s = start => s.map_err(|e| report(&e.into())),
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("asyncmem: interrupted");
+            Err(exit::INTERRUPTED)
+        }
+    }
+}
+
+/// `--log FILE`: asyncmem's own logs go there (never to the screen of the TUI).
+fn start_log(path: Option<&std::path::Path>) -> Result<(), i32> {
+    let Some(path) = path else { return Ok(()) };
+    init_log(path).map_err(|e| {
+        eprintln!(
+            "asyncmem: error: cannot open the log file {}: {e}",
+            path.display()
+        );
+        exit::OTHER
+    })
 }
 
 fn init_log(path: &std::path::Path) -> std::io::Result<()> {
