@@ -117,6 +117,18 @@ impl Common {
     }
 }
 
+/// Spawn a task with a name (tokio's task builder); the spawn location is the caller's.
+#[track_caller]
+pub fn spawn_named<F>(name: &str, fut: F)
+where
+    F: Future<Output = ()> + Send + 'static,
+{
+    tokio::task::Builder::new()
+        .name(name)
+        .spawn(fut)
+        .expect("spawning a named task");
+}
+
 fn wait_for_listener(url: &str) {
     let addr = url.trim_start_matches("http://");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

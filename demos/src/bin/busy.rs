@@ -15,7 +15,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use asyncmem_demos::Common;
+use asyncmem_demos::{spawn_named, Common};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -64,17 +64,6 @@ async fn block(block: Duration, pause: Duration) {
         // The mistake this demo shows: blocking inside async code.
         std::thread::sleep(block);
     }
-}
-
-#[track_caller]
-fn spawn_named<F>(name: &str, fut: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    tokio::task::Builder::new()
-        .name(name)
-        .spawn(fut)
-        .expect("spawning a named task");
 }
 
 fn main() {

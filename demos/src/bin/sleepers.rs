@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use asyncmem_demos::Common;
+use asyncmem_demos::{spawn_named, Common};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -71,17 +71,6 @@ fn spawn_sleeper(bytes: usize, nap: Duration, wake: Option<Duration>) {
         (20480, Some(w)) => drop(tokio::spawn(tick::<20480>(nap, w))),
         (other, _) => unreachable!("clap restricts --bytes, got {other}"),
     }
-}
-
-#[track_caller]
-fn spawn_named<F>(name: &str, fut: F)
-where
-    F: std::future::Future<Output = ()> + Send + 'static,
-{
-    tokio::task::Builder::new()
-        .name(name)
-        .spawn(fut)
-        .expect("spawning a named task");
 }
 
 fn main() {

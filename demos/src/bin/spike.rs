@@ -22,7 +22,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::time::Duration;
 
-use asyncmem_demos::Common;
+use asyncmem_demos::{spawn_named, Common};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -89,17 +89,6 @@ where
 }
 
 /// Spawn a named task; its spawn location is the caller's line.
-#[track_caller]
-fn spawn_named<F>(name: &str, fut: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    tokio::task::Builder::new()
-        .name(name)
-        .spawn(fut)
-        .expect("spawning a named task");
-}
-
 /// Admit `burst` requests every `period`, spread over `ramp`.
 async fn acceptor(
     burst: usize,
