@@ -2,18 +2,13 @@
 //! another layer, as `console_subscriber::spawn()` is used: the tasks reach a console-api
 //! client, sizes included.
 
-use std::collections::HashMap;
-use std::time::Duration;
+mod common;
 
-use console_api::instrument::instrument_client::InstrumentClient;
-use console_api::instrument::InstrumentRequest;
+use std::time::Duration;
 
 #[test]
 fn the_layer_composed_with_a_registry_serves_the_tasks() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
+    let port = common::free_port();
     use tracing_subscriber::prelude::*;
     tracing_subscriber::registry()
         .with(
@@ -27,56 +22,5 @@ fn the_layer_composed_with_a_registry_serves_the_tasks() {
                 .with_filter(tracing_subscriber::EnvFilter::new("error")),
         )
         .init();
-
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a runtime");
-    rt.block_on(async move {
-        for _ in 0..50 {
-            let buf = [7u8; 1000];
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(3600)).await;
-                std::hint::black_box(&buf);
-            });
-        }
-        // The server thread binds on its own: retry until it answers.
-        let mut client = None;
-        for _ in 0..100 {
-            match InstrumentClient::connect(format!("http://127.0.0.1:{port}")).await {
-                Ok(c) => {
-                    client = Some(c);
-                    break;
-                }
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-        let mut client = client.expect("the probe's server answers");
-        let mut stream = client
-            .watch_updates(InstrumentRequest {})
-            .await
-            .expect("WatchUpdates")
-            .into_inner();
-        let mut sizes: HashMap<u64, u64> = HashMap::new();
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-        while sizes.values().filter(|&&s| s >= 1000).count() < 50 {
-            let u = tokio::time::timeout_at(deadline, stream.message())
-                .await
-                .expect("50 tasks within 20 s")
-                .expect("a message")
-                .expect("the stream goes on");
-            for t in u.task_update.unwrap_or_default().new_tasks {
-                let size = t.fields.iter().find_map(|f| match (&f.name, &f.value) {
-                    (
-                        Some(console_api::field::Name::StrName(n)),
-                        Some(console_api::field::Value::U64Val(v)),
-                    ) if n == "size.bytes" => Some(*v),
-                    _ => None,
-                });
-                sizes.insert(t.id.expect("an id").id, size.expect("a size.bytes field"));
-            }
-        }
-    });
-    rt.shutdown_background();
+    common::fifty_tasks_reach_a_watcher(port);
 }
