@@ -15,35 +15,6 @@ use console_api::instrument::{
 };
 use serde_json::Value;
 
-fn snapshot(flag: &str, value: &str) -> Value {
-    let out = asyncmem()
-        .args([
-            "snapshot",
-            flag,
-            value,
-            "--format",
-            "json",
-            "--settle",
-            "1s",
-            "--timeout",
-            "60s",
-        ])
-        .output()
-        .expect("running asyncmem");
-    json_of(&out)
-}
-
-fn tasks(json: &Value) -> &Vec<Value> {
-    json["tasks"].as_array().expect("tasks array")
-}
-
-fn named<'a>(json: &'a Value, name: &str) -> &'a Value {
-    tasks(json)
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no task named {name}"))
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -109,7 +80,7 @@ fn asyncmem_attaches_to_a_probe_target_by_pid_and_by_addr() {
         &["-n", &N.to_string(), "-b", "4096", "--instrument", "probe"],
     );
     for (flag, value) in [("--pid", target.pid.to_string()), ("--addr", target.addr())] {
-        let json = snapshot(flag, &value);
+        let json = settled_snapshot(flag, &value, "60s");
         assert_eq!(json["pid"], target.pid);
         assert_eq!(json["instrumentation"]["name"], "asyncmem-probe", "{flag}");
         // The probe's measured cost per task is known to asyncmem (it is subtracted).
@@ -179,7 +150,7 @@ fn a_late_watcher_gets_all_of_20k_live_tasks_in_chunks_under_4_mib() {
     );
     assert!(started.elapsed() < Duration::from_secs(30));
     // asyncmem itself, attached late, sees them all and warns of nothing.
-    let json = snapshot("--addr", &target.addr());
+    let json = settled_snapshot("--addr", &target.addr(), "60s");
     assert!(json["live_tasks"].as_u64().unwrap() >= (N + 4) as u64);
     assert!(
         json["warnings"].as_array().unwrap().is_empty(),
@@ -281,7 +252,7 @@ fn watchers_leaving_mid_stream_are_harmless() {
         }
     });
     assert!(target_alive(&target));
-    let json = snapshot("--addr", &target.addr());
+    let json = settled_snapshot("--addr", &target.addr(), "60s");
     assert!(json["live_tasks"].as_u64().unwrap() >= (N + 4) as u64);
 }
 

@@ -10,17 +10,6 @@ use serde_json::Value;
 
 const N: usize = 200;
 
-fn tasks(json: &Value) -> &Vec<Value> {
-    json["tasks"].as_array().expect("tasks array")
-}
-
-fn named<'a>(json: &'a Value, name: &str) -> &'a Value {
-    tasks(json)
-        .iter()
-        .find(|t| t["name"] == name)
-        .unwrap_or_else(|| panic!("no task named {name} in {json:#}"))
-}
-
 fn check_sleepers_picture(json: &Value, target: &Target) {
     assert_eq!(json["pid"], target.pid);
     assert_eq!(json["endpoint"], target.addr());
@@ -65,35 +54,17 @@ fn check_sleepers_picture(json: &Value, target: &Target) {
     );
 }
 
-fn snapshot_json(target_flag: &str, value: &str) -> Value {
-    let out = asyncmem()
-        .args([
-            "snapshot",
-            target_flag,
-            value,
-            "--format",
-            "json",
-            "--settle",
-            "1s",
-            "--timeout",
-            "30s",
-        ])
-        .output()
-        .expect("running asyncmem");
-    json_of(&out)
-}
-
 #[test]
 fn snapshot_by_pid_shows_tasks_sizes_states_and_rss() {
     let target = start_demo("sleepers", &["-n", &N.to_string(), "-b", "4096"]);
-    let json = snapshot_json("--pid", &target.pid.to_string());
+    let json = settled_snapshot("--pid", &target.pid.to_string(), "30s");
     check_sleepers_picture(&json, &target);
 }
 
 #[test]
 fn snapshot_by_addr_finds_the_pid_back() {
     let target = start_demo("sleepers", &["-n", &N.to_string(), "-b", "4096"]);
-    let json = snapshot_json("--addr", &target.addr());
+    let json = settled_snapshot("--addr", &target.addr(), "30s");
     check_sleepers_picture(&json, &target);
 }
 
