@@ -61,12 +61,13 @@ impl Writer {
         self.flush_frame()
     }
 
-    /// Write the end marker and make the file durable.
-    pub fn finish(mut self) -> io::Result<()> {
+    /// Write the end marker and make the file durable; the frames and bytes written in all.
+    pub fn finish(mut self) -> io::Result<(u64, u64)> {
         self.buf.clear();
         encode_body(&mut self.buf, Kind::End, time::now(), |_| {});
         self.flush_frame()?;
-        self.file.sync_all()
+        self.file.sync_all()?;
+        Ok((self.frames, self.bytes))
     }
 
     fn flush_frame(&mut self) -> io::Result<()> {
@@ -210,8 +211,6 @@ impl Recorder {
     pub async fn finish(self) -> io::Result<(u64, u64)> {
         let _ = self.stop.send(());
         let writer = self.task.await.map_err(io::Error::other)??;
-        let (frames, bytes) = (writer.frames + 1, writer.bytes + 17);
-        writer.finish()?;
-        Ok((frames, bytes))
+        writer.finish()
     }
 }
