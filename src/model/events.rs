@@ -1,0 +1,87 @@
+//! What the sources tell the model (`Event`), and the connection, instrumentation and replay
+//! position of the target as the model knows them.
+
+use console_api as proto;
+
+use super::series::RssSample;
+use super::time::Nanos;
+
+/// Which instrumentation the target runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Instrumentation {
+    /// Not known yet (no console picture).
+    Unknown,
+    /// console-subscriber (the standard tokio-console instrumentation).
+    ConsoleSubscriber,
+    /// asyncmem's lean probe (it registers a callsite with target `asyncmem_probe`).
+    Probe,
+    /// No console endpoint at all: RSS only.
+    None,
+}
+
+impl Instrumentation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Instrumentation::Unknown => "unknown",
+            Instrumentation::ConsoleSubscriber => "console-subscriber",
+            Instrumentation::Probe => "asyncmem-probe",
+            Instrumentation::None => "none",
+        }
+    }
+}
+
+/// Connection to the target's console endpoint, as the model knows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Connection {
+    Connecting,
+    Connected,
+    /// The stream dropped; a reconnect is under way.
+    Reconnecting {
+        attempt: u32,
+        reason: String,
+    },
+    /// The target process is gone; the data stays for inspection.
+    TargetExited,
+    /// No console endpoint: only RSS is read.
+    RssOnly,
+}
+
+/// What the sources tell the model. The sources produce these; the model is their only reader.
+#[derive(Debug)]
+pub enum Event {
+    Update(Box<proto::instrument::Update>),
+    Rss(RssSample),
+    /// The console stream (re)connected to `pid` (if known).
+    Connected {
+        pid: Option<i32>,
+    },
+    Disconnected {
+        attempt: u32,
+        reason: String,
+    },
+    /// The aggregator reported its temporality (paused or live).
+    Paused(bool),
+    /// Histograms of the task whose details are watched.
+    Details(Box<console_api::tasks::TaskDetails>),
+    TargetExited,
+    /// The target has no console endpoint: only its RSS is read.
+    NoConsole,
+    /// The console endpoint found after a start without one (RSS-only mode).
+    Endpoint(String),
+    /// Replay went back in time: forget everything; the events from the start follow.
+    Rewind,
+    /// Where a replay stands.
+    Playback(Playback),
+}
+
+/// The position of a replay, for the header.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Playback {
+    /// Time since the recording started, and its whole length.
+    pub position: Nanos,
+    pub length: Nanos,
+    pub speed: f64,
+    pub playing: bool,
+    /// How the recording ends, when not cleanly (cut, corrupt, no end marker).
+    pub problem: Option<String>,
+}
