@@ -1,0 +1,168 @@
+//! The console-api `Instrument` service: the gRPC server on the probe's own thread, which
+//! forwards every request to the publisher ([`publish`]); the publisher encodes the records
+//! ([`encode`]) and sends them to the watchers.
+
+mod encode;
+mod publish;
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use console_api as proto;
+use proto::instrument::instrument_server::{Instrument, InstrumentServer};
+use tokio::sync::{mpsc, oneshot};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Response, Status};
+
+use crate::store::Store;
+use publish::Publisher;
+
+/// Messages buffered per watcher. With chunks of ~256 KiB this bounds what a stalled watcher
+/// holds in the target.
+const WATCHER_BUFFER: usize = 4;
+
+type UpdateTx = mpsc::Sender<Result<proto::instrument::Update, Status>>;
+type DetailsTx = mpsc::Sender<Result<proto::tasks::TaskDetails, Status>>;
+type StateTx = mpsc::Sender<Result<proto::instrument::State, Status>>;
+
+pub(crate) enum Command {
+    Watch(UpdateTx),
+    Details {
+        id: u64,
+        tx: DetailsTx,
+        reply: oneshot::Sender<Result<(), Status>>,
+    },
+    State(StateTx),
+    Pause,
+    Resume,
+}
+
+/// The gRPC service: forwards each request to the publisher.
+pub(crate) struct Service {
+    cmds: mpsc::Sender<Command>,
+}
+
+impl Service {
+    fn command(&self, c: Command) -> Result<(), Status> {
+        self.cmds.try_send(c).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => Status::resource_exhausted("probe busy"),
+            mpsc::error::TrySendError::Closed(_) => Status::unavailable("probe publisher stopped"),
+        })
+    }
+}
+
+#[tonic::async_trait]
+impl Instrument for Service {
+    type WatchUpdatesStream = ReceiverStream<Result<proto::instrument::Update, Status>>;
+    type WatchTaskDetailsStream = ReceiverStream<Result<proto::tasks::TaskDetails, Status>>;
+    type WatchStateStream = ReceiverStream<Result<proto::instrument::State, Status>>;
+
+    async fn watch_updates(
+        &self,
+        _req: Request<proto::instrument::InstrumentRequest>,
+    ) -> Result<Response<Self::WatchUpdatesStream>, Status> {
+        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
+        self.command(Command::Watch(tx))?;
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn watch_task_details(
+        &self,
+        req: Request<proto::instrument::TaskDetailsRequest>,
+    ) -> Result<Response<Self::WatchTaskDetailsStream>, Status> {
+        let id = req
+            .into_inner()
+            .id
+            .ok_or_else(|| Status::invalid_argument("missing task id"))?
+            .id;
+        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
+        let (reply, answer) = oneshot::channel();
+        self.command(Command::Details { id, tx, reply })?;
+        answer
+            .await
+            .map_err(|_| Status::unavailable("probe publisher stopped"))??;
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn watch_state(
+        &self,
+        _req: Request<proto::instrument::StateRequest>,
+    ) -> Result<Response<Self::WatchStateStream>, Status> {
+        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
+        self.command(Command::State(tx))?;
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    async fn pause(
+        &self,
+        _req: Request<proto::instrument::PauseRequest>,
+    ) -> Result<Response<proto::instrument::PauseResponse>, Status> {
+        self.command(Command::Pause)?;
+        Ok(Response::new(proto::instrument::PauseResponse {}))
+    }
+
+    async fn resume(
+        &self,
+        _req: Request<proto::instrument::ResumeRequest>,
+    ) -> Result<Response<proto::instrument::ResumeResponse>, Status> {
+        self.command(Command::Resume)?;
+        Ok(Response::new(proto::instrument::ResumeResponse {}))
+    }
+}
+
+/// Start the probe's thread: its own single-threaded runtime, untraced, running the publisher
+/// and the gRPC server on `addr`. Failures are reported on stderr; the host keeps running.
+pub(crate) fn spawn_thread(store: Arc<Store>, addr: SocketAddr, interval: Duration) {
+    let store2 = store.clone();
+    let spawned = std::thread::Builder::new()
+        .name("asyncmem-probe".into())
+        .spawn(move || {
+            // The probe's own tasks are not the host's: trace nothing on this thread.
+            let _untraced =
+                tracing::subscriber::set_default(tracing_core::subscriber::NoSubscriber::default());
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .enable_time()
+                .build()
+            {
+                Ok(rt) => rt,
+                Err(e) => {
+                    eprintln!("asyncmem-probe: cannot build its runtime: {e}; not serving");
+                    store.publisher_alive.store(false, Ordering::Relaxed);
+                    return;
+                }
+            };
+            runtime.block_on(serve(store, addr, interval));
+        });
+    if let Err(e) = spawned {
+        eprintln!("asyncmem-probe: cannot start its thread: {e}; not serving");
+        store2.publisher_alive.store(false, Ordering::Relaxed);
+    }
+}
+
+async fn serve(store: Arc<Store>, addr: SocketAddr, interval: Duration) {
+    let (cmds, rx) = mpsc::channel(64);
+    let publisher = tokio::spawn(Publisher::new(store, interval, rx).run());
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+            let served = tonic::transport::Server::builder()
+                .add_service(InstrumentServer::new(Service { cmds }))
+                .serve_with_incoming(incoming)
+                .await;
+            if let Err(e) = served {
+                eprintln!("asyncmem-probe: the console server on {addr} stopped: {e}");
+            }
+        }
+        Err(e) => {
+            eprintln!(
+                "asyncmem-probe: cannot listen on {addr}: {e}; tasks are recorded but not served"
+            );
+            drop(cmds);
+        }
+    }
+    // Keep publishing (which frees dropped tasks' records) whatever happened to the server.
+    let _ = publisher.await;
+}
