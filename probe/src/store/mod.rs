@@ -1,6 +1,12 @@
-//! The probe's per-task state: one compact fixed-size record per live task, in sharded slabs
-//! keyed by tracing span id, plus interned strings and the callsites seen. Written by the layer
-//! on every spawn, poll, wake and drop; read by the publisher once per tick.
+//! The probe's per-task state: one compact fixed-size record per live task ([`record`]), in
+//! sharded slabs ([`shard`]) keyed by tracing span id or addressed by the probe's own span ids
+//! ([`span_id`]), plus interned strings and spawn sites ([`intern`]) and the callsites seen.
+//! Written by the layer on every spawn, poll, wake and drop; read by the publisher once per tick.
+
+mod intern;
+mod record;
+mod shard;
+mod span_id;
 
 use std::cell::Cell;
 use std::collections::HashMap;
@@ -8,17 +14,18 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
-use hdrhistogram::Histogram;
+pub(crate) use intern::Site;
+pub(crate) use record::{Histo, Taken, TaskRecord, WATCHED};
+pub(crate) use shard::Shard;
+pub(crate) use span_id::encode;
+
+use intern::{Interner, Sites};
+use record::{Details, DIRTY, HISTOGRAM_MAX_NS, NEW};
+use shard::Padded;
+use span_id::{decode, MAX_DIRECT_SLOT};
 
 /// Number of shards; a power of two.
 const SHARDS: usize = 32;
-
-/// Flag bits of a record.
-pub(crate) const DIRTY: u8 = 1;
-/// Not yet announced to watchers as a new task.
-pub(crate) const NEW: u8 = 2;
-/// Someone watches this task's details: record its histograms.
-pub(crate) const WATCHED: u8 = 4;
 
 /// Lock a mutex, recovering the data if another thread panicked while holding it: the probe
 /// must never turn a panic elsewhere into one of its own.
@@ -26,236 +33,15 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-/// One task, in a fixed 128-byte record. Times are nanoseconds since the store's base instant
-/// plus one, 0 meaning "never". Counters saturate at `u32::MAX`.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct TaskRecord {
-    /// The task's console id (never reused); 0 marks a free slot.
-    pub id: u64,
-    /// tokio's own task id (the span field `task.id`).
-    pub tokio_id: u64,
-    pub created: u64,
-    pub dropped: u64,
-    pub first_poll: u64,
-    pub last_poll_started: u64,
-    pub last_poll_ended: u64,
-    pub last_wake: u64,
-    pub busy_ns: u64,
-    pub scheduled_ns: u64,
-    /// Interned spawn site: callsite, kind, location, `fn` (see [`Site`]).
-    pub site: u32,
-    /// Interned `task.name` (0 = unnamed).
-    pub name: u32,
-    /// `size.bytes`, saturated at `u32::MAX`.
-    pub size_bytes: u32,
-    /// `original_size.bytes`, or `u32::MAX` when tokio did not box the future.
-    pub original_size_bytes: u32,
-    pub polls: u32,
-    pub wakes: u32,
-    pub waker_clones: u32,
-    pub waker_drops: u32,
-    pub self_wakes: u32,
-    /// Handles to the task's span, when the probe's own subscriber counts them.
-    pub refs: u32,
-    pub flags: u8,
-}
-
-/// What tasks spawned at one place share: stored once, referenced by index from each record.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub(crate) struct Site {
-    /// The `runtime.spawn` callsite's address (console's metadata id).
-    pub meta_id: u64,
-    /// Interned strings (0 = absent).
-    pub kind: u32,
-    pub file: u32,
-    /// The `fn` field of blocking tasks.
-    pub fn_name: u32,
-    pub line: u32,
-    pub col: u32,
-}
-
-/// Hashes span ids (already unique integers) with one multiply, instead of SipHash.
-#[derive(Default, Clone, Copy)]
-pub(crate) struct IdHasher(u64);
-
-impl std::hash::Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        let m = (self.0 as u128).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        (m as u64) ^ ((m >> 64) as u64)
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ b as u64;
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 ^= n;
-    }
-}
-
-type IdMap<V> = HashMap<u64, V, std::hash::BuildHasherDefault<IdHasher>>;
-
-/// Records per slab page: pages are allocated whole and never moved, so a growing shard copies
-/// nothing and wastes at most one partly filled page.
-const PAGE: usize = 256;
-
-impl TaskRecord {
-    pub fn is_free(&self) -> bool {
-        self.id == 0
-    }
-}
-
-/// One shard: records in a paged slab, located by span id.
-#[derive(Default)]
-pub(crate) struct Shard {
-    by_span: IdMap<u32>,
-    pages: Vec<Box<[TaskRecord]>>,
-    /// Slots handed out so far (the slab's high-water mark).
-    len: u32,
-    free: Vec<u32>,
-    /// Slots changed since the last tick (each at most once, guarded by the DIRTY flag).
-    dirty: Vec<u32>,
-}
-
-impl Shard {
-    fn slot(&mut self, slot: u32) -> Option<&mut TaskRecord> {
-        let (page, i) = (slot as usize / PAGE, slot as usize % PAGE);
-        self.pages.get_mut(page).and_then(|p| p.get_mut(i))
-    }
-
-    fn slot_ref(&self, slot: u32) -> Option<&TaskRecord> {
-        let (page, i) = (slot as usize / PAGE, slot as usize % PAGE);
-        self.pages.get(page).and_then(|p| p.get(i))
-    }
-
-    fn alloc(&mut self, rec: TaskRecord) -> u32 {
-        if let Some(slot) = self.free.pop() {
-            if let Some(t) = self.slot(slot) {
-                *t = rec;
-                return slot;
-            }
-        }
-        let slot = self.len;
-        if slot as usize / PAGE >= self.pages.len() {
-            self.pages
-                .push(vec![TaskRecord::default(); PAGE].into_boxed_slice());
-        }
-        self.len += 1;
-        if let Some(t) = self.slot(slot) {
-            *t = rec;
-        }
-        slot
-    }
-
-    fn mark(&mut self, slot: u32) {
-        if let Some(t) = self.slot(slot) {
-            if t.flags & DIRTY == 0 {
-                t.flags |= DIRTY;
-                self.dirty.push(slot);
-            }
-        }
-    }
-
-    fn get_mut(&mut self, span: u64) -> Option<(u32, &mut TaskRecord)> {
-        let slot = *self.by_span.get(&span)?;
-        self.slot(slot).map(|t| (slot, t))
-    }
-
-    fn free_slot(&mut self, slot: u32) {
-        if let Some(t) = self.slot(slot) {
-            *t = TaskRecord::default();
-            self.free.push(slot);
-        }
-    }
-
-    #[cfg(test)]
-    fn live(&self) -> usize {
-        self.len as usize - self.free.len()
-    }
-
-    /// Records in use, with their slots.
-    fn records_mut(&mut self) -> impl Iterator<Item = &mut TaskRecord> {
-        let len = self.len as usize;
-        self.pages
-            .iter_mut()
-            .flat_map(|p| p.iter_mut())
-            .take(len)
-            .filter(|t| !t.is_free())
-    }
-}
-
-/// A shard's lock on a cache line of its own, so that threads working on neighbouring shards
-/// do not contend for one line.
-#[repr(align(128))]
-struct Padded(Mutex<Shard>);
-
-impl std::ops::Deref for Padded {
-    type Target = Mutex<Shard>;
-    fn deref(&self) -> &Mutex<Shard> {
-        &self.0
-    }
-}
-
-/// Poll-time and scheduled-time histograms of a task someone watches.
-pub(crate) struct Details {
-    pub poll: Histo,
-    pub scheduled: Histo,
-}
-
-pub(crate) struct Histo {
-    pub hist: Histogram<u64>,
-    pub max: u64,
-    pub outliers: u64,
-    pub max_outlier: Option<u64>,
-}
-
-impl Histo {
-    fn new(max: u64) -> Option<Self> {
-        Histogram::new_with_bounds(1, max, 2)
-            .ok()
-            .map(|hist| Histo {
-                hist,
-                max,
-                outliers: 0,
-                max_outlier: None,
-            })
-    }
-
-    pub fn record(&mut self, ns: u64) {
-        let v = if ns > self.max {
-            self.outliers += 1;
-            self.max_outlier = Some(self.max_outlier.map_or(ns, |m| m.max(ns)));
-            self.max
-        } else {
-            ns.max(1)
-        };
-        let _ = self.hist.record(v);
-    }
-}
-
-/// The longest poll or scheduling delay a details histogram resolves (longer ones are clamped
-/// and counted as outliers), as console-subscriber does.
-const HISTOGRAM_MAX_NS: u64 = 1_000_000_000;
-
-#[derive(Default)]
-struct Interner {
-    ids: HashMap<Box<str>, u32>,
-    strings: Vec<Box<str>>,
-}
-
-/// A changed record taken at a tick, and whether it had not been announced before.
-pub(crate) struct Taken {
-    pub rec: TaskRecord,
-    pub was_new: bool,
-}
-
+/// The store the layer writes and the publisher reads: the shards, the interned strings and
+/// sites, the callsites seen and the histograms of watched tasks.
 pub(crate) struct Store {
     base: Instant,
     base_system: SystemTime,
     shards: Box<[Padded]>,
     next_id: AtomicU64,
     interner: Mutex<Interner>,
-    sites: Mutex<(HashMap<Site, u32>, Vec<Site>)>,
+    sites: Mutex<Sites>,
     /// Callsites the layer saw, in registration order.
     pub callsites: Mutex<Vec<&'static tracing_core::Metadata<'static>>>,
     /// Histograms of watched tasks, by console id.
@@ -282,7 +68,7 @@ impl Default for Store {
                 .collect(),
             next_id: AtomicU64::new(1),
             interner: Mutex::new(Interner::default()),
-            sites: Mutex::new((HashMap::new(), Vec::new())),
+            sites: Mutex::new(Sites::default()),
             callsites: Mutex::new(Vec::new()),
             details: Mutex::new(HashMap::new()),
             publisher_alive: AtomicBool::new(true),
@@ -292,22 +78,6 @@ impl Default for Store {
             intern_calls: AtomicU64::new(0),
         }
     }
-}
-
-/// Span ids of the probe's own subscriber: bit 63 set, 31 bits of the console id as a check,
-/// the shard (5 bits) and the slot (27 bits).
-pub(crate) fn encode(shard: usize, slot: u32, id: u64) -> u64 {
-    1 << 63 | (id & 0x7fff_ffff) << 32 | (shard as u64) << 27 | slot as u64
-}
-
-const MAX_DIRECT_SLOT: u32 = (1 << 27) - 1;
-
-fn decode(span: u64) -> Option<(usize, u32, u64)> {
-    (span >> 63 == 1 && span & MAX_DIRECT_SLOT as u64 != MAX_DIRECT_SLOT as u64).then_some((
-        ((span >> 27) & 31) as usize,
-        (span & MAX_DIRECT_SLOT as u64) as u32,
-        (span >> 32) & 0x7fff_ffff,
-    ))
 }
 
 thread_local! {
@@ -342,7 +112,7 @@ impl Store {
             .unwrap_or(0);
         let mut shard = lock(&self.shards[shard_ix]);
         // The last slot number is never handed out: all ones is `UNTRACKED`.
-        if shard.free.is_empty() && shard.len >= MAX_DIRECT_SLOT {
+        if !shard.has_room_below(MAX_DIRECT_SLOT) {
             return None;
         }
         let slot = shard.alloc(rec);
@@ -420,55 +190,21 @@ impl Store {
         }
         #[cfg(test)]
         self.intern_calls.fetch_add(1, Ordering::Relaxed);
-        let mut i = lock(&self.interner);
-        if let Some(&id) = i.ids.get(s) {
-            return id;
-        }
-        // A target spawning from millions of distinct names would grow this table: cap it.
-        if i.strings.len() >= 1 << 20 {
-            return 0;
-        }
-        i.strings.push(s.into());
-        let id = i.strings.len() as u32;
-        i.ids.insert(s.into(), id);
-        id
+        lock(&self.interner).intern(s)
     }
 
     pub fn string(&self, id: u32) -> Option<String> {
-        if id == 0 {
-            return None;
-        }
-        lock(&self.interner)
-            .strings
-            .get(id as usize - 1)
-            .map(|s| s.to_string())
+        lock(&self.interner).get(id)
     }
 
     /// The index of a spawn site, interning it on first sight (1-based; 0 when the table is
     /// full).
     pub fn site_id(&self, site: Site) -> u32 {
-        let mut sites = lock(&self.sites);
-        if let Some(&id) = sites.0.get(&site) {
-            return id;
-        }
-        if sites.1.len() >= 1 << 20 {
-            return 0;
-        }
-        sites.1.push(site);
-        let id = sites.1.len() as u32;
-        sites.0.insert(site, id);
-        id
+        lock(&self.sites).id(site)
     }
 
     pub fn site(&self, id: u32) -> Site {
-        if id == 0 {
-            return Site::default();
-        }
-        lock(&self.sites)
-            .1
-            .get(id as usize - 1)
-            .copied()
-            .unwrap_or_default()
+        lock(&self.sites).get(id)
     }
 
     /// A new task: a record with the next console id, marked new and dirty.
@@ -477,7 +213,7 @@ impl Store {
         rec.flags = NEW;
         let mut shard = lock(self.shard_of(span));
         let slot = shard.alloc(rec);
-        shard.by_span.insert(span, slot);
+        shard.bind(span, slot);
         shard.mark(slot);
     }
 
@@ -505,7 +241,7 @@ impl Store {
     /// The task of span `span` was dropped: keep its record until a tick has published it.
     pub fn close(&self, span: u64, now: u64) -> Option<(u64, u8)> {
         let mut shard = lock(self.shard_of(span));
-        let slot = shard.by_span.remove(&span)?;
+        let slot = shard.unbind(span)?;
         let t = shard.slot(slot)?;
         t.dropped = now;
         let out = (t.id, t.flags);
@@ -528,7 +264,7 @@ impl Store {
 
     /// The slots of shard `i` changed since the last tick (each once), taken out of the shard.
     pub fn dirty_slots(&self, i: usize) -> Vec<u32> {
-        std::mem::take(&mut lock(&self.shards[i]).dirty)
+        lock(&self.shards[i]).take_dirty()
     }
 
     /// Copy out the records of `slots` (from [`Store::dirty_slots`]) that are still marked
@@ -558,8 +294,8 @@ impl Store {
     pub fn tick_done(&self, i: usize) {
         let mut shard = lock(&self.shards[i]);
         // Direct span ids name slots: those records never move.
-        if !self.direct && shard.free.len() > 4096 && shard.free.len() * 2 > shard.len as usize {
-            shrink(&mut shard);
+        if !self.direct && shard.mostly_free() {
+            shard.compact();
         }
     }
 
@@ -572,20 +308,7 @@ impl Store {
         max: usize,
         out: &mut Vec<TaskRecord>,
     ) -> Option<usize> {
-        let shard = lock(&self.shards[i]);
-        let mut slot = from;
-        while slot < shard.len as usize {
-            if out.len() >= max {
-                return Some(slot);
-            }
-            if let Some(t) = shard.slot_ref(slot as u32) {
-                if !t.is_free() {
-                    out.push(*t);
-                }
-            }
-            slot += 1;
-        }
-        None
+        lock(&self.shards[i]).copy_live(from, max, out)
     }
 
     /// Set or clear the WATCHED flag of the task with console id `id`; false if there is none.
@@ -643,43 +366,6 @@ impl Store {
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).live()).sum()
     }
-}
-
-/// After most tasks of a shard are gone, give its memory back: compact the slab (live records
-/// move down, their span ids are remapped) and shrink the tables.
-fn shrink(shard: &mut Shard) {
-    if !shard.dirty.is_empty() {
-        // Dirty slots are referenced by index; compact only between ticks with no changes.
-        return;
-    }
-    let live: Vec<TaskRecord> = shard.records_mut().map(|t| *t).collect();
-    let mut remap: IdMap<u32> = IdMap::default();
-    let mut slot = 0u32;
-    let len = shard.len as usize;
-    for (old, t) in shard
-        .pages
-        .iter()
-        .flat_map(|p| p.iter())
-        .take(len)
-        .enumerate()
-    {
-        if !t.is_free() {
-            remap.insert(old as u64, slot);
-            slot += 1;
-        }
-    }
-    for s in shard.by_span.values_mut() {
-        if let Some(&new) = remap.get(&(*s as u64)) {
-            *s = new;
-        }
-    }
-    shard.pages = Vec::new();
-    shard.len = 0;
-    shard.free = Vec::new();
-    for t in live {
-        shard.alloc(t);
-    }
-    shard.by_span.shrink_to_fit();
 }
 
 #[cfg(test)]
@@ -824,7 +510,7 @@ mod tests {
             }
         }
         assert_eq!(s.len(), 1000);
-        let slots: usize = (0..s.shard_count()).map(|i| s.shard(i).len as usize).sum();
+        let slots: usize = (0..s.shard_count()).map(|i| s.shard(i).high_water()).sum();
         assert!(slots < 10_000, "{slots} slots kept for 1000 tasks");
         // Every survivor is still reachable by its span id.
         for span in 199_001..=200_000u64 {
