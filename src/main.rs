@@ -269,7 +269,7 @@ async fn replay(args: ReplayArgs) -> i32 {
         return exit::USAGE;
     }
     let plan = replay::Plan::new(args.file.clone(), &scan, args.speed);
-    let (tx, mut events) = tokio::sync::mpsc::channel(session::CHANNEL_CAPACITY);
+    let (tx, mut events) = tokio::sync::mpsc::channel(asyncmem::source::CHANNEL_CAPACITY);
     let (control, control_rx) = tokio::sync::mpsc::channel(16);
     tokio::spawn(replay::run(plan, tx, control_rx));
     let target = TargetInfo {

@@ -5,14 +5,11 @@ use tokio::sync::mpsc;
 use crate::cli::{ConnectArgs, TargetArgs};
 use crate::demo::Demo;
 use crate::error::AttachError;
-use crate::model::{time, Event, ModelConfig};
+use crate::model::{time, Event};
 use crate::output::TargetInfo;
 use crate::recording::{self, Recorder, Writer};
-use crate::source::console::{self, ConsoleConfig};
-use crate::source::{discover, rss, Endpoint};
-
-/// Events from all sources, bounded so a fast target cannot grow asyncmem's queue.
-pub const CHANNEL_CAPACITY: usize = 1024;
+use crate::source::console;
+use crate::source::{discover, rss, Endpoint, CHANNEL_CAPACITY};
 
 pub struct Session {
     pub target: TargetInfo,
@@ -21,22 +18,6 @@ pub struct Session {
     pub control: mpsc::Sender<console::Control>,
     /// A demo child started by `--demo`, stopped when the session is dropped.
     pub demo: Option<Demo>,
-}
-
-impl ConnectArgs {
-    pub fn console(&self) -> ConsoleConfig {
-        ConsoleConfig {
-            max_message_bytes: self.max_message_size,
-            connect_timeout: self.connect_timeout,
-        }
-    }
-
-    pub fn model(&self) -> ModelConfig {
-        ModelConfig {
-            max_tasks: self.max_tasks,
-            ..ModelConfig::default()
-        }
-    }
 }
 
 /// RSS only, while the process has no console endpoint; every 2 s asyncmem looks again, so a

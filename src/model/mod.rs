@@ -26,6 +26,9 @@ pub use warnings::{Warning, WarningKind, Warnings};
 /// Sizes above this are treated as unknown (and warned about): no real future is this large.
 pub const MAX_FUTURE_BYTES: u64 = 1 << 40;
 
+/// How long done tasks stay visible by default (`--retain`).
+pub const DEFAULT_RETAIN_DONE: Duration = Duration::from_secs(6);
+
 /// Limits and retention of the model.
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
@@ -46,7 +49,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            retain_done: Duration::from_secs(6),
+            retain_done: DEFAULT_RETAIN_DONE,
             series_window: Duration::from_secs(30 * 60),
             max_samples: 100_000,
             max_tasks: 5_000_000,
