@@ -116,22 +116,14 @@ pub async fn start_with(
 impl Session {
     /// Record from now on: a recorder goes between the sources and `events`. An existing file
     /// is kept (an error) unless `overwrite`.
-    pub fn record(&mut self, path: &std::path::Path, overwrite: bool) -> anyhow::Result<Recorder> {
-        use anyhow::Context;
+    pub fn record(&mut self, path: &std::path::Path, overwrite: bool) -> std::io::Result<Recorder> {
         let header = recording::Header {
             asyncmem: env!("CARGO_PKG_VERSION").into(),
             started_at: time::now(),
             pid: self.target.pid,
             endpoint: self.target.endpoint.clone(),
         };
-        let writer = Writer::create(path, &header, overwrite).with_context(|| {
-            let hint = if path.exists() && !overwrite {
-                " (it exists: pass --overwrite to replace it)"
-            } else {
-                ""
-            };
-            format!("creating the recording {}{hint}", path.display())
-        })?;
+        let writer = Writer::create(path, &header, overwrite)?;
         let events = std::mem::replace(&mut self.events, mpsc::channel(1).1);
         let (events, recorder) = Recorder::tee(events, writer);
         self.events = events;
