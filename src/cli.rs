@@ -5,6 +5,24 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::model::insight::LintConfig;
+use crate::model::{ModelConfig, DEFAULT_RETAIN_DONE};
+use crate::source::console::{ConsoleConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES};
+
+/// Default of `--rss-interval`.
+pub const DEFAULT_RSS_INTERVAL: Duration = Duration::from_secs(1);
+/// Default of `snapshot --timeout`.
+pub const DEFAULT_SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// A `Duration` as clap shows and parses a default (`6s`), built once per call site.
+macro_rules! duration_text {
+    ($d:expr) => {{
+        static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+        TEXT.get_or_init(|| humantime::format_duration($d).to_string())
+            .as_str()
+    }};
+}
+
 pub const EXIT_CODES: &str = "\
 Exit codes:
   0    success
@@ -58,7 +76,7 @@ pub struct TopArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// How long completed tasks stay visible (dimmed).
-    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = duration_text!(DEFAULT_RETAIN_DONE), value_parser = humantime::parse_duration)]
     pub retain: Duration,
     /// Write asyncmem's own logs to this file (never to the screen).
     #[arg(long, value_name = "FILE")]
@@ -102,7 +120,7 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// How long completed tasks stay visible (dimmed).
-    #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = duration_text!(DEFAULT_RETAIN_DONE), value_parser = humantime::parse_duration)]
     pub retain: Duration,
     /// Futures of at least this many bytes get the large-future lint.
     #[arg(long, default_value_t = 1024, value_name = "BYTES")]
@@ -132,16 +150,16 @@ pub struct TargetArgs {
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
     /// Largest console message accepted, in bytes.
-    #[arg(long, default_value_t = 256 * 1024 * 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES, value_name = "BYTES")]
     pub max_message_size: usize,
     /// Bound on connecting to an endpoint and on its first answer.
-    #[arg(long, default_value = "5s", value_parser = duration_at_least_10ms)]
+    #[arg(long, default_value = duration_text!(DEFAULT_CONNECT_TIMEOUT), value_parser = duration_at_least_10ms)]
     pub connect_timeout: Duration,
     /// How often the target's RSS is read from /proc.
-    #[arg(long, default_value = "1s", value_parser = duration_at_least_10ms)]
+    #[arg(long, default_value = duration_text!(DEFAULT_RSS_INTERVAL), value_parser = duration_at_least_10ms)]
     pub rss_interval: Duration,
     /// Most tasks tracked at once (the rest are counted in a warning).
-    #[arg(long, default_value_t = 5_000_000)]
+    #[arg(long, default_value_t = ModelConfig::default().max_tasks)]
     pub max_tasks: usize,
     /// Futures of at least this many bytes get the large-future lint.
     #[arg(long, default_value_t = 1024, value_name = "BYTES")]
@@ -149,8 +167,22 @@ pub struct ConnectArgs {
 }
 
 impl ConnectArgs {
-    pub fn lints(&self) -> crate::model::insight::LintConfig {
-        crate::model::insight::LintConfig {
+    pub fn console(&self) -> ConsoleConfig {
+        ConsoleConfig {
+            max_message_bytes: self.max_message_size,
+            connect_timeout: self.connect_timeout,
+        }
+    }
+
+    pub fn model(&self) -> ModelConfig {
+        ModelConfig {
+            max_tasks: self.max_tasks,
+            ..ModelConfig::default()
+        }
+    }
+
+    pub fn lints(&self) -> LintConfig {
+        LintConfig {
             large_future_bytes: self.large_future,
             ..Default::default()
         }
@@ -183,7 +215,7 @@ pub struct SnapshotArgs {
     #[arg(long, value_parser = humantime::parse_duration)]
     pub settle: Option<Duration>,
     /// Give up if no console update arrived within this long.
-    #[arg(long, default_value = "15s", value_parser = duration_at_least_10ms)]
+    #[arg(long, default_value = duration_text!(DEFAULT_SNAPSHOT_TIMEOUT), value_parser = duration_at_least_10ms)]
     pub timeout: Duration,
     /// Task rows in the table (0: all).
     #[arg(long, default_value_t = 40)]

@@ -1,8 +1,13 @@
-//! Errors a user can act on, each with its own exit code so that scripts can tell them apart.
+//! Errors a user can act on, each with its own exit code so that scripts can tell them apart,
+//! and [`Failure`]: how a command ended when it did not succeed (what `main` prints, the code
+//! it exits with).
 
+use std::fmt;
 use std::time::Duration;
 
 use thiserror::Error;
+
+use crate::recording::RecordingError;
 
 /// Exit codes, documented in `--help` (see `main.rs`).
 pub mod exit {
@@ -64,5 +69,111 @@ impl AttachError {
             AttachError::Timeout { .. } => exit::TIMEOUT,
             AttachError::BadAddress { .. } => exit::USAGE,
         }
+    }
+}
+
+/// How a command ended when it did not succeed: its exit code and the lines for stderr, which
+/// `main` prints (its [`Display`](fmt::Display)) once the command has returned.
+#[derive(Debug)]
+pub struct Failure {
+    code: i32,
+    lines: Vec<String>,
+}
+
+impl Failure {
+    /// `asyncmem: error: {message}`.
+    pub fn new(code: i32, message: impl fmt::Display) -> Failure {
+        Failure {
+            code,
+            lines: vec![format!("asyncmem: error: {message}")],
+        }
+    }
+
+    /// `err` and its sources, as `what: err: source: ...`.
+    pub fn caused_by(
+        code: i32,
+        what: impl fmt::Display,
+        err: &(dyn std::error::Error + 'static),
+    ) -> Failure {
+        Failure::new(code, format!("{what}: {}", chain(err)))
+    }
+
+    /// A recording that cannot be read.
+    pub fn reading_recording(path: &std::path::Path, err: &RecordingError) -> Failure {
+        Failure::caused_by(
+            exit::BAD_RECORDING,
+            format_args!("reading the recording {}", path.display()),
+            err,
+        )
+    }
+
+    /// A signal arrived before the command got going: `asyncmem: interrupted`.
+    pub fn interrupted(code: i32) -> Failure {
+        Failure {
+            code,
+            lines: vec!["asyncmem: interrupted".into()],
+        }
+    }
+
+    /// A signal ended the command as asked: nothing to say.
+    pub fn signalled(code: i32) -> Failure {
+        Failure {
+            code,
+            lines: Vec::new(),
+        }
+    }
+
+    /// `later` happened while cleaning up after this failure: both are said, this one's code
+    /// is kept.
+    pub fn then(mut self, later: Failure) -> Failure {
+        self.lines.extend(later.lines);
+        self
+    }
+
+    /// A line of progress said after this failure (it happened after it).
+    pub fn then_say(mut self, line: String) -> Failure {
+        self.lines.push(line);
+        self
+    }
+
+    pub fn exit_code(&self) -> i32 {
+        self.code
+    }
+}
+
+/// The lines for stderr, each ending in a newline.
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.lines.iter().try_for_each(|l| writeln!(f, "{l}"))
+    }
+}
+
+/// `err: source: source ...` (as anyhow's `{:#}` prints a chain).
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+impl From<AttachError> for Failure {
+    fn from(e: AttachError) -> Failure {
+        Failure::new(e.exit_code(), chain(&e))
+    }
+}
+
+impl From<std::io::Error> for Failure {
+    fn from(e: std::io::Error) -> Failure {
+        Failure::new(exit::OTHER, chain(&e))
+    }
+}
+
+impl From<serde_json::Error> for Failure {
+    fn from(e: serde_json::Error) -> Failure {
+        Failure::new(exit::OTHER, chain(&e))
     }
 }

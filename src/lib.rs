@@ -4,12 +4,13 @@
 //! [`model::Event`]s; the [`model`] keeps the picture; [`output`] (and the TUI) read it.
 
 pub mod cli;
+pub mod cmd;
 pub mod demo;
 pub mod error;
-pub mod export;
 pub mod model;
 pub mod output;
 pub mod recording;
 pub mod session;
+pub mod signal;
 pub mod source;
 pub mod ui;

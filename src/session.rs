@@ -5,14 +5,11 @@ use tokio::sync::mpsc;
 use crate::cli::{ConnectArgs, TargetArgs};
 use crate::demo::Demo;
 use crate::error::AttachError;
-use crate::model::{time, Event, ModelConfig};
+use crate::model::{time, Event};
 use crate::output::TargetInfo;
 use crate::recording::{self, Recorder, Writer};
-use crate::source::console::{self, ConsoleConfig};
-use crate::source::{discover, rss, Endpoint};
-
-/// Events from all sources, bounded so a fast target cannot grow asyncmem's queue.
-pub const CHANNEL_CAPACITY: usize = 1024;
+use crate::source::console;
+use crate::source::{discover, rss, Endpoint, CHANNEL_CAPACITY};
 
 pub struct Session {
     pub target: TargetInfo,
@@ -21,22 +18,6 @@ pub struct Session {
     pub control: mpsc::Sender<console::Control>,
     /// A demo child started by `--demo`, stopped when the session is dropped.
     pub demo: Option<Demo>,
-}
-
-impl ConnectArgs {
-    pub fn console(&self) -> ConsoleConfig {
-        ConsoleConfig {
-            max_message_bytes: self.max_message_size,
-            connect_timeout: self.connect_timeout,
-        }
-    }
-
-    pub fn model(&self) -> ModelConfig {
-        ModelConfig {
-            max_tasks: self.max_tasks,
-            ..ModelConfig::default()
-        }
-    }
 }
 
 /// RSS only, while the process has no console endpoint; every 2 s asyncmem looks again, so a
@@ -135,22 +116,14 @@ pub async fn start_with(
 impl Session {
     /// Record from now on: a recorder goes between the sources and `events`. An existing file
     /// is kept (an error) unless `overwrite`.
-    pub fn record(&mut self, path: &std::path::Path, overwrite: bool) -> anyhow::Result<Recorder> {
-        use anyhow::Context;
+    pub fn record(&mut self, path: &std::path::Path, overwrite: bool) -> std::io::Result<Recorder> {
         let header = recording::Header {
             asyncmem: env!("CARGO_PKG_VERSION").into(),
             started_at: time::now(),
             pid: self.target.pid,
             endpoint: self.target.endpoint.clone(),
         };
-        let writer = Writer::create(path, &header, overwrite).with_context(|| {
-            let hint = if path.exists() && !overwrite {
-                " (it exists: pass --overwrite to replace it)"
-            } else {
-                ""
-            };
-            format!("creating the recording {}{hint}", path.display())
-        })?;
+        let writer = Writer::create(path, &header, overwrite)?;
         let events = std::mem::replace(&mut self.events, mpsc::channel(1).1);
         let (events, recorder) = Recorder::tee(events, writer);
         self.events = events;

@@ -38,6 +38,9 @@ use console_api as proto;
 #[cfg(test)]
 use proto::field::{Name, Value};
 
+/// How long done tasks stay visible by default (`--retain`).
+pub const DEFAULT_RETAIN_DONE: Duration = Duration::from_secs(6);
+
 /// Limits and retention of the model.
 #[derive(Clone, Debug)]
 pub struct ModelConfig {
@@ -58,7 +61,7 @@ pub struct ModelConfig {
 impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
-            retain_done: Duration::from_secs(6),
+            retain_done: DEFAULT_RETAIN_DONE,
             series_window: Duration::from_secs(30 * 60),
             max_samples: 100_000,
             max_tasks: 5_000_000,

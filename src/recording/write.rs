@@ -156,7 +156,7 @@ impl Recorder {
         mut events: mpsc::Receiver<Event>,
         mut writer: Writer,
     ) -> (mpsc::Receiver<Event>, Recorder) {
-        let (tx, rx) = mpsc::channel(crate::session::CHANNEL_CAPACITY);
+        let (tx, rx) = mpsc::channel(crate::source::CHANNEL_CAPACITY);
         let (stop, mut stopped) = tokio::sync::oneshot::channel();
         let task = tokio::spawn(async move {
             let mut failed = None;

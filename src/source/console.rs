@@ -17,6 +17,11 @@ use super::{alive, discover, Endpoint};
 use crate::error::AttachError;
 use crate::model::Event;
 
+/// Default of [`ConsoleConfig::max_message_bytes`] (`--max-message-size`).
+pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+/// Default of [`ConsoleConfig::connect_timeout`] (`--connect-timeout`).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
 #[derive(Clone, Debug)]
 pub struct ConsoleConfig {
     /// Largest console message accepted (tonic's default of 4 MiB breaks with many tasks).
@@ -28,8 +33,8 @@ pub struct ConsoleConfig {
 impl Default for ConsoleConfig {
     fn default() -> Self {
         ConsoleConfig {
-            max_message_bytes: 256 * 1024 * 1024,
-            connect_timeout: Duration::from_secs(5),
+            max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            connect_timeout: DEFAULT_CONNECT_TIMEOUT,
         }
     }
 }

@@ -10,6 +10,10 @@ pub mod rss;
 
 pub use endpoint::Endpoint;
 
+/// Capacity of the event channels from the sources (and through a recorder), bounded so that a
+/// fast target cannot grow asyncmem's queue.
+pub const CHANNEL_CAPACITY: usize = 1024;
+
 /// Whether `pid` is still a running process (a zombie counts as gone).
 pub fn alive(pid: i32) -> bool {
     match procfs::process::Process::new(pid).and_then(|p| p.stat()) {

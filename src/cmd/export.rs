@@ -17,11 +17,13 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 
+use super::attach;
 use crate::cli::ExportArgs;
-use crate::error::{exit, AttachError};
+use crate::error::{exit, AttachError, Failure};
 use crate::model::{Connection, Event, Model};
 use crate::output::prometheus::{self, Config};
 use crate::session;
+use crate::signal;
 
 /// Scrapers served at once; more connections wait in the listen backlog.
 const MAX_CONNECTIONS: usize = 64;
@@ -33,38 +35,22 @@ const INDEX: &str = "<html><head><title>asyncmem export</title></head><body><h1>
 /// A scrape: the loop answers with the rendered metrics.
 type Scrape = oneshot::Sender<String>;
 
-/// Run `export` until a signal or until the target is gone; returns the exit code.
-pub async fn run(args: ExportArgs) -> i32 {
+/// Run `export` until a signal (its exit code) or until the target is gone (exit 7).
+pub async fn run(args: ExportArgs) -> Result<(), Failure> {
     // Listen first: a taken port is a mistake to report at once, before attaching.
-    let listener = match TcpListener::bind(args.listen).await {
-        Ok(l) => l,
-        Err(e) => {
-            eprintln!(
-                "asyncmem: error: cannot listen on {} for export: {e}",
-                args.listen
-            );
-            return exit::LISTEN;
-        }
-    };
+    let listener = TcpListener::bind(args.listen).await.map_err(|e| {
+        Failure::new(
+            exit::LISTEN,
+            format_args!("cannot listen on {} for export: {e}", args.listen),
+        )
+    })?;
     let local = listener.local_addr().unwrap_or(args.listen);
     if !local.ip().is_loopback() {
         eprintln!("asyncmem: warning: serving metrics on {local}, not a loopback address: whoever can reach it can read the target's spawn locations and memory figures");
     }
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    let attached = tokio::select! {
-        s = session::start(&args.target, &args.connect, &args.demo_args) => s,
-        code = &mut shutdown => {
-            eprintln!("asyncmem: interrupted");
-            return code;
-        }
-    };
-    let mut session = match attached {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("asyncmem: error: {e}");
-            return e.exit_code();
-        }
-    };
+    let mut shutdown = std::pin::pin!(signal::first(signal::SHUTDOWN));
+    let start = session::start(&args.target, &args.connect, &args.demo_args);
+    let mut session = attach(start, &mut shutdown).await?;
     let cfg = Config {
         top_locations: usize::from(args.top_locations),
         fit_window: args.fit_window,
@@ -82,10 +68,10 @@ pub async fn run(args: ExportArgs) -> i32 {
             .pid
             .map_or_else(|| "unknown".to_string(), |p| p.to_string())
     );
-    let code = loop {
+    let result = loop {
         tokio::select! {
             biased;
-            code = &mut shutdown => break code,
+            sig = &mut shutdown => break Err(Failure::signalled(sig.exit_code())),
             Some(reply) = scrape_rx.recv() => {
                 let _ = reply.send(prometheus::render(&model, &session.target, &cfg));
             }
@@ -95,8 +81,7 @@ pub async fn run(args: ExportArgs) -> i32 {
                         Some(pid) => AttachError::TargetExited(pid),
                         None => AttachError::EndpointGone(session.target.endpoint.clone()),
                     };
-                    eprintln!("asyncmem: error: {err}");
-                    break err.exit_code();
+                    break Err(err.into());
                 }
                 Some(event) => {
                     let was = model.connection.clone();
@@ -108,7 +93,7 @@ pub async fn run(args: ExportArgs) -> i32 {
     };
     server.abort();
     drop(session);
-    code
+    result
 }
 
 /// One stderr line per change of connection state (not per reconnect attempt).
@@ -121,22 +106,6 @@ fn log_connection(was: &Connection, now: &Connection) {
             eprintln!("asyncmem export: console stream reconnected")
         }
         _ => {}
-    }
-}
-
-/// Resolves to the exit code of the first SIGINT (130) or SIGTERM (143).
-async fn shutdown_signal() -> i32 {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(t) => t,
-        Err(_) => {
-            let _ = tokio::signal::ctrl_c().await;
-            return exit::INTERRUPTED;
-        }
-    };
-    tokio::select! {
-        _ = term.recv() => exit::TERMINATED,
-        _ = tokio::signal::ctrl_c() => exit::INTERRUPTED,
     }
 }
 

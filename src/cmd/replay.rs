@@ -1,0 +1,50 @@
+//! `asyncmem replay`: the terminal UI on a recording (play, pause, speed, seek).
+
+use tokio::sync::mpsc;
+
+use super::{new_app, run_tui, start_log};
+use crate::cli::ReplayArgs;
+use crate::error::{exit, Failure};
+use crate::model::{Model, ModelConfig};
+use crate::output::TargetInfo;
+use crate::recording::{self, Scan};
+use crate::source::{replay, CHANNEL_CAPACITY};
+
+pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
+    start_log(args.log.as_deref())?;
+    let scan = tokio::task::block_in_place(|| Scan::file(&args.file))
+        .map_err(|e| Failure::reading_recording(&args.file, &e))?;
+    if scan.frames == 0 {
+        let why = match &scan.tail {
+            recording::Tail::Broken(e) => format!(": {e}"),
+            _ => String::new(),
+        };
+        return Err(Failure::new(
+            exit::BAD_RECORDING,
+            format_args!("the recording {} holds no events{why}", args.file.display()),
+        ));
+    }
+    if !(args.speed.is_finite() && args.speed > 0.0) {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--speed must be a positive number",
+        ));
+    }
+    let plan = replay::Plan::new(args.file.clone(), &scan, args.speed);
+    let (tx, mut events) = mpsc::channel(CHANNEL_CAPACITY);
+    let (control, control_rx) = mpsc::channel(16);
+    tokio::spawn(replay::run(plan, tx, control_rx));
+    let target = TargetInfo {
+        pid: scan.header.pid,
+        endpoint: format!("replay of {}", args.file.display()),
+    };
+    let cfg = ModelConfig {
+        retain_done: args.retain,
+        ..ModelConfig::default()
+    };
+    let mut model = Model::new(cfg);
+    model.pid = scan.header.pid;
+    let mut app = new_app(target);
+    app.lints.large_future_bytes = args.large_future;
+    run_tui(&mut app, &mut model, &mut events, &control).await
+}
