@@ -105,7 +105,7 @@ pub struct ReplayArgs {
     #[arg(long, default_value = "6s", value_parser = humantime::parse_duration)]
     pub retain: Duration,
     /// Futures of at least this many bytes get the large-future lint.
-    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = crate::insight::lints::LARGE_FUTURE_BYTES, value_name = "BYTES")]
     pub large_future: u64,
     /// Write asyncmem's own logs to this file (never to the screen).
     #[arg(long, value_name = "FILE")]
@@ -144,13 +144,13 @@ pub struct ConnectArgs {
     #[arg(long, default_value_t = 5_000_000)]
     pub max_tasks: usize,
     /// Futures of at least this many bytes get the large-future lint.
-    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = crate::insight::lints::LARGE_FUTURE_BYTES, value_name = "BYTES")]
     pub large_future: u64,
 }
 
 impl ConnectArgs {
-    pub fn lints(&self) -> crate::model::insight::LintConfig {
-        crate::model::insight::LintConfig {
+    pub fn lints(&self) -> crate::insight::LintConfig {
+        crate::insight::LintConfig {
             large_future_bytes: self.large_future,
             ..Default::default()
         }

@@ -7,6 +7,7 @@ pub mod cli;
 pub mod demo;
 pub mod error;
 pub mod export;
+pub mod insight;
 pub mod model;
 pub mod output;
 pub mod recording;

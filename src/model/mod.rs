@@ -3,7 +3,6 @@
 //! every headless command read.
 
 pub mod details;
-pub mod insight;
 pub mod intern;
 pub mod series;
 pub mod task;

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::TargetInfo;
-use crate::model::insight::{self, LintConfig};
+use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Connection, Model, TaskState, WarningKind};
 
 /// The `Content-Type` of the text exposition format.
@@ -136,7 +136,7 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
 
     // One pass over the table for what the counts do not keep.
     let mut buckets = [0u64; SIZE_BUCKETS.len()];
-    let mut lints = [0u64; insight::Lint::ALL.len()];
+    let mut lints = LintCounts::default();
     for t in model.tasks() {
         if t.state() == TaskState::Done {
             continue;
@@ -148,9 +148,7 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
                 *b += 1;
             }
         }
-        for l in insight::lint_list(insight::lints(t, model.now, &cfg.lints)) {
-            lints[l as usize] += 1;
-        }
+        lints.add(insight::lints(t, model.now, &cfg.lints));
     }
     w.family(
         "asyncmem_tasks_by_future_size",
@@ -206,14 +204,10 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
         "Live tasks with each lint (large_future, auto_boxed, lost_waker, self_wakes, never_yielded).",
     );
     for l in insight::Lint::ALL {
-        w.sample(
-            "asyncmem_lint_tasks",
-            &[("lint", l.as_str())],
-            lints[l as usize],
-        );
+        w.sample("asyncmem_lint_tasks", &[("lint", l.as_str())], lints.of(l));
     }
 
-    let fit = super::json::bytes_per_task(model, Some(cfg.fit_window));
+    let fit = crate::insight::bytes_per_task(model, Some(cfg.fit_window));
     if let (Some(slope), Some(r2)) = (fit.slope, fit.r2) {
         w.family(
             "asyncmem_bytes_per_task",

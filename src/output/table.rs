@@ -4,7 +4,7 @@ use std::io::{self, Write};
 
 use super::units::{bytes, duration_ns, signed_bytes, tail};
 use super::{tasks_by_size, TargetInfo};
-use crate::model::insight::{self, LintConfig};
+use crate::insight::{self, LintConfig, LintCounts, Reading, Split};
 use crate::model::{Model, Task};
 
 /// The columns, in display order, with their width and how much they matter (lower is kept
@@ -154,7 +154,7 @@ pub fn write(
         c.sized,
         bytes(mean)
     )?;
-    let bpt = super::json::bytes_per_task(model, None);
+    let bpt = crate::insight::bytes_per_task(model, None);
     let instr = insight::instrumentation_bytes_per_task(model.instrumentation);
     writeln!(
         out,
@@ -162,47 +162,41 @@ pub fn write(
         model.instrumentation.as_str(),
         instr.map_or(String::new(), |b| format!(" (~{} per live task)", bytes(b)))
     )?;
-    match (bpt.slope, bpt.r2) {
-        (Some(slope), Some(r2)) => {
+    match bpt.reading() {
+        Reading::Fitted {
+            slope,
+            r2,
+            samples,
+            split,
+        } => {
             write!(
                 out,
-                "bytes per task: {} (RSS slope over {} samples, r2 {r2:.2})",
+                "bytes per task: {} (RSS slope over {samples} samples, r2 {r2:.2})",
                 signed_bytes(slope),
-                bpt.samples
             )?;
-            if r2 < insight::POOR_FIT_R2 {
-                write!(out, "; a poor fit: RSS does not follow the task count")?;
-            } else if let (Some(c), Some(other), Some(mean)) = (
-                bpt.corrected_slope,
-                bpt.other_bytes_per_task,
-                bpt.mean_future_bytes,
-            ) {
-                write!(
+            match split {
+                Split::PoorFit => write!(out, "; a poor fit: RSS does not follow the task count")?,
+                Split::Parts {
+                    without_instrumentation,
+                    future,
+                    other,
+                    ..
+                } => write!(
                     out,
                     "; without instrumentation {}: future {} + other {}",
-                    signed_bytes(c),
-                    bytes(mean),
+                    signed_bytes(without_instrumentation),
+                    bytes(future),
                     signed_bytes(other)
-                )?;
+                )?,
+                Split::Unknown => {}
             }
             writeln!(out)?;
         }
-        _ => writeln!(
-            out,
-            "bytes per task: not fitted ({})",
-            bpt.reason.unwrap_or_default()
-        )?,
+        Reading::NotFitted { reason } => writeln!(out, "bytes per task: not fitted ({reason})")?,
     }
-    let mut lint_counts = [0u64; insight::Lint::ALL.len()];
-    for t in model.tasks() {
-        for l in insight::lint_list(insight::lints(t, model.now, lint_cfg)) {
-            lint_counts[l as usize] += 1;
-        }
-    }
-    let lint_line: Vec<String> = insight::Lint::ALL
-        .iter()
-        .filter(|l| lint_counts[**l as usize] > 0)
-        .map(|l| format!("{} {}", l.as_str(), lint_counts[*l as usize]))
+    let lint_line: Vec<String> = LintCounts::count(model.tasks(), model.now, lint_cfg)
+        .found()
+        .map(|(l, n)| format!("{} {n}", l.as_str()))
         .collect();
     if !lint_line.is_empty() {
         writeln!(out, "lints: {}", lint_line.join(", "))?;

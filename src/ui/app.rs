@@ -7,7 +7,7 @@ use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::index::{Column, TaskIndex};
 use super::keymap::{self, Action};
-use crate::model::insight::{self, LintConfig};
+use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Event, Model};
 use crate::output::TargetInfo;
 use crate::source::console::Control;
@@ -60,7 +60,7 @@ pub struct App {
     pub lints: LintConfig,
     pub locations: LocationView,
     /// Tasks per lint, recounted when the model changes.
-    pub lint_counts: [u64; insight::Lint::ALL.len()],
+    pub lint_counts: LintCounts,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
 }
@@ -205,7 +205,7 @@ impl App {
             color,
             lints: LintConfig::default(),
             locations: LocationView::default(),
-            lint_counts: [0; insight::Lint::ALL.len()],
+            lint_counts: LintCounts::default(),
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }
@@ -256,12 +256,7 @@ impl App {
         if due {
             self.lints_counted_at = Some(std::time::Instant::now());
             self.lint_generation = model.generation();
-            self.lint_counts = [0; insight::Lint::ALL.len()];
-            for t in model.tasks() {
-                for l in insight::lint_list(insight::lints(t, model.now, &self.lints)) {
-                    self.lint_counts[l as usize] += 1;
-                }
-            }
+            self.lint_counts = LintCounts::count(model.tasks(), model.now, &self.lints);
         }
         if self.mode == Mode::Locations {
             self.locations.refresh(model, false);

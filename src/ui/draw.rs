@@ -15,8 +15,8 @@ use super::index::Column;
 use super::keymap::BINDINGS;
 use super::theme::Theme;
 use crate::error::HOW_TO_INSTRUMENT;
+use crate::insight::{self, LintConfig, Reading, Split, LAG_UNRELIABLE_NS};
 use crate::model::details::DurationHistogram;
-use crate::model::insight::{self, LintConfig};
 use crate::model::{Connection, Model, Task, TaskState};
 use crate::output::units::{bytes, duration_ns, signed_bytes, tail};
 
@@ -176,41 +176,52 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
         ));
     }
     let mut line4 = vec![Span::raw(" ")];
-    let bpt = crate::output::json::bytes_per_task(model, Some(app.window()));
-    match (bpt.slope, bpt.r2) {
-        (Some(slope), Some(r2)) => {
+    let bpt = crate::insight::bytes_per_task(model, Some(app.window()));
+    match bpt.reading() {
+        Reading::Fitted {
+            slope,
+            r2,
+            samples,
+            split,
+        } => {
             line4.extend(kv("bytes/task ", signed_bytes(slope), theme));
             line4.push(Span::styled(
-                format!(" (r² {r2:.2}, {} samples)", bpt.samples),
+                format!(" (r² {r2:.2}, {samples} samples)"),
                 theme.label(),
             ));
-            if bpt.caveat.is_some() {
-                line4.push(Span::styled(
+            match split {
+                _ if bpt.caveat.is_some() => line4.push(Span::styled(
                     " unreliable while the subscriber lags",
                     theme.warn(),
-                ));
-            } else if r2 < insight::POOR_FIT_R2 {
-                line4.push(Span::styled(
+                )),
+                Split::PoorFit => line4.push(Span::styled(
                     " poor fit: RSS does not follow the task count here",
                     theme.warn(),
-                ));
-            } else if let Some(other) = bpt.other_bytes_per_task {
-                line4.extend(kv(" = instr. ", bytes(instr.unwrap_or(0)), theme));
-                line4.extend(kv(" + future ", bytes(mean), theme));
-                line4.extend(kv(" + other ", signed_bytes(other), theme));
+                )),
+                Split::Parts {
+                    instrumentation,
+                    future,
+                    other,
+                    ..
+                } => {
+                    line4.extend(kv(" = instr. ", bytes(instrumentation), theme));
+                    line4.extend(kv(" + future ", bytes(future), theme));
+                    line4.extend(kv(" + other ", signed_bytes(other), theme));
+                }
+                Split::Unknown => {}
             }
         }
-        _ => line4.push(Span::styled(
+        Reading::NotFitted { .. } => line4.push(Span::styled(
             "bytes/task: needs the task count to move",
             theme.label(),
         )),
     }
     // Line 5: what deserves a look: lints, the subscriber's lag, warnings.
     let mut line5 = vec![Span::raw(" ")];
-    let found: Vec<String> = insight::Lint::ALL
-        .iter()
-        .filter(|l| app.lint_counts[**l as usize] > 0)
-        .map(|l| format!("{} {}", l.letter(), app.lint_counts[*l as usize]))
+    let found: Vec<String> = app
+        .lint_counts
+        .found()
+        .map(|(l, n)| format!("{} {n}", l.letter()))
         .collect();
     if found.is_empty() {
         line5.push(Span::styled("no lints", theme.label()));
@@ -220,7 +231,11 @@ fn draw_header(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: T
             theme.warn(),
         ));
     }
-    if let Some(late) = model.lag.current(model.now).filter(|l| *l > 1_000_000_000) {
+    if let Some(late) = model
+        .lag
+        .current(model.now)
+        .filter(|l| *l > LAG_UNRELIABLE_NS)
+    {
         line5.push(Span::styled(
             format!(
                 "   subscriber lag: tasks announced {} after spawn",
@@ -490,7 +505,7 @@ fn draw_locations(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, t
         .map(|(_, w)| w + 1)
         .sum();
     let loc_width = usize::from(area.width.saturating_sub(fixed));
-    let size = |l: &crate::model::insight::Location, v: u64| {
+    let size = |l: &crate::insight::Location, v: u64| {
         if l.sized > 0 {
             bytes(v)
         } else {
