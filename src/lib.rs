@@ -10,6 +10,7 @@ pub mod export;
 pub mod insight;
 pub mod model;
 pub mod output;
+pub mod present;
 pub mod recording;
 pub mod session;
 pub mod source;

@@ -166,7 +166,7 @@ pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
                     .map(|l| {
                         format!(
                             "the subscriber announces tasks {} after they are spawned: RSS and the task count are out of step",
-                            crate::output::units::duration_ns(l)
+                            crate::present::units::duration_ns(l)
                         )
                     }),
             }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use super::TargetInfo;
 use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Connection, Model, TaskState, WarningKind};
+use crate::present::units::tail;
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -337,12 +338,7 @@ pub fn top_locations(model: &Model, k: usize) -> Locations {
 
 /// `s` cut to [`MAX_LABEL_CHARS`], keeping its end (where a path says the most).
 pub fn label_value(s: &str) -> String {
-    let n = s.chars().count();
-    if n <= MAX_LABEL_CHARS {
-        return s.to_string();
-    }
-    let tail: String = s.chars().skip(n - (MAX_LABEL_CHARS - 1)).collect();
-    format!("…{tail}")
+    tail(s, MAX_LABEL_CHARS)
 }
 
 struct Writer {

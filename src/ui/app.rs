@@ -5,11 +5,12 @@ use std::time::Duration;
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::index::{Column, TaskIndex};
+use super::index::TaskIndex;
 use super::keymap::{self, Action};
 use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Event, Model};
 use crate::output::TargetInfo;
+use crate::present::Column;
 use crate::source::console::Control;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

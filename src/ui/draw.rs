@@ -11,14 +11,15 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::app::{App, Mode};
-use super::index::Column;
 use super::keymap::BINDINGS;
 use super::theme::Theme;
 use crate::error::HOW_TO_INSTRUMENT;
-use crate::insight::{self, LintConfig, Reading, Split, LAG_UNRELIABLE_NS};
+use crate::insight::{self, Reading, Split, LAG_UNRELIABLE_NS};
 use crate::model::details::DurationHistogram;
-use crate::model::{Connection, Model, Task, TaskState};
-use crate::output::units::{bytes, duration_ns, signed_bytes, tail};
+use crate::model::{Connection, Model, TaskState};
+use crate::present::columns;
+use crate::present::units::{bytes, duration_ns, signed_bytes, tail};
+use crate::present::Column;
 
 pub fn draw(frame: &mut Frame, app: &mut App, model: &Model) {
     app.sync(model);
@@ -367,56 +368,10 @@ fn short_window(secs: f64) -> String {
 
 /// Columns that fit `width`, least useful dropped first; Location takes the rest.
 fn columns(width: u16) -> Vec<(Column, u16)> {
-    let all: [(Column, u16, u8); 12] = [
-        (Column::Id, 16, 6),
-        (Column::TaskId, 6, 7),
-        (Column::Name, 14, 2),
-        (Column::State, 9, 1),
-        (Column::Size, 10, 0),
-        (Column::Polls, 6, 8),
-        (Column::Busy, 8, 9),
-        (Column::Scheduled, 8, 11),
-        (Column::Idle, 8, 5),
-        (Column::Wakes, 6, 10),
-        (Column::Lints, 5, 4),
-        (Column::Location, 16, 3),
-    ];
-    let mut keep: Vec<(Column, u16, u8)> = all.to_vec();
-    while keep.len() > 1 && keep.iter().map(|c| c.1 + 1).sum::<u16>() > width {
-        if let Some(i) = keep
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, c)| c.2)
-            .map(|(i, _)| i)
-        {
-            keep.remove(i);
-        }
-    }
-    keep.into_iter().map(|(c, w, _)| (c, w)).collect()
-}
-
-fn cell_text(model: &Model, t: &Task, col: Column, lints: &LintConfig) -> String {
-    let s = &t.stats;
-    match col {
-        Column::Id => t.console_id.to_string(),
-        Column::TaskId => t.task_id.map_or_else(|| "-".into(), |v| v.to_string()),
-        Column::Name => model.resolve(t.name).to_string(),
-        Column::State => t.state().as_str().to_string(),
-        Column::Size => match t.size_bytes {
-            Some(n) if t.boxed => format!("{}*", bytes(n)),
-            Some(n) => bytes(n),
-            None => "?".into(),
-        },
-        Column::Polls => s.polls.to_string(),
-        Column::Busy => duration_ns(s.busy_ns),
-        Column::Scheduled => duration_ns(s.scheduled_ns),
-        Column::Idle => duration_ns(t.idle_ns(model.now)),
-        Column::Wakes => s.wakes.to_string(),
-        Column::Lints => insight::lint_list(insight::lints(t, model.now, lints))
-            .map(|l| l.letter())
-            .collect(),
-        Column::Location => model.resolve(t.location).to_string(),
-    }
+    columns::fit(&columns::TUI, usize::from(width), 0)
+        .into_iter()
+        .map(|c| (c.column, c.width as u16))
+        .collect()
 }
 
 fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme: Theme) {
@@ -449,7 +404,7 @@ fn draw_table(frame: &mut Frame, area: Rect, app: &mut App, model: &Model, theme
         .take(visible)
         .map(|(i, t)| {
             let cells = cols.iter().map(|(c, _)| {
-                let text = cell_text(model, t, *c, &app.lints);
+                let text = columns::cell_text(model, t, *c, &app.lints);
                 match c {
                     Column::Location => Cell::from(tail(&text, loc_width)),
                     Column::Size if t.boxed => Cell::from(Span::styled(text, theme.boxed())),

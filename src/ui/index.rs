@@ -7,66 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::insight::{self, Filter, LintConfig};
 use crate::model::{Model, Sym, Task, TaskState};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Column {
-    Id,
-    TaskId,
-    Name,
-    State,
-    Size,
-    Polls,
-    Busy,
-    Scheduled,
-    Idle,
-    Wakes,
-    Lints,
-    Location,
-}
-
-impl Column {
-    pub const ALL: [Column; 12] = [
-        Column::Id,
-        Column::TaskId,
-        Column::Name,
-        Column::State,
-        Column::Size,
-        Column::Polls,
-        Column::Busy,
-        Column::Scheduled,
-        Column::Idle,
-        Column::Wakes,
-        Column::Lints,
-        Column::Location,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Column::Id => "ID",
-            Column::TaskId => "TID",
-            Column::Name => "Name",
-            Column::State => "State",
-            Column::Size => "Size",
-            Column::Polls => "Polls",
-            Column::Busy => "Busy",
-            Column::Scheduled => "Sched",
-            Column::Idle => "Idle",
-            Column::Wakes => "Wakes",
-            Column::Lints => "Lint",
-            Column::Location => "Location",
-        }
-    }
-
-    pub fn next(self) -> Column {
-        let i = Column::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        Column::ALL[(i + 1) % Column::ALL.len()]
-    }
-
-    pub fn prev(self) -> Column {
-        let i = Column::ALL.iter().position(|c| *c == self).unwrap_or(0);
-        Column::ALL[(i + Column::ALL.len() - 1) % Column::ALL.len()]
-    }
-}
+use crate::present::Column;
 
 /// The sort key of a task for a column, as a number (strings by their alphabetical rank).
 fn key(t: &Task, col: Column, now: i64, ranks: &HashMap<Sym, u64>, lints: &LintConfig) -> u64 {

@@ -162,7 +162,7 @@ fn sort_by_name_ascending() {
     key(&mut app, &mut model, KeyCode::Left);
     key(&mut app, &mut model, KeyCode::Left);
     key(&mut app, &mut model, KeyCode::Char('i'));
-    assert_eq!(app.sort, index::Column::Name);
+    assert_eq!(app.sort, crate::present::Column::Name);
     insta::assert_snapshot!(render(&mut app, &model, 100, 16).backend());
 }
 
