@@ -1,12 +1,13 @@
 //! The view state of `top` and how actions change it. No drawing, no I/O: testable alone.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
 use super::index::TaskIndex;
 use super::keymap::{self, Action};
+use super::throttle::Throttle;
 use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Event, Model};
 use crate::output::TargetInfo;
@@ -122,8 +123,7 @@ pub struct LocationView {
     pub selected: usize,
     pub offset: usize,
     built_generation: u64,
-    built_at: Option<std::time::Instant>,
-    last_cost: Duration,
+    throttle: Throttle,
 }
 
 impl Default for LocationView {
@@ -135,8 +135,7 @@ impl Default for LocationView {
             selected: 0,
             offset: 0,
             built_generation: u64::MAX,
-            built_at: None,
-            last_cost: Duration::ZERO,
+            throttle: Throttle::new(Duration::from_millis(100)),
         }
     }
 }
@@ -144,16 +143,14 @@ impl Default for LocationView {
 impl LocationView {
     pub fn refresh(&mut self, model: &Model, force: bool) {
         let changed = self.built_generation != model.generation();
-        let gap = (self.last_cost * 10).max(Duration::from_millis(100));
-        if !force && (!changed || self.built_at.is_some_and(|t| t.elapsed() < gap)) {
+        if !force && (!changed || !self.throttle.ready()) {
             return;
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         self.rows = insight::by_location(model.tasks());
         self.sort_rows(model);
+        self.throttle.built(started);
         self.built_generation = model.generation();
-        self.built_at = Some(std::time::Instant::now());
-        self.last_cost = started.elapsed();
     }
 
     fn sort_rows(&mut self, model: &Model) {

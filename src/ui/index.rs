@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use super::throttle::Throttle;
+
 use crate::insight::{self, Filter, LintConfig};
 use crate::model::{Model, Sym, Task, TaskState};
 use crate::present::Column;
@@ -44,8 +46,7 @@ pub struct TaskIndex {
     rows: Vec<u32>,
     built_generation: u64,
     built_for: Option<(Column, bool, String)>,
-    built_at: Option<Instant>,
-    last_cost: Duration,
+    throttle: Throttle,
 }
 
 impl Default for TaskIndex {
@@ -54,8 +55,7 @@ impl Default for TaskIndex {
             rows: Vec::new(),
             built_generation: u64::MAX,
             built_for: None,
-            built_at: None,
-            last_cost: Duration::ZERO,
+            throttle: Throttle::new(Duration::from_millis(50)),
         }
     }
 }
@@ -90,13 +90,25 @@ impl TaskIndex {
         if !view_changed && !model_changed {
             return false;
         }
-        if !view_changed {
-            let min_gap = (self.last_cost * 10).max(Duration::from_millis(50));
-            if self.built_at.is_some_and(|t| t.elapsed() < min_gap) {
-                return false;
-            }
+        if !view_changed && !self.throttle.ready() {
+            return false;
         }
         let started = Instant::now();
+        self.rebuild(model, sort, descending, filter_text, lints);
+        self.throttle.built(started);
+        self.built_generation = model.generation();
+        self.built_for = Some(wanted);
+        true
+    }
+
+    fn rebuild(
+        &mut self,
+        model: &Model,
+        sort: Column,
+        descending: bool,
+        filter_text: &str,
+        lints: &LintConfig,
+    ) {
         let filter = Filter::parse(filter_text);
         let ranks = if matches!(sort, Column::Name | Column::Location) {
             let mut syms: Vec<Sym> = model
@@ -144,10 +156,5 @@ impl TaskIndex {
         self.rows.clear();
         self.rows
             .extend(keyed.into_iter().map(|(_, _, _, slot)| slot));
-        self.built_generation = model.generation();
-        self.built_for = Some(wanted);
-        self.built_at = Some(Instant::now());
-        self.last_cost = started.elapsed();
-        true
     }
 }

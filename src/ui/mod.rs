@@ -6,6 +6,7 @@ pub mod draw;
 pub mod index;
 pub mod keymap;
 pub mod theme;
+pub mod throttle;
 
 use std::future::Future;
 use std::io;
