@@ -11,7 +11,7 @@ use ratatui::widgets::{
 use ratatui::Frame;
 
 use super::app::{App, Mode};
-use super::keymap::BINDINGS;
+use super::keymap;
 use super::theme::Theme;
 use crate::error::HOW_TO_INSTRUMENT;
 use crate::insight::{self, Reading, Split, LAG_UNRELIABLE_NS};
@@ -532,14 +532,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, app: &App, replay: bool, theme: Th
                 theme.warn(),
             ));
         }
-        spans.push(Span::styled(
-            if replay {
-                "q quit  space play/pause  [ ] ±10s  { } ±1m  0 start  . step  < > speed  / filter  ←→ sort  enter details  g locations  ? help"
-            } else {
-                "q quit  space pause  / filter  ←→ sort  i invert  enter details  g locations  +- zoom  w warnings  ? help"
-            },
-            theme.label(),
-        ));
+        spans.push(Span::styled(keymap::footer(replay), theme.label()));
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line), area);
@@ -740,12 +733,12 @@ fn popup(area: Rect, w: u16, h: u16) -> Rect {
 }
 
 fn draw_help(frame: &mut Frame, area: Rect, theme: Theme) {
-    let lines: Vec<Line> = BINDINGS
+    let lines: Vec<Line> = keymap::BINDINGS
         .iter()
-        .map(|(keys, what, _)| {
+        .map(|b| {
             Line::from(vec![
-                Span::styled(format!("{keys:>14}  "), theme.value()),
-                Span::raw(*what),
+                Span::styled(format!("{:>14}  ", b.keys), theme.value()),
+                Span::raw(b.what),
             ])
         })
         .collect();
