@@ -4,10 +4,12 @@ use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::Rect;
 
 use super::index::TaskIndex;
 use super::keymap::{self, Action};
 use super::throttle::Throttle;
+use super::view;
 use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Event, Model};
 use crate::output::TargetInfo;
@@ -49,7 +51,7 @@ pub struct App {
     pub selected_uid: Option<u64>,
     pub selected_row: usize,
     pub offset: usize,
-    /// Rows of the table on screen at the last draw (for paging).
+    /// Rows of the table on screen (for paging), set by [`App::prepare`] before each frame.
     pub page: usize,
     pub window: usize,
     /// The view is frozen (Space); events wait in `held`.
@@ -225,6 +227,21 @@ impl App {
     /// Whether the run loop may take more events now.
     pub fn accepts_events(&self) -> bool {
         self.held.len() < MAX_FROZEN_EVENTS
+    }
+
+    /// Before a frame `area` big is drawn: bring the view up to date with the model and set the
+    /// page length to the rows the table will show (the draw itself reads the app only).
+    pub fn prepare(&mut self, model: &Model, area: Rect) {
+        self.sync(model);
+        match view::areas(area, model) {
+            // Too small to draw a table: paging moves one row.
+            None => self.page = 1,
+            Some(_) if self.mode == Mode::Details => {}
+            Some(a) => {
+                self.page = view::table_rows(a.body).max(1);
+                self.sync(model);
+            }
+        }
     }
 
     /// Bring the index and the selection up to date with the model.

@@ -101,7 +101,7 @@ fn scripted_model() -> Model {
 
 fn render(app: &mut App, model: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal.draw(|f| draw::draw(f, app, model)).unwrap();
+    terminal.draw(|f| super::render(f, app, model)).unwrap();
     terminal
 }
 
