@@ -184,13 +184,19 @@ pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Reading<'a> {
     /// No line could be fitted, and why.
-    NotFitted { reason: &'a str },
-    Fitted {
-        slope: f64,
-        r2: f64,
-        samples: usize,
-        split: Split,
+    NotFitted {
+        reason: &'a str,
     },
+    Fitted(Fitted),
+}
+
+/// A fitted slope: bytes per live task, its r², over how many samples, and its parts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fitted {
+    pub slope: f64,
+    pub r2: f64,
+    pub samples: usize,
+    pub split: Split,
 }
 
 /// How far a fitted slope can be taken apart.
@@ -234,12 +240,12 @@ impl BytesPerTask {
         } else {
             Split::Unknown
         };
-        Reading::Fitted {
+        Reading::Fitted(Fitted {
             slope,
             r2,
             samples: self.samples,
             split,
-        }
+        })
     }
 }
 

@@ -9,10 +9,8 @@ use crate::model::{Sym, Task, TaskState};
 pub struct Location {
     pub location: Sym,
     pub tasks: u64,
-    pub running: u64,
-    pub scheduled: u64,
-    pub idle: u64,
-    pub done: u64,
+    /// Tasks by state, in [`TaskState::ALL`] order (see [`Location::of`]).
+    pub by_state: [u64; TaskState::ALL.len()],
     /// Tasks whose size is known, and their sizes.
     pub sized: u64,
     pub size_min: u64,
@@ -27,17 +25,12 @@ impl Location {
     }
 
     pub fn live(&self) -> u64 {
-        self.running + self.scheduled + self.idle
+        self.tasks - self.of(TaskState::Done)
     }
 
     /// Its tasks in `state`.
     pub fn of(&self, state: TaskState) -> u64 {
-        match state {
-            TaskState::Running => self.running,
-            TaskState::Scheduled => self.scheduled,
-            TaskState::Idle => self.idle,
-            TaskState::Done => self.done,
-        }
+        self.by_state[state as usize]
     }
 }
 
@@ -51,12 +44,7 @@ pub fn by_location<'a>(tasks: impl Iterator<Item = &'a Task>) -> Vec<Location> {
             ..Default::default()
         });
         l.tasks += 1;
-        match t.state() {
-            TaskState::Running => l.running += 1,
-            TaskState::Scheduled => l.scheduled += 1,
-            TaskState::Idle => l.idle += 1,
-            TaskState::Done => l.done += 1,
-        }
+        l.by_state[t.state() as usize] += 1;
         if let Some(size) = t.size_bytes {
             l.sized += 1;
             l.size_min = l.size_min.min(size);
@@ -91,6 +79,13 @@ mod tests {
     use crate::insight::test_task as task;
 
     #[test]
+    fn states_index_in_their_all_order() {
+        for (i, s) in TaskState::ALL.into_iter().enumerate() {
+            assert_eq!(s as usize, i, "{s:?}");
+        }
+    }
+
+    #[test]
     fn locations_aggregate_sizes_and_states() {
         use crate::model::TaskStats;
         let stats = TaskStats {
@@ -111,7 +106,10 @@ mod tests {
         let locs = by_location([a1, a2, a3].iter());
         assert_eq!(locs.len(), 1);
         let l = &locs[0];
-        assert_eq!((l.tasks, l.idle, l.done, l.sized, l.boxed), (3, 2, 1, 2, 1));
+        assert_eq!(
+            (l.tasks, l.of(TaskState::Idle), l.live(), l.sized, l.boxed),
+            (3, 2, 2, 2, 1)
+        );
         assert_eq!(
             (l.size_min, l.size_max, l.size_sum, l.size_mean()),
             (100, 300, 400, Some(200))

@@ -109,18 +109,15 @@ pub fn write(
         instr.map_or(String::new(), |b| format!(" (~{} per live task)", bytes(b)))
     )?;
     match bpt.reading() {
-        Reading::Fitted {
-            slope,
-            r2,
-            samples,
-            split,
-        } => {
+        Reading::Fitted(f) => {
             write!(
                 out,
-                "bytes per task: {} (RSS slope over {samples} samples, r2 {r2:.2})",
-                signed_bytes(slope),
+                "bytes per task: {} (RSS slope over {} samples, r2 {:.2})",
+                signed_bytes(f.slope),
+                f.samples,
+                f.r2,
             )?;
-            match split {
+            match f.split {
                 Split::PoorFit => write!(out, "; a poor fit: RSS does not follow the task count")?,
                 Split::Parts {
                     without_instrumentation,

@@ -11,7 +11,7 @@ use super::keymap::{self, Action};
 use super::throttle::Throttle;
 use super::view;
 use crate::insight::{self, LintConfig, LintCounts};
-use crate::model::{Event, Model};
+use crate::model::{Event, Model, TaskState};
 use crate::output::TargetInfo;
 use crate::present::Column;
 use crate::source::console::Control;
@@ -161,7 +161,7 @@ impl LocationView {
             match col {
                 LocColumn::Tasks => l.tasks,
                 LocColumn::Live => l.live(),
-                LocColumn::Idle => l.idle,
+                LocColumn::Idle => l.of(TaskState::Idle),
                 LocColumn::SizeMin => l.size_min,
                 LocColumn::SizeMean => l.size_mean().unwrap_or(0),
                 LocColumn::SizeMax => l.size_max,

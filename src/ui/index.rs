@@ -94,21 +94,15 @@ impl TaskIndex {
             return false;
         }
         let started = Instant::now();
-        self.rebuild(model, sort, descending, filter_text, lints);
+        self.rebuild(model, &wanted, lints);
         self.throttle.built(started);
         self.built_generation = model.generation();
         self.built_for = Some(wanted);
         true
     }
 
-    fn rebuild(
-        &mut self,
-        model: &Model,
-        sort: Column,
-        descending: bool,
-        filter_text: &str,
-        lints: &LintConfig,
-    ) {
+    fn rebuild(&mut self, model: &Model, view: &(Column, bool, String), lints: &LintConfig) {
+        let (sort, descending, filter_text) = (view.0, view.1, view.2.as_str());
         let filter = Filter::parse(filter_text);
         let ranks = if matches!(sort, Column::Name | Column::Location) {
             let mut syms: Vec<Sym> = model

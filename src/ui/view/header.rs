@@ -133,18 +133,13 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     let mut line4 = vec![Span::raw(" ")];
     let bpt = crate::insight::bytes_per_task(model, Some(app.window()));
     match bpt.reading() {
-        Reading::Fitted {
-            slope,
-            r2,
-            samples,
-            split,
-        } => {
-            line4.extend(kv("bytes/task ", signed_bytes(slope), theme));
+        Reading::Fitted(f) => {
+            line4.extend(kv("bytes/task ", signed_bytes(f.slope), theme));
             line4.push(Span::styled(
-                format!(" (r² {r2:.2}, {samples} samples)"),
+                format!(" (r² {:.2}, {} samples)", f.r2, f.samples),
                 theme.label(),
             ));
-            match split {
+            match f.split {
                 _ if bpt.caveat.is_some() => line4.push(Span::styled(
                     " unreliable while the subscriber lags",
                     theme.warn(),

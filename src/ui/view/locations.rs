@@ -1,39 +1,24 @@
 //! The locations view: tasks grouped by spawn location, sorted by the chosen column.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
 use super::super::app::{App, LocColumn};
 use super::super::theme::Theme;
 use crate::insight::Location;
-use crate::model::Model;
+use crate::model::{Model, TaskState};
 use crate::present::units::{bytes, tail};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let visible = super::table_rows(area);
     let view = &app.locations;
-    let arrow = if view.descending { "▼" } else { "▲" };
     let widths: Vec<(LocColumn, u16)> = LocColumn::ALL
         .iter()
         .map(|c| (*c, if *c == LocColumn::Location { 20 } else { 9 }))
         .collect();
-    let header = Row::new(widths.iter().map(|(c, _)| {
-        let t = if *c == view.sort {
-            format!("{}{arrow}", c.title())
-        } else {
-            c.title().to_string()
-        };
-        Cell::from(t)
-    }))
-    .style(theme.header_row());
-    let fixed: u16 = widths
-        .iter()
-        .filter(|(c, _)| *c != LocColumn::Location)
-        .map(|(_, w)| w + 1)
-        .sum();
-    let loc_width = usize::from(area.width.saturating_sub(fixed));
+    let loc_width = super::table::location_width(&widths, area.width);
     let size = |l: &Location, v: u64| {
         if l.sized > 0 {
             bytes(v)
@@ -52,7 +37,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
                 Cell::from(match c {
                     LocColumn::Tasks => l.tasks.to_string(),
                     LocColumn::Live => l.live().to_string(),
-                    LocColumn::Idle => l.idle.to_string(),
+                    LocColumn::Idle => l.of(TaskState::Idle).to_string(),
                     LocColumn::SizeMin => size(l, l.size_min),
                     LocColumn::SizeMean => l.size_mean().map_or("?".into(), bytes),
                     LocColumn::SizeMax => size(l, l.size_max),
@@ -68,17 +53,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             };
             Row::new(cells).style(style)
         });
-    let constraints = widths.iter().map(|(c, w)| {
-        if *c == LocColumn::Location {
-            Constraint::Min(*w)
-        } else {
-            Constraint::Length(*w)
-        }
-    });
     frame.render_widget(
-        Table::new(rows, constraints)
-            .header(header)
-            .column_spacing(1),
+        super::table::sorted(rows, &widths, view.sort, view.descending, theme),
         area,
     );
 }

@@ -8,6 +8,7 @@ mod footer;
 mod header;
 mod locations;
 mod popups;
+mod table;
 mod tasks;
 
 use ratatui::layout::{Constraint, Layout, Rect};

@@ -1,9 +1,9 @@
 //! The tasks view: the visible window of the sorted, filtered task index, the columns that fit.
 
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Span;
-use ratatui::widgets::{Cell, Row, Table};
+use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
 use super::super::app::App;
@@ -24,24 +24,7 @@ fn columns(width: u16) -> Vec<(Column, u16)> {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let cols = columns(area.width);
     let visible = super::table_rows(area);
-    let arrow = if app.descending { "▼" } else { "▲" };
-    let header = Row::new(cols.iter().map(|(c, _)| {
-        let title = if *c == app.sort {
-            format!("{}{arrow}", c.title())
-        } else {
-            c.title().to_string()
-        };
-        Cell::from(title)
-    }))
-    .style(theme.header_row());
-    let loc_width = {
-        let fixed: u16 = cols
-            .iter()
-            .filter(|(c, _)| *c != Column::Location)
-            .map(|(_, w)| w + 1)
-            .sum();
-        usize::from(area.width.saturating_sub(fixed))
-    };
+    let loc_width = super::table::location_width(&cols, area.width);
     let rows = app.index.rows()[app.offset.min(app.index.len())..]
         .iter()
         .enumerate()
@@ -66,15 +49,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             }
             Row::new(cells).style(style)
         });
-    let widths = cols.iter().map(|(c, w)| {
-        if *c == Column::Location {
-            Constraint::Min(*w)
-        } else {
-            Constraint::Length(*w)
-        }
-    });
     frame.render_widget(
-        Table::new(rows, widths).header(header).column_spacing(1),
+        super::table::sorted(rows, &cols, app.sort, app.descending, theme),
         area,
     );
 }
