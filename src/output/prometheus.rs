@@ -154,14 +154,13 @@ fn write_target(w: &mut Writer, model: &Model, target: &TargetInfo) {
 
 /// Tasks by state, their future bytes, and live tasks by future size.
 fn write_tasks(w: &mut Writer, c: &Counts, live: &LiveTasks) {
-    w.family(
+    w.by_label(
         "asyncmem_tasks",
         "gauge",
         "Tasks by poll state; idle = suspended at an await, done = dropped and still retained.",
+        "state",
+        TaskState::ALL.map(|s| (s.as_str(), c.of(s))),
     );
-    for state in TaskState::ALL {
-        w.sample("asyncmem_tasks", &[("state", state.as_str())], c.of(state));
-    }
 
     w.single(
         "asyncmem_task_future_bytes",
@@ -195,43 +194,37 @@ fn write_tasks(w: &mut Writer, c: &Counts, live: &LiveTasks) {
 
 /// Live tasks and their future bytes by spawn location, the top K and `other`.
 fn write_locations(w: &mut Writer, locations: &Locations) {
-    w.single("asyncmem_locations", "gauge", "Distinct spawn locations of live tasks (those beyond the top K are summed into location=\"other\").", locations.distinct);
-    w.family(
+    w.single(
+        "asyncmem_locations",
+        "gauge",
+        "Distinct spawn locations of live tasks (those beyond the top K are summed into location=\"other\").",
+        locations.distinct,
+    );
+    w.by_label(
         "asyncmem_location_tasks",
         "gauge",
         "Live tasks by spawn location: the top K by future bytes, the rest as location=\"other\".",
+        "location",
+        locations.rows.iter().map(|l| (l.label.as_str(), l.tasks)),
     );
-    for l in &locations.rows {
-        w.sample(
-            "asyncmem_location_tasks",
-            &[("location", &l.label)],
-            l.tasks,
-        );
-    }
-    w.family(
+    w.by_label(
         "asyncmem_location_future_bytes",
         "gauge",
         "Sum of the future sizes of live tasks by spawn location (same locations as asyncmem_location_tasks).",
+        "location",
+        locations.rows.iter().map(|l| (l.label.as_str(), l.future_bytes)),
     );
-    for l in &locations.rows {
-        w.sample(
-            "asyncmem_location_future_bytes",
-            &[("location", &l.label)],
-            l.future_bytes,
-        );
-    }
 }
 
 /// Live tasks per lint.
 fn write_lints(w: &mut Writer, lints: &LintCounts) {
-    w.family(
+    w.by_label(
         "asyncmem_lint_tasks",
         "gauge",
         "Live tasks with each lint (large_future, auto_boxed, lost_waker, self_wakes, never_yielded).",
+        "lint",
+        insight::Lint::ALL.map(|l| (l.as_str(), lints.of(l))),
     );
-    for l in insight::Lint::ALL {
-        w.sample("asyncmem_lint_tasks", &[("lint", l.as_str())], lints.of(l));
-    }
 }
 
 /// The bytes-per-task line over `window`, and the instrumentation's estimated share.
@@ -274,18 +267,13 @@ fn write_subscriber(w: &mut Writer, model: &Model) {
         .map_or(0, |w| w.count);
     w.sample("asyncmem_subscriber_dropped_events_total", &[], dropped);
 
-    w.family(
+    w.by_label(
         "asyncmem_warnings_total",
         "counter",
         "Problems with the picture the target sends, by kind (see `asyncmem snapshot` for the explanations).",
+        "kind",
+        model.warnings.iter().map(|w| (w.kind.as_str(), w.count)),
     );
-    for warning in model.warnings.iter() {
-        w.sample(
-            "asyncmem_warnings_total",
-            &[("kind", warning.kind.as_str())],
-            warning.count,
-        );
-    }
 }
 
 /// One exported location row.
@@ -396,6 +384,21 @@ impl Writer {
     fn single(&mut self, name: &str, kind: &str, help: &str, value: u64) {
         self.family(name, kind, help);
         self.sample(name, &[], value);
+    }
+
+    /// A family of one sample per value of the label `key`.
+    fn by_label<'a>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        key: &str,
+        values: impl IntoIterator<Item = (&'a str, u64)>,
+    ) {
+        self.family(name, kind, help);
+        for (label, value) in values {
+            self.sample(name, &[(key, label)], value);
+        }
     }
 
     fn single_f64(&mut self, name: &str, kind: &str, help: &str, value: f64) {
