@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::model::insight::LintConfig;
+use crate::insight::LintConfig;
 use crate::model::{ModelConfig, DEFAULT_RETAIN_DONE};
 use crate::source::console::{ConsoleConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES};
 
@@ -123,7 +123,7 @@ pub struct ReplayArgs {
     #[arg(long, default_value = duration_text!(DEFAULT_RETAIN_DONE), value_parser = humantime::parse_duration)]
     pub retain: Duration,
     /// Futures of at least this many bytes get the large-future lint.
-    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = crate::insight::lints::LARGE_FUTURE_BYTES, value_name = "BYTES")]
     pub large_future: u64,
     /// Write asyncmem's own logs to this file (never to the screen).
     #[arg(long, value_name = "FILE")]
@@ -162,7 +162,7 @@ pub struct ConnectArgs {
     #[arg(long, default_value_t = ModelConfig::default().max_tasks)]
     pub max_tasks: usize,
     /// Futures of at least this many bytes get the large-future lint.
-    #[arg(long, default_value_t = 1024, value_name = "BYTES")]
+    #[arg(long, default_value_t = crate::insight::lints::LARGE_FUTURE_BYTES, value_name = "BYTES")]
     pub large_future: u64,
 }
 

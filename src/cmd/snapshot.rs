@@ -118,7 +118,7 @@ fn write_snapshot(args: &SnapshotArgs, model: &Model, target: &TargetInfo) -> Re
             let width = terminal_width();
             output::table::write(&mut out, model, target, &lints, width, args.limit)?
         }
-        (Format::Csv, false) => output::csv::write_tasks(&mut out, model, target, &lints)?,
+        (Format::Csv, false) => output::csv::write_tasks(&mut out, model, &lints)?,
         (Format::Csv, true) => output::csv::write_series(&mut out, model)?,
         (Format::Json, true) => {
             let samples: Vec<_> = model.series.samples().collect();

@@ -6,7 +6,6 @@ mod counts;
 pub mod details;
 mod events;
 mod ingest;
-pub mod insight;
 pub mod intern;
 mod lag;
 pub mod series;

@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
-use super::json;
-use super::TargetInfo;
-use crate::model::insight::LintConfig;
+use super::json::task_out;
+use super::tasks_by_size;
+use crate::insight::{self, LintConfig};
 use crate::model::series::Sample;
 use crate::model::Model;
 
@@ -38,15 +38,11 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 
 /// One row per task, largest future first (the order of the other outputs); lints are joined
 /// with `;`. Unknown values are empty cells.
-pub fn write_tasks(
-    out: &mut impl Write,
-    model: &Model,
-    target: &TargetInfo,
-    lints: &LintConfig,
-) -> std::io::Result<()> {
+pub fn write_tasks(out: &mut impl Write, model: &Model, lints: &LintConfig) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(TASK_COLUMNS)?;
-    for t in json::snapshot(model, target, lints).tasks {
+    for t in tasks_by_size(model) {
+        let t = task_out(model, t, insight::lints(t, model.now, lints));
         w.write_record([
             t.id.to_string(),
             opt(t.task_id),

@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::{tasks_by_size, TargetInfo};
-use crate::model::insight::{self, LintConfig};
-use crate::model::{Model, Task};
+use crate::insight::{self, BytesPerTask, LintConfig, LintCounts};
+use crate::model::{Counts, Model, Task, TaskState};
 
 #[derive(Serialize)]
 pub struct Snapshot<'a> {
@@ -38,31 +38,6 @@ pub struct InstrumentationOut {
     pub estimated_bytes_per_task: Option<u64>,
 }
 
-/// The slope of RSS over live tasks, and how it splits.
-#[derive(Serialize, Default)]
-pub struct BytesPerTask {
-    /// Bytes of RSS per live task (null when no line could be fitted; see `reason`).
-    pub slope: Option<f64>,
-    pub intercept_bytes: Option<f64>,
-    pub r2: Option<f64>,
-    pub samples: usize,
-    pub min_tasks: Option<u64>,
-    pub max_tasks: Option<u64>,
-    /// Mean future size of live tasks (the part of a task's cost that is its state).
-    pub mean_future_bytes: Option<u64>,
-    /// The slope less the instrumentation's estimated share.
-    pub corrected_slope: Option<f64>,
-    /// The corrected slope less the mean future: task cell, heap the future points to, ...
-    pub other_bytes_per_task: Option<f64>,
-    pub reason: Option<String>,
-    /// Why the slope should not be trusted now, if it should not (the subscriber announces
-    /// tasks late, so RSS and the task count are out of step).
-    pub caveat: Option<String>,
-}
-
-/// Announce lag past which RSS and the announced task count are out of step.
-pub const LAG_CAVEAT_NS: u64 = 2_000_000_000;
-
 #[derive(Serialize)]
 pub struct LagOut {
     /// Tokio task ids between the first picture's largest and the largest announced since that
@@ -92,12 +67,31 @@ pub struct LocationOut<'a> {
     pub boxed: u64,
 }
 
+/// Tasks by poll state.
 #[derive(Serialize)]
 pub struct States {
     pub running: u64,
     pub scheduled: u64,
     pub idle: u64,
     pub done: u64,
+}
+
+impl States {
+    /// The four counts of `of`, by state.
+    fn of(of: impl Fn(TaskState) -> u64) -> States {
+        States {
+            running: of(TaskState::Running),
+            scheduled: of(TaskState::Scheduled),
+            idle: of(TaskState::Idle),
+            done: of(TaskState::Done),
+        }
+    }
+}
+
+impl From<&Counts> for States {
+    fn from(c: &Counts) -> States {
+        States::of(|s| c.of(s))
+    }
 }
 
 #[derive(Serialize)]
@@ -136,8 +130,9 @@ fn nonzero(t: i64) -> Option<i64> {
     (t != 0).then_some(t)
 }
 
-/// `lints`: the task's lint bits (`insight::lints`), computed once by the caller.
-fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
+/// One task as a flat record (the JSON's `tasks` and the CSV's rows). `lints`: the task's lint
+/// bits (`insight::lints`), computed once by the caller.
+pub fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
     let s = &t.stats;
     let non_empty = |sym| Some(model.resolve(sym)).filter(|s: &&str| !s.is_empty());
     TaskOut {
@@ -165,47 +160,6 @@ fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
     }
 }
 
-/// The slope of the model's series, split into instrumentation, future and the rest.
-/// Over the last `window` of the series, or all of it.
-pub fn bytes_per_task(model: &Model, window: Option<std::time::Duration>) -> BytesPerTask {
-    let c = model.counts();
-    let mean_future = c.future_bytes.checked_div(c.sized);
-    let last = model.series.last().map_or(0, |s| s.at);
-    let from = window.map_or(i64::MIN, |w| {
-        last.saturating_sub(crate::model::time::nanos_of(w))
-    });
-    match insight::bytes_per_task(model.series.samples().filter(|s| s.at >= from)) {
-        Ok(fit) => {
-            let corrected = insight::instrumentation_bytes_per_task(model.instrumentation)
-                .map(|i| fit.slope - i as f64);
-            BytesPerTask {
-                slope: Some(fit.slope),
-                intercept_bytes: Some(fit.intercept),
-                r2: Some(fit.r2),
-                samples: fit.samples,
-                min_tasks: Some(fit.min_tasks),
-                max_tasks: Some(fit.max_tasks),
-                mean_future_bytes: mean_future,
-                corrected_slope: corrected,
-                other_bytes_per_task: corrected.zip(mean_future).map(|(c, m)| c - m as f64),
-                reason: None,
-                caveat: model.lag.current(model.now).filter(|l| *l > LAG_CAVEAT_NS).map(|l| {
-                    format!(
-                        "the subscriber announces tasks {} after they are spawned: RSS and the task count are out of step",
-                        crate::output::units::duration_ns(l)
-                    )
-                }),
-            }
-        }
-        Err(why) => BytesPerTask {
-            samples: model.series.len(),
-            mean_future_bytes: mean_future,
-            reason: Some(why.reason()),
-            ..Default::default()
-        },
-    }
-}
-
 pub fn snapshot<'a>(
     model: &'a Model,
     target: &'a TargetInfo,
@@ -213,14 +167,12 @@ pub fn snapshot<'a>(
 ) -> Snapshot<'a> {
     let c = model.counts();
     let rss = model.last_rss;
-    let mut lint_counts = [0u64; insight::Lint::ALL.len()];
+    let mut lint_counts = LintCounts::default();
     let tasks: Vec<TaskOut<'a>> = tasks_by_size(model)
         .into_iter()
         .map(|t| {
             let lints = insight::lints(t, model.now, lint_cfg);
-            for l in insight::lint_list(lints) {
-                lint_counts[l as usize] += 1;
-            }
+            lint_counts.add(lints);
             task_out(model, t, lints)
         })
         .collect();
@@ -232,12 +184,7 @@ pub fn snapshot<'a>(
         anon_rss_bytes: rss.map(|r| r.anon_rss_bytes),
         threads: rss.map(|r| r.threads),
         live_tasks: c.live(),
-        tasks_by_state: States {
-            running: c.running,
-            scheduled: c.scheduled,
-            idle: c.idle,
-            done: c.done,
-        },
+        tasks_by_state: States::from(&c),
         future_bytes: c.future_bytes,
         sized_tasks: c.sized,
         updates: model.updates,
@@ -247,7 +194,7 @@ pub fn snapshot<'a>(
                 model.instrumentation,
             ),
         },
-        bytes_per_task: bytes_per_task(model, None),
+        bytes_per_task: insight::bytes_per_task(model, None),
         lag: LagOut {
             missing_tasks_estimate: model.lag.missing_estimate(),
             last_announce_lag_ns: model.lag.last_announce_lag_ns,
@@ -261,7 +208,7 @@ pub fn snapshot<'a>(
             .iter()
             .map(|l| LintCount {
                 lint: l.as_str(),
-                tasks: lint_counts[*l as usize],
+                tasks: lint_counts.of(*l),
                 explanation: l.explain(lint_cfg.large_future_bytes),
             })
             .collect(),
@@ -279,12 +226,7 @@ pub fn snapshot<'a>(
             .map(|l| LocationOut {
                 location: model.resolve(l.location),
                 tasks: l.tasks,
-                states: States {
-                    running: l.running,
-                    scheduled: l.scheduled,
-                    idle: l.idle,
-                    done: l.done,
-                },
+                states: States::of(|s| l.of(s)),
                 size_bytes_sum: l.size_sum,
                 size_bytes_min: (l.sized > 0).then_some(l.size_min),
                 size_bytes_mean: l.size_mean(),

@@ -5,7 +5,6 @@ pub mod csv;
 pub mod json;
 pub mod prometheus;
 pub mod table;
-pub mod units;
 
 use crate::model::{Model, Task};
 

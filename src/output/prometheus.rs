@@ -9,8 +9,9 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::TargetInfo;
-use crate::model::insight::{self, LintConfig};
-use crate::model::{Connection, Model, TaskState, WarningKind};
+use crate::insight::{self, LintConfig, LintCounts};
+use crate::model::{Connection, Counts, Model, TaskState, WarningKind};
+use crate::present::units::tail;
 
 /// The `Content-Type` of the text exposition format.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
@@ -59,8 +60,46 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
     let mut w = Writer {
         out: String::with_capacity(8 * 1024),
     };
-    let c = model.counts();
+    let live = LiveTasks::count(model, &cfg.lints);
+    write_target(&mut w, model, target);
+    write_tasks(&mut w, &model.counts(), &live);
+    write_locations(&mut w, &top_locations(model, cfg.top_locations));
+    write_lints(&mut w, &live.lints);
+    write_fit(&mut w, model, cfg.fit_window);
+    write_subscriber(&mut w, model);
+    w.out
+}
 
+/// What one pass over the live tasks finds that the model's counts do not keep.
+struct LiveTasks {
+    /// Live tasks of known size per [`SIZE_BUCKETS`] bucket (not cumulative).
+    buckets: [u64; SIZE_BUCKETS.len()],
+    lints: LintCounts,
+}
+
+impl LiveTasks {
+    fn count(model: &Model, lint_cfg: &LintConfig) -> LiveTasks {
+        let mut buckets = [0u64; SIZE_BUCKETS.len()];
+        let mut lints = LintCounts::default();
+        for t in model.tasks() {
+            if t.state() == TaskState::Done {
+                continue;
+            }
+            if let Some(size) = t.size_bytes {
+                // The first bucket that holds it; larger than all: only in +Inf.
+                let i = SIZE_BUCKETS.partition_point(|&le| le < size);
+                if let Some(b) = buckets.get_mut(i) {
+                    *b += 1;
+                }
+            }
+            lints.add(insight::lints(t, model.now, lint_cfg));
+        }
+        LiveTasks { buckets, lints }
+    }
+}
+
+/// The target: who it is, whether it is connected, its updates and its memory.
+fn write_target(w: &mut Writer, model: &Model, target: &TargetInfo) {
     w.family(
         "asyncmem_target_info",
         "gauge",
@@ -84,81 +123,65 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
     let connected = u64::from(model.connection == Connection::Connected);
     w.sample("asyncmem_connected", &[], connected);
 
-    w.family(
+    w.single(
         "asyncmem_updates_total",
         "counter",
         "Console updates received from the target.",
+        model.updates,
     );
-    w.sample("asyncmem_updates_total", &[], model.updates);
 
     if let Some(rss) = model.last_rss {
-        w.family(
+        w.single(
             "asyncmem_target_resident_memory_bytes",
             "gauge",
             "Resident set size of the target process (VmRSS), read from /proc.",
+            rss.rss_bytes,
         );
-        w.sample("asyncmem_target_resident_memory_bytes", &[], rss.rss_bytes);
-        w.family(
+        w.single(
             "asyncmem_target_anon_memory_bytes",
             "gauge",
             "Anonymous resident memory of the target process (RssAnon), read from /proc.",
+            rss.anon_rss_bytes,
         );
-        w.sample("asyncmem_target_anon_memory_bytes", &[], rss.anon_rss_bytes);
-        w.family(
+        w.single(
             "asyncmem_target_threads",
             "gauge",
             "Threads of the target process.",
+            rss.threads,
         );
-        w.sample("asyncmem_target_threads", &[], rss.threads);
     }
+}
 
-    w.family(
+/// Tasks by state, their future bytes, and live tasks by future size.
+fn write_tasks(w: &mut Writer, c: &Counts, live: &LiveTasks) {
+    w.by_label(
         "asyncmem_tasks",
         "gauge",
         "Tasks by poll state; idle = suspended at an await, done = dropped and still retained.",
+        "state",
+        TaskState::ALL.map(|s| (s.as_str(), c.of(s))),
     );
-    for state in TaskState::ALL {
-        w.sample("asyncmem_tasks", &[("state", state.as_str())], c.of(state));
-    }
 
-    w.family(
+    w.single(
         "asyncmem_task_future_bytes",
         "gauge",
         "Sum of the future sizes of live tasks whose size is known.",
+        c.future_bytes,
     );
-    w.sample("asyncmem_task_future_bytes", &[], c.future_bytes);
-    w.family(
+    w.single(
         "asyncmem_sized_tasks",
         "gauge",
         "Live tasks whose future size is known (the count behind asyncmem_task_future_bytes).",
+        c.sized,
     );
-    w.sample("asyncmem_sized_tasks", &[], c.sized);
 
-    // One pass over the table for what the counts do not keep.
-    let mut buckets = [0u64; SIZE_BUCKETS.len()];
-    let mut lints = [0u64; insight::Lint::ALL.len()];
-    for t in model.tasks() {
-        if t.state() == TaskState::Done {
-            continue;
-        }
-        if let Some(size) = t.size_bytes {
-            // The first bucket that holds it; larger than all: only in +Inf.
-            let i = SIZE_BUCKETS.partition_point(|&le| le < size);
-            if let Some(b) = buckets.get_mut(i) {
-                *b += 1;
-            }
-        }
-        for l in insight::lint_list(insight::lints(t, model.now, &cfg.lints)) {
-            lints[l as usize] += 1;
-        }
-    }
     w.family(
         "asyncmem_tasks_by_future_size",
         "gauge",
         "Live tasks of known size whose future is at most `le` bytes (cumulative; histogram_quantile works on it).",
     );
     let mut cumulative = 0;
-    for (le, n) in SIZE_BUCKETS.iter().zip(buckets) {
+    for (le, n) in SIZE_BUCKETS.iter().zip(live.buckets) {
         cumulative += n;
         w.sample(
             "asyncmem_tasks_by_future_size",
@@ -167,76 +190,62 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
         );
     }
     w.sample("asyncmem_tasks_by_future_size", &[("le", "+Inf")], c.sized);
+}
 
-    let locations = top_locations(model, cfg.top_locations);
-    w.family(
+/// Live tasks and their future bytes by spawn location, the top K and `other`.
+fn write_locations(w: &mut Writer, locations: &Locations) {
+    w.single(
         "asyncmem_locations",
         "gauge",
         "Distinct spawn locations of live tasks (those beyond the top K are summed into location=\"other\").",
+        locations.distinct,
     );
-    w.sample("asyncmem_locations", &[], locations.distinct);
-    w.family(
+    w.by_label(
         "asyncmem_location_tasks",
         "gauge",
         "Live tasks by spawn location: the top K by future bytes, the rest as location=\"other\".",
+        "location",
+        locations.rows.iter().map(|l| (l.label.as_str(), l.tasks)),
     );
-    for l in &locations.rows {
-        w.sample(
-            "asyncmem_location_tasks",
-            &[("location", &l.label)],
-            l.tasks,
-        );
-    }
-    w.family(
+    w.by_label(
         "asyncmem_location_future_bytes",
         "gauge",
         "Sum of the future sizes of live tasks by spawn location (same locations as asyncmem_location_tasks).",
+        "location",
+        locations.rows.iter().map(|l| (l.label.as_str(), l.future_bytes)),
     );
-    for l in &locations.rows {
-        w.sample(
-            "asyncmem_location_future_bytes",
-            &[("location", &l.label)],
-            l.future_bytes,
-        );
-    }
+}
 
-    w.family(
+/// Live tasks per lint.
+fn write_lints(w: &mut Writer, lints: &LintCounts) {
+    w.by_label(
         "asyncmem_lint_tasks",
         "gauge",
         "Live tasks with each lint (large_future, auto_boxed, lost_waker, self_wakes, never_yielded).",
+        "lint",
+        insight::Lint::ALL.map(|l| (l.as_str(), lints.of(l))),
     );
-    for l in insight::Lint::ALL {
-        w.sample(
-            "asyncmem_lint_tasks",
-            &[("lint", l.as_str())],
-            lints[l as usize],
-        );
-    }
+}
 
-    let fit = super::json::bytes_per_task(model, Some(cfg.fit_window));
+/// The bytes-per-task line over `window`, and the instrumentation's estimated share.
+fn write_fit(w: &mut Writer, model: &Model, window: Duration) {
+    let fit = crate::insight::bytes_per_task(model, Some(window));
     if let (Some(slope), Some(r2)) = (fit.slope, fit.r2) {
-        w.family(
-            "asyncmem_bytes_per_task",
-            "gauge",
-            "Slope of target RSS over live tasks (least squares over the fit window): RSS bytes per live task.",
-        );
-        w.sample_f64("asyncmem_bytes_per_task", &[], slope);
-        w.family(
+        w.single_f64("asyncmem_bytes_per_task", "gauge", "Slope of target RSS over live tasks (least squares over the fit window): RSS bytes per live task.", slope);
+        w.single_f64(
             "asyncmem_bytes_per_task_r2",
             "gauge",
             "Coefficient of determination of the bytes-per-task line (0..1).",
+            r2,
         );
-        w.sample_f64("asyncmem_bytes_per_task_r2", &[], r2);
     }
     if let Some(i) = insight::instrumentation_bytes_per_task(model.instrumentation) {
-        w.family(
-            "asyncmem_instrumentation_bytes_per_task",
-            "gauge",
-            "Estimated target RSS the instrumentation itself adds per live task (console-subscriber: measured).",
-        );
-        w.sample("asyncmem_instrumentation_bytes_per_task", &[], i);
+        w.single("asyncmem_instrumentation_bytes_per_task", "gauge", "Estimated target RSS the instrumentation itself adds per live task (console-subscriber: measured).", i);
     }
+}
 
+/// How far behind the subscriber is, what it dropped, and the warnings about the picture.
+fn write_subscriber(w: &mut Writer, model: &Model) {
     w.family(
         "asyncmem_subscriber_lag_seconds",
         "gauge",
@@ -245,12 +254,7 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
     let lag_ns = model.lag.current(model.now).unwrap_or(0);
     w.sample_f64("asyncmem_subscriber_lag_seconds", &[], lag_ns as f64 / 1e9);
     if let Some(missing) = model.lag.missing_estimate() {
-        w.family(
-            "asyncmem_subscriber_missing_tasks",
-            "gauge",
-            "Tokio task ids never announced between the first picture and the newest task (a lower bound of tasks missing from the picture).",
-        );
-        w.sample("asyncmem_subscriber_missing_tasks", &[], missing);
+        w.single("asyncmem_subscriber_missing_tasks", "gauge", "Tokio task ids never announced between the first picture and the newest task (a lower bound of tasks missing from the picture).", missing);
     }
     w.family(
         "asyncmem_subscriber_dropped_events_total",
@@ -263,19 +267,13 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
         .map_or(0, |w| w.count);
     w.sample("asyncmem_subscriber_dropped_events_total", &[], dropped);
 
-    w.family(
+    w.by_label(
         "asyncmem_warnings_total",
         "counter",
         "Problems with the picture the target sends, by kind (see `asyncmem snapshot` for the explanations).",
+        "kind",
+        model.warnings.iter().map(|w| (w.kind.as_str(), w.count)),
     );
-    for warning in model.warnings.iter() {
-        w.sample(
-            "asyncmem_warnings_total",
-            &[("kind", warning.kind.as_str())],
-            warning.count,
-        );
-    }
-    w.out
 }
 
 /// One exported location row.
@@ -343,12 +341,7 @@ pub fn top_locations(model: &Model, k: usize) -> Locations {
 
 /// `s` cut to [`MAX_LABEL_CHARS`], keeping its end (where a path says the most).
 pub fn label_value(s: &str) -> String {
-    let n = s.chars().count();
-    if n <= MAX_LABEL_CHARS {
-        return s.to_string();
-    }
-    let tail: String = s.chars().skip(n - (MAX_LABEL_CHARS - 1)).collect();
-    format!("…{tail}")
+    tail(s, MAX_LABEL_CHARS)
 }
 
 struct Writer {
@@ -385,6 +378,32 @@ impl Writer {
             self.out.push('"');
         }
         self.out.push('}');
+    }
+
+    /// A family of one unlabelled sample.
+    fn single(&mut self, name: &str, kind: &str, help: &str, value: u64) {
+        self.family(name, kind, help);
+        self.sample(name, &[], value);
+    }
+
+    /// A family of one sample per value of the label `key`.
+    fn by_label<'a>(
+        &mut self,
+        name: &str,
+        kind: &str,
+        help: &str,
+        key: &str,
+        values: impl IntoIterator<Item = (&'a str, u64)>,
+    ) {
+        self.family(name, kind, help);
+        for (label, value) in values {
+            self.sample(name, &[(key, label)], value);
+        }
+    }
+
+    fn single_f64(&mut self, name: &str, kind: &str, help: &str, value: f64) {
+        self.family(name, kind, help);
+        self.sample_f64(name, &[], value);
     }
 
     fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) {

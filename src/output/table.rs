@@ -2,63 +2,27 @@
 
 use std::io::{self, Write};
 
-use super::units::{bytes, duration_ns, signed_bytes, tail};
 use super::{tasks_by_size, TargetInfo};
-use crate::model::insight::{self, LintConfig};
+use crate::insight::{self, LintConfig, LintCounts, Reading, Split};
 use crate::model::{Model, Task};
-
-/// The columns, in display order, with their width and how much they matter (lower is kept
-/// longer when the terminal is narrow). LOCATION takes what is left.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Col {
-    Id,
-    Tid,
-    State,
-    Size,
-    Polls,
-    Busy,
-    Sched,
-    Idle,
-    Wakes,
-    Name,
-}
-
-const COLS: [(Col, &str, usize, u8); 10] = [
-    (Col::Id, "ID", 16, 4),
-    (Col::Tid, "TID", 7, 5),
-    (Col::State, "STATE", 9, 1),
-    (Col::Size, "SIZE", 10, 0),
-    (Col::Polls, "POLLS", 7, 6),
-    (Col::Busy, "BUSY", 8, 8),
-    (Col::Sched, "SCHED", 8, 10),
-    (Col::Idle, "IDLE", 8, 7),
-    (Col::Wakes, "WAKES", 6, 9),
-    (Col::Name, "NAME", 16, 2),
-];
-
-/// Narrowest LOCATION column worth showing.
-const MIN_LOCATION: usize = 16;
+use crate::present::columns::{self, Spec};
+use crate::present::units::{bytes, duration_ns, head, signed_bytes, tail};
+use crate::present::Column;
 
 /// The columns that fit `width`, dropping the least important first.
-fn layout(width: usize) -> Vec<(Col, &'static str, usize)> {
-    let mut keep: Vec<_> = COLS.to_vec();
-    let total = |cols: &[(Col, &str, usize, u8)]| cols.iter().map(|c| c.2 + 1).sum::<usize>();
-    while keep.len() > 1 && total(&keep) + MIN_LOCATION > width {
-        let least = keep
-            .iter()
-            .enumerate()
-            .max_by_key(|(_, c)| c.3)
-            .map(|(i, _)| i)
-            .unwrap_or(0);
-        keep.remove(least);
-    }
-    keep.into_iter().map(|(c, h, w, _)| (c, h, w)).collect()
+fn layout(width: usize) -> Vec<Spec> {
+    columns::fit(&columns::TABLE, width, columns::TABLE_MIN_LOCATION)
+}
+
+/// STATE and NAME are text and read from the left; the numbers line up on the right.
+fn left_aligned(c: Column) -> bool {
+    matches!(c, Column::State | Column::Name)
 }
 
 fn line(cells: &[(String, usize, bool)], location: &str, width: usize) -> String {
     let mut out = String::new();
     for (text, w, left) in cells {
-        let text = fit_right(text, *w);
+        let text = head(text, *w);
         if *left {
             out.push_str(&format!("{text:<w$} "));
         } else {
@@ -70,44 +34,26 @@ fn line(cells: &[(String, usize, bool)], location: &str, width: usize) -> String
     out.trim_end().to_string()
 }
 
-fn header(cols: &[(Col, &'static str, usize)], width: usize) -> String {
+fn header(cols: &[Spec], width: usize) -> String {
     let cells: Vec<_> = cols
         .iter()
-        .map(|&(c, h, w)| (h.to_string(), w, matches!(c, Col::State | Col::Name)))
+        .map(|c| {
+            (
+                c.column.title().to_uppercase(),
+                c.width,
+                left_aligned(c.column),
+            )
+        })
         .collect();
     line(&cells, "LOCATION", width)
 }
 
-fn fit_right(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        return s.to_string();
-    }
-    let head: String = s.chars().take(width.saturating_sub(1)).collect();
-    format!("{head}…")
-}
-
-fn row(model: &Model, t: &Task, cols: &[(Col, &'static str, usize)], width: usize) -> String {
-    let s = &t.stats;
+fn row(model: &Model, t: &Task, cols: &[Spec], lints: &LintConfig, width: usize) -> String {
     let cells: Vec<_> = cols
         .iter()
-        .map(|&(c, _, w)| {
-            let text = match c {
-                Col::Id => t.console_id.to_string(),
-                Col::Tid => t.task_id.map_or_else(|| "-".to_string(), |v| v.to_string()),
-                Col::State => t.state().as_str().to_string(),
-                Col::Size => match t.size_bytes {
-                    Some(n) if t.boxed => format!("{}*", bytes(n)),
-                    Some(n) => bytes(n),
-                    None => "?".to_string(),
-                },
-                Col::Polls => s.polls.to_string(),
-                Col::Busy => duration_ns(s.busy_ns),
-                Col::Sched => duration_ns(s.scheduled_ns),
-                Col::Idle => duration_ns(t.idle_ns(model.now)),
-                Col::Wakes => s.wakes.to_string(),
-                Col::Name => model.resolve(t.name).to_string(),
-            };
-            (text, w, matches!(c, Col::State | Col::Name))
+        .map(|c| {
+            let text = columns::cell_text(model, t, c.column, lints);
+            (text, c.width, left_aligned(c.column))
         })
         .collect();
     line(&cells, model.resolve(t.location), width)
@@ -154,7 +100,7 @@ pub fn write(
         c.sized,
         bytes(mean)
     )?;
-    let bpt = super::json::bytes_per_task(model, None);
+    let bpt = crate::insight::bytes_per_task(model, None);
     let instr = insight::instrumentation_bytes_per_task(model.instrumentation);
     writeln!(
         out,
@@ -162,47 +108,38 @@ pub fn write(
         model.instrumentation.as_str(),
         instr.map_or(String::new(), |b| format!(" (~{} per live task)", bytes(b)))
     )?;
-    match (bpt.slope, bpt.r2) {
-        (Some(slope), Some(r2)) => {
+    match bpt.reading() {
+        Reading::Fitted(f) => {
             write!(
                 out,
-                "bytes per task: {} (RSS slope over {} samples, r2 {r2:.2})",
-                signed_bytes(slope),
-                bpt.samples
+                "bytes per task: {} (RSS slope over {} samples, r2 {:.2})",
+                signed_bytes(f.slope),
+                f.samples,
+                f.r2,
             )?;
-            if r2 < insight::POOR_FIT_R2 {
-                write!(out, "; a poor fit: RSS does not follow the task count")?;
-            } else if let (Some(c), Some(other), Some(mean)) = (
-                bpt.corrected_slope,
-                bpt.other_bytes_per_task,
-                bpt.mean_future_bytes,
-            ) {
-                write!(
+            match f.split {
+                Split::PoorFit => write!(out, "; a poor fit: RSS does not follow the task count")?,
+                Split::Parts {
+                    without_instrumentation,
+                    future,
+                    other,
+                    ..
+                } => write!(
                     out,
                     "; without instrumentation {}: future {} + other {}",
-                    signed_bytes(c),
-                    bytes(mean),
+                    signed_bytes(without_instrumentation),
+                    bytes(future),
                     signed_bytes(other)
-                )?;
+                )?,
+                Split::Unknown => {}
             }
             writeln!(out)?;
         }
-        _ => writeln!(
-            out,
-            "bytes per task: not fitted ({})",
-            bpt.reason.unwrap_or_default()
-        )?,
+        Reading::NotFitted { reason } => writeln!(out, "bytes per task: not fitted ({reason})")?,
     }
-    let mut lint_counts = [0u64; insight::Lint::ALL.len()];
-    for t in model.tasks() {
-        for l in insight::lint_list(insight::lints(t, model.now, lint_cfg)) {
-            lint_counts[l as usize] += 1;
-        }
-    }
-    let lint_line: Vec<String> = insight::Lint::ALL
-        .iter()
-        .filter(|l| lint_counts[**l as usize] > 0)
-        .map(|l| format!("{} {}", l.as_str(), lint_counts[*l as usize]))
+    let lint_line: Vec<String> = LintCounts::count(model.tasks(), model.now, lint_cfg)
+        .found()
+        .map(|(l, n)| format!("{} {n}", l.as_str()))
         .collect();
     if !lint_line.is_empty() {
         writeln!(out, "lints: {}", lint_line.join(", "))?;
@@ -250,7 +187,7 @@ pub fn write(
         limit.min(tasks.len())
     };
     for t in &tasks[..shown] {
-        writeln!(out, "{}", row(model, t, &cols, width))?;
+        writeln!(out, "{}", row(model, t, &cols, lint_cfg, width))?;
     }
     if shown < tasks.len() {
         writeln!(
@@ -293,23 +230,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn fitting_keeps_the_useful_end() {
-        assert_eq!(tail("src/main.rs:10:5", 100), "src/main.rs:10:5");
-        assert_eq!(tail("demos/src/bin/sleepers.rs:40:9", 12), "…ers.rs:40:9");
-        assert_eq!(tail("abc", 0), "");
-        assert_eq!(fit_right("a-very-long-task-name", 8), "a-very-…");
-    }
-
-    #[test]
     fn narrow_terminals_drop_the_least_useful_columns() {
         let all = layout(200);
-        assert_eq!(all.len(), COLS.len());
-        let narrow: Vec<&str> = layout(60).iter().map(|c| c.1).collect();
+        assert_eq!(all.len(), columns::TABLE.len());
+        let narrow: Vec<String> = layout(60)
+            .iter()
+            .map(|c| c.column.title().to_uppercase())
+            .collect();
         assert!(
-            narrow.contains(&"SIZE") && narrow.contains(&"STATE"),
+            narrow.contains(&"SIZE".into()) && narrow.contains(&"STATE".into()),
             "{narrow:?}"
         );
-        assert!(!narrow.contains(&"SCHED"), "{narrow:?}");
+        assert!(!narrow.contains(&"SCHED".into()), "{narrow:?}");
         assert!(header(&layout(60), 60).chars().count() <= 60);
         assert_eq!(layout(1).len(), 1, "always keeps SIZE");
     }

@@ -1,15 +1,19 @@
 //! The view state of `top` and how actions change it. No drawing, no I/O: testable alone.
 
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::Rect;
 
-use super::index::{Column, TaskIndex};
+use super::index::TaskIndex;
 use super::keymap::{self, Action};
-use crate::model::insight::{self, LintConfig};
-use crate::model::{Event, Model};
+use super::throttle::Throttle;
+use super::view;
+use crate::insight::{self, LintConfig, LintCounts};
+use crate::model::{Event, Model, TaskState};
 use crate::output::TargetInfo;
+use crate::present::Column;
 use crate::source::console::Control;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -47,7 +51,7 @@ pub struct App {
     pub selected_uid: Option<u64>,
     pub selected_row: usize,
     pub offset: usize,
-    /// Rows of the table on screen at the last draw (for paging).
+    /// Rows of the table on screen (for paging), set by [`App::prepare`] before each frame.
     pub page: usize,
     pub window: usize,
     /// The view is frozen (Space); events wait in `held`.
@@ -60,7 +64,7 @@ pub struct App {
     pub lints: LintConfig,
     pub locations: LocationView,
     /// Tasks per lint, recounted when the model changes.
-    pub lint_counts: [u64; insight::Lint::ALL.len()],
+    pub lint_counts: LintCounts,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
 }
@@ -121,8 +125,7 @@ pub struct LocationView {
     pub selected: usize,
     pub offset: usize,
     built_generation: u64,
-    built_at: Option<std::time::Instant>,
-    last_cost: Duration,
+    throttle: Throttle,
 }
 
 impl Default for LocationView {
@@ -134,8 +137,7 @@ impl Default for LocationView {
             selected: 0,
             offset: 0,
             built_generation: u64::MAX,
-            built_at: None,
-            last_cost: Duration::ZERO,
+            throttle: Throttle::new(Duration::from_millis(100)),
         }
     }
 }
@@ -143,16 +145,14 @@ impl Default for LocationView {
 impl LocationView {
     pub fn refresh(&mut self, model: &Model, force: bool) {
         let changed = self.built_generation != model.generation();
-        let gap = (self.last_cost * 10).max(Duration::from_millis(100));
-        if !force && (!changed || self.built_at.is_some_and(|t| t.elapsed() < gap)) {
+        if !force && (!changed || !self.throttle.ready()) {
             return;
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         self.rows = insight::by_location(model.tasks());
         self.sort_rows(model);
+        self.throttle.built(started);
         self.built_generation = model.generation();
-        self.built_at = Some(std::time::Instant::now());
-        self.last_cost = started.elapsed();
     }
 
     fn sort_rows(&mut self, model: &Model) {
@@ -161,7 +161,7 @@ impl LocationView {
             match col {
                 LocColumn::Tasks => l.tasks,
                 LocColumn::Live => l.live(),
-                LocColumn::Idle => l.idle,
+                LocColumn::Idle => l.of(TaskState::Idle),
                 LocColumn::SizeMin => l.size_min,
                 LocColumn::SizeMean => l.size_mean().unwrap_or(0),
                 LocColumn::SizeMax => l.size_max,
@@ -205,7 +205,7 @@ impl App {
             color,
             lints: LintConfig::default(),
             locations: LocationView::default(),
-            lint_counts: [0; insight::Lint::ALL.len()],
+            lint_counts: LintCounts::default(),
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }
@@ -227,6 +227,21 @@ impl App {
     /// Whether the run loop may take more events now.
     pub fn accepts_events(&self) -> bool {
         self.held.len() < MAX_FROZEN_EVENTS
+    }
+
+    /// Before a frame `area` big is drawn: bring the view up to date with the model and set the
+    /// page length to the rows the table will show (the draw itself reads the app only).
+    pub fn prepare(&mut self, model: &Model, area: Rect) {
+        self.sync(model);
+        match view::areas(area, model) {
+            // Too small to draw a table: paging moves one row.
+            None => self.page = 1,
+            Some(_) if self.mode == Mode::Details => {}
+            Some(a) => {
+                self.page = view::table_rows(a.body).max(1);
+                self.sync(model);
+            }
+        }
     }
 
     /// Bring the index and the selection up to date with the model.
@@ -256,12 +271,7 @@ impl App {
         if due {
             self.lints_counted_at = Some(std::time::Instant::now());
             self.lint_generation = model.generation();
-            self.lint_counts = [0; insight::Lint::ALL.len()];
-            for t in model.tasks() {
-                for l in insight::lint_list(insight::lints(t, model.now, &self.lints)) {
-                    self.lint_counts[l as usize] += 1;
-                }
-            }
+            self.lint_counts = LintCounts::count(model.tasks(), model.now, &self.lints);
         }
         if self.mode == Mode::Locations {
             self.locations.refresh(model, false);

@@ -1,4 +1,5 @@
-//! Keys to actions, in one place; the help screen is generated from this table.
+//! Keys to actions, in one table: the dispatch ([`action`]), the help popup and the footer are
+//! all generated from [`BINDINGS`].
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
@@ -21,7 +22,6 @@ pub enum Action {
     SortRight,
     InvertSort,
     StartFilter,
-    ClearFilter,
     Open,
     Back,
     TogglePause,
@@ -34,75 +34,231 @@ pub enum Action {
     Replay(Control),
 }
 
-/// (keys as shown in help, what they do, the action). Order is the help's order.
-pub const BINDINGS: &[(&str, &str, Action)] = &[
-    ("q, Ctrl-C", "quit", Action::Quit),
-    ("↑/k, ↓/j", "move the selection", Action::Down),
-    ("PgUp, PgDn", "move a page", Action::PageDown),
-    ("Home, End/G", "first / last row", Action::Top),
-    (
-        "←/h, →/l",
-        "sort by the previous / next column",
-        Action::SortRight,
-    ),
-    ("i", "invert the sort order", Action::InvertSort),
-    (
-        "/",
-        "filter: text, state:idle, size>4k, polls>=2, boxed",
-        Action::StartFilter,
-    ),
-    (
-        "Esc",
-        "leave details or help; clear the filter",
-        Action::Back,
-    ),
-    (
-        "Enter",
-        "details of the selected task; in locations, its tasks",
-        Action::Open,
-    ),
-    (
-        "g",
-        "group by spawn location (count, states, sizes); g again for tasks",
-        Action::Locations,
-    ),
-    (
-        "Space",
-        "pause / resume (console Pause RPC; the view freezes)",
-        Action::TogglePause,
-    ),
-    (
-        "+, -",
-        "zoom the chart's time window in / out",
-        Action::ZoomIn,
-    ),
-    ("w", "list warnings", Action::Warnings),
-    (
-        "[, ]",
-        "replay: back / forward 10 s",
-        Action::Replay(Control::Seek(SHORT_SEEK)),
-    ),
-    (
-        "{, }",
-        "replay: back / forward 1 min",
-        Action::Replay(Control::Seek(LONG_SEEK)),
-    ),
-    (
-        "0",
-        "replay: back to the start",
-        Action::Replay(Control::SeekStart),
-    ),
-    (
-        ".",
-        "replay: step to the next update (pauses)",
-        Action::Replay(Control::Step),
-    ),
-    (
-        "<, >",
-        "replay: half / double speed (Space pauses the replay)",
-        Action::Replay(Control::Faster),
-    ),
-    ("?", "this help", Action::Help),
+/// One key press: a key, with Control held or not (other modifiers, such as the Shift of `G`
+/// or `?`, are part of the character).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Press {
+    pub code: KeyCode,
+    pub ctrl: bool,
+}
+
+const fn key(c: char) -> Press {
+    Press {
+        code: KeyCode::Char(c),
+        ctrl: false,
+    }
+}
+
+const fn ctrl(c: char) -> Press {
+    Press {
+        code: KeyCode::Char(c),
+        ctrl: true,
+    }
+}
+
+const fn code(code: KeyCode) -> Press {
+    Press { code, ctrl: false }
+}
+
+/// How a binding shows in the footer: its place there, its keys, and its words when watching a
+/// live target and when replaying (`None`: not shown in that case).
+#[derive(Clone, Copy, Debug)]
+pub struct Footer {
+    pub order: u8,
+    pub keys: &'static str,
+    pub live: Option<&'static str>,
+    pub replay: Option<&'static str>,
+}
+
+const fn both(order: u8, keys: &'static str, what: &'static str) -> Option<Footer> {
+    Some(Footer {
+        order,
+        keys,
+        live: Some(what),
+        replay: Some(what),
+    })
+}
+
+const fn live(order: u8, keys: &'static str, what: &'static str) -> Option<Footer> {
+    Some(Footer {
+        order,
+        keys,
+        live: Some(what),
+        replay: None,
+    })
+}
+
+const fn replay(order: u8, keys: &'static str, what: &'static str) -> Option<Footer> {
+    Some(Footer {
+        order,
+        keys,
+        live: None,
+        replay: Some(what),
+    })
+}
+
+/// One row of the help: the keys as shown, what they do, each press with its action, and its
+/// place in the footer.
+pub struct Binding {
+    pub keys: &'static str,
+    pub what: &'static str,
+    pub presses: &'static [(Press, Action)],
+    pub footer: Option<Footer>,
+}
+
+/// Every key of `top`. Order is the help's order.
+pub const BINDINGS: &[Binding] = &[
+    Binding {
+        keys: "q, Ctrl-C",
+        what: "quit",
+        presses: &[(key('q'), Action::Quit), (ctrl('c'), Action::Quit)],
+        footer: both(0, "q", "quit"),
+    },
+    Binding {
+        keys: "↑/k, ↓/j",
+        what: "move the selection",
+        presses: &[
+            (code(KeyCode::Up), Action::Up),
+            (key('k'), Action::Up),
+            (code(KeyCode::Down), Action::Down),
+            (key('j'), Action::Down),
+        ],
+        footer: None,
+    },
+    Binding {
+        keys: "PgUp, PgDn",
+        what: "move a page",
+        presses: &[
+            (code(KeyCode::PageUp), Action::PageUp),
+            (ctrl('u'), Action::PageUp),
+            (code(KeyCode::PageDown), Action::PageDown),
+            (ctrl('d'), Action::PageDown),
+        ],
+        footer: None,
+    },
+    Binding {
+        keys: "Home, End/G",
+        what: "first / last row",
+        presses: &[
+            (code(KeyCode::Home), Action::Top),
+            (code(KeyCode::End), Action::Bottom),
+            (key('G'), Action::Bottom),
+        ],
+        footer: None,
+    },
+    Binding {
+        keys: "←/h, →/l",
+        what: "sort by the previous / next column",
+        presses: &[
+            (code(KeyCode::Left), Action::SortLeft),
+            (key('h'), Action::SortLeft),
+            (code(KeyCode::Right), Action::SortRight),
+            (key('l'), Action::SortRight),
+        ],
+        footer: both(8, "←→", "sort"),
+    },
+    Binding {
+        keys: "i",
+        what: "invert the sort order",
+        presses: &[(key('i'), Action::InvertSort)],
+        footer: live(9, "i", "invert"),
+    },
+    Binding {
+        keys: "/",
+        what: "filter: text, state:idle, size>4k, polls>=2, boxed",
+        presses: &[(key('/'), Action::StartFilter)],
+        footer: both(7, "/", "filter"),
+    },
+    Binding {
+        keys: "Esc",
+        what: "leave details or help; clear the filter",
+        presses: &[(code(KeyCode::Esc), Action::Back)],
+        footer: None,
+    },
+    Binding {
+        keys: "Enter",
+        what: "details of the selected task; in locations, its tasks",
+        presses: &[(code(KeyCode::Enter), Action::Open)],
+        footer: both(10, "enter", "details"),
+    },
+    Binding {
+        keys: "g",
+        what: "group by spawn location (count, states, sizes); g again for tasks",
+        presses: &[(key('g'), Action::Locations)],
+        footer: both(11, "g", "locations"),
+    },
+    Binding {
+        keys: "Space",
+        what: "pause / resume (console Pause RPC; the view freezes)",
+        presses: &[(key(' '), Action::TogglePause)],
+        footer: Some(Footer {
+            order: 1,
+            keys: "space",
+            live: Some("pause"),
+            replay: Some("play/pause"),
+        }),
+    },
+    Binding {
+        keys: "+, -",
+        what: "zoom the chart's time window in / out",
+        presses: &[
+            (key('+'), Action::ZoomIn),
+            (key('='), Action::ZoomIn),
+            (key('-'), Action::ZoomOut),
+        ],
+        footer: live(12, "+-", "zoom"),
+    },
+    Binding {
+        keys: "w",
+        what: "list warnings",
+        presses: &[(key('w'), Action::Warnings)],
+        footer: live(13, "w", "warnings"),
+    },
+    Binding {
+        keys: "[, ]",
+        what: "replay: back / forward 10 s",
+        presses: &[
+            (key('['), Action::Replay(Control::Seek(-SHORT_SEEK))),
+            (key(']'), Action::Replay(Control::Seek(SHORT_SEEK))),
+        ],
+        footer: replay(2, "[ ]", "±10s"),
+    },
+    Binding {
+        keys: "{, }",
+        what: "replay: back / forward 1 min",
+        presses: &[
+            (key('{'), Action::Replay(Control::Seek(-LONG_SEEK))),
+            (key('}'), Action::Replay(Control::Seek(LONG_SEEK))),
+        ],
+        footer: replay(3, "{ }", "±1m"),
+    },
+    Binding {
+        keys: "0",
+        what: "replay: back to the start",
+        presses: &[(key('0'), Action::Replay(Control::SeekStart))],
+        footer: replay(4, "0", "start"),
+    },
+    Binding {
+        keys: ".",
+        what: "replay: step to the next update (pauses)",
+        presses: &[(key('.'), Action::Replay(Control::Step))],
+        footer: replay(5, ".", "step"),
+    },
+    Binding {
+        keys: "<, >",
+        what: "replay: half / double speed (Space pauses the replay)",
+        presses: &[
+            (key('<'), Action::Replay(Control::Slower)),
+            (key('>'), Action::Replay(Control::Faster)),
+        ],
+        footer: replay(6, "< >", "speed"),
+    },
+    Binding {
+        keys: "?",
+        what: "this help",
+        presses: &[(key('?'), Action::Help)],
+        footer: both(14, "?", "help"),
+    },
 ];
 
 /// The action of a key press in the normal (not text-editing) mode.
@@ -110,44 +266,33 @@ pub fn action(key: KeyEvent) -> Option<Action> {
     if key.kind != KeyEventKind::Press {
         return None;
     }
-    if key.modifiers.contains(KeyModifiers::CONTROL) {
-        return match key.code {
-            KeyCode::Char('c') => Some(Action::Quit),
-            KeyCode::Char('d') => Some(Action::PageDown),
-            KeyCode::Char('u') => Some(Action::PageUp),
-            _ => None,
-        };
-    }
-    Some(match key.code {
-        KeyCode::Char('q') => Action::Quit,
-        KeyCode::Up | KeyCode::Char('k') => Action::Up,
-        KeyCode::Down | KeyCode::Char('j') => Action::Down,
-        KeyCode::PageUp => Action::PageUp,
-        KeyCode::PageDown => Action::PageDown,
-        KeyCode::Home => Action::Top,
-        KeyCode::Char('g') => Action::Locations,
-        KeyCode::End | KeyCode::Char('G') => Action::Bottom,
-        KeyCode::Left | KeyCode::Char('h') => Action::SortLeft,
-        KeyCode::Right | KeyCode::Char('l') => Action::SortRight,
-        KeyCode::Char('i') => Action::InvertSort,
-        KeyCode::Char('/') => Action::StartFilter,
-        KeyCode::Esc => Action::Back,
-        KeyCode::Enter => Action::Open,
-        KeyCode::Char(' ') => Action::TogglePause,
-        KeyCode::Char('+') | KeyCode::Char('=') => Action::ZoomIn,
-        KeyCode::Char('-') => Action::ZoomOut,
-        KeyCode::Char('?') => Action::Help,
-        KeyCode::Char('w') => Action::Warnings,
-        KeyCode::Char('[') => Action::Replay(Control::Seek(-SHORT_SEEK)),
-        KeyCode::Char(']') => Action::Replay(Control::Seek(SHORT_SEEK)),
-        KeyCode::Char('{') => Action::Replay(Control::Seek(-LONG_SEEK)),
-        KeyCode::Char('}') => Action::Replay(Control::Seek(LONG_SEEK)),
-        KeyCode::Char('0') => Action::Replay(Control::SeekStart),
-        KeyCode::Char('.') => Action::Replay(Control::Step),
-        KeyCode::Char('<') => Action::Replay(Control::Slower),
-        KeyCode::Char('>') => Action::Replay(Control::Faster),
-        _ => return None,
-    })
+    let press = Press {
+        code: key.code,
+        ctrl: key.modifiers.contains(KeyModifiers::CONTROL),
+    };
+    BINDINGS
+        .iter()
+        .flat_map(|b| b.presses)
+        .find(|(p, _)| *p == press)
+        .map(|(_, a)| *a)
+}
+
+/// The footer's key list, when watching a live target or replaying a recording.
+pub fn footer(replaying: bool) -> String {
+    let mut shown: Vec<(u8, &str, &str)> = BINDINGS
+        .iter()
+        .filter_map(|b| b.footer)
+        .filter_map(|f| {
+            let what = if replaying { f.replay } else { f.live };
+            what.map(|w| (f.order, f.keys, w))
+        })
+        .collect();
+    shown.sort_by_key(|s| s.0);
+    shown
+        .iter()
+        .map(|(_, keys, what)| format!("{keys} {what}"))
+        .collect::<Vec<_>>()
+        .join("  ")
 }
 
 #[cfg(test)]
@@ -163,32 +308,39 @@ mod tests {
     }
 
     #[test]
-    fn every_bound_action_is_reachable() {
-        for (_, _, a) in BINDINGS {
-            let reachable = [
-                KeyCode::Char('q'),
-                KeyCode::Down,
-                KeyCode::PageDown,
-                KeyCode::Home,
-                KeyCode::Right,
-                KeyCode::Char('i'),
-                KeyCode::Char('/'),
-                KeyCode::Esc,
-                KeyCode::Enter,
-                KeyCode::Char(' '),
-                KeyCode::Char('+'),
-                KeyCode::Char('w'),
-                KeyCode::Char('?'),
-                KeyCode::Char('g'),
-                KeyCode::Char(']'),
-                KeyCode::Char('}'),
-                KeyCode::Char('0'),
-                KeyCode::Char('.'),
-                KeyCode::Char('>'),
-            ]
+    fn control_is_its_own_key() {
+        let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+        assert_eq!(action(ctrl('c')), Some(Action::Quit));
+        assert_eq!(action(ctrl('d')), Some(Action::PageDown));
+        assert_eq!(action(ctrl('q')), None);
+        let shifted = KeyEvent::new(KeyCode::Char('G'), KeyModifiers::SHIFT);
+        assert_eq!(action(shifted), Some(Action::Bottom));
+    }
+
+    #[test]
+    fn every_press_is_bound_once() {
+        let presses: Vec<Press> = BINDINGS
             .iter()
-            .any(|&code| action(KeyEvent::new(code, KeyModifiers::NONE)) == Some(*a));
-            assert!(reachable, "{a:?} has no key");
+            .flat_map(|b| b.presses)
+            .map(|(p, _)| *p)
+            .collect();
+        for (i, p) in presses.iter().enumerate() {
+            assert!(!presses[..i].contains(p), "{p:?} is bound twice");
         }
+    }
+
+    #[test]
+    fn footers_follow_their_order_and_case() {
+        let orders: Vec<u8> = BINDINGS
+            .iter()
+            .filter_map(|b| b.footer)
+            .map(|f| f.order)
+            .collect();
+        for (i, o) in orders.iter().enumerate() {
+            assert!(!orders[..i].contains(o), "footer place {o} is taken twice");
+        }
+        assert!(footer(false).starts_with("q quit  space pause  "));
+        assert!(footer(true).contains("space play/pause  [ ] ±10s"));
+        assert!(!footer(false).contains("±10s") && !footer(true).contains("zoom"));
     }
 }

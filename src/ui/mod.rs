@@ -1,11 +1,13 @@
 //! `asyncmem top`: the live terminal UI. `app` holds the view state, `index` the table order,
-//! `draw` renders, `keymap` maps keys; this module runs the loop and owns the terminal.
+//! `view` draws it (one file per screen), `keymap` maps keys; this module runs the loop and owns
+//! the terminal.
 
 pub mod app;
-pub mod draw;
 pub mod index;
 pub mod keymap;
 pub mod theme;
+pub mod throttle;
+pub mod view;
 
 use std::future::Future;
 use std::io;
@@ -14,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures_util::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::crossterm::event::Event as TermEvent;
-use ratatui::Terminal;
+use ratatui::{Frame, Terminal};
 use tokio::sync::mpsc;
 
 pub use app::App;
@@ -27,6 +29,12 @@ pub const FRAME: Duration = Duration::from_millis(33);
 
 /// Most source events applied between two frames.
 const MAX_EVENTS_PER_FRAME: usize = 4096;
+
+/// Bring the view state up to the frame's size ([`App::prepare`]), then draw it.
+pub fn render(frame: &mut Frame, app: &mut App, model: &Model) {
+    app.prepare(model, frame.area());
+    view::draw(frame, app, model);
+}
 
 /// Why the loop ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +74,7 @@ where
     loop {
         if dirty && last_draw.is_none_or(|t| t.elapsed() >= FRAME) {
             terminal
-                .draw(|f| draw::draw(f, app, model))
+                .draw(|f| render(f, app, model))
                 .map_err(io::Error::other)?;
             dirty = false;
             last_draw = Some(Instant::now());

@@ -101,7 +101,7 @@ fn scripted_model() -> Model {
 
 fn render(app: &mut App, model: &Model, w: u16, h: u16) -> Terminal<TestBackend> {
     let mut terminal = Terminal::new(TestBackend::new(w, h)).unwrap();
-    terminal.draw(|f| draw::draw(f, app, model)).unwrap();
+    terminal.draw(|f| super::render(f, app, model)).unwrap();
     terminal
 }
 
@@ -162,7 +162,7 @@ fn sort_by_name_ascending() {
     key(&mut app, &mut model, KeyCode::Left);
     key(&mut app, &mut model, KeyCode::Left);
     key(&mut app, &mut model, KeyCode::Char('i'));
-    assert_eq!(app.sort, index::Column::Name);
+    assert_eq!(app.sort, crate::present::Column::Name);
     insta::assert_snapshot!(render(&mut app, &model, 100, 16).backend());
 }
 

@@ -42,6 +42,16 @@ pub fn tail(s: &str, width: usize) -> String {
     format!("…{kept}")
 }
 
+/// Keep the start of `s` within `width` characters (a name reads from its start), marking a
+/// cut with `…`. [`tail`] keeps the end instead; at width 0 this keeps the `…` alone.
+pub fn head(s: &str, width: usize) -> String {
+    if s.chars().count() <= width {
+        return s.to_string();
+    }
+    let kept: String = s.chars().take(width.saturating_sub(1)).collect();
+    format!("{kept}…")
+}
+
 /// Nanoseconds as a short duration: `850ns`, `12.3µs`, `4.5ms`, `2.00s`, `3m05s`, `2h03m`.
 pub fn duration_ns(ns: u64) -> String {
     let f = ns as f64;
@@ -74,6 +84,14 @@ mod tests {
         assert_eq!(bytes(20 * 1024 * 1024), "20.0 MiB");
         assert_eq!(bytes(300 * 1024 * 1024), "300 MiB");
         assert_eq!(bytes(u64::MAX), "16384 PiB");
+    }
+
+    #[test]
+    fn fitting_keeps_the_useful_end() {
+        assert_eq!(tail("src/main.rs:10:5", 100), "src/main.rs:10:5");
+        assert_eq!(tail("demos/src/bin/sleepers.rs:40:9", 12), "…ers.rs:40:9");
+        assert_eq!(tail("abc", 0), "");
+        assert_eq!(head("a-very-long-task-name", 8), "a-very-…");
     }
 
     #[test]

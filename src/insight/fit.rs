@@ -1,0 +1,326 @@
+//! The bytes-per-task slope of RSS over live tasks, what the instrumentation itself costs per
+//! task, and how the slope splits into instrumentation, future and the rest.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::model::series::Sample;
+use crate::model::{Instrumentation, Model};
+
+/// Target RSS that console-subscriber adds per live task, beyond the uninstrumented cost:
+/// measured with `bench/observer_cost.sh 20000 64` (52,781 B/task instrumented against 679 B/task
+/// without, see bench/RESULTS.md). Two HdrHistograms per task account for most of it.
+pub const CONSOLE_SUBSCRIBER_BYTES_PER_TASK: u64 = 52_100;
+
+/// Target RSS that asyncmem-probe adds per live task, beyond the uninstrumented cost: measured
+/// with `INSTRUMENTS="none probe" bench/observer_cost.sh 20000 64` (816 and 818 B/task
+/// instrumented against 675 and 683 B/task without, two runs; 126 B at 100k, see
+/// bench/RESULTS.md). Its 128-byte task record accounts for nearly all of it.
+pub const PROBE_BYTES_PER_TASK: u64 = 138;
+
+/// The estimated RSS per live task that the instrumentation itself costs.
+pub fn instrumentation_bytes_per_task(i: Instrumentation) -> Option<u64> {
+    match i {
+        Instrumentation::ConsoleSubscriber => Some(CONSOLE_SUBSCRIBER_BYTES_PER_TASK),
+        Instrumentation::None => Some(0),
+        Instrumentation::Probe => Some(PROBE_BYTES_PER_TASK),
+        Instrumentation::Unknown => None,
+    }
+}
+
+/// A least-squares line of RSS (bytes) over live task count.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fit {
+    /// Bytes of RSS per live task.
+    pub slope: f64,
+    /// RSS at zero tasks.
+    pub intercept: f64,
+    /// Coefficient of determination, 0..=1.
+    pub r2: f64,
+    pub samples: usize,
+    pub min_tasks: u64,
+    pub max_tasks: u64,
+}
+
+/// Why no slope could be fitted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NoFit {
+    TooFewSamples(usize),
+    /// The live task count barely moved: RSS cannot be attributed to tasks.
+    TaskCountFlat {
+        min: u64,
+        max: u64,
+    },
+}
+
+impl NoFit {
+    pub fn reason(&self) -> String {
+        match self {
+            NoFit::TooFewSamples(n) => format!("{n} samples; at least {MIN_SAMPLES} are needed"),
+            NoFit::TaskCountFlat { min, max } => format!(
+                "the live task count stayed between {min} and {max}: a slope needs it to move by at least {MIN_TASK_SPAN}"
+            ),
+        }
+    }
+}
+
+pub const MIN_SAMPLES: usize = 3;
+/// Below this r², a slope explains too little to be split into its parts.
+pub const POOR_FIT_R2: f64 = 0.8;
+pub const MIN_TASK_SPAN: u64 = 10;
+
+/// Fit a line of RSS over live tasks across `samples`.
+pub fn fit_line<'a>(samples: impl Iterator<Item = &'a Sample>) -> Result<Fit, NoFit> {
+    let pts: Vec<(f64, f64)> = samples
+        .filter(|s| s.rss_bytes > 0)
+        .map(|s| (s.live_tasks as f64, s.rss_bytes as f64))
+        .collect();
+    if pts.len() < MIN_SAMPLES {
+        return Err(NoFit::TooFewSamples(pts.len()));
+    }
+    let min = pts.iter().map(|p| p.0).fold(f64::INFINITY, f64::min) as u64;
+    let max = pts.iter().map(|p| p.0).fold(0.0, f64::max) as u64;
+    if max - min < MIN_TASK_SPAN {
+        return Err(NoFit::TaskCountFlat { min, max });
+    }
+    let n = pts.len() as f64;
+    let mx = pts.iter().map(|p| p.0).sum::<f64>() / n;
+    let my = pts.iter().map(|p| p.1).sum::<f64>() / n;
+    let sxx: f64 = pts.iter().map(|p| (p.0 - mx).powi(2)).sum();
+    let sxy: f64 = pts.iter().map(|p| (p.0 - mx) * (p.1 - my)).sum();
+    let syy: f64 = pts.iter().map(|p| (p.1 - my).powi(2)).sum();
+    let slope = sxy / sxx;
+    let intercept = my - slope * mx;
+    // RSS that never moved explains nothing: not a perfect fit of a flat line.
+    let r2 = if syy == 0.0 {
+        0.0
+    } else {
+        (sxy * sxy / (sxx * syy)).clamp(0.0, 1.0)
+    };
+    Ok(Fit {
+        slope,
+        intercept,
+        r2,
+        samples: pts.len(),
+        min_tasks: min,
+        max_tasks: max,
+    })
+}
+
+/// The slope of RSS over live tasks, and how it splits (`snapshot --format json` writes it as is).
+#[derive(Serialize, Default)]
+pub struct BytesPerTask {
+    /// Bytes of RSS per live task (null when no line could be fitted; see `reason`).
+    pub slope: Option<f64>,
+    pub intercept_bytes: Option<f64>,
+    pub r2: Option<f64>,
+    pub samples: usize,
+    pub min_tasks: Option<u64>,
+    pub max_tasks: Option<u64>,
+    /// Mean future size of live tasks (the part of a task's cost that is its state).
+    pub mean_future_bytes: Option<u64>,
+    /// The slope less the instrumentation's estimated share.
+    pub corrected_slope: Option<f64>,
+    /// The corrected slope less the mean future: task cell, heap the future points to, ...
+    pub other_bytes_per_task: Option<f64>,
+    pub reason: Option<String>,
+    /// Why the slope should not be trusted now, if it should not (the subscriber announces
+    /// tasks late, so RSS and the task count are out of step).
+    pub caveat: Option<String>,
+    /// The instrumentation's estimated share of the slope (not written: JSON has it under
+    /// `instrumentation`).
+    #[serde(skip)]
+    pub instrumentation_bytes: Option<u64>,
+}
+
+/// The slope of the model's series, split into instrumentation, future and the rest.
+/// Over the last `window` of the series, or all of it.
+pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
+    let c = model.counts();
+    let mean_future = c.future_bytes.checked_div(c.sized);
+    let last = model.series.last().map_or(0, |s| s.at);
+    let from = window.map_or(i64::MIN, |w| {
+        last.saturating_sub(crate::model::time::nanos_of(w))
+    });
+    match fit_line(model.series.samples().filter(|s| s.at >= from)) {
+        Ok(fit) => {
+            let instrumentation = instrumentation_bytes_per_task(model.instrumentation);
+            let corrected = instrumentation.map(|i| fit.slope - i as f64);
+            BytesPerTask {
+                slope: Some(fit.slope),
+                intercept_bytes: Some(fit.intercept),
+                r2: Some(fit.r2),
+                samples: fit.samples,
+                min_tasks: Some(fit.min_tasks),
+                max_tasks: Some(fit.max_tasks),
+                mean_future_bytes: mean_future,
+                corrected_slope: corrected,
+                other_bytes_per_task: corrected.zip(mean_future).map(|(c, m)| c - m as f64),
+                reason: None,
+                instrumentation_bytes: instrumentation,
+                caveat: model
+                    .lag
+                    .current(model.now)
+                    .filter(|l| *l > super::LAG_UNRELIABLE_NS)
+                    .map(|l| {
+                        format!(
+                            "the subscriber announces tasks {} after they are spawned: RSS and the task count are out of step",
+                            crate::present::units::duration_ns(l)
+                        )
+                    }),
+            }
+        }
+        Err(why) => BytesPerTask {
+            samples: model.series.len(),
+            mean_future_bytes: mean_future,
+            reason: Some(why.reason()),
+            ..Default::default()
+        },
+    }
+}
+
+/// What a [`BytesPerTask`] says, in the order every output checks it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Reading<'a> {
+    /// No line could be fitted, and why.
+    NotFitted {
+        reason: &'a str,
+    },
+    Fitted(Fitted),
+}
+
+/// A fitted slope: bytes per live task, its r², over how many samples, and its parts.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fitted {
+    pub slope: f64,
+    pub r2: f64,
+    pub samples: usize,
+    pub split: Split,
+}
+
+/// How far a fitted slope can be taken apart.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Split {
+    /// r² below [`POOR_FIT_R2`]: RSS does not follow the task count, the slope explains too
+    /// little to be split.
+    PoorFit,
+    /// The slope as instrumentation + future + other.
+    Parts {
+        instrumentation: u64,
+        without_instrumentation: f64,
+        future: u64,
+        other: f64,
+    },
+    /// A good fit whose parts are not known (no sizes, or unknown instrumentation).
+    Unknown,
+}
+
+impl BytesPerTask {
+    pub fn reading(&self) -> Reading<'_> {
+        let (Some(slope), Some(r2)) = (self.slope, self.r2) else {
+            return Reading::NotFitted {
+                reason: self.reason.as_deref().unwrap_or_default(),
+            };
+        };
+        let split = if r2 < POOR_FIT_R2 {
+            Split::PoorFit
+        } else if let (Some(instrumentation), Some(c), Some(other), Some(future)) = (
+            self.instrumentation_bytes,
+            self.corrected_slope,
+            self.other_bytes_per_task,
+            self.mean_future_bytes,
+        ) {
+            Split::Parts {
+                instrumentation,
+                without_instrumentation: c,
+                future,
+                other,
+            }
+        } else {
+            Split::Unknown
+        };
+        Reading::Fitted(Fitted {
+            slope,
+            r2,
+            samples: self.samples,
+            split,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(tasks: u64, rss: u64) -> Sample {
+        Sample {
+            live_tasks: tasks,
+            rss_bytes: rss,
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn exact_line_is_recovered() {
+        let s: Vec<Sample> = (0..20)
+            .map(|i| sample(i * 100, 10_000_000 + i * 100 * 700))
+            .collect();
+        let f = fit_line(s.iter()).unwrap();
+        assert!((f.slope - 700.0).abs() < 1e-6, "{f:?}");
+        assert!((f.intercept - 10_000_000.0).abs() < 1e-3);
+        assert!((f.r2 - 1.0).abs() < 1e-9);
+        assert_eq!((f.samples, f.min_tasks, f.max_tasks), (20, 0, 1900));
+    }
+
+    #[test]
+    fn noisy_line_has_a_lower_fit() {
+        // 4 KiB per task, with +-64 KiB of alternating noise.
+        let s: Vec<Sample> = (0..50)
+            .map(|i| {
+                let noise: i64 = if i % 2 == 0 { 65_536 } else { -65_536 };
+                sample(
+                    1000 + i * 50,
+                    (50_000_000 + (1000 + i * 50) as i64 * 4096 + noise) as u64,
+                )
+            })
+            .collect();
+        let f = fit_line(s.iter()).unwrap();
+        assert!((f.slope - 4096.0).abs() < 100.0, "{f:?}");
+        assert!(f.r2 > 0.9 && f.r2 < 1.0, "{f:?}");
+    }
+
+    #[test]
+    fn two_slopes_are_told_apart() {
+        let small: Vec<Sample> = (0..10)
+            .map(|i| sample(i * 1000, 5_000_000 + i * 1000 * 1_300))
+            .collect();
+        let big: Vec<Sample> = (0..10)
+            .map(|i| sample(i * 1000, 5_000_000 + i * 1000 * 5_400))
+            .collect();
+        let d = fit_line(big.iter()).unwrap().slope - fit_line(small.iter()).unwrap().slope;
+        assert!((d - 4_100.0).abs() < 1.0);
+    }
+
+    #[test]
+    fn refuses_to_fit_what_cannot_be_fitted() {
+        assert_eq!(
+            fit_line([sample(1, 1), sample(2, 2)].iter()),
+            Err(NoFit::TooFewSamples(2))
+        );
+        let flat: Vec<Sample> = (0..10)
+            .map(|i| sample(500 + i % 3, 1_000_000 + i))
+            .collect();
+        assert!(matches!(
+            fit_line(flat.iter()),
+            Err(NoFit::TaskCountFlat { min: 500, max: 502 })
+        ));
+        // RSS that never moves while tasks come and go: slope 0, and no fit to speak of
+        let flat_rss: Vec<Sample> = (0..10).map(|i| sample(i * 100, 7_000_000)).collect();
+        let f = fit_line(flat_rss.iter()).unwrap();
+        assert_eq!((f.slope, f.r2), (0.0, 0.0));
+        // samples without RSS (no local pid) are not data
+        let no_rss: Vec<Sample> = (0..10).map(|i| sample(i * 100, 0)).collect();
+        assert_eq!(fit_line(no_rss.iter()), Err(NoFit::TooFewSamples(0)));
+    }
+}

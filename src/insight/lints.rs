@@ -1,0 +1,226 @@
+//! Lints on single tasks (something worth a second look) and their counts over a set of tasks.
+
+use crate::model::time::Nanos;
+use crate::model::{Task, TaskKind, TaskState};
+
+/// Futures of at least this many bytes get the large-future lint (the CLI's `--large-future`
+/// default).
+pub const LARGE_FUTURE_BYTES: u64 = 1024;
+
+/// A task running in one poll for longer than this never yielded.
+pub const NEVER_YIELDED_NS: u64 = 1_000_000_000;
+
+/// Something worth a second look about one task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Lint {
+    LargeFuture,
+    AutoBoxed,
+    LostWaker,
+    SelfWakes,
+    NeverYielded,
+}
+
+impl Lint {
+    pub const ALL: [Lint; 5] = [
+        Lint::LargeFuture,
+        Lint::AutoBoxed,
+        Lint::LostWaker,
+        Lint::SelfWakes,
+        Lint::NeverYielded,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lint::LargeFuture => "large_future",
+            Lint::AutoBoxed => "auto_boxed",
+            Lint::LostWaker => "lost_waker",
+            Lint::SelfWakes => "self_wakes",
+            Lint::NeverYielded => "never_yielded",
+        }
+    }
+
+    /// One letter for the table's marker column.
+    pub fn letter(self) -> char {
+        match self {
+            Lint::LargeFuture => 'L',
+            Lint::AutoBoxed => 'B',
+            Lint::LostWaker => 'W',
+            Lint::SelfWakes => 'S',
+            Lint::NeverYielded => 'Y',
+        }
+    }
+
+    pub fn explain(self, large_future_bytes: u64) -> String {
+        match self {
+            Lint::LargeFuture => format!("large future (>= {large_future_bytes} B): everything alive across an .await is stored in it; drop or box big locals before awaiting"),
+            Lint::AutoBoxed => "auto-boxed: the future was so large that tokio moved it to the heap (an extra allocation); the size shown is the real one".to_string(),
+            Lint::LostWaker => "lost waker: idle with no live waker, so nothing can wake it: it will never run again (a leak or a bug)".to_string(),
+            Lint::SelfWakes => "self-wakes are over half of its wakes: it wakes itself (yield_now or a busy loop) more than anything else does".to_string(),
+            Lint::NeverYielded => "never yielded: running in one poll for over a second, blocking its worker thread".to_string(),
+        }
+    }
+}
+
+/// Lint thresholds.
+#[derive(Clone, Copy, Debug)]
+pub struct LintConfig {
+    pub large_future_bytes: u64,
+    pub never_yielded_ns: u64,
+}
+
+impl Default for LintConfig {
+    fn default() -> Self {
+        LintConfig {
+            large_future_bytes: LARGE_FUTURE_BYTES,
+            never_yielded_ns: NEVER_YIELDED_NS,
+        }
+    }
+}
+
+/// The lints of `t` at time `now`, as a bit set over `Lint::ALL`.
+pub fn lints(t: &Task, now: Nanos, cfg: &LintConfig) -> u8 {
+    let s = &t.stats;
+    let state = t.state();
+    let mut bits = 0u8;
+    let mut set = |l: Lint| bits |= 1 << (l as u8);
+    if t.size_bytes.is_some_and(|b| b >= cfg.large_future_bytes) {
+        set(Lint::LargeFuture);
+    }
+    if t.boxed {
+        set(Lint::AutoBoxed);
+    }
+    if state == TaskState::Idle
+        && t.announced
+        && t.kind != TaskKind::BlockOn
+        && s.polls > 0
+        && t.live_wakers() == 0
+    {
+        set(Lint::LostWaker);
+    }
+    if s.wakes > 0 && s.self_wakes.saturating_mul(2) > s.wakes {
+        set(Lint::SelfWakes);
+    }
+    if state == TaskState::Running
+        && u64::try_from(now.saturating_sub(s.last_poll_started)).unwrap_or(0)
+            > cfg.never_yielded_ns
+    {
+        set(Lint::NeverYielded);
+    }
+    bits
+}
+
+/// The lints in a bit set.
+pub fn lint_list(bits: u8) -> impl Iterator<Item = Lint> {
+    Lint::ALL
+        .into_iter()
+        .filter(move |l| bits & (1 << (*l as u8)) != 0)
+}
+
+/// Tasks per lint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LintCounts([u64; Lint::ALL.len()]);
+
+impl LintCounts {
+    /// The lints of every task of `tasks` at time `now`, counted.
+    pub fn count<'a>(tasks: impl Iterator<Item = &'a Task>, now: Nanos, cfg: &LintConfig) -> Self {
+        let mut counts = LintCounts::default();
+        for t in tasks {
+            counts.add(lints(t, now, cfg));
+        }
+        counts
+    }
+
+    /// Count one task's lint bits (from [`lints`]).
+    pub fn add(&mut self, bits: u8) {
+        for l in lint_list(bits) {
+            self.0[l as usize] += 1;
+        }
+    }
+
+    pub fn of(&self, lint: Lint) -> u64 {
+        self.0[lint as usize]
+    }
+
+    /// The lints that some task has, with their counts, in [`Lint::ALL`] order.
+    pub fn found(&self) -> impl Iterator<Item = (Lint, u64)> + '_ {
+        Lint::ALL
+            .into_iter()
+            .map(|l| (l, self.of(l)))
+            .filter(|(_, n)| *n > 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::insight::test_task as task;
+
+    #[test]
+    fn each_lint_fires_on_its_case_only() {
+        use crate::model::TaskStats;
+        let cfg = LintConfig::default();
+        let sec = 1_000_000_000i64;
+        let idle = TaskStats {
+            created_at: sec,
+            polls: 1,
+            waker_clones: 1,
+            last_poll_started: sec + 1,
+            last_poll_ended: sec + 2,
+            ..Default::default()
+        };
+        let of = |t: &Task| lint_list(lints(t, 10 * sec, &cfg)).collect::<Vec<_>>();
+        assert_eq!(of(&task(Some(100), false, idle)), vec![]);
+        assert_eq!(of(&task(Some(1024), false, idle)), vec![Lint::LargeFuture]);
+        assert_eq!(
+            of(&task(Some(40_000), true, idle)),
+            vec![Lint::LargeFuture, Lint::AutoBoxed]
+        );
+        let lost = TaskStats {
+            waker_clones: 1,
+            waker_drops: 1,
+            ..idle
+        };
+        assert_eq!(of(&task(Some(8), false, lost)), vec![Lint::LostWaker]);
+        let selfish = TaskStats {
+            wakes: 10,
+            self_wakes: 6,
+            ..idle
+        };
+        assert_eq!(of(&task(Some(8), false, selfish)), vec![Lint::SelfWakes]);
+        let half = TaskStats {
+            wakes: 10,
+            self_wakes: 5,
+            ..idle
+        };
+        assert_eq!(
+            of(&task(Some(8), false, half)),
+            vec![],
+            "exactly half is not over half"
+        );
+        let hog = TaskStats {
+            last_poll_started: 2 * sec,
+            last_poll_ended: sec,
+            ..idle
+        };
+        assert_eq!(of(&task(Some(8), false, hog)), vec![Lint::NeverYielded]);
+        let brief = TaskStats {
+            last_poll_started: 10 * sec - 1000,
+            last_poll_ended: sec,
+            ..idle
+        };
+        assert_eq!(
+            of(&task(Some(8), false, brief)),
+            vec![],
+            "running briefly is fine"
+        );
+        let done_lost = TaskStats {
+            dropped_at: 3 * sec,
+            ..lost
+        };
+        assert_eq!(
+            of(&task(Some(8), false, done_lost)),
+            vec![],
+            "a done task has no waker to lose"
+        );
+    }
+}

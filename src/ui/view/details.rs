@@ -1,0 +1,196 @@
+//! The details of one task: its fields, its lints explained, its poll and scheduled histograms.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Borders, Paragraph, Sparkline, Wrap};
+use ratatui::Frame;
+
+use super::super::app::App;
+use super::super::theme::Theme;
+use crate::insight;
+use crate::model::details::DurationHistogram;
+use crate::model::Model;
+use crate::present::units::{bytes, duration_ns};
+
+fn ago(model: &Model, t: i64) -> String {
+    if t == 0 {
+        "-".into()
+    } else {
+        format!(
+            "{} ago",
+            duration_ns(u64::try_from(model.now.saturating_sub(t)).unwrap_or(0))
+        )
+    }
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
+    let block = Block::bordered().title(Span::styled(" task details (Esc back) ", theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(task) = app.selected_uid.and_then(|uid| {
+        app.selected_slot()
+            .and_then(|s| model.slot(s))
+            .filter(|t| t.uid == uid)
+            .or_else(|| model.task_by_uid(uid))
+    }) else {
+        frame.render_widget(
+            Paragraph::new("the task is gone (dropped and past --retain)"),
+            inner,
+        );
+        return;
+    };
+    let [left, right] =
+        Layout::horizontal([Constraint::Length(44), Constraint::Fill(1)]).areas(inner);
+    let s = &task.stats;
+    let size = match task.size_bytes {
+        Some(n) if task.boxed => format!("{} ({n} B), boxed", bytes(n)),
+        Some(n) => format!("{} ({n} B)", bytes(n)),
+        None => "unknown (target reports no sizes)".into(),
+    };
+    let rows: Vec<(&str, String)> = vec![
+        ("console id", task.console_id.to_string()),
+        (
+            "tokio id",
+            task.task_id.map_or_else(|| "-".into(), |v| v.to_string()),
+        ),
+        ("name", model.resolve(task.name).to_string()),
+        ("kind", task.kind.as_str().to_string()),
+        ("state", task.state().as_str().to_string()),
+        ("future size", size),
+        ("location", model.resolve(task.location).to_string()),
+        ("polls", s.polls.to_string()),
+        ("busy", duration_ns(s.busy_ns)),
+        ("scheduled", duration_ns(s.scheduled_ns)),
+        ("idle", duration_ns(task.idle_ns(model.now))),
+        ("total", duration_ns(task.total_ns(model.now))),
+        ("wakes", s.wakes.to_string()),
+        ("self-wakes", s.self_wakes.to_string()),
+        ("waker clones", s.waker_clones.to_string()),
+        ("waker drops", s.waker_drops.to_string()),
+        ("live wakers", task.live_wakers().to_string()),
+        ("created", ago(model, s.created_at)),
+        ("first poll", ago(model, s.first_poll)),
+        ("last poll", ago(model, s.last_poll_started)),
+        ("last wake", ago(model, s.last_wake)),
+        ("dropped", ago(model, s.dropped_at)),
+    ];
+    let lines: Vec<Line> = rows
+        .into_iter()
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(format!("{k:>13} "), theme.label()),
+                Span::raw(v),
+            ])
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), left);
+    let details = model
+        .details
+        .as_ref()
+        .filter(|d| d.console_id == task.console_id);
+    // The task's lints first, explained, then its two histograms.
+    let lints: Vec<Line> = insight::lint_list(insight::lints(task, model.now, &app.lints))
+        .map(|l| {
+            Line::from(Span::styled(
+                format!(
+                    "[{}] {}",
+                    l.letter(),
+                    l.explain(app.lints.large_future_bytes)
+                ),
+                theme.warn(),
+            ))
+        })
+        .collect();
+    let lint_height = (lints.len() as u16 * 2).min(right.height / 3);
+    let [lint_area, right] =
+        Layout::vertical([Constraint::Length(lint_height), Constraint::Fill(1)]).areas(right);
+    frame.render_widget(Paragraph::new(lints).wrap(Wrap { trim: true }), lint_area);
+    let [poll, sched] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(right);
+    histogram(
+        frame,
+        poll,
+        "poll times",
+        details.and_then(|d| d.poll_times.as_ref()),
+        details.is_some(),
+        theme,
+    );
+    histogram(
+        frame,
+        sched,
+        "scheduled times",
+        details.and_then(|d| d.scheduled_times.as_ref()),
+        details.is_some(),
+        theme,
+    );
+    if let Some(err) = details.and_then(|d| d.error.as_ref()) {
+        let bottom = Rect {
+            y: right.bottom().saturating_sub(1),
+            height: 1.min(right.height),
+            ..right
+        };
+        frame.render_widget(Paragraph::new(err.as_str()).style(theme.bad()), bottom);
+    }
+}
+
+fn histogram(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    h: Option<&DurationHistogram>,
+    arrived: bool,
+    theme: Theme,
+) {
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(Span::styled(format!(" {title} "), theme.title()));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(h) = h else {
+        let msg = if arrived {
+            "no samples yet"
+        } else {
+            "waiting for WatchTaskDetails…"
+        };
+        frame.render_widget(Paragraph::new(msg).style(theme.label()), inner);
+        return;
+    };
+    let hist = &h.histogram;
+    if hist.is_empty() {
+        frame.render_widget(Paragraph::new("no samples yet").style(theme.label()), inner);
+        return;
+    }
+    let q = |p: f64| duration_ns(hist.value_at_quantile(p));
+    let mut summary = format!(
+        "n {}  p50 {}  p90 {}  p99 {}  max {}",
+        hist.len(),
+        q(0.5),
+        q(0.9),
+        q(0.99),
+        duration_ns(hist.max())
+    );
+    if h.high_outliers > 0 {
+        summary.push_str(&format!(
+            "  +{} outliers ≤ {}",
+            h.high_outliers,
+            duration_ns(h.highest_outlier.unwrap_or(0))
+        ));
+    }
+    let [text, bars] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
+    frame.render_widget(Paragraph::new(summary), text);
+    // Counts in equal-width bins from the smallest to the largest value.
+    let n = usize::from(bars.width).max(1);
+    // One distinct value: one bar at the left, not a lone bar at the far edge.
+    let (lo, hi) = (hist.min(), hist.max().max(hist.min() + 1));
+    let single = hist.iter_recorded().nth(1).is_none();
+    let mut bins = vec![0u64; n];
+    for v in hist.iter_recorded() {
+        let x = v.value_iterated_to().clamp(lo, hi);
+        let i = if single {
+            0
+        } else {
+            (((x - lo) as f64 / (hi - lo) as f64) * (n - 1) as f64) as usize
+        };
+        bins[i.min(n - 1)] += v.count_at_value();
+    }
+    frame.render_widget(Sparkline::default().data(&bins).style(theme.tasks()), bars);
+}

@@ -1,0 +1,87 @@
+//! Drawing `&Model` and `&App` into a frame, one file per screen; nothing here changes the app
+//! (what depends on the frame's size, such as the page length, is set before, by
+//! [`App::prepare`]). Reads only what is on screen.
+
+mod chart;
+mod details;
+mod footer;
+mod header;
+mod locations;
+mod popups;
+mod table;
+mod tasks;
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::app::{App, Mode};
+use super::theme::Theme;
+use crate::model::Model;
+
+/// Where each part of the screen goes, or `None` when the terminal is too small for anything
+/// but a word.
+pub struct Areas {
+    pub header: Rect,
+    /// Zero height on short terminals.
+    pub chart: Rect,
+    pub body: Rect,
+    pub footer: Rect,
+}
+
+pub fn areas(area: Rect, model: &Model) -> Option<Areas> {
+    if area.width < 20 || area.height < 4 {
+        return None;
+    }
+    let chart_height = if area.height >= 24 {
+        (area.height / 3).max(8)
+    } else {
+        0
+    };
+    let [header, chart, body, footer] = Layout::vertical([
+        Constraint::Length(header::height(model)),
+        Constraint::Length(chart_height),
+        Constraint::Min(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    Some(Areas {
+        header,
+        chart,
+        body,
+        footer,
+    })
+}
+
+/// Rows of a table drawn in `body` (one is its header).
+pub fn table_rows(body: Rect) -> usize {
+    usize::from(body.height.saturating_sub(1))
+}
+
+pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
+    let theme = Theme { color: app.color };
+    let area = frame.area();
+    let Some(a) = areas(area, model) else {
+        // Too small for anything but a word: say so in what fits.
+        frame.render_widget(
+            Paragraph::new("asyncmem: enlarge the terminal").style(theme.warn()),
+            area,
+        );
+        return;
+    };
+    header::draw(frame, a.header, app, model, theme);
+    if a.chart.height > 0 {
+        chart::draw(frame, a.chart, app, model, theme);
+    }
+    match app.mode {
+        Mode::Details => details::draw(frame, a.body, app, model, theme),
+        Mode::Locations => locations::draw(frame, a.body, app, model, theme),
+        _ => tasks::draw(frame, a.body, app, model, theme),
+    }
+    footer::draw(frame, a.footer, app, model.playback.is_some(), theme);
+    match app.mode {
+        Mode::Help => popups::help(frame, area, theme),
+        Mode::Warnings => popups::warnings(frame, area, model, theme),
+        _ => {}
+    }
+}

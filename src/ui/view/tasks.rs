@@ -1,0 +1,56 @@
+//! The tasks view: the visible window of the sorted, filtered task index, the columns that fit.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Span;
+use ratatui::widgets::{Cell, Row};
+use ratatui::Frame;
+
+use super::super::app::App;
+use super::super::theme::Theme;
+use crate::model::{Model, TaskState};
+use crate::present::columns;
+use crate::present::units::tail;
+use crate::present::Column;
+
+/// Columns that fit `width`, least useful dropped first; Location takes the rest.
+fn columns(width: u16) -> Vec<(Column, u16)> {
+    columns::fit(&columns::TUI, usize::from(width), 0)
+        .into_iter()
+        .map(|c| (c.column, c.width as u16))
+        .collect()
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
+    let cols = columns(area.width);
+    let visible = super::table_rows(area);
+    let loc_width = super::table::location_width(&cols, area.width);
+    let rows = app.index.rows()[app.offset.min(app.index.len())..]
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &slot)| Some((i, model.slot(slot)?)))
+        .take(visible)
+        .map(|(i, t)| {
+            let cells = cols.iter().map(|(c, _)| {
+                let text = columns::cell_text(model, t, *c, &app.lints);
+                match c {
+                    Column::Location => Cell::from(tail(&text, loc_width)),
+                    Column::Size if t.boxed => Cell::from(Span::styled(text, theme.boxed())),
+                    _ => Cell::from(text),
+                }
+            });
+            let mut style = if t.state() == TaskState::Done {
+                theme.done()
+            } else {
+                Style::new()
+            };
+            if app.offset + i == app.selected_row {
+                style = style.patch(theme.selected());
+            }
+            Row::new(cells).style(style)
+        });
+    frame.render_widget(
+        super::table::sorted(rows, &cols, app.sort, app.descending, theme),
+        area,
+    );
+}
