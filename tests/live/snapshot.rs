@@ -1,11 +1,10 @@
 //! `asyncmem snapshot` against real instrumented child processes, and every kind of bad input
 //! against a real process.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 use serde_json::Value;
 
 const N: usize = 200;

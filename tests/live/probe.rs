@@ -3,12 +3,11 @@
 //! stalled watcher is dropped instead of growing the target, a watcher leaving mid-stream is
 //! harmless, and the other RPCs (state, pause, resume, task details) answer.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::{
     InstrumentRequest, PauseRequest, ResumeRequest, StateRequest, TaskDetailsRequest, Temporality,

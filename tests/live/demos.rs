@@ -1,11 +1,10 @@
 //! Each teaching demo, run briefly as a real child process under console-subscriber, shows
 //! through the real `asyncmem snapshot` the shape its lesson is about.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn snapshot(target: &Target, extra: &[&str]) -> Value {
