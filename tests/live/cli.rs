@@ -53,3 +53,39 @@ pub fn named<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .find(|t| t["name"] == name)
         .unwrap_or_else(|| panic!("no task named {name} in {json:#}"))
 }
+
+/// The snapshot's entry for lint `name`.
+pub fn lint<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    json["lints"]
+        .as_array()
+        .expect("lints array")
+        .iter()
+        .find(|l| l["lint"] == name)
+        .unwrap_or_else(|| panic!("no lint {name} in {json:#}"))
+}
+
+/// The snapshot warns of nothing (else its warnings are shown after `context`).
+#[track_caller]
+pub fn assert_no_warnings(json: &serde_json::Value, context: &str) {
+    assert!(
+        json["warnings"]
+            .as_array()
+            .expect("warnings array")
+            .is_empty(),
+        "{context}: {:#}",
+        json["warnings"]
+    );
+}
+
+/// The sleepers demo's holders: every unnamed task spawned at its spawn site.
+pub fn sleepers_holders(json: &serde_json::Value) -> Vec<&serde_json::Value> {
+    tasks(json)
+        .iter()
+        .filter(|t| {
+            t["name"].is_null()
+                && t["location"]
+                    .as_str()
+                    .is_some_and(|l| l.contains("sleepers.rs"))
+        })
+        .collect()
+}
