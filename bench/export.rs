@@ -1,7 +1,8 @@
 //! What one scrape of `asyncmem export` costs: rendering the Prometheus text of a model.
 //!
 //! * `export/render_100k_6_sites`: 100,000 live tasks from 6 spawn sites (the synthetic
-//!   console-subscriber updates of `bench/synth.rs`), default settings (top 20 locations).
+//!   console-subscriber updates of `asyncmem_testkit::subscriber`), default settings (top 20
+//!   locations).
 //! * `export/render_100k_10k_sites`: the same tasks spread over 10,000 spawn sites, so that the
 //!   top-K cut and the `other` sum do real work.
 //!
@@ -13,17 +14,10 @@ use std::hint::black_box;
 use asyncmem::model::Model;
 use asyncmem::output::prometheus::{self, Config};
 use asyncmem::output::TargetInfo;
-use console_api as proto;
+use asyncmem_testkit::subscriber as synth;
 use criterion::{Criterion, SamplingMode, Throughput};
-use proto::field::{Name, Value};
-use proto::instrument::Update;
-use proto::tasks::{Stats, Task as PTask, TaskUpdate};
 
 const TASKS: usize = 100_000;
-
-/// Synthetic console updates shaped like console-subscriber 0.5's over tokio 1.x.
-#[path = "synth.rs"]
-mod synth;
 
 fn model(sites: Option<u32>) -> Model {
     let mut update = synth::new_tasks(TASKS);

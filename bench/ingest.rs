@@ -14,17 +14,10 @@
 use std::hint::black_box;
 
 use asyncmem::model::Model;
-use console_api as proto;
+use asyncmem_testkit::subscriber as synth;
 use criterion::{BatchSize, Criterion, SamplingMode, Throughput};
-use proto::field::{Name, Value};
-use proto::instrument::Update;
-use proto::tasks::{Stats, Task as PTask, TaskUpdate};
 
 const TASKS: usize = 100_000;
-
-/// Synthetic console updates shaped like console-subscriber 0.5's over tokio 1.x.
-#[path = "synth.rs"]
-mod synth;
 
 fn bench_ingest(c: &mut Criterion) {
     let mut group = c.benchmark_group("ingest");

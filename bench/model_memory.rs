@@ -10,10 +10,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use asyncmem::model::{Model, Task};
-use console_api as proto;
-use proto::field::{Name, Value};
-use proto::instrument::Update;
-use proto::tasks::{Stats, Task as PTask, TaskUpdate};
+use asyncmem_testkit::subscriber as synth;
 
 /// `System`, counting the bytes currently allocated and their high-water mark.
 struct Counting;
@@ -70,11 +67,6 @@ static ALLOC: Counting = Counting;
 fn live() -> usize {
     LIVE.load(Relaxed)
 }
-
-/// Synthetic console updates shaped like console-subscriber 0.5's over tokio 1.x (the same
-/// shape as in `bench/ingest.rs`).
-#[path = "synth.rs"]
-mod synth;
 
 struct Row {
     tasks: usize,

@@ -15,6 +15,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use asyncmem::model::{Event, Model, ModelConfig, RssSample, TaskState, WarningKind};
+use asyncmem_testkit::{stamp, SEC};
 use console_api as proto;
 use proptest::collection::{hash_map, vec};
 use proptest::prelude::*;
@@ -22,8 +23,6 @@ use proptest::test_runner::{RngAlgorithm, TestCaseError};
 use proto::field::{Name, Value};
 use proto::instrument::Update;
 use proto::tasks::{Stats, Task as PTask, TaskUpdate};
-
-const SEC: i64 = 1_000_000_000;
 
 /// Cases for the properties: each case is at most ~30 small updates, so many are cheap.
 const CASES: u32 = 1024;
@@ -36,14 +35,6 @@ fn config_with_cases(cases: u32) -> ProptestConfig {
         // ChaCha is slow in unoptimised test builds; generation dominates the run time.
         rng_algorithm: RngAlgorithm::XorShift,
         ..ProptestConfig::default()
-    }
-}
-
-/// Nanoseconds as an exact protobuf timestamp (nanos always in 0..1e9).
-fn stamp(ns: i64) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: ns.div_euclid(SEC),
-        nanos: ns.rem_euclid(SEC) as i32,
     }
 }
 
@@ -75,7 +66,7 @@ fn nanos() -> BoxedStrategy<i64> {
 fn timestamp() -> BoxedStrategy<Option<prost_types::Timestamp>> {
     prop_oneof![
         2 => Just(None),
-        8 => nanos().prop_map(|n| Some(stamp(n))),
+        8 => nanos().prop_map(stamp),
         1 => (any::<i64>(), any::<i32>())
             .prop_map(|(seconds, nanos)| Some(prost_types::Timestamp { seconds, nanos })),
         1 => (
@@ -567,7 +558,7 @@ fn run(cfg: ModelConfig, steps: Vec<Step>) -> Result<Model, TestCaseError> {
 
 fn empty_update(now: i64, task_update: Option<TaskUpdate>) -> Update {
     Update {
-        now: Some(stamp(now)),
+        now: stamp(now),
         task_update,
         resource_update: None,
         async_op_update: None,
@@ -687,8 +678,8 @@ fn sized_task(console_id: u64, size: u64) -> PTask {
 
 fn bare_stats(dropped_at: Option<i64>) -> Stats {
     Stats {
-        created_at: Some(stamp(SEC)),
-        dropped_at: dropped_at.map(stamp),
+        created_at: stamp(SEC),
+        dropped_at: dropped_at.map(asyncmem_testkit::timestamp),
         ..Default::default()
     }
 }
@@ -700,7 +691,7 @@ fn bare_stats(dropped_at: Option<i64>) -> Stats {
 fn future_bytes_stay_exact_when_sizes_overflow() {
     let mut m = Model::default();
     m.apply_update(&Update {
-        now: Some(stamp(SEC)),
+        now: stamp(SEC),
         task_update: Some(TaskUpdate {
             new_tasks: vec![sized_task(1, u64::MAX), sized_task(2, 1)],
             stats_update: [(1, bare_stats(None)), (2, bare_stats(None))].into(),
@@ -711,7 +702,7 @@ fn future_bytes_stay_exact_when_sizes_overflow() {
     assert_eq!(m.counts(), m.recount());
     // task 2 ends
     m.apply_update(&Update {
-        now: Some(stamp(2 * SEC)),
+        now: stamp(2 * SEC),
         task_update: Some(TaskUpdate {
             stats_update: [(2, bare_stats(Some(2 * SEC)))].into(),
             ..Default::default()
@@ -728,7 +719,7 @@ fn future_bytes_stay_exact_when_sizes_overflow() {
 fn retention_applies_to_updates_without_task_update() {
     let mut m = Model::default(); // retain_done: 6 s
     m.apply_update(&Update {
-        now: Some(stamp(SEC)),
+        now: stamp(SEC),
         task_update: Some(TaskUpdate {
             stats_update: [(1, bare_stats(Some(SEC)))].into(),
             ..Default::default()
@@ -751,12 +742,12 @@ fn retention_applies_to_updates_without_task_update() {
 fn reused_unannounced_id_retires_the_old_placeholder() {
     let mut m = Model::default();
     let stats_only = |now: i64, created: i64| Update {
-        now: Some(stamp(now)),
+        now: stamp(now),
         task_update: Some(TaskUpdate {
             stats_update: [(
                 7,
                 Stats {
-                    created_at: Some(stamp(created)),
+                    created_at: stamp(created),
                     ..Default::default()
                 },
             )]

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[test]
 fn the_layer_composed_with_a_registry_serves_the_tasks() {
-    let port = common::free_port();
+    let port = asyncmem_testkit::free_port();
     use tracing_subscriber::prelude::*;
     tracing_subscriber::registry()
         .with(

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 #[test]
 fn init_outside_a_runtime_serves_the_tasks_of_a_later_runtime() {
-    let port = common::free_port();
+    let port = asyncmem_testkit::free_port();
     asyncmem_probe::Builder::default()
         .server_addr(([127, 0, 0, 1], port))
         .publish_interval(Duration::from_millis(50))

@@ -1,18 +1,11 @@
-//! What the probe's integration tests share: a free port, and a runtime whose 50 sleeping
-//! tasks of 1,000+ bytes must reach a console-api client with their sizes.
+//! What the probe's integration tests share: a runtime whose 50 sleeping tasks of 1,000+ bytes
+//! must reach a console-api client with their sizes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::InstrumentRequest;
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// Build a runtime, spawn 50 tasks each holding 1,000 bytes across a long sleep, and wait (at
 /// most 20 s) until `WatchUpdates` on `port` has announced all of them with `size.bytes`.

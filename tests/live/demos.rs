@@ -1,11 +1,10 @@
 //! Each teaching demo, run briefly as a real child process under console-subscriber, shows
 //! through the real `asyncmem snapshot` the shape its lesson is about.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 use serde_json::Value;
 
 fn snapshot(target: &Target, extra: &[&str]) -> Value {
@@ -64,12 +63,7 @@ fn fat_vs_slim_holds_the_buffer_only_in_the_fat_handler() {
     let (max, tasks, boxed) = by_size[2];
     assert!(max >= 16 * 1024, "the fat future is only {max} B");
     assert_eq!((tasks, boxed), (100, 100));
-    let large = json["lints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["lint"] == "large_future")
-        .unwrap();
+    let large = lint(&json, "large_future");
     assert!(large["tasks"].as_u64().unwrap() >= 100);
 }
 
@@ -87,12 +81,7 @@ fn leak_grows_and_its_unwakeable_half_is_flagged() {
         live(&second)
     );
     assert!(second["rss_bytes"].as_u64() >= first["rss_bytes"].as_u64());
-    let lost = second["lints"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["lint"] == "lost_waker")
-        .unwrap();
+    let lost = lint(&second, "lost_waker");
     let leaked = live(&second) - 2; // less block_on and the demo's own waiting loop
     let lost = lost["tasks"].as_u64().unwrap();
     assert!(
@@ -189,15 +178,7 @@ fn slope_separates_sleepers_by_their_buffer_size() {
 #[test]
 fn busy_spinners_wake_themselves_and_the_blocker_never_yields() {
     let target = start_demo("busy", &["--spinners", "12"]);
-    let lint = |json: &Value, name: &str| {
-        json["lints"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["lint"] == name)
-            .and_then(|l| l["tasks"].as_u64())
-            .unwrap()
-    };
+    let lint = |json: &Value, name: &str| lint(json, name)["tasks"].as_u64().unwrap();
     // The blocker is inside its blocking poll 3 s of every 4: within a few snapshots one sees
     // it past the 1 s threshold.
     let start = std::time::Instant::now();

@@ -1,11 +1,10 @@
 //! `asyncmem snapshot` against real instrumented child processes, and every kind of bad input
 //! against a real process.
 
-mod common;
-
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 use serde_json::Value;
 
 const N: usize = 200;
@@ -17,15 +16,7 @@ fn check_sleepers_picture(json: &Value, target: &Target) {
     let live = json["live_tasks"].as_u64().unwrap();
     assert!(live >= N as u64 + 4, "live tasks {live} < {}", N + 4);
     // The holders of 4096 bytes: every unnamed task spawned at the sleepers' spawn site.
-    let holders: Vec<&Value> = tasks(json)
-        .iter()
-        .filter(|t| {
-            t["name"].is_null()
-                && t["location"]
-                    .as_str()
-                    .is_some_and(|l| l.contains("sleepers.rs"))
-        })
-        .collect();
+    let holders: Vec<&Value> = sleepers_holders(json);
     assert!(holders.len() >= N, "only {} holders", holders.len());
     for t in &holders {
         let size = t["size_bytes"].as_u64().expect("a size");
@@ -47,11 +38,7 @@ fn check_sleepers_picture(json: &Value, target: &Target) {
     assert!(tiny["size_bytes"].as_u64().unwrap() < 1024);
     // Sorted by size: the boxed 32 KiB future comes first.
     assert_eq!(tasks(json)[0]["name"], "boxed-32k");
-    assert!(
-        json["warnings"].as_array().unwrap().is_empty(),
-        "{:#}",
-        json["warnings"]
-    );
+    assert_no_warnings(json, "sleepers");
 }
 
 #[test]

@@ -1,13 +1,11 @@
 //! End to end: the real `asyncmem top` binary in a real pseudo-terminal (portable-pty, read back
 //! through a vt100 parser), attached to the real sleepers demo under console-subscriber.
 
-mod common;
-
 use std::io::{Read, Write};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
 
 const ROWS: u16 = 40;

@@ -1,8 +1,6 @@
 //! `asyncmem export` against a real demo, read directly over HTTP and through a real Prometheus
 //! server (the Debian package `prometheus`, installed by `.ci/run`) scraping it.
 
-mod common;
-
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -10,7 +8,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 use serde_json::Value;
 
 /// Sleepers holding 4096 bytes each (the demo adds four named tasks and its main task).
@@ -456,7 +455,10 @@ fn check_dashboard(prom: &Prometheus) {
         "/grafana/asyncmem-dashboard.json"
     );
     let dashboard: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let exporter_source = include_str!("../src/output/prometheus.rs");
+    let exporter_source = include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/src/output/prometheus.rs"
+    ));
     let mut exprs = Vec::new();
     for panel in dashboard["panels"].as_array().unwrap() {
         for target in panel["targets"].as_array().unwrap() {

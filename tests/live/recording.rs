@@ -1,13 +1,12 @@
 //! `record`, `snapshot --from` and bad recordings, against the real sleepers demo under
 //! console-subscriber and the real asyncmem binary.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("asyncmem-{name}-{}", std::process::id()));

@@ -1,8 +1,6 @@
 //! End to end in tmux, as a person would use it: `asyncmem top --demo` in a real terminal,
 //! driven with `send-keys` and read with `capture-pane`. (.ci/run installs tmux.)
 
-mod common;
-
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -63,7 +61,7 @@ impl Drop for Tmux {
 
 #[test]
 fn top_demo_in_tmux_starts_its_demo_and_stops_it_on_quit() {
-    common::demo_bin("sleepers");
+    crate::common::demo_bin("sleepers");
     let tmux = Tmux::new();
     let status = std::env::temp_dir().join(format!("asyncmem-tmux-{}.status", std::process::id()));
     let _ = std::fs::remove_file(&status);

@@ -3,12 +3,11 @@
 //! stalled watcher is dropped instead of growing the target, a watcher leaving mid-stream is
 //! harmless, and the other RPCs (state, pause, resume, task details) answer.
 
-mod common;
-
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::cli::*;
+use crate::common::*;
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::{
     InstrumentRequest, PauseRequest, ResumeRequest, StateRequest, TaskDetailsRequest, Temporality,
@@ -72,6 +71,17 @@ fn wait_for_live(target: &Target, want: usize) {
     assert!(live >= want, "only {live} of {want} tasks appeared");
 }
 
+/// The sleepers demo under the probe with `n` tasks of 64 bytes, once a watcher sees all of them
+/// and the demo's own 4.
+fn sleepers_all_live(n: usize) -> Target {
+    let target = start_demo(
+        "sleepers",
+        &["-n", &n.to_string(), "-b", "64", "--instrument", "probe"],
+    );
+    wait_for_live(&target, n + 4);
+    target
+}
+
 #[test]
 fn asyncmem_attaches_to_a_probe_target_by_pid_and_by_addr() {
     const N: u64 = 200;
@@ -92,15 +102,7 @@ fn asyncmem_attaches_to_a_probe_target_by_pid_and_by_addr() {
             json["instrumentation"]
         );
         assert!(json["live_tasks"].as_u64().unwrap() >= N + 4, "{flag}");
-        let holders: Vec<&Value> = tasks(&json)
-            .iter()
-            .filter(|t| {
-                t["name"].is_null()
-                    && t["location"]
-                        .as_str()
-                        .is_some_and(|l| l.contains("sleepers.rs"))
-            })
-            .collect();
+        let holders: Vec<&Value> = sleepers_holders(&json);
         assert!(
             holders.len() as u64 >= N,
             "{flag}: {} holders",
@@ -119,23 +121,15 @@ fn asyncmem_attaches_to_a_probe_target_by_pid_and_by_addr() {
         assert_eq!(tiny["boxed"], false);
         assert!(tiny["size_bytes"].as_u64().unwrap() < 1024);
         assert_eq!(tasks(&json)[0]["name"], "boxed-32k");
-        assert!(
-            json["warnings"].as_array().unwrap().is_empty(),
-            "{flag}: {:#}",
-            json["warnings"]
-        );
+        assert_no_warnings(&json, flag);
     }
 }
 
 #[test]
 fn a_late_watcher_gets_all_of_20k_live_tasks_in_chunks_under_4_mib() {
     const N: usize = 20_000;
-    let target = start_demo(
-        "sleepers",
-        &["-n", &N.to_string(), "-b", "64", "--instrument", "probe"],
-    );
     // Wait until the target has spawned them all, then attach late.
-    wait_for_live(&target, N + 4);
+    let target = sleepers_all_live(N);
     let rt = runtime();
     let started = Instant::now();
     let (live, messages) = rt.block_on(watch_until(&target, N + 4, Duration::from_secs(30)));
@@ -152,11 +146,7 @@ fn a_late_watcher_gets_all_of_20k_live_tasks_in_chunks_under_4_mib() {
     // asyncmem itself, attached late, sees them all and warns of nothing.
     let json = settled_snapshot("--addr", &target.addr(), "60s");
     assert!(json["live_tasks"].as_u64().unwrap() >= (N + 4) as u64);
-    assert!(
-        json["warnings"].as_array().unwrap().is_empty(),
-        "{:#}",
-        json["warnings"]
-    );
+    assert_no_warnings(&json, "a late asyncmem");
 }
 
 #[test]
@@ -230,11 +220,7 @@ fn target_alive(target: &Target) -> bool {
 #[test]
 fn watchers_leaving_mid_stream_are_harmless() {
     const N: usize = 20_000;
-    let target = start_demo(
-        "sleepers",
-        &["-n", &N.to_string(), "-b", "64", "--instrument", "probe"],
-    );
-    wait_for_live(&target, N + 4);
+    let target = sleepers_all_live(N);
     let rt = runtime();
     rt.block_on(async {
         for _ in 0..5 {

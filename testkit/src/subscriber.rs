@@ -1,9 +1,14 @@
-//! Synthetic console-api updates shaped like console-subscriber 0.5's, shared by the benches.
-#![allow(dead_code)]
+//! Synthetic console-api updates shaped like console-subscriber 0.5's over tokio 1.x, at the
+//! scale of the benches: 100,000s of tasks from a handful of spawn sites, their stats moving on
+//! from round to round.
 
-use super::*;
+use console_api as proto;
+use proto::field::Value;
+use proto::instrument::Update;
+use proto::tasks::{Stats, Task as PTask};
 
-const SEC: i64 = 1_000_000_000;
+use crate::{duration, stamp, task_update, SEC};
+
 /// Wall clock of the synthetic target (late 2025), in nanoseconds.
 pub const T0: i64 = 1_764_000_000 * SEC;
 /// `MetaId` of the `runtime.spawn` callsite (console-subscriber uses the metadata address).
@@ -20,26 +25,8 @@ const LOCATIONS: [(&str, u32, u32); 6] = [
 const SIZES: [u64; 6] = [16, 80, 1040, 4112, 20496, 1040];
 const NAMES: [&str; 4] = ["tiny", "kilobyte", "sixteen-k", "boxed-32k"];
 
-pub fn stamp(ns: i64) -> Option<prost_types::Timestamp> {
-    Some(prost_types::Timestamp {
-        seconds: ns / SEC,
-        nanos: (ns % SEC) as i32,
-    })
-}
-
-fn duration(ns: i64) -> Option<prost_types::Duration> {
-    Some(prost_types::Duration {
-        seconds: ns / SEC,
-        nanos: (ns % SEC) as i32,
-    })
-}
-
 fn field(name: &str, value: Value) -> proto::Field {
-    proto::Field {
-        name: Some(Name::StrName(name.to_string())),
-        value: Some(value),
-        metadata_id: Some(proto::MetaId { id: SPAWN_META }),
-    }
+    crate::str_field(SPAWN_META, name, value)
 }
 
 /// A span id as tracing-subscriber's registry hands them out (slab index + 1, shard bits).
@@ -145,46 +132,31 @@ fn metadata() -> proto::RegisterMetadata {
 
 /// The first update of a connection: metadata, `n` new tasks and their stats.
 pub fn new_tasks(n: usize) -> Update {
-    Update {
-        now: stamp(T0 + 2 * SEC),
-        task_update: Some(TaskUpdate {
-            new_tasks: (0..n).map(task).collect(),
-            stats_update: (0..n).map(|i| (console_id(i), stats(i, 0))).collect(),
-            dropped_events: 0,
-        }),
-        resource_update: None,
-        async_op_update: None,
-        new_metadata: Some(metadata()),
-    }
+    task_update(
+        T0 + 2 * SEC,
+        (0..n).map(task).collect(),
+        (0..n).map(|i| (console_id(i), stats(i, 0))),
+        Some(metadata()),
+    )
 }
 
 /// A later update announcing the tasks `from..from + n` (a spawn burst) with their stats.
 pub fn burst(from: usize, n: usize) -> Update {
     let ids = from..from + n;
-    Update {
-        now: stamp(T0 + 3 * SEC),
-        task_update: Some(TaskUpdate {
-            new_tasks: ids.clone().map(task).collect(),
-            stats_update: ids.map(|i| (console_id(i), stats(i, 0))).collect(),
-            dropped_events: 0,
-        }),
-        resource_update: None,
-        async_op_update: None,
-        new_metadata: None,
-    }
+    task_update(
+        T0 + 3 * SEC,
+        ids.clone().map(task).collect(),
+        ids.map(|i| (console_id(i), stats(i, 0))),
+        None,
+    )
 }
 
 /// A later update: no new task, changed stats for all `n` tasks.
 pub fn stats_only(n: usize, round: i64) -> Update {
-    Update {
-        now: stamp(T0 + (2 + round) * SEC),
-        task_update: Some(TaskUpdate {
-            new_tasks: vec![],
-            stats_update: (0..n).map(|i| (console_id(i), stats(i, round))).collect(),
-            dropped_events: 0,
-        }),
-        resource_update: None,
-        async_op_update: None,
-        new_metadata: None,
-    }
+    task_update(
+        T0 + (2 + round) * SEC,
+        vec![],
+        (0..n).map(|i| (console_id(i), stats(i, round))),
+        None,
+    )
 }

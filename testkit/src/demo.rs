@@ -1,0 +1,70 @@
+//! Real demo targets (the `asyncmem-demos` binaries): built once per test process, started on a
+//! free console port, killed and reaped on drop.
+//!
+//! The demos are looked up next to a binary of the same cargo target directory and profile
+//! (`next_to`): integration tests pass `env!("CARGO_BIN_EXE_asyncmem")`, which only they have.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+
+/// The demo binary `name` next to `next_to`, after building the demos once per process (with
+/// the default profile, as `cargo test` builds the tests).
+pub fn demo_bin(next_to: &Path, name: &str) -> PathBuf {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-p", "asyncmem-demos", "--bins"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .expect("running cargo build for the demos");
+        assert!(status.success(), "building the demos failed");
+    });
+    next_to.with_file_name(name)
+}
+
+/// A running demo target, killed and reaped on drop.
+pub struct Target {
+    pub child: Child,
+    pub pid: i32,
+    pub port: u16,
+}
+
+impl Target {
+    /// The console endpoint, as asyncmem's `--addr` takes it.
+    pub fn addr(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for Target {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Start the demo binary `bin` (see [`demo_bin`]) with `args`, its console on a free port,
+/// publishing every 100 ms; returns once the demo has printed its `pid=` line.
+pub fn start_demo(bin: &Path, args: &[&str]) -> Target {
+    let port = crate::free_port();
+    let bind = format!("127.0.0.1:{port}");
+    let mut child = Command::new(bin)
+        .args(["--console-bind", &bind])
+        .args(args)
+        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting the demo");
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().expect("piped stdout"))
+        .read_line(&mut line)
+        .expect("reading the demo's first line");
+    assert!(line.starts_with("pid="), "unexpected demo output {line:?}");
+    let pid = child.id() as i32;
+    Target { child, pid, port }
+}

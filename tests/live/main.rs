@@ -1,0 +1,14 @@
+//! The asyncmem CLI against live targets: real demo processes (under console-subscriber or the
+//! probe), the real asyncmem binary, a real Prometheus. One test binary, one module per command
+//! or concern.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cli;
+
+mod demos;
+mod probe;
+mod prometheus;
+mod recording;
+mod snapshot;

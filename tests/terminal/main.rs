@@ -1,0 +1,8 @@
+//! The real `asyncmem top` in a real terminal: a pseudo-terminal read through a vt100 parser, and
+//! tmux driven as a person would. One test binary.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod tmux_e2e;
+mod top_e2e;
