@@ -10,7 +10,7 @@ use super::super::app::App;
 use super::super::theme::Theme;
 use crate::error::HOW_TO_INSTRUMENT;
 use crate::insight::{self, Reading, Split, LAG_UNRELIABLE_NS};
-use crate::model::{Connection, Model};
+use crate::model::{Connection, Counts, Model};
 use crate::present::units::{bytes, duration_ns, signed_bytes};
 
 /// Rows the header takes: two more when it must say there is no console.
@@ -61,6 +61,27 @@ fn connection(c: &Connection, theme: Theme) -> (String, ratatui::style::Style) {
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
+    let c = model.counts();
+    let mut lines = vec![
+        target_line(app, model, theme),
+        memory_line(model, &c, theme),
+        futures_line(model, &c, theme),
+        fit_line(app, model, theme),
+        look_line(app, model, theme),
+    ];
+    if model.connection == Connection::RssOnly {
+        lines.push(Line::from(Span::styled(
+            format!(" no tokio console endpoint, so RSS only; {HOW_TO_INSTRUMENT}"),
+            theme.warn(),
+        )));
+        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+        return;
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The target, the connection (or the replay's position), and whether the view is paused.
+fn target_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
     let pid = app
         .target
         .pid
@@ -98,7 +119,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     if model.playback.is_none() && (app.frozen || model.paused) {
         line1.push(Span::styled("  ⏸ PAUSED (space resumes)", theme.warn()));
     }
-    let c = model.counts();
+    Line::from(line1)
+}
+
+/// Memory and the live tasks by state.
+fn memory_line(model: &Model, c: &Counts, theme: Theme) -> Line<'static> {
     let rss = model
         .last_rss
         .map_or_else(|| "?".to_string(), |r| bytes(r.rss_bytes));
@@ -113,6 +138,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     line2.extend(kv(" running ", c.scheduled.to_string(), theme));
     line2.extend(kv(" scheduled ", c.idle.to_string(), theme));
     line2.extend(kv(" idle   done ", c.done.to_string(), theme));
+    Line::from(line2)
+}
+
+/// The futures' bytes and what the instrumentation costs per task.
+fn futures_line(model: &Model, c: &Counts, theme: Theme) -> Line<'static> {
     let mean = c.future_bytes.checked_div(c.sized).unwrap_or(0);
     let mut line3 = vec![Span::raw(" ")];
     line3.extend(kv("futures ", bytes(c.future_bytes), theme));
@@ -130,6 +160,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             theme.label(),
         ));
     }
+    Line::from(line3)
+}
+
+/// The bytes-per-task slope over the chart's window, and how it splits.
+fn fit_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
     let mut line4 = vec![Span::raw(" ")];
     let bpt = crate::insight::bytes_per_task(model, Some(app.window()));
     match bpt.reading() {
@@ -166,7 +201,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             theme.label(),
         )),
     }
-    // Line 5: what deserves a look: lints, the subscriber's lag, warnings.
+    Line::from(line4)
+}
+
+/// What deserves a look: lints, the subscriber's lag, warnings.
+fn look_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
     let mut line5 = vec![Span::raw(" ")];
     let found: Vec<String> = app
         .lint_counts
@@ -211,20 +250,5 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             theme.warn(),
         ));
     }
-    let mut lines = vec![
-        Line::from(line1),
-        Line::from(line2),
-        Line::from(line3),
-        Line::from(line4),
-        Line::from(line5),
-    ];
-    if model.connection == Connection::RssOnly {
-        lines.push(Line::from(Span::styled(
-            format!(" no tokio console endpoint, so RSS only; {HOW_TO_INSTRUMENT}"),
-            theme.warn(),
-        )));
-        frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
-        return;
-    }
-    frame.render_widget(Paragraph::new(lines), area);
+    Line::from(line5)
 }
