@@ -577,6 +577,24 @@ fn silent_listener_of_a_pid_is_bounded_by_the_connect_timeout() {
     assert!(r.elapsed < secs(4), "took {:?}", r.elapsed);
 }
 
+#[test]
+#[ignore = "issue 11 item 5: --pid tries a process's listeners one after another: 6 silent listeners with --connect-timeout 1s take 6 s"]
+fn silent_listeners_of_a_pid_are_tried_at_once() {
+    let fake = Fake::start(&["--mode", "silent", "--listeners", "6"]);
+    let r = run(
+        &[
+            "snapshot",
+            "--pid",
+            &fake.0.pid().to_string(),
+            "--connect-timeout",
+            "1s",
+        ],
+        secs(20),
+    );
+    assert!(matches!(r.code, Some(4) | Some(5)), "{r:?}");
+    assert!(r.elapsed < secs(3), "took {:?}", r.elapsed);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Servers that speak the protocol but send hostile content.
 
@@ -638,7 +656,7 @@ fn one_update_with_far_more_tasks_than_max_tasks_stays_within_the_bound() {
 }
 
 #[test]
-#[ignore = "issue 11 item 16: a million tasks in one update: 1.5 GiB peak RSS and ~110 s in a debug build; the warning counts 1,980,000 not tracked (each untracked task counted twice, its stats also as 'never announced')"]
+#[ignore = "issue 11 item 16: a million tasks in one update: not done within the test's 160 s here (by hand: 109 s, 1.5 GiB peak RSS, in a debug build), and the warnings count 1,980,000 not tracked plus 990,000 'never announced' (each untracked task counted twice, its stats as unannounced)"]
 fn a_million_new_tasks_in_one_update_are_counted_once_within_memory() {
     let (n, max) = (1_000_000, 10_000);
     let (r, json) = one_huge_update(n, max, secs(150));
@@ -1015,6 +1033,27 @@ fn replay_of_a_pipe_plays_or_refuses() {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn record_onto_a_full_device_says_so_at_once() {
+    let fake = Fake::hostile("flood");
+    let r = run(
+        &[
+            "record",
+            "--addr",
+            &fake.url(),
+            "-o",
+            "/dev/full",
+            "--overwrite",
+            "--duration",
+            "10s",
+        ],
+        secs(15),
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stderr.contains("No space left"), "{}", r.stderr);
+    assert!(r.elapsed < secs(3), "took {:?}", r.elapsed);
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 //! as the first line of stdout.
 //!
 //! ```text
-//! fake-console --mode silent                 accepts TCP connections, never answers
+//! fake-console --mode silent [--listeners N]  accepts TCP connections (on N sockets), never answers
 //! fake-console --mode garbage                writes random bytes to every connection
 //! fake-console --mode http1                  an HTTP/1.1 server that is not gRPC
 //! fake-console --mode hostile --kind KIND    a real console-api Instrument server, hostile content
@@ -36,7 +36,7 @@ const META: u64 = 1;
 
 fn usage(msg: &str) -> ! {
     eprintln!("fake-console: {msg}");
-    eprintln!("usage: fake-console --mode silent|garbage|http1|hostile|exit-after [--kind KIND] [--tasks N] [--after MS]");
+    eprintln!("usage: fake-console --mode silent|garbage|http1|hostile|exit-after [--kind KIND] [--tasks N] [--after MS] [--listeners N]");
     std::process::exit(2)
 }
 
@@ -45,6 +45,7 @@ struct Opts {
     kind: String,
     tasks: u64,
     after: Duration,
+    listeners: u64,
 }
 
 fn parse() -> Opts {
@@ -53,6 +54,7 @@ fn parse() -> Opts {
         kind: "flood".into(),
         tasks: 1_000_000,
         after: Duration::from_millis(1000),
+        listeners: 1,
     };
     let mut args = std::env::args().skip(1);
     while let Some(flag) = args.next() {
@@ -69,6 +71,7 @@ fn parse() -> Opts {
             "--kind" => o.kind = value.clone(),
             "--tasks" => o.tasks = number(),
             "--after" => o.after = Duration::from_millis(number()),
+            "--listeners" => o.listeners = number(),
             _ => usage(&format!("unknown flag {flag}")),
         }
     }
@@ -86,7 +89,15 @@ async fn main() {
         .unwrap_or_else(|e| usage(&format!("no local address: {e}")));
     let announce = || println!("{addr}");
     match opts.mode.as_str() {
-        "silent" => raw(listener, silent, announce).await,
+        "silent" => {
+            for _ in 1..opts.listeners {
+                let more = TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .unwrap_or_else(|e| usage(&format!("cannot listen: {e}")));
+                tokio::spawn(raw(more, silent, || {}));
+            }
+            raw(listener, silent, announce).await
+        }
         "garbage" => raw(listener, garbage, announce).await,
         "http1" => raw(listener, http1, announce).await,
         "hostile" => {
