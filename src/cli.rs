@@ -275,3 +275,38 @@ fn duration_at_least_10ms(s: &str) -> Result<Duration, String> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults clap parses back are the constants they were written from.
+    #[test]
+    fn defaults_are_the_constants() {
+        let Command::Snapshot(args) = Cli::try_parse_from(["asyncmem", "snapshot", "--pid", "1"])
+            .expect("parses")
+            .command
+        else {
+            panic!("not the snapshot command");
+        };
+        assert_eq!(args.timeout, DEFAULT_SNAPSHOT_TIMEOUT);
+        assert_eq!(
+            args.connect.console().connect_timeout,
+            DEFAULT_CONNECT_TIMEOUT
+        );
+        assert_eq!(
+            args.connect.console().max_message_bytes,
+            DEFAULT_MAX_MESSAGE_BYTES
+        );
+        assert_eq!(args.connect.rss_interval, DEFAULT_RSS_INTERVAL);
+        assert_eq!(args.connect.max_tasks, ModelConfig::default().max_tasks);
+        let Command::Top(top) = Cli::try_parse_from(["asyncmem", "top", "--pid", "1"])
+            .expect("parses")
+            .command
+        else {
+            panic!("not the top command");
+        };
+        assert_eq!(top.retain, DEFAULT_RETAIN_DONE);
+        assert_eq!(top.retain, ModelConfig::default().retain_done);
+    }
+}

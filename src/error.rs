@@ -9,7 +9,7 @@ use thiserror::Error;
 
 use crate::recording::RecordingError;
 
-/// Exit codes, documented in `--help` (see `main.rs`).
+/// Exit codes, documented in `--help` (see [`crate::cli::EXIT_CODES`]).
 pub mod exit {
     pub const OK: i32 = 0;
     /// Anything not listed below (I/O error writing the output, ...).
@@ -175,5 +175,39 @@ impl From<std::io::Error> for Failure {
 impl From<serde_json::Error> for Failure {
     fn from(e: serde_json::Error) -> Failure {
         Failure::new(exit::OTHER, chain(&e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_says_its_cause_and_the_sources_as_anyhow_did() {
+        let path = std::path::Path::new("/no/such/recording");
+        let err = RecordingError::Io(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
+        let failure = Failure::reading_recording(path, &err);
+        let anyhow_said = format!(
+            "asyncmem: error: {:#}\n",
+            anyhow::Error::new(err).context(format!("reading the recording {}", path.display()))
+        );
+        assert_eq!(failure.to_string(), anyhow_said);
+        assert_eq!(failure.exit_code(), exit::BAD_RECORDING);
+    }
+
+    #[test]
+    fn a_later_failure_is_said_after_and_the_first_code_kept() {
+        let f = Failure::signalled(exit::TERMINATED)
+            .then(Failure::new(exit::OTHER, "the recording is incomplete"))
+            .then_say("asyncmem: recorded 3 frames".into());
+        assert_eq!(
+            f.to_string(),
+            "asyncmem: error: the recording is incomplete\nasyncmem: recorded 3 frames\n"
+        );
+        assert_eq!(f.exit_code(), exit::TERMINATED);
+        assert_eq!(
+            Failure::interrupted(exit::INTERRUPTED).to_string(),
+            "asyncmem: interrupted\n"
+        );
     }
 }

@@ -2,6 +2,8 @@
 //!
 //! Data flows one way: [`source`] (console stream, procfs sampler, discovery) produces
 //! [`model::Event`]s; the [`model`] keeps the picture; [`output`] (and the TUI) read it.
+//! [`cmd`] runs each command on top of them: [`session`] wires a target's sources, [`signal`]
+//! says when to stop, and an [`error::Failure`] is what `main` prints and exits with.
 
 pub mod cli;
 pub mod cmd;
