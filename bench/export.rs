@@ -9,6 +9,12 @@
 //! The models are built outside the timed part. Run with
 //! `cargo bench --bench export -- --warm-up-time 1 --measurement-time 5`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark: a failed unwrap is a failed run"
+)]
+
 use std::hint::black_box;
 
 use asyncmem::model::Model;

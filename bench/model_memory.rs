@@ -6,6 +6,12 @@
 //! update was dropped. The model's cost is (4) - (1): the update's own allocations are excluded.
 //! Run with `cargo bench --bench model_memory`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark: a failed unwrap is a failed run"
+)]
+
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 

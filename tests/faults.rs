@@ -6,6 +6,12 @@
 //! where the input is large, a bounded peak memory (the child's VmHWM, read from /proc while it
 //! runs). Cases that fail today are `#[ignore]`d with the issue 11 item and what is wrong.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -11,6 +11,12 @@
 //! Failures are not persisted to a regressions file (this test owns no other file); minimised
 //! failures found by these properties are kept as plain `#[test]`s at the bottom.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::collections::HashSet;
 use std::time::Duration;
 

@@ -64,6 +64,10 @@ impl Common {
     }
 
     /// Install the instrumentation, build the runtime, run `body`, then wait for the end.
+    #[allow(
+        clippy::expect_used,
+        reason = "a demo that cannot build its runtime has nothing to show: it stops with the cause"
+    )]
     pub fn run<F>(&self, body: F)
     where
         F: Future<Output = ()> + Send + 'static,
@@ -119,6 +123,10 @@ impl Common {
 
 /// Spawn a task with a name (tokio's task builder); the spawn location is the caller's.
 #[track_caller]
+#[allow(
+    clippy::expect_used,
+    reason = "the builder fails only outside a runtime, a bug of the demo itself"
+)]
 pub fn spawn_named<F>(name: &str, fut: F)
 where
     F: Future<Output = ()> + Send + 'static,
@@ -140,6 +148,10 @@ fn wait_for_listener(url: &str) {
     }
 }
 
+#[allow(
+    clippy::expect_used,
+    reason = "a demo that cannot see SIGTERM could not be stopped cleanly: it stops with the cause"
+)]
 async fn wait_for_end(exit_after: Option<Duration>) {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .expect("installing a SIGTERM handler");

@@ -5,6 +5,12 @@
 //! `probe` (`asyncmem_probe` on a free port). Needs `--cfg tokio_unstable`, as the probe.
 //! Usage: `spawn_cost MODE N [REPS]`; prints the best of REPS rounds (default 5).
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark: a failed unwrap is a failed run"
+)]
+
 use std::time::{Duration, Instant};
 
 use tracing_subscriber::prelude::*;

@@ -7,6 +7,12 @@
 //! them until then), `messages`, `max_message_bytes`. The decode limit is tokio-console's
 //! default (4 MiB), so a larger message fails the watch, as it would fail tokio-console.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "benchmark: a failed unwrap is a failed run"
+)]
+
 use std::collections::HashSet;
 use std::time::{Duration, Instant, SystemTime};
 

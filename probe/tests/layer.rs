@@ -2,6 +2,12 @@
 //! another layer, as `console_subscriber::spawn()` is used: the tasks reach a console-api
 //! client, sizes included.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,12 @@
 //! the tasks of a runtime built afterwards reach a console-api client, sizes included. A second
 //! `init()` (a global subscriber is already set) says so on stderr and does not panic.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 mod common;
 
 use std::time::Duration;

@@ -1,5 +1,11 @@
 //! A probe whose port is taken reports it and lets the host run: tasks spawn, run and finish.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::time::Duration;
 
 #[test]

@@ -4,6 +4,12 @@
 //! This crate does not depend on asyncmem (its unit tests use it: a cycle would give them two
 //! copies of asyncmem's types), so everything here speaks console-api and prost types only.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test support: a failed unwrap is a failed test, with its message"
+)]
+
 pub mod demo;
 pub mod subscriber;
 pub mod synth;

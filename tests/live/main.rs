@@ -2,6 +2,12 @@
 //! probe), the real asyncmem binary, a real Prometheus. One test binary, one module per command
 //! or concern.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 #[path = "../common/mod.rs"]
 mod common;
 
