@@ -98,7 +98,9 @@ fn start_recording(
     overwrite: bool,
 ) -> Result<Recorder, Failure> {
     session.record(path, overwrite).map_err(|e| {
-        let hint = if path.exists() && !overwrite {
+        let hint = if path.is_dir() {
+            " (it is a directory: give a file name)"
+        } else if path.exists() && !overwrite {
             " (it exists: pass --overwrite to replace it)"
         } else {
             ""
