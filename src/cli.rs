@@ -277,7 +277,8 @@ pub struct ExportArgs {
 
 /// The longest duration any flag takes: longer ones are typing mistakes, and would overflow
 /// the clock arithmetic they go into.
-pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// (Ten of humantime's years of 365.25 days, so that it prints as `10years`.)
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 31_557_600);
 
 /// A duration flag: humantime (`500ms`, `2m`, `1h30m`), at most [`MAX_DURATION`].
 fn duration(s: &str) -> Result<Duration, String> {

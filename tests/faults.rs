@@ -1555,6 +1555,24 @@ fn a_large_snapshot_into_a_closed_pipe_exits_141_quietly() {
 }
 
 #[test]
+fn a_recording_into_a_closed_pipe_ends_quietly() {
+    let fake = Fake::hostile("flood");
+    let (status, stderr) = into_a_closed_pipe(&[
+        "record",
+        "--addr",
+        &fake.url(),
+        "-o",
+        "/dev/stdout",
+        "--overwrite",
+        "--duration",
+        "3s",
+    ]);
+    assert_eq!(status.code(), Some(141), "{status:?}: {stderr}");
+    assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
+#[test]
 fn top_follows_a_restarted_target_behind_its_address() {
     let (first, url) = start_demo("sleepers", &["-n", "10"]);
     let port: u16 = url

@@ -126,6 +126,8 @@ async fn finish_recording(
             started.elapsed().as_secs_f64(),
             path.display()
         )),
+        // `record -o /dev/stdout | head`: the reader had enough; end quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::broken_pipe()),
         Err(e) => Err(Failure::new(
             exit::OTHER,
             format_args!(
