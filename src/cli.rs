@@ -7,7 +7,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::insight::LintConfig;
 use crate::model::{ModelConfig, DEFAULT_RETAIN_DONE};
-use crate::source::console::{ConsoleConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES};
+use crate::source::console::{
+    ConsoleConfig, DEFAULT_CONNECT_TIMEOUT, DEFAULT_MAX_MESSAGE_BYTES, MIN_MAX_MESSAGE_BYTES,
+};
 
 /// Default of `--rss-interval`.
 pub const DEFAULT_RSS_INTERVAL: Duration = Duration::from_secs(1);
@@ -37,7 +39,9 @@ Exit codes:
   9    timed out waiting for the target's first update
   10   the recording cannot be read (missing, not a recording, corrupt, newer version)
   11   export: cannot listen on the --listen address
+  12   the target is stopped (SIGSTOP, job control) or held by a debugger
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
+  141  standard output was closed early (e.g. `| head`); nothing is printed
   143  terminated (SIGTERM)
 In `top` and `replay`, q and Ctrl-C quit with 0; `record` ends with 0 on --duration, Ctrl-C,
 SIGTERM or the target's exit (the file is complete in each case).";
@@ -76,7 +80,7 @@ pub struct TopArgs {
     #[command(flatten)]
     pub connect: ConnectArgs,
     /// How long completed tasks stay visible (dimmed).
-    #[arg(long, default_value = duration_text!(DEFAULT_RETAIN_DONE), value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = duration_text!(DEFAULT_RETAIN_DONE), value_parser = duration)]
     pub retain: Duration,
     /// Write asyncmem's own logs to this file (never to the screen).
     #[arg(long, value_name = "FILE")]
@@ -105,7 +109,7 @@ pub struct RecordArgs {
     #[arg(long)]
     pub overwrite: bool,
     /// Stop after this long (default: until Ctrl-C, SIGTERM or the target's exit).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = duration)]
     pub duration: Option<Duration>,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]
@@ -120,7 +124,7 @@ pub struct ReplayArgs {
     #[arg(long, default_value_t = 1.0)]
     pub speed: f64,
     /// How long completed tasks stay visible (dimmed).
-    #[arg(long, default_value = duration_text!(DEFAULT_RETAIN_DONE), value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = duration_text!(DEFAULT_RETAIN_DONE), value_parser = duration)]
     pub retain: Duration,
     /// Futures of at least this many bytes get the large-future lint.
     #[arg(long, default_value_t = crate::insight::lints::LARGE_FUTURE_BYTES, value_name = "BYTES")]
@@ -130,15 +134,17 @@ pub struct ReplayArgs {
     pub log: Option<PathBuf>,
 }
 
-/// Which process to watch.
+/// Which process to watch: one of these is required (or `ASYNCMEM_ADDR`, see
+/// [`Cli::parse_checked`]).
 #[derive(Args, Debug, Clone)]
-#[group(required = true, multiple = false)]
+#[group(multiple = false)]
 pub struct TargetArgs {
     /// Pid of a running tokio process: its console endpoint is found by itself.
     #[arg(long, short = 'p')]
     pub pid: Option<i32>,
-    /// Console endpoint: http://HOST:PORT or file:///PATH (a Unix socket).
-    #[arg(long, short = 'a', env = "ASYNCMEM_ADDR")]
+    /// Console endpoint: http://HOST:PORT or file:///PATH (a Unix socket). Without --pid,
+    /// --demo or --from, $ASYNCMEM_ADDR is used; an explicit flag beats it.
+    #[arg(long, short = 'a')]
     pub addr: Option<String>,
     /// Start a bundled demo workload (built next to asyncmem) and watch it; arguments after
     /// `--` go to the demo.
@@ -149,8 +155,9 @@ pub struct TargetArgs {
 /// How to talk to the target.
 #[derive(Args, Debug, Clone)]
 pub struct ConnectArgs {
-    /// Largest console message accepted, in bytes.
-    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES, value_name = "BYTES")]
+    /// Largest console message accepted, in bytes (at least 64 KiB: the first message holds
+    /// every task of the target).
+    #[arg(long, default_value_t = DEFAULT_MAX_MESSAGE_BYTES, value_name = "BYTES", value_parser = message_size)]
     pub max_message_size: usize,
     /// Bound on connecting to an endpoint and on its first answer.
     #[arg(long, default_value = duration_text!(DEFAULT_CONNECT_TIMEOUT), value_parser = duration_at_least_10ms)]
@@ -208,11 +215,11 @@ pub struct SnapshotArgs {
     pub format: Format,
     /// Keep collecting for this long after attaching (default: print as soon as the first
     /// update and an RSS reading are in).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = duration)]
     pub wait: Option<Duration>,
     /// After the first update, also wait until the live task count has not changed for this
     /// long (console-subscriber announces tasks slowly after a burst).
-    #[arg(long, value_parser = humantime::parse_duration)]
+    #[arg(long, value_parser = duration)]
     pub settle: Option<Duration>,
     /// Give up if no console update arrived within this long.
     #[arg(long, default_value = duration_text!(DEFAULT_SNAPSHOT_TIMEOUT), value_parser = duration_at_least_10ms)]
@@ -227,7 +234,7 @@ pub struct SnapshotArgs {
     #[arg(long, value_name = "FILE", group = "TargetArgs")]
     pub from: Option<PathBuf>,
     /// With --from: the state this long after the recording started (default: its end).
-    #[arg(long, requires = "from", value_parser = humantime::parse_duration)]
+    #[arg(long, requires = "from", value_parser = duration)]
     pub at: Option<Duration>,
     /// Print the chart's time series (RSS, task counts, future bytes per sample) instead of
     /// the tasks.
@@ -268,12 +275,108 @@ pub struct ExportArgs {
     pub demo_args: Vec<String>,
 }
 
-fn duration_at_least_10ms(s: &str) -> Result<Duration, String> {
+/// The longest duration any flag takes: longer ones are typing mistakes, and would overflow
+/// the clock arithmetic they go into.
+/// (Ten of humantime's years of 365.25 days, so that it prints as `10years`.)
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 31_557_600);
+
+/// A duration flag: humantime (`500ms`, `2m`, `1h30m`), at most [`MAX_DURATION`].
+fn duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| e.to_string())?;
+    if d > MAX_DURATION {
+        return Err(format!(
+            "{s} is longer than the longest accepted ({})",
+            humantime::format_duration(MAX_DURATION)
+        ));
+    }
+    Ok(d)
+}
+
+fn duration_at_least_10ms(s: &str) -> Result<Duration, String> {
+    let d = duration(s)?;
     if d < Duration::from_millis(10) {
         return Err("must be at least 10ms".into());
     }
     Ok(d)
+}
+
+/// `--max-message-size`: bytes, at least [`MIN_MAX_MESSAGE_BYTES`].
+fn message_size(s: &str) -> Result<usize, String> {
+    let n: usize = s
+        .parse()
+        .map_err(|e| format!("not a number of bytes: {e}"))?;
+    if n < MIN_MAX_MESSAGE_BYTES {
+        return Err(format!(
+            "must be at least {MIN_MAX_MESSAGE_BYTES} bytes: a console message holds every task of the target, and a smaller limit refuses even a small target's first message"
+        ));
+    }
+    Ok(n)
+}
+
+impl Cli {
+    /// Parse the command line, then what clap cannot say: `ASYNCMEM_ADDR` stands for `--addr`
+    /// only when no target flag is given, a target is required, `--at` needs `--from`.
+    /// Usage errors print clap's way and exit with 2.
+    pub fn parse_checked() -> Cli {
+        let env_addr = std::env::var("ASYNCMEM_ADDR")
+            .ok()
+            .filter(|a| !a.trim().is_empty());
+        match Cli::parse().checked(env_addr) {
+            Ok(cli) => cli,
+            Err(e) => e.exit(),
+        }
+    }
+
+    /// [`Cli::parse_checked`] after clap, with `ASYNCMEM_ADDR` given.
+    pub fn checked(mut self, env_addr: Option<String>) -> Result<Cli, clap::Error> {
+        let (name, target, from) = match &mut self.command {
+            Command::Top(a) => ("top", &mut a.target, None),
+            Command::Snapshot(a) => {
+                if a.at.is_some() && a.from.is_none() {
+                    return Err(usage(
+                        "snapshot",
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "--at needs --from FILE: it picks a moment of a recording",
+                    ));
+                }
+                ("snapshot", &mut a.target, a.from.as_ref())
+            }
+            Command::Record(a) => ("record", &mut a.target, None),
+            Command::Export(a) => ("export", &mut a.target, None),
+            Command::Replay(_) => return Ok(self),
+        };
+        let given = target.pid.is_some()
+            || target.addr.is_some()
+            || target.demo.is_some()
+            || from.is_some();
+        if !given {
+            match env_addr {
+                Some(addr) => target.addr = Some(addr),
+                None => {
+                    let what = if name == "snapshot" {
+                        "one of --pid, --addr, --demo or --from is required (or ASYNCMEM_ADDR in the environment)"
+                    } else {
+                        "one of --pid, --addr or --demo is required (or ASYNCMEM_ADDR in the environment)"
+                    };
+                    return Err(usage(
+                        name,
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        what,
+                    ));
+                }
+            }
+        }
+        Ok(self)
+    }
+}
+
+/// A usage error of subcommand `name`, with its usage line.
+fn usage(name: &str, kind: clap::error::ErrorKind, message: &str) -> clap::Error {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    let mut sub = cmd.find_subcommand(name).cloned().unwrap_or(cmd);
+    sub.error(kind, message)
 }
 
 #[cfg(test)]
@@ -308,5 +411,102 @@ mod tests {
         };
         assert_eq!(top.retain, DEFAULT_RETAIN_DONE);
         assert_eq!(top.retain, ModelConfig::default().retain_done);
+    }
+
+    fn checked(args: &[&str], env: Option<&str>) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(args)?.checked(env.map(String::from))
+    }
+
+    #[test]
+    fn the_environment_does_not_beat_an_explicit_target() {
+        let env = Some("http://127.0.0.1:1");
+        for args in [
+            &["asyncmem", "snapshot", "--pid", "7"][..],
+            &["asyncmem", "snapshot", "--from", "f.amrec"],
+            &["asyncmem", "top", "--demo"],
+            &["asyncmem", "record", "-o", "x", "--pid", "7"],
+        ] {
+            let cli = checked(args, env).expect("parses");
+            let target = match &cli.command {
+                Command::Snapshot(a) => &a.target,
+                Command::Top(a) => &a.target,
+                Command::Record(a) => &a.target,
+                _ => unreachable!(),
+            };
+            assert_eq!(target.addr, None, "{args:?}");
+        }
+        let Command::Snapshot(a) = checked(&["asyncmem", "snapshot"], env)
+            .expect("parses")
+            .command
+        else {
+            panic!("not snapshot")
+        };
+        assert_eq!(a.target.addr.as_deref(), env);
+        let e = checked(&["asyncmem", "snapshot"], None).expect_err("no target");
+        assert_eq!(e.exit_code(), 2);
+        let e = checked(&["asyncmem", "export"], None).expect_err("no target");
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn at_needs_from() {
+        let e = checked(&["asyncmem", "snapshot", "--pid", "1", "--at", "1s"], None)
+            .expect_err("--at without --from");
+        assert_eq!(e.exit_code(), 2);
+        assert!(e.to_string().contains("--from"), "{e}");
+        assert!(checked(&["asyncmem", "snapshot", "--from", "f", "--at", "1s"], None).is_ok());
+    }
+
+    #[test]
+    fn absurd_durations_and_sizes_are_refused() {
+        for flag in [
+            "--timeout",
+            "--connect-timeout",
+            "--wait",
+            "--settle",
+            "--rss-interval",
+        ] {
+            let e =
+                Cli::try_parse_from(["asyncmem", "snapshot", "--pid", "1", flag, "300000000000y"])
+                    .expect_err(flag);
+            assert_eq!(e.exit_code(), 2, "{flag}");
+            assert!(e.to_string().contains(flag), "{flag}: {e}");
+        }
+        let e = Cli::try_parse_from([
+            "asyncmem",
+            "record",
+            "--pid",
+            "1",
+            "-o",
+            "x",
+            "--duration",
+            "1000000y",
+        ])
+        .expect_err("--duration");
+        assert_eq!(e.exit_code(), 2);
+        assert!(
+            Cli::try_parse_from(["asyncmem", "snapshot", "--pid", "1", "--timeout", "5y"]).is_ok()
+        );
+        for size in ["0", "1", "100", "65535", "lots"] {
+            let e = Cli::try_parse_from([
+                "asyncmem",
+                "snapshot",
+                "--pid",
+                "1",
+                "--max-message-size",
+                size,
+            ])
+            .expect_err(size);
+            assert!(e.to_string().contains("--max-message-size"), "{size}: {e}");
+        }
+        assert!(Cli::try_parse_from([
+            "asyncmem",
+            "snapshot",
+            "--pid",
+            "1",
+            "--max-message-size",
+            "65536"
+        ])
+        .is_ok());
     }
 }

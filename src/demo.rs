@@ -20,9 +20,9 @@ pub struct Demo {
 /// The demo binaries are built next to asyncmem (same cargo target directory).
 fn demo_path(name: &str) -> Result<PathBuf, AttachError> {
     if !DEMOS.contains(&name) {
-        return Err(AttachError::BadAddress {
-            addr: name.to_string(),
-            detail: format!("unknown demo; bundled demos: {}", DEMOS.join(", ")),
+        return Err(AttachError::UnknownDemo {
+            name: name.to_string(),
+            list: DEMOS.join(", "),
         });
     }
     let exe = std::env::current_exe().map_err(|e| AttachError::Unreachable {

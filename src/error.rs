@@ -27,10 +27,14 @@ pub mod exit {
     pub const BAD_RECORDING: i32 = 10;
     /// `export` cannot listen on its `--listen` address (in use, not permitted, not local).
     pub const LISTEN: i32 = 11;
+    /// The target is stopped (SIGSTOP, job control) or held by a debugger: it cannot answer.
+    pub const STOPPED: i32 = 12;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
     /// Stopped by SIGTERM (128 + SIGTERM).
     pub const TERMINATED: i32 = 143;
+    /// Standard output was closed early (`| head`): asyncmem ends quietly (128 + SIGPIPE).
+    pub const BROKEN_PIPE: i32 = 141;
 }
 
 pub const HOW_TO_INSTRUMENT: &str = "to instrument a tokio process: add `console-subscriber` and call `console_subscriber::init()` at start-up, enable tokio's `tracing` feature, and build with RUSTFLAGS=\"--cfg tokio_unstable\" (it then listens on 127.0.0.1:6669, or $TOKIO_CONSOLE_BIND)";
@@ -39,10 +43,29 @@ pub const HOW_TO_INSTRUMENT: &str = "to instrument a tokio process: add `console
 pub enum AttachError {
     #[error("no process with pid {0}")]
     NoSuchProcess(i32),
+    #[error("{tid} is a thread of process {pid}, not a process: pass --pid {pid}")]
+    Thread { tid: i32, pid: i32 },
     #[error("process {pid} has no tokio console endpoint (listening sockets tried: {tried}); {HOW_TO_INSTRUMENT}")]
     NoConsole { pid: i32, tried: String },
+    /// Some of the process's listening sockets accepted a connection and then said nothing:
+    /// a hung process, or servers that are not consoles; no advice to instrument it.
+    #[error("process {pid} answered on none of its listening sockets within {after:?} (tried: {tried}): it is hung or too busy to answer, or those sockets are not tokio console endpoints")]
+    NoAnswerPid {
+        pid: i32,
+        tried: String,
+        after: Duration,
+    },
     #[error("{endpoint} is not a tokio console endpoint: {detail}")]
     NotConsole { endpoint: String, detail: String },
+    /// The endpoint accepted the connection and then said nothing.
+    #[error("{endpoint} is not a tokio console endpoint, or its process is hung: it accepted the connection and sent no answer within {after:?}")]
+    NoAnswer { endpoint: String, after: Duration },
+    #[error("process {pid} is {state}: it cannot answer until it runs again{hint}")]
+    Stopped {
+        pid: i32,
+        state: String,
+        hint: String,
+    },
     #[error("permission denied reading {path} of process {pid}: run asyncmem as the target's user or as root, or pass --addr")]
     PermissionDenied { pid: i32, path: String },
     #[error("target process {0} exited")]
@@ -55,19 +78,22 @@ pub enum AttachError {
     Timeout { what: String, after: Duration },
     #[error("bad address {addr:?}: {detail} (expected http://HOST:PORT or file:///PATH)")]
     BadAddress { addr: String, detail: String },
+    #[error("unknown demo {name:?}; bundled demos: {list}")]
+    UnknownDemo { name: String, list: String },
 }
 
 impl AttachError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            AttachError::NoSuchProcess(_) => exit::NO_SUCH_PROCESS,
-            AttachError::NoConsole { .. } => exit::NO_CONSOLE,
-            AttachError::NotConsole { .. } => exit::NOT_CONSOLE,
+            AttachError::NoSuchProcess(_) | AttachError::Thread { .. } => exit::NO_SUCH_PROCESS,
+            AttachError::NoConsole { .. } | AttachError::NoAnswerPid { .. } => exit::NO_CONSOLE,
+            AttachError::NotConsole { .. } | AttachError::NoAnswer { .. } => exit::NOT_CONSOLE,
+            AttachError::Stopped { .. } => exit::STOPPED,
             AttachError::PermissionDenied { .. } => exit::PERMISSION,
             AttachError::TargetExited(_) | AttachError::EndpointGone(_) => exit::TARGET_EXITED,
             AttachError::Unreachable { .. } => exit::UNREACHABLE,
             AttachError::Timeout { .. } => exit::TIMEOUT,
-            AttachError::BadAddress { .. } => exit::USAGE,
+            AttachError::BadAddress { .. } | AttachError::UnknownDemo { .. } => exit::USAGE,
         }
     }
 }
@@ -100,6 +126,14 @@ impl Failure {
 
     /// A recording that cannot be read.
     pub fn reading_recording(path: &std::path::Path, err: &RecordingError) -> Failure {
+        if let RecordingError::Io(io) = err {
+            // Not "reading the recording PATH: reading the recording: ...".
+            return Failure::caused_by(
+                exit::BAD_RECORDING,
+                format_args!("reading the recording {}", path.display()),
+                io,
+            );
+        }
         Failure::caused_by(
             exit::BAD_RECORDING,
             format_args!("reading the recording {}", path.display()),
@@ -112,6 +146,15 @@ impl Failure {
         Failure {
             code,
             lines: vec!["asyncmem: interrupted".into()],
+        }
+    }
+
+    /// Standard output was closed early (`asyncmem snapshot | head`): end quietly, as Unix
+    /// tools do.
+    pub fn broken_pipe() -> Failure {
+        Failure {
+            code: exit::BROKEN_PIPE,
+            lines: Vec::new(),
         }
     }
 
@@ -148,16 +191,46 @@ impl fmt::Display for Failure {
     }
 }
 
-/// `err: source: source ...` (as anyhow's `{:#}` prints a chain).
+/// `err: source: source ...` (as anyhow's `{:#}` prints a chain). A source whose text is
+/// already said (an error that prints its cause in its own message) is not said again.
 fn chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut text = err.to_string();
     let mut source = err.source();
     while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
+        let said = s.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
         source = s.source();
     }
     text
+}
+
+/// Whether `err` or one of its sources is a write into a closed pipe.
+fn is_broken_pipe(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::BrokenPipe {
+                return true;
+            }
+            // An error wrapped in an io::Error (the csv writer's) is its inner one, which
+            // `source` skips.
+            if let Some(inner) = io.get_ref() {
+                if let Some(csv) = inner.downcast_ref::<csv::Error>() {
+                    if let csv::ErrorKind::Io(io) = csv.kind() {
+                        return io.kind() == std::io::ErrorKind::BrokenPipe;
+                    }
+                }
+                if is_broken_pipe(inner) {
+                    return true;
+                }
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 impl From<AttachError> for Failure {
@@ -168,12 +241,18 @@ impl From<AttachError> for Failure {
 
 impl From<std::io::Error> for Failure {
     fn from(e: std::io::Error) -> Failure {
+        if is_broken_pipe(&e) {
+            return Failure::broken_pipe();
+        }
         Failure::new(exit::OTHER, chain(&e))
     }
 }
 
 impl From<serde_json::Error> for Failure {
     fn from(e: serde_json::Error) -> Failure {
+        if e.io_error_kind() == Some(std::io::ErrorKind::BrokenPipe) {
+            return Failure::broken_pipe();
+        }
         Failure::new(exit::OTHER, chain(&e))
     }
 }
@@ -183,16 +262,46 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_failure_says_its_cause_and_the_sources_as_anyhow_did() {
+    fn a_failure_says_its_cause_and_each_source_once() {
         let path = std::path::Path::new("/no/such/recording");
         let err = RecordingError::Io(std::io::Error::new(std::io::ErrorKind::NotFound, "gone"));
         let failure = Failure::reading_recording(path, &err);
-        let anyhow_said = format!(
-            "asyncmem: error: {:#}\n",
-            anyhow::Error::new(err).context(format!("reading the recording {}", path.display()))
+        assert_eq!(
+            failure.to_string(),
+            "asyncmem: error: reading the recording /no/such/recording: gone\n"
         );
-        assert_eq!(failure.to_string(), anyhow_said);
         assert_eq!(failure.exit_code(), exit::BAD_RECORDING);
+        let err = RecordingError::Truncated {
+            offset: 7,
+            what: "a frame",
+        };
+        assert_eq!(
+            Failure::reading_recording(path, &err).to_string(),
+            "asyncmem: error: reading the recording /no/such/recording: the recording is cut at byte 7, inside a frame\n"
+        );
+    }
+
+    #[test]
+    fn an_os_error_is_said_once() {
+        #[derive(Debug, thiserror::Error)]
+        #[error("opening: {0}")]
+        struct Opening(#[source] std::io::Error);
+        let io = std::io::Error::from_raw_os_error(21);
+        let said = io.to_string();
+        let failure = Failure::caused_by(exit::OTHER, "reading /tmp", &Opening(io));
+        assert_eq!(failure.to_string().matches(&said).count(), 1, "{failure}");
+    }
+
+    #[test]
+    fn a_closed_pipe_ends_quietly() {
+        let f = Failure::from(std::io::Error::from(std::io::ErrorKind::BrokenPipe));
+        assert_eq!(f.exit_code(), exit::BROKEN_PIPE);
+        assert_eq!(f.to_string(), "");
+        let pipe = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        let csv = std::io::Error::from(csv::Error::from(pipe()));
+        assert_eq!(Failure::from(csv).exit_code(), exit::BROKEN_PIPE);
+        let json = serde_json::Error::io(pipe());
+        assert_eq!(Failure::from(json).exit_code(), exit::BROKEN_PIPE);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::error::AttachError;
 use crate::model::{time, Event};
 use crate::output::TargetInfo;
 use crate::recording::{self, Recorder, Writer};
-use crate::source::console;
+use crate::source::console::{self, Follow};
 use crate::source::{discover, rss, Endpoint, CHANNEL_CAPACITY};
 
 pub struct Session {
@@ -38,7 +38,7 @@ fn rss_only_session(pid: i32, connect: &ConnectArgs) -> Session {
                 let _ = tx
                     .send(Event::Endpoint(attached.endpoint.to_string()))
                     .await;
-                console::run(attached, Some(pid), cfg, tx, control_rx).await;
+                console::run(attached, Some(pid), cfg, Follow::Pid, tx, control_rx).await;
                 return;
             }
         }
@@ -63,27 +63,35 @@ pub async fn start(
     start_with(target, connect, demo_args, false).await
 }
 
-/// Like [`start`]; with `rss_only`, a `--pid` without a console endpoint is still watched:
-/// its RSS alone (any process, any language).
+/// Like [`start`], for a watcher that stays (`top`) when `watching`: a `--pid` without a
+/// console endpoint is still watched, its RSS alone (any process, any language); an `--addr`
+/// target that exits is waited for at its address, and a process there again is attached
+/// (a new pid resets the picture). Otherwise the target's exit ends the session.
 pub async fn start_with(
     target: &TargetArgs,
     connect: &ConnectArgs,
     demo_args: &[String],
-    rss_only: bool,
+    watching: bool,
 ) -> Result<Session, AttachError> {
     let cfg = connect.console();
     let mut demo = None;
+    let mut follow = Follow::Pid;
     let (attached, pid) = match (target.pid, &target.addr, &target.demo) {
         (Some(pid), _, _) => match console::attach_pid(pid, &cfg).await {
             Ok(attached) => (attached, Some(pid)),
-            Err(AttachError::NoConsole { .. }) if rss_only => {
+            Err(AttachError::NoConsole { .. }) if watching => {
                 return Ok(rss_only_session(pid, connect))
             }
             Err(e) => return Err(e),
         },
         (None, Some(addr), _) => {
             let endpoint = Endpoint::parse(addr)?;
-            let attached = console::attach(&endpoint, &cfg).await?;
+            let attached = console::attach_addr(&endpoint, &cfg).await?;
+            if watching {
+                follow = Follow::Address {
+                    rss_interval: connect.rss_interval,
+                };
+            }
             (attached, discover::pid_of(&endpoint))
         }
         (None, None, Some(name)) => {
@@ -93,18 +101,24 @@ pub async fn start_with(
             demo = Some(started);
             (attached?, Some(pid))
         }
-        (None, None, None) => unreachable!("clap requires one of --pid, --addr, --demo"),
+        (None, None, None) => {
+            return Err(AttachError::BadAddress {
+                addr: String::new(),
+                detail: "no target: give --pid, --addr or --demo".into(),
+            })
+        }
     };
     let info = TargetInfo {
         pid,
         endpoint: attached.endpoint.to_string(),
     };
     let (tx, events) = mpsc::channel(CHANNEL_CAPACITY);
-    if let Some(pid) = pid {
+    if let (Some(pid), Follow::Pid) = (pid, follow) {
+        // With Follow::Address the console connection samples whichever process is there.
         tokio::spawn(rss::run(pid, connect.rss_interval, tx.clone()));
     }
     let (control, control_rx) = mpsc::channel(16);
-    tokio::spawn(console::run(attached, pid, cfg, tx, control_rx));
+    tokio::spawn(console::run(attached, pid, cfg, follow, tx, control_rx));
     Ok(Session {
         target: info,
         events,

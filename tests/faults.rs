@@ -126,6 +126,11 @@ fn start_demo(name: &str, args: &[&str]) -> (Proc, String) {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free port");
+    start_demo_on(name, port, args)
+}
+
+/// A demo target with its console on `port`, publishing every 100 ms.
+fn start_demo_on(name: &str, port: u16, args: &[&str]) -> (Proc, String) {
     let mut cmd = Command::new(demo_bin(name));
     cmd.args(["--console-bind", &format!("127.0.0.1:{port}")])
         .args(args)
@@ -477,7 +482,6 @@ fn pid_1_is_not_a_console_or_not_permitted() {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: --pid of a thread id attaches and reports the thread id as the pid"]
 fn thread_id_is_refused_or_resolved_to_its_process() {
     let (demo, _) = start_demo("sleepers", &["-n", "10"]);
     let tid = std::fs::read_dir(format!("/proc/{}/task", demo.pid()))
@@ -505,7 +509,6 @@ fn thread_id_is_refused_or_resolved_to_its_process() {
 }
 
 #[test]
-#[ignore = "issue 11 item 5: a SIGSTOPped target gets exit 4 'has no tokio console endpoint ... add console-subscriber'"]
 fn stopped_target_is_named_as_stopped() {
     let (demo, _) = start_demo("sleepers", &["-n", "10"]);
     demo.signal("STOP");
@@ -530,6 +533,122 @@ fn stopped_target_is_named_as_stopped() {
     );
     assert!(r.stderr.contains("stopped"), "{}", r.stderr);
     assert!(!r.stderr.contains("console-subscriber"), "{}", r.stderr);
+}
+
+#[test]
+fn stopped_target_gets_its_own_exit_code_at_once() {
+    let (demo, _) = start_demo("sleepers", &["-n", "10"]);
+    demo.signal("STOP");
+    let r = run(
+        &[
+            "snapshot",
+            "--pid",
+            &demo.pid().to_string(),
+            "--connect-timeout",
+            "5s",
+        ],
+        secs(15),
+    );
+    demo.signal("CONT");
+    assert_eq!(r.code, Some(12), "{r:?}");
+    assert!(r.stderr.contains("kill -CONT"), "{}", r.stderr);
+    // Read from /proc before trying its sockets: no connect timeout is waited for.
+    assert!(r.elapsed < secs(3), "took {:?}", r.elapsed);
+}
+
+#[test]
+fn stopped_target_behind_an_address_is_named_as_stopped() {
+    let (demo, url) = start_demo("sleepers", &["-n", "10"]);
+    demo.signal("STOP");
+    let r = run(
+        &[
+            "snapshot",
+            "--addr",
+            &url,
+            "--connect-timeout",
+            "1s",
+            "--timeout",
+            "2s",
+        ],
+        secs(15),
+    );
+    demo.signal("CONT");
+    if is_root() || pid_visible(demo.pid()) {
+        assert_eq!(r.code, Some(12), "{r:?}");
+        assert!(r.stderr.contains("stopped"), "{}", r.stderr);
+    } else {
+        assert_eq!(r.code, Some(5), "{r:?}");
+        assert!(r.stderr.contains("hung"), "{}", r.stderr);
+    }
+    assert!(!r.stderr.contains("console-subscriber"), "{}", r.stderr);
+    assert!(r.elapsed < secs(4), "took {:?}", r.elapsed);
+}
+
+/// Whether this user can read `pid`'s file descriptors (what finding it behind an address needs).
+fn pid_visible(pid: i32) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok()
+}
+
+#[test]
+fn zombie_target_is_named_as_exited() {
+    // `sleep 0` exits at once; the shell, exec'd into `sleep 30`, never reaps it.
+    let mut cmd = Command::new("sh");
+    cmd.args(["-c", "sleep 0 & echo $!; exec sleep 30"]);
+    let parent = Proc::start(cmd);
+    let zombie: i32 = parent.first_line.parse().expect("the child's pid");
+    let start = Instant::now();
+    while !std::fs::read_to_string(format!("/proc/{zombie}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .is_some_and(|r| r.trim_start().starts_with('Z'))
+    }) {
+        assert!(
+            start.elapsed() < secs(5),
+            "{zombie} did not become a zombie"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let r = run(&["snapshot", "--pid", &zombie.to_string()], secs(10));
+    assert_eq!(r.code, Some(7), "{r:?}");
+    assert!(r.stderr.contains("exited"), "{}", r.stderr);
+    assert!(!r.stderr.contains("console-subscriber"), "{}", r.stderr);
+}
+
+#[test]
+fn a_silent_listener_of_a_pid_is_not_advice_to_instrument() {
+    let fake = Fake::start(&["--mode", "silent", "--listeners", "2"]);
+    let r = run(
+        &[
+            "snapshot",
+            "--pid",
+            &fake.0.pid().to_string(),
+            "--connect-timeout",
+            "1s",
+        ],
+        secs(10),
+    );
+    assert_eq!(r.code, Some(4), "{r:?}");
+    assert!(r.stderr.contains("no answer"), "{}", r.stderr);
+    assert!(!r.stderr.contains("console-subscriber"), "{}", r.stderr);
+}
+
+#[test]
+fn six_silent_listeners_take_one_connect_timeout_and_each_is_said() {
+    let fake = Fake::start(&["--mode", "silent", "--listeners", "6"]);
+    let r = run(
+        &[
+            "snapshot",
+            "--pid",
+            &fake.0.pid().to_string(),
+            "--connect-timeout",
+            "2s",
+        ],
+        secs(20),
+    );
+    assert!(matches!(r.code, Some(4)), "{r:?}");
+    // Six listeners, each given 2 s, all at once: about 2 s, not 12.
+    assert!(r.elapsed < secs(5), "took {:?}", r.elapsed);
+    assert_eq!(r.stderr.matches("no answer").count(), 6, "{}", r.stderr);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -584,7 +703,6 @@ fn silent_listener_of_a_pid_is_bounded_by_the_connect_timeout() {
 }
 
 #[test]
-#[ignore = "issue 11 item 5: --pid tries a process's listeners one after another: 6 silent listeners with --connect-timeout 1s take 6 s"]
 fn silent_listeners_of_a_pid_are_tried_at_once() {
     let fake = Fake::start(&["--mode", "silent", "--listeners", "6"]);
     let r = run(
@@ -1073,7 +1191,6 @@ fn usage_error(args: &[&str], names: &str) {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: --timeout 300000000000y panics (duration overflow), exit 101"]
 fn huge_timeout_is_a_usage_error() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
     usage_error(
@@ -1089,7 +1206,6 @@ fn huge_timeout_is_a_usage_error() {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: record --duration 300000000000y panics (duration overflow), exit 101"]
 fn huge_record_duration_is_a_usage_error() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
     let dir = tempdir("duration");
@@ -1109,7 +1225,6 @@ fn huge_record_duration_is_a_usage_error() {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: --max-message-size 0 ends in exit 9 'waiting for the first console update ... timed out' after --timeout (15 s by default), never naming the cause"]
 fn max_message_size_too_small_is_named() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
     let r = run(
@@ -1131,13 +1246,99 @@ fn max_message_size_too_small_is_named() {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: --addr 'http://[::1' is reported as unreachable (exit 8), not a bad address"]
 fn malformed_addr_is_a_bad_address() {
     usage_error(&["snapshot", "--addr", "http://[::1"], "bad address");
 }
 
 #[test]
-#[ignore = "issue 11 item 12: an unknown --demo name is a 'bad address' with the address hint '(expected http://HOST:PORT or file:///PATH)' after the list of demos"]
+fn malformed_addrs_are_bad_addresses() {
+    for addr in [
+        "http://::1:6669",
+        "http://[::1:6669",
+        "http://[zz]:6669",
+        "http://a b:6669",
+    ] {
+        usage_error(&["snapshot", "--addr", addr], "bad address");
+    }
+}
+
+#[test]
+fn huge_durations_of_every_flag_are_usage_errors() {
+    for (flag, value) in [
+        ("--connect-timeout", "1000000y"),
+        ("--wait", "300000000000y"),
+        ("--settle", "300000000000y"),
+        ("--rss-interval", "1000000y"),
+    ] {
+        usage_error(
+            &["snapshot", "--addr", "http://127.0.0.1:1", flag, value],
+            flag,
+        );
+    }
+    usage_error(
+        &[
+            "top",
+            "--addr",
+            "http://127.0.0.1:1",
+            "--retain",
+            "300000000000y",
+        ],
+        "--retain",
+    );
+    usage_error(
+        &[
+            "export",
+            "--addr",
+            "http://127.0.0.1:1",
+            "--fit-window",
+            "300000000000y",
+        ],
+        "--fit-window",
+    );
+}
+
+#[test]
+fn tiny_max_message_sizes_are_usage_errors() {
+    for size in ["1", "100"] {
+        usage_error(
+            &[
+                "snapshot",
+                "--addr",
+                "http://127.0.0.1:1",
+                "--max-message-size",
+                size,
+            ],
+            "--max-message-size",
+        );
+    }
+}
+
+#[test]
+fn a_message_over_max_message_size_is_named() {
+    // 20,000 tasks in the first update: far more than the smallest accepted limit.
+    let fake = Fake::start(&["--mode", "hostile", "--kind", "million", "--tasks", "20000"]);
+    let r = run(
+        &[
+            "snapshot",
+            "--addr",
+            &fake.url(),
+            "--max-message-size",
+            "65536",
+            "--timeout",
+            "3s",
+        ],
+        secs(40),
+    );
+    r.no_panic();
+    assert_eq!(r.code, Some(9), "{r:?}");
+    assert!(
+        r.stderr.contains("larger than --max-message-size"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
 fn unknown_demo_lists_the_demos() {
     let r = run(&["snapshot", "--demo", "no-such-demo"], secs(10));
     r.no_panic();
@@ -1153,7 +1354,6 @@ fn unknown_demo_lists_the_demos() {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: record -o DIR suggests --overwrite"]
 fn record_to_a_directory_says_it_is_a_directory() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
     let dir = tempdir("outdir");
@@ -1175,7 +1375,6 @@ fn record_to_a_directory_says_it_is_a_directory() {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: --at without --from is ignored (here: exit 8, cannot reach the address)"]
 fn at_without_from_is_a_usage_error() {
     usage_error(
         &["snapshot", "--addr", "http://127.0.0.1:1", "--at", "1s"],
@@ -1184,7 +1383,6 @@ fn at_without_from_is_a_usage_error() {
 }
 
 #[test]
-#[ignore = "issue 11 item 12: ASYNCMEM_ADDR in the environment makes snapshot --pid fail with 'cannot be used with --addr'"]
 fn asyncmem_addr_does_not_beat_an_explicit_pid() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
     let pid = fake.0.pid().to_string();
@@ -1198,6 +1396,51 @@ fn asyncmem_addr_does_not_beat_an_explicit_pid() {
         json["tasks"].as_array().expect("tasks").len(),
         5,
         "{json:#}"
+    );
+}
+
+#[test]
+fn asyncmem_addr_does_not_beat_from_or_demo() {
+    let dir = tempdir("envfrom");
+    let missing = dir.join("none.amrec");
+    let r = run_env(
+        &["snapshot", "--from", missing.to_str().expect("utf-8 path")],
+        &[("ASYNCMEM_ADDR", "http://127.0.0.1:1")],
+        secs(10),
+    );
+    // The recording is read (and is missing), the address is not tried.
+    assert_eq!(r.code, Some(10), "{r:?}");
+    let r = run_env(
+        &["snapshot", "--demo", "no-such-demo"],
+        &[("ASYNCMEM_ADDR", "http://127.0.0.1:1")],
+        secs(10),
+    );
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("unknown demo"), "{}", r.stderr);
+}
+
+#[test]
+fn no_target_at_all_is_a_usage_error() {
+    let r = run(&["snapshot"], secs(10));
+    assert_eq!(r.code, Some(2), "{r:?}");
+    assert!(r.stderr.contains("--pid"), "{}", r.stderr);
+}
+
+#[test]
+fn an_os_error_is_said_once() {
+    let dir = tempdir("oserr");
+    let r = run(
+        &["snapshot", "--from", dir.to_str().expect("utf-8 path")],
+        secs(10),
+    );
+    assert_eq!(r.code, Some(10), "{r:?}");
+    let said = r.stderr.matches("os error").count();
+    assert_eq!(said, 1, "{}", r.stderr);
+    assert_eq!(
+        r.stderr.matches("reading the recording").count(),
+        1,
+        "{}",
+        r.stderr
     );
 }
 
@@ -1221,7 +1464,6 @@ fn asyncmem_addr_is_used_without_a_flag() {
 // Pipes, signals and terminals.
 
 #[test]
-#[ignore = "issue 11 item 12: snapshot | head exits 1 with 'Broken pipe'"]
 fn snapshot_into_a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let fake = Fake::hostile("reuse");
@@ -1259,6 +1501,120 @@ fn snapshot_into_a_closed_pipe_ends_quietly() {
         "{status:?}: {stderr}"
     );
     assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
+}
+
+/// `asyncmem ARGS`, its stdout read for one line and then closed (what `| head -1` does):
+/// its exit status and stderr.
+fn into_a_closed_pipe(args: &[&str]) -> (std::process::ExitStatus, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asyncmem"))
+        .args(args)
+        .env_remove("ASYNCMEM_ADDR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting asyncmem");
+    let err = spawn_reader(child.stderr.take().expect("stderr"));
+    {
+        let mut line = Vec::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_until(b'\n', &mut line)
+            .expect("the first line");
+        assert!(!line.is_empty(), "nothing written");
+    }
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("waiting") {
+            break s;
+        }
+        if start.elapsed() > secs(20) {
+            let _ = child.kill();
+            panic!("asyncmem {args:?} did not end after its stdout was closed");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    (status, stderr)
+}
+
+#[test]
+fn a_large_snapshot_into_a_closed_pipe_exits_141_quietly() {
+    // 20,000 rows of CSV: far more than a pipe holds, so a write does meet the closed pipe.
+    let fake = Fake::start(&["--mode", "hostile", "--kind", "million", "--tasks", "20000"]);
+    for format in ["csv", "json", "table"] {
+        let (status, stderr) = into_a_closed_pipe(&[
+            "snapshot",
+            "--addr",
+            &fake.url(),
+            "--limit",
+            "0",
+            "--format",
+            format,
+            "--connect-timeout",
+            "20s",
+            "--timeout",
+            "20s",
+        ]);
+        assert_eq!(status.code(), Some(141), "{format}: {status:?}: {stderr}");
+        assert_eq!(stderr, "", "{format}");
+    }
+}
+
+#[test]
+fn a_recording_into_a_closed_pipe_ends_quietly() {
+    let fake = Fake::hostile("flood");
+    let (status, stderr) = into_a_closed_pipe(&[
+        "record",
+        "--addr",
+        &fake.url(),
+        "-o",
+        "/dev/stdout",
+        "--overwrite",
+        "--duration",
+        "3s",
+    ]);
+    assert_eq!(status.code(), Some(141), "{status:?}: {stderr}");
+    assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
+    assert!(!stderr.contains("error"), "{stderr}");
+}
+
+#[test]
+fn top_follows_a_restarted_target_behind_its_address() {
+    let (first, url) = start_demo("sleepers", &["-n", "10"]);
+    let port: u16 = url
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .expect("port");
+    let first_pid = first.pid();
+    let mut tui = Tui::asyncmem(&["top", "--addr", &url]);
+    tui.wait_for("connected", secs(20), |t| {
+        t.contains("connected") && !t.contains("reconnecting")
+    });
+    drop(first);
+    tui.wait_for("the exit to be shown", secs(20), |t| {
+        t.contains(&format!(
+            "target {first_pid} exited; waiting for a process at"
+        ))
+    });
+    // Still trying after a while (backoff), not stuck on "target exited".
+    std::thread::sleep(secs(2));
+    assert!(
+        tui.text().contains("reconnecting (attempt"),
+        "{}",
+        tui.text()
+    );
+    let (second, _) = start_demo_on("sleepers", port, &["-n", "10"]);
+    tui.wait_for("the new process", secs(30), |t| {
+        t.contains("● connected") && t.contains("1 warning (w)")
+    });
+    tui.keys("w");
+    tui.wait_for("the restart warning", secs(5), |t| {
+        t.contains("restarted 1 time")
+    });
+    tui.keys("\x1bq");
+    assert_eq!(tui.wait_exit(secs(10)), 0);
+    drop(second);
 }
 
 fn top_restores_the_terminal_on(sig: &str) -> u32 {

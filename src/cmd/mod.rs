@@ -98,7 +98,9 @@ fn start_recording(
     overwrite: bool,
 ) -> Result<Recorder, Failure> {
     session.record(path, overwrite).map_err(|e| {
-        let hint = if path.exists() && !overwrite {
+        let hint = if path.is_dir() {
+            " (it is a directory: give a file name)"
+        } else if path.exists() && !overwrite {
             " (it exists: pass --overwrite to replace it)"
         } else {
             ""
@@ -124,6 +126,8 @@ async fn finish_recording(
             started.elapsed().as_secs_f64(),
             path.display()
         )),
+        // `record -o /dev/stdout | head`: the reader had enough; end quietly.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Err(Failure::broken_pipe()),
         Err(e) => Err(Failure::new(
             exit::OTHER,
             format_args!(

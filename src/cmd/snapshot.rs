@@ -67,8 +67,13 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             e = session.events.recv() => e,
             _ = tokio::time::sleep(POLL) => continue,
             _ = tokio::time::sleep_until(deadline), if model.updates == 0 => {
+                // Say why the stream kept dropping, if it did (e.g. over --max-message-size).
+                let last = match &model.connection {
+                    crate::model::Connection::Reconnecting { reason, .. } => format!(" (the stream dropped: {reason})"),
+                    _ => String::new(),
+                };
                 return Err(AttachError::Timeout {
-                    what: format!("waiting for the first console update from {}", session.target.endpoint),
+                    what: format!("waiting for the first console update from {}{last}", session.target.endpoint),
                     after: args.timeout,
                 }.into());
             }

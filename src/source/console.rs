@@ -19,6 +19,9 @@ use crate::model::Event;
 
 /// Default of [`ConsoleConfig::max_message_bytes`] (`--max-message-size`).
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 256 * 1024 * 1024;
+/// Smallest `--max-message-size` accepted: below it even a small target's first message
+/// (every task, with its metadata) is refused.
+pub const MIN_MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// Default of [`ConsoleConfig::connect_timeout`] (`--connect-timeout`).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -166,37 +169,111 @@ pub async fn attach(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Attached
     };
     match tokio::time::timeout(cfg.connect_timeout, work).await {
         Ok(result) => result,
-        Err(_) => Err(AttachError::NotConsole {
+        Err(_) => Err(AttachError::NoAnswer {
             endpoint: endpoint.to_string(),
-            detail: format!("no gRPC answer within {:?}", cfg.connect_timeout),
+            after: cfg.connect_timeout,
         }),
     }
 }
 
-/// Try each candidate endpoint of `pid` and attach to the first console server.
+/// Whether `e` is an endpoint that said nothing in time (hung, or a silent server).
+fn is_silence(e: &AttachError) -> bool {
+    matches!(
+        e,
+        AttachError::NoAnswer { .. } | AttachError::Timeout { .. }
+    )
+}
+
+/// `e` in a few words, for the list of sockets tried.
+fn in_short(e: &AttachError) -> String {
+    match e {
+        AttachError::NoAnswer { .. } => "no answer".into(),
+        AttachError::Timeout { .. } => "connecting timed out".into(),
+        AttachError::NotConsole { detail, .. } | AttachError::Unreachable { detail, .. } => {
+            detail.clone()
+        }
+        other => other.to_string(),
+    }
+}
+
+/// Attach to `endpoint` and, when that fails because nobody answers, say so if the process
+/// behind it (when local and visible) is stopped: a stopped target is not a silent server.
+pub async fn attach_addr(
+    endpoint: &Endpoint,
+    cfg: &ConsoleConfig,
+) -> Result<Attached, AttachError> {
+    match attach(endpoint, cfg).await {
+        Err(e) if is_silence(&e) => {
+            let stopped = discover::pid_of(endpoint).and_then(discover::cannot_answer);
+            Err(stopped.unwrap_or(e))
+        }
+        other => other,
+    }
+}
+
+/// Try every candidate endpoint of `pid` at once and attach to the first console server to
+/// answer; when none does, say what each one did.
 pub async fn attach_pid(pid: i32, cfg: &ConsoleConfig) -> Result<Attached, AttachError> {
     let candidates = discover::candidates(pid)?;
-    let mut tried = Vec::new();
-    for endpoint in &candidates {
-        match attach(endpoint, cfg).await {
+    let mut trying = tokio::task::JoinSet::new();
+    for (i, endpoint) in candidates.iter().enumerate() {
+        let (endpoint, cfg) = (endpoint.clone(), cfg.clone());
+        trying.spawn(async move { (i, attach(&endpoint, &cfg).await) });
+    }
+    let mut failed: Vec<Option<AttachError>> = candidates.iter().map(|_| None).collect();
+    while let Some(joined) = trying.join_next().await {
+        let Ok((i, result)) = joined else { continue };
+        match result {
+            // Dropping `trying` aborts the attempts still under way.
             Ok(attached) => return Ok(attached),
             Err(e) => {
-                tracing::debug!(%endpoint, error = %e, "not a console endpoint");
-                tried.push(endpoint.to_string());
+                tracing::debug!(endpoint = %candidates[i], error = %e, "not a console endpoint");
+                failed[i] = Some(e);
             }
         }
-        if !alive(pid) {
-            return Err(AttachError::TargetExited(pid));
-        }
+    }
+    if let Some(e) = discover::cannot_answer(pid) {
+        return Err(e);
+    }
+    if !alive(pid) {
+        return Err(AttachError::TargetExited(pid));
+    }
+    let tried: Vec<String> = candidates
+        .iter()
+        .zip(&failed)
+        .map(|(ep, e)| match e {
+            Some(e) => format!("{ep} ({})", in_short(e)),
+            None => ep.to_string(),
+        })
+        .collect();
+    if tried.is_empty() {
+        return Err(AttachError::NoConsole {
+            pid,
+            tried: "none: it listens on no socket".to_string(),
+        });
+    }
+    if failed.iter().flatten().any(is_silence) {
+        return Err(AttachError::NoAnswerPid {
+            pid,
+            tried: tried.join(", "),
+            after: cfg.connect_timeout,
+        });
     }
     Err(AttachError::NoConsole {
         pid,
-        tried: if tried.is_empty() {
-            "none: it listens on no socket".to_string()
-        } else {
-            tried.join(", ")
-        },
+        tried: tried.join(", "),
     })
+}
+
+/// What the console connection does when the target process exits.
+#[derive(Clone, Copy, Debug)]
+pub enum Follow {
+    /// The pid is the target: its exit ends the stream (`--pid`, and every command but `top`).
+    Pid,
+    /// The address is the target (`top --addr`): after an exit keep trying the endpoint with
+    /// backoff; a process found there again is attached, and its RSS read every
+    /// `rss_interval` (a new pid resets the model).
+    Address { rss_interval: Duration },
 }
 
 /// Backoff before reconnect attempt `attempt` (1-based): 250 ms doubling up to 5 s.
@@ -211,11 +288,13 @@ fn target_gone(pid: Option<i32>) -> bool {
 }
 
 /// Stream updates from `attached` into `tx`; on a drop, reconnect to the same endpoint with
-/// backoff while the target lives. Ends when the target exits or the receiver goes away.
+/// backoff while the target lives (with [`Follow::Address`], also after it exited). Ends when
+/// the target exits (with [`Follow::Pid`]) or the receiver goes away.
 pub async fn run(
     attached: Attached,
     mut pid: Option<i32>,
     cfg: ConsoleConfig,
+    follow: Follow,
     tx: mpsc::Sender<Event>,
     mut control: mpsc::Receiver<Control>,
 ) {
@@ -223,6 +302,9 @@ pub async fn run(
     let endpoint = attached.endpoint.clone();
     let mut next = Some(attached);
     let mut attempt = 0u32;
+    // With Follow::Address, the RSS sampler of the process behind the endpoint, and its pid.
+    let mut sampler: Option<(i32, tokio::task::AbortHandle)> = None;
+    let mut exited_said = false;
     loop {
         let current = match next.take() {
             Some(a) => a,
@@ -230,8 +312,17 @@ pub async fn run(
                 Ok(a) => a,
                 Err(e) => {
                     attempt += 1;
-                    if !wait_to_retry(pid, attempt, e.to_string(), &tx).await {
-                        return;
+                    let retry = wait_to_retry(
+                        pid,
+                        follow,
+                        &endpoint,
+                        attempt,
+                        e.to_string(),
+                        &mut exited_said,
+                        &tx,
+                    );
+                    if !retry.await {
+                        break;
                     }
                     continue;
                 }
@@ -239,34 +330,81 @@ pub async fn run(
         };
         if attempt > 0 {
             // A reconnect: the process behind the endpoint may have changed.
-            if let Some(new_pid) = discover::pid_of(&endpoint) {
-                pid = Some(new_pid);
+            match discover::pid_of(&endpoint) {
+                Some(new_pid) => pid = Some(new_pid),
+                // The old process is gone and the new one cannot be seen.
+                None if target_gone(pid) => pid = None,
+                None => {}
+            }
+        }
+        if let (Follow::Address { rss_interval }, Some(p)) = (follow, pid) {
+            if sampler.as_ref().is_none_or(|(old, _)| *old != p) {
+                if let Some((_, old)) = sampler.take() {
+                    old.abort();
+                }
+                let task = tokio::spawn(super::rss::run(p, rss_interval, tx.clone()));
+                sampler = Some((p, task.abort_handle()));
             }
         }
         attempt = 0;
+        exited_said = false;
         if tx.send(Event::Connected { pid }).await.is_err() {
-            return;
+            break;
         }
-        let reason = stream(current, &tx, &mut control, &mut watched).await;
-        let Some(reason) = reason else { return };
+        let reason = stream(current, &cfg, &tx, &mut control, &mut watched).await;
+        let Some(reason) = reason else { break };
         attempt += 1;
-        if !wait_to_retry(pid, attempt, reason, &tx).await {
-            return;
+        let retry = wait_to_retry(
+            pid,
+            follow,
+            &endpoint,
+            attempt,
+            reason,
+            &mut exited_said,
+            &tx,
+        );
+        if !retry.await {
+            break;
         }
+    }
+    if let Some((_, task)) = sampler {
+        task.abort();
     }
 }
 
-/// After a drop: report the target's exit (false: stop), or report the drop and back off
-/// before attempt `attempt` (true: retry). False too when the receiver is gone.
+/// After a drop: report the target's exit (with [`Follow::Pid`], false: stop), or report the
+/// drop and back off before attempt `attempt` (true: retry). False too when the receiver is
+/// gone.
 async fn wait_to_retry(
     pid: Option<i32>,
+    follow: Follow,
+    endpoint: &Endpoint,
     attempt: u32,
     reason: String,
+    exited_said: &mut bool,
     tx: &mpsc::Sender<Event>,
 ) -> bool {
+    let mut reason = reason;
     if target_gone(pid) {
-        let _ = tx.send(Event::TargetExited).await;
-        return false;
+        match follow {
+            Follow::Pid => {
+                let _ = tx.send(Event::TargetExited).await;
+                return false;
+            }
+            Follow::Address { .. } => {
+                if !*exited_said {
+                    *exited_said = true;
+                    if tx.send(Event::TargetExited).await.is_err() {
+                        return false;
+                    }
+                }
+                if let Some(p) = pid {
+                    reason = format!("target {p} exited; waiting for a process at {endpoint}");
+                }
+            }
+        }
+    } else if let Some(stopped) = pid.and_then(discover::cannot_answer) {
+        reason = stopped.to_string();
     }
     if tx
         .send(Event::Disconnected { attempt, reason })
@@ -305,6 +443,7 @@ fn spawn_details(
 /// control requests meanwhile. Returns why it ended, or `None` when the receiver is gone.
 async fn stream(
     attached: Attached,
+    cfg: &ConsoleConfig,
     tx: &mpsc::Sender<Event>,
     control: &mut mpsc::Receiver<Control>,
     watched: &mut Option<u64>,
@@ -339,7 +478,7 @@ async fn stream(
                     }
                 }
                 Ok(None) => break Some("the console stream ended".to_string()),
-                Err(status) => break Some(format!("console stream error: {}", status.message())),
+                Err(status) => break Some(stream_error(&status, cfg)),
             },
             cmd = control.recv(), if control_open => match cmd {
                 None => control_open = false,
@@ -386,6 +525,18 @@ async fn stream(
         t.abort();
     }
     reason
+}
+
+/// Why a console stream failed, naming `--max-message-size` when a message was over it.
+fn stream_error(status: &tonic::Status, cfg: &ConsoleConfig) -> String {
+    let message = status.message();
+    if status.code() == Code::OutOfRange || message.contains("message length too large") {
+        return format!(
+            "a console message is larger than --max-message-size ({} bytes): raise it ({message})",
+            cfg.max_message_bytes
+        );
+    }
+    format!("console stream error: {message}")
 }
 
 #[cfg(test)]

@@ -62,14 +62,59 @@ fn bind_hint(process: &Process) -> Option<String> {
         .map(|v| v.to_string_lossy().into_owned())
 }
 
+/// Why `pid` cannot answer a console client, read from `/proc/PID/stat` (and `status`): a
+/// stopped or traced process ([`AttachError::Stopped`]), a zombie or a dead one
+/// ([`AttachError::TargetExited`]). `None` when it runs or sleeps (or cannot be read).
+pub fn cannot_answer(pid: i32) -> Option<AttachError> {
+    let process = Process::new(pid).ok()?;
+    let state = process.stat().ok()?.state;
+    match state {
+        'T' => Some(AttachError::Stopped {
+            pid,
+            state: "stopped (state T: SIGSTOP or a job-control stop)".into(),
+            hint: format!("; resume it with `kill -CONT {pid}`"),
+        }),
+        't' => {
+            let tracer = process.status().ok().map(|s| s.tracerpid).unwrap_or(0);
+            let by = if tracer > 0 {
+                format!(" {tracer}")
+            } else {
+                String::new()
+            };
+            Some(AttachError::Stopped {
+                pid,
+                state: format!("stopped by a debugger (state t: traced by process{by})"),
+                hint: "; let the debugger continue it or detach".into(),
+            })
+        }
+        'Z' | 'X' | 'x' => Some(AttachError::TargetExited(pid)),
+        _ => None,
+    }
+}
+
+/// A thread id given for a pid: the process it belongs to (`Tgid` in `/proc/TID/status`).
+fn thread_of(process: &Process) -> Option<i32> {
+    let tgid = process.status().ok()?.tgid;
+    (tgid != process.pid && tgid > 0).then_some(tgid)
+}
+
 /// Every endpoint `pid` listens on, most likely console endpoint first.
 pub fn candidates(pid: i32) -> Result<Vec<Endpoint>, AttachError> {
     if pid <= 0 {
         return Err(AttachError::NoSuchProcess(pid));
     }
     let process = Process::new(pid).map_err(|e| proc_error(pid, e, ""))?;
+    if let Some(tgid) = thread_of(&process) {
+        return Err(AttachError::Thread {
+            tid: pid,
+            pid: tgid,
+        });
+    }
     if !super::alive(pid) {
         return Err(AttachError::TargetExited(pid));
+    }
+    if let Some(e) = cannot_answer(pid) {
+        return Err(e);
     }
     let inodes = socket_inodes(&process)?;
     let mut found: Vec<Endpoint> = Vec::new();

@@ -44,9 +44,31 @@ impl Endpoint {
         if port == 0 {
             return Err(bad("port 0"));
         }
-        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let host = if let Some(inner) = host.strip_prefix('[') {
+            // An IPv6 address in brackets, and nothing else.
+            let v6 = inner
+                .strip_suffix(']')
+                .ok_or_else(|| bad("an IPv6 address needs its closing ]"))?;
+            v6.parse::<std::net::Ipv6Addr>()
+                .map_err(|_| bad("not an IPv6 address inside [ ]"))?;
+            v6
+        } else {
+            if host.contains(':') {
+                return Err(bad("an IPv6 address goes in brackets: http://[ADDR]:PORT"));
+            }
+            if host.contains(']') {
+                return Err(bad("a ] without its ["));
+            }
+            host
+        };
         if host.is_empty() {
             return Err(bad("missing host"));
+        }
+        if let Some(c) = host
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':')))
+        {
+            return Err(bad(&format!("{c:?} cannot be part of a host name")));
         }
         Ok(Endpoint::Tcp {
             host: host.to_string(),
@@ -141,6 +163,13 @@ mod tests {
             "file://rel/x",
             "h:1/path",
             ":80",
+            "http://[::1",
+            "http://[::1:6669",
+            "http://::1:6669",
+            "http://[nonsense]:6669",
+            "http://]:6669",
+            "http://a b:6669",
+            "http://[::1]]:6669",
         ] {
             assert!(Endpoint::parse(bad).is_err(), "{bad:?} should be rejected");
         }
