@@ -37,10 +37,12 @@ Exit codes:
   9    timed out waiting for the target's first update
   10   the recording cannot be read (missing, not a recording, corrupt, newer version)
   11   export: cannot listen on the --listen address
+  129  hung up (SIGHUP: the terminal went away)
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
+  131  quit (SIGQUIT)
   143  terminated (SIGTERM)
 In `top` and `replay`, q and Ctrl-C quit with 0; `record` ends with 0 on --duration, Ctrl-C,
-SIGTERM or the target's exit (the file is complete in each case).";
+SIGTERM, SIGHUP, SIGQUIT or the target's exit (the file is complete in each case).";
 
 #[derive(Parser, Debug)]
 #[command(name = "asyncmem", version, about = "See what the suspended tasks of a live tokio process cost: future sizes, poll states and RSS", after_help = EXIT_CODES)]
