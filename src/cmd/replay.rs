@@ -12,7 +12,6 @@ use crate::source::{replay, CHANNEL_CAPACITY};
 use crate::ui::Controls;
 
 pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
-    need_terminal("replay")?;
     start_log(args.log.as_deref())?;
     // A pipe is read once, here, into memory: until its writer ends.
     let (input, scan) = tokio::task::block_in_place(|| {
@@ -45,6 +44,8 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
             "--speed must be a positive number",
         ));
     }
+    // After the file's checks: a bad recording is said as such, terminal or not.
+    need_terminal("replay")?;
     let plan = replay::Plan::new(input, &scan, args.speed);
     let (tx, mut events) = mpsc::channel(CHANNEL_CAPACITY);
     let (control, control_rx) = mpsc::channel(16);
