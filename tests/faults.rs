@@ -1744,3 +1744,25 @@ fn record_onto_a_disk_that_fills_up_stops_at_once() {
     assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
     readable_up_to_the_error(&file);
 }
+
+#[test]
+fn quitting_a_paused_top_waits_for_resume_a_bounded_time_and_says_so() {
+    let (demo, addr) = start_demo("sleepers", &["-n", "10"]);
+    let mut tui = Tui::asyncmem(&["top", "--addr", &addr]);
+    tui.wait_for("connected", secs(20), |s| s.contains("connected"));
+    tui.keys(" ");
+    tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
+    // A target that cannot answer Resume: quitting still ends, and says what it left.
+    demo.signal("STOP");
+    let start = Instant::now();
+    tui.keys("q");
+    let code = tui.wait_exit(secs(6));
+    let took = start.elapsed();
+    demo.signal("CONT");
+    assert_eq!(code, 0);
+    assert!(took < secs(4), "quitting took {took:?}");
+    tui.assert_restored();
+    tui.wait_for("the warning", secs(3), |s| {
+        s.contains("may still be paused")
+    });
+}
