@@ -40,11 +40,13 @@ Exit codes:
   10   the recording cannot be read (missing, not a recording, corrupt, newer version)
   11   export: cannot listen on the --listen address
   12   the target is stopped (SIGSTOP, job control) or held by a debugger
+  129  hung up (SIGHUP: the terminal went away)
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
+  131  quit (SIGQUIT)
   141  standard output was closed early (e.g. `| head`); nothing is printed
   143  terminated (SIGTERM)
 In `top` and `replay`, q and Ctrl-C quit with 0; `record` ends with 0 on --duration, Ctrl-C,
-SIGTERM or the target's exit (the file is complete in each case).";
+SIGTERM, SIGHUP, SIGQUIT or the target's exit (the file is complete in each case).";
 
 #[derive(Parser, Debug)]
 #[command(name = "asyncmem", version, about = "See what the suspended tasks of a live tokio process cost: future sizes, poll states and RSS", after_help = EXIT_CODES)]

@@ -35,6 +35,10 @@ pub mod exit {
     pub const TERMINATED: i32 = 143;
     /// Standard output was closed early (`| head`): asyncmem ends quietly (128 + SIGPIPE).
     pub const BROKEN_PIPE: i32 = 141;
+    /// Stopped by SIGHUP, the terminal going away (128 + SIGHUP).
+    pub const HUNG_UP: i32 = 129;
+    /// Stopped by SIGQUIT (128 + SIGQUIT).
+    pub const QUIT: i32 = 131;
 }
 
 pub const HOW_TO_INSTRUMENT: &str = "to instrument a tokio process: add `console-subscriber` and call `console_subscriber::init()` at start-up, enable tokio's `tracing` feature, and build with RUSTFLAGS=\"--cfg tokio_unstable\" (it then listens on 127.0.0.1:6669, or $TOKIO_CONSOLE_BIND)";

@@ -1,6 +1,5 @@
 //! Shutdown signals: one future that resolves with the signal that arrived, and what it means
-//! (exit code, wording). A new signal (SIGHUP, SIGQUIT) is a variant here and an entry in the
-//! sets below.
+//! (exit code, wording). A new signal is a variant here and an entry in the sets below.
 
 use std::future::poll_fn;
 use std::task::Poll;
@@ -15,10 +14,21 @@ pub enum Signal {
     Interrupt,
     /// SIGTERM.
     Terminate,
+    /// SIGHUP: the terminal went away (or a user sent it).
+    Hangup,
+    /// SIGQUIT (Ctrl-\ in a terminal not in raw mode).
+    Quit,
 }
 
-/// What stops a command that is running: `top`, `replay`, `record`, `export`.
-pub const SHUTDOWN: &[Signal] = &[Signal::Interrupt, Signal::Terminate];
+/// What stops a command that is running: `top`, `replay`, `record`, `export`. Each of them
+/// would otherwise kill the process with the terminal left raw, a target left paused or a
+/// recording without its end.
+pub const SHUTDOWN: &[Signal] = &[
+    Signal::Interrupt,
+    Signal::Terminate,
+    Signal::Hangup,
+    Signal::Quit,
+];
 
 /// What `snapshot` and attaching give up on; SIGTERM keeps its default action (the process dies).
 pub const INTERRUPT: &[Signal] = &[Signal::Interrupt];
@@ -28,6 +38,8 @@ impl Signal {
         match self {
             Signal::Interrupt => SignalKind::interrupt(),
             Signal::Terminate => SignalKind::terminate(),
+            Signal::Hangup => SignalKind::hangup(),
+            Signal::Quit => SignalKind::quit(),
         }
     }
 
@@ -36,6 +48,8 @@ impl Signal {
         match self {
             Signal::Interrupt => exit::INTERRUPTED,
             Signal::Terminate => exit::TERMINATED,
+            Signal::Hangup => exit::HUNG_UP,
+            Signal::Quit => exit::QUIT,
         }
     }
 
@@ -44,6 +58,8 @@ impl Signal {
         match self {
             Signal::Interrupt => "interrupted",
             Signal::Terminate => "terminated",
+            Signal::Hangup => "hung up",
+            Signal::Quit => "quit",
         }
     }
 }
@@ -65,4 +81,22 @@ pub async fn first(signals: &[Signal]) -> Signal {
         Poll::Pending
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exit_codes_are_128_plus_the_signal_number() {
+        for (s, number) in [
+            (Signal::Interrupt, 2),
+            (Signal::Terminate, 15),
+            (Signal::Hangup, 1),
+            (Signal::Quit, 3),
+        ] {
+            assert_eq!(s.exit_code(), 128 + number, "{s:?}");
+            assert_eq!(s.kind().as_raw_value(), number, "{s:?}");
+        }
+    }
 }

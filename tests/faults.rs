@@ -379,6 +379,30 @@ impl Tui {
         }
     }
 
+    /// Echo and canonical mode of the pty as `stty` reads them (both on: raw mode is off).
+    fn echo_and_icanon(&self) -> (bool, bool) {
+        let tty = self._master.tty_name().expect("the pty's name");
+        let out = Command::new("stty")
+            .arg("-F")
+            .arg(&tty)
+            .arg("-a")
+            .output()
+            .expect("running stty");
+        let text = String::from_utf8_lossy(&out.stdout).into_owned();
+        let words: Vec<&str> = text.split([' ', '\n', ';']).collect();
+        (words.contains(&"echo"), words.contains(&"icanon"))
+    }
+
+    /// Echo on and raw mode off (issue 11 item 13).
+    fn assert_cooked(&self) {
+        assert_eq!(
+            self.echo_and_icanon(),
+            (true, true),
+            "the terminal was left without echo or in raw mode; screen:\n{}",
+            self.text()
+        );
+    }
+
     /// Main screen, cursor shown, and the bytes that leave the alternate screen were written.
     fn assert_restored(&self) {
         let start = Instant::now();
@@ -1081,7 +1105,6 @@ fn replay_refuses(file: &Path) -> bool {
 }
 
 #[test]
-#[ignore = "issue 11 item 14: replay plays a damaged recording that snapshot --from refuses (exit 10)"]
 fn damaged_recordings_get_one_policy_in_replay_and_snapshot() {
     let dir = tempdir("damaged");
     let good = recording(&dir);
@@ -1127,7 +1150,6 @@ fn a_recording_replays_and_snapshots() {
 }
 
 #[test]
-#[ignore = "issue 11 item 14: replay of a pipe (<(cat file)) shows nothing: it reads the file twice"]
 fn replay_of_a_pipe_plays_or_refuses() {
     let dir = tempdir("pipe");
     let good = recording(&dir);
@@ -1624,6 +1646,7 @@ fn top_restores_the_terminal_on(sig: &str) -> u32 {
     signal(tui.pid(), sig);
     let code = tui.wait_exit(secs(5));
     tui.assert_restored();
+    tui.assert_cooked();
     code
 }
 
@@ -1633,19 +1656,93 @@ fn sigterm_to_top_restores_the_terminal() {
 }
 
 #[test]
-#[ignore = "issue 11 item 13: SIGHUP leaves raw mode, no echo and the alternate screen on"]
 fn sighup_to_top_restores_the_terminal() {
-    top_restores_the_terminal_on("HUP");
+    assert_eq!(top_restores_the_terminal_on("HUP"), 129);
 }
 
 #[test]
-#[ignore = "issue 11 item 13: SIGQUIT leaves raw mode, no echo and the alternate screen on"]
 fn sigquit_to_top_restores_the_terminal() {
-    top_restores_the_terminal_on("QUIT");
+    assert_eq!(top_restores_the_terminal_on("QUIT"), 131);
 }
 
 #[test]
-#[ignore = "issue 11 item 13: top with no terminal writes an escape sequence to stdout"]
+fn sigint_to_top_restores_the_terminal() {
+    // In raw mode Ctrl-C is a key; SIGINT from kill is still a signal.
+    assert_eq!(top_restores_the_terminal_on("INT"), 130);
+}
+
+#[test]
+fn signals_to_replay_restore_the_terminal() {
+    let dir = tempdir("replay-signals");
+    let good = recording(&dir);
+    for (sig, code) in [("HUP", 129), ("QUIT", 131), ("TERM", 143)] {
+        let mut tui = Tui::asyncmem(&["replay", good.to_str().expect("utf-8 path")]);
+        tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
+        signal(tui.pid(), sig);
+        assert_eq!(tui.wait_exit(secs(5)), code, "SIG{sig}");
+        tui.assert_restored();
+        tui.assert_cooked();
+    }
+}
+
+#[test]
+fn replay_without_a_terminal_writes_nothing_to_stdout() {
+    let dir = tempdir("replay-no-tty");
+    let good = recording(&dir);
+    let r = run(&["replay", good.to_str().expect("utf-8 path")], secs(10));
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.stdout.is_empty(), "stdout: {:?}", r.out());
+    assert!(r.stderr.contains("terminal"), "{}", r.stderr);
+}
+
+/// `record` to `file` from the fake at `url`, sent `sig` after `after`: its exit code and stderr.
+fn record_signalled(url: &str, file: &Path, after: Duration, sig: &str) -> (Option<i32>, String) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_asyncmem"))
+        .args(["record", "--addr", url, "-o"])
+        .arg(file)
+        .env_remove("ASYNCMEM_ADDR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting asyncmem record");
+    let err = spawn_reader(child.stderr.take().expect("stderr"));
+    std::thread::sleep(after);
+    signal(child.id() as i32, sig);
+    let start = Instant::now();
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("waiting") {
+            break s;
+        }
+        if start.elapsed() > secs(10) {
+            let _ = child.kill();
+            panic!("record did not end within 10 s of SIG{sig}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    (status.code(), stderr)
+}
+
+#[test]
+fn record_ends_its_file_cleanly_on_sighup_and_sigquit() {
+    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+    let dir = tempdir("record-signals");
+    for (sig, outcome) in [("HUP", "hung up"), ("QUIT", "quit")] {
+        let file = dir.join(format!("{sig}.amrec"));
+        let (code, stderr) = record_signalled(&fake.url(), &file, secs(2), sig);
+        assert_eq!(code, Some(0), "SIG{sig}: {stderr}");
+        assert!(stderr.contains(&format!("stopped ({outcome})")), "{stderr}");
+        let r = run(
+            &["snapshot", "--from", file.to_str().expect("utf-8 path")],
+            secs(10),
+        );
+        assert_eq!(r.code, Some(0), "SIG{sig}: {r:?}");
+        assert!(!r.stderr.contains("cut"), "SIG{sig}: {}", r.stderr);
+    }
+}
+
+#[test]
 fn top_without_a_terminal_writes_nothing_to_stdout() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
     let r = run(&["top", "--addr", &fake.url()], secs(10));
@@ -1666,7 +1763,6 @@ fn updates_seen(addr: &str, wait: &str) -> u64 {
 }
 
 #[test]
-#[ignore = "issue 11 item 4: quitting top after Space leaves the target's aggregator paused"]
 fn top_pause_then_quit_leaves_the_target_running() {
     let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
     let before = updates_seen(&addr, "1500ms");
@@ -1683,4 +1779,352 @@ fn top_pause_then_quit_leaves_the_target_running() {
         after * 2 >= before,
         "the target stayed paused: {after} updates in 1.5 s after quitting, {before} before"
     );
+}
+
+/// Space in a `top` of the demo at `addr`, then `sig`: exits with `code`, the terminal restored.
+fn pause_top_then_signal(addr: &str, sig: &str, code: u32) {
+    let mut tui = Tui::asyncmem(&["top", "--addr", addr]);
+    tui.wait_for("connected", secs(20), |s| s.contains("connected"));
+    tui.keys(" ");
+    tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
+    signal(tui.pid(), sig);
+    assert_eq!(tui.wait_exit(secs(5)), code, "SIG{sig}");
+    tui.assert_restored();
+}
+
+#[test]
+fn top_paused_then_signalled_leaves_the_target_running() {
+    let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
+    let before = updates_seen(&addr, "1500ms");
+    assert!(before >= 3, "a live target sends updates: {before}");
+    for (sig, code) in [("TERM", 143), ("INT", 130), ("HUP", 129), ("QUIT", 131)] {
+        pause_top_then_signal(&addr, sig, code);
+        let after = updates_seen(&addr, "1500ms");
+        assert!(
+            after * 2 >= before,
+            "SIG{sig}: the target stayed paused: {after} updates in 1.5 s, {before} before"
+        );
+    }
+}
+
+#[test]
+fn a_second_top_shows_the_pause_and_one_space_resumes() {
+    let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
+    let before = updates_seen(&addr, "1500ms");
+    // A watcher that paused the target and died without a word (SIGKILL).
+    let mut first = Tui::asyncmem(&["top", "--addr", &addr]);
+    first.wait_for("connected", secs(20), |s| s.contains("connected"));
+    first.keys(" ");
+    first.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
+    signal(first.pid(), "KILL");
+    first.wait_exit(secs(5));
+    assert!(
+        updates_seen(&addr, "1500ms") * 2 < before,
+        "the target should be paused now"
+    );
+    let mut second = Tui::asyncmem(&["top", "--addr", &addr]);
+    second.wait_for("the target's pause", secs(20), |s| {
+        s.contains("connected") && s.contains("PAUSED")
+    });
+    second.keys(" ");
+    second.wait_for("the pause to end", secs(5), |s| !s.contains("PAUSED"));
+    second.keys("q");
+    assert_eq!(second.wait_exit(secs(5)), 0);
+    second.assert_restored();
+    let after = updates_seen(&addr, "1500ms");
+    assert!(
+        after * 2 >= before,
+        "one Space should have resumed the target: {after} updates in 1.5 s, {before} before"
+    );
+}
+
+#[test]
+fn a_top_that_did_not_pause_leaves_a_paused_target_paused() {
+    // Left as found: only the pause a watcher made is undone when it quits.
+    let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
+    let before = updates_seen(&addr, "1500ms");
+    let mut first = Tui::asyncmem(&["top", "--addr", &addr]);
+    first.wait_for("connected", secs(20), |s| s.contains("connected"));
+    first.keys(" ");
+    first.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
+    let mut second = Tui::asyncmem(&["top", "--addr", &addr]);
+    second.wait_for("the target's pause", secs(20), |s| s.contains("PAUSED"));
+    second.keys("q");
+    assert_eq!(second.wait_exit(secs(5)), 0);
+    assert!(
+        updates_seen(&addr, "1500ms") * 2 < before,
+        "the first watcher's pause was undone by a second that did not make it"
+    );
+    first.keys("q");
+    assert_eq!(first.wait_exit(secs(5)), 0);
+    assert!(updates_seen(&addr, "1500ms") * 2 >= before);
+}
+
+#[test]
+fn replay_and_snapshot_name_the_corrupt_byte() {
+    let dir = tempdir("corrupt-byte");
+    let good = recording(&dir);
+    let mut bytes = std::fs::read(&good).expect("the recording");
+    // The last byte is the end marker's checksum: damage after every event, snapshot --at
+    // early included, is still found.
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0xff;
+    let file = dir.join("flipped-end.amrec");
+    std::fs::write(&file, bytes).expect("writing");
+    let path = file.to_str().expect("utf-8 path");
+    for args in [
+        &["snapshot", "--from", path][..],
+        &["snapshot", "--from", path, "--at", "0s"][..],
+    ] {
+        let r = run(args, secs(10));
+        assert_eq!(r.code, Some(10), "{args:?}: {r:?}");
+        assert!(r.stderr.contains("corrupt at byte"), "{}", r.stderr);
+    }
+    let mut tui = Tui::asyncmem(&["replay", path]);
+    assert_eq!(tui.exit_within(secs(5)), Some(10), "{}", tui.text());
+    tui.wait_for("the damage named", secs(3), |s| {
+        s.contains("corrupt at byte")
+    });
+    tui.assert_cooked();
+}
+
+#[test]
+fn a_cut_recording_plays_up_to_the_cut_and_says_so() {
+    let dir = tempdir("cut");
+    let good = recording(&dir);
+    let bytes = std::fs::read(&good).expect("the recording");
+    let file = dir.join("cut.amrec");
+    std::fs::write(&file, &bytes[..bytes.len() * 2 / 3]).expect("writing");
+    let path = file.to_str().expect("utf-8 path");
+    let r = run(&["snapshot", "--from", path], secs(10));
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.stderr.contains("cut at byte"), "{}", r.stderr);
+    let mut tui = Tui::asyncmem(&["replay", path]);
+    tui.wait_for("the cut named", secs(10), |s| {
+        // (the header's end is past the pty's 120 columns)
+        s.contains("small-") && s.contains("the recording is cut at")
+    });
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(secs(5)), 0);
+    tui.assert_restored();
+}
+
+#[test]
+fn replay_of_a_fifo_plays_it() {
+    let dir = tempdir("fifo");
+    let good = recording(&dir);
+    let fifo = dir.join("rec.fifo");
+    let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
+    assert!(made.success());
+    let script = format!("cat {} > {}", good.display(), fifo.display());
+    let mut writer = Command::new("bash")
+        .args(["-c", &script])
+        .spawn()
+        .expect("a writer");
+    let mut tui = Tui::asyncmem(&["replay", fifo.to_str().expect("utf-8 path")]);
+    tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
+    // Seeking back reads the recording again: from memory, not from the spent FIFO.
+    tui.keys("0");
+    tui.keys(" ");
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(tui.text().contains("small-"), "{}", tui.text());
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(secs(5)), 0);
+    tui.assert_restored();
+    let _ = writer.wait();
+}
+
+/// `script` in bash, no terminal, killed (and the test failed) past `limit`.
+fn run_bash(script: &str, limit: Duration) -> Run {
+    let mut child = Command::new("bash")
+        .args(["-c", script])
+        .env_remove("ASYNCMEM_ADDR")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting bash");
+    let start = Instant::now();
+    let out = spawn_reader(child.stdout.take().expect("stdout"));
+    let err = spawn_reader(child.stderr.take().expect("stderr"));
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("waiting") {
+            break s;
+        }
+        if start.elapsed() > limit {
+            let _ = child.kill();
+            panic!("{script:?} still running after {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    Run {
+        code: status.code(),
+        stdout: out.join().unwrap_or_default(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
+        elapsed: start.elapsed(),
+        hwm_kib: 0,
+    }
+}
+
+/// A shell line that runs asyncmem with files limited to `kib` KiB: a write past it fails
+/// with EFBIG ("File too large") mid-way, as a full disk would, without root.
+fn file_size_limited(kib: u32, args: &str) -> String {
+    format!(
+        "trap '' XFSZ; ulimit -f {kib}; exec {} {args}",
+        env!("CARGO_BIN_EXE_asyncmem")
+    )
+}
+
+/// What a recording stopped by a write error must still be: readable up to the error.
+fn readable_up_to_the_error(file: &Path) {
+    let r = run(
+        &["snapshot", "--from", file.to_str().expect("utf-8 path")],
+        secs(20),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(!r.stderr.contains("corrupt"), "{}", r.stderr);
+}
+
+#[test]
+fn record_stops_at_a_write_error_mid_way_and_says_so_at_once() {
+    let fake = Fake::hostile("flood");
+    let dir = tempdir("efbig");
+    let file = dir.join("rec.amrec");
+    let script = file_size_limited(
+        256,
+        &format!(
+            "record --addr {} -o {} --duration 60s",
+            fake.url(),
+            file.display()
+        ),
+    );
+    let r = run_bash(&script, secs(30));
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.elapsed < secs(15), "took {:?}", r.elapsed);
+    assert!(r.stderr.contains("File too large"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(&file.display().to_string()),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("readable"), "{}", r.stderr);
+    let len = std::fs::metadata(&file).expect("the file").len();
+    assert!(len > 0 && len <= 256 * 1024, "{len} bytes");
+    readable_up_to_the_error(&file);
+}
+
+#[test]
+fn top_record_shows_the_recording_and_its_write_error() {
+    let fake = Fake::hostile("flood");
+    let dir = tempdir("top-efbig");
+    let file = dir.join("rec.amrec");
+    let script = file_size_limited(
+        256,
+        &format!("top --addr {} --record {}", fake.url(), file.display()),
+    );
+    let mut tui = Tui::spawn("bash", &["-c", &script]);
+    tui.wait_for("the write error in the header", secs(20), |s| {
+        s.contains("recording stopped (File too large")
+    });
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(secs(10)), 1);
+    tui.assert_restored();
+    tui.wait_for("the recording's failure", secs(3), |s| {
+        s.contains("is incomplete")
+    });
+    readable_up_to_the_error(&file);
+}
+
+#[test]
+fn top_record_shows_the_file_and_its_size() {
+    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+    let dir = tempdir("top-rec");
+    let file = dir.join("rec.amrec");
+    let path = file.to_str().expect("utf-8 path");
+    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url(), "--record", path]);
+    tui.wait_for("the recording in the header", secs(20), |s| {
+        s.contains(&format!("● rec {path} ")) && s.contains("KiB")
+    });
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(secs(10)), 0);
+    tui.assert_restored();
+}
+
+/// A tmpfs of `kib` KiB mounted on a fresh directory, unmounted on drop (needs root).
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    fn mount(kib: u32) -> Option<SmallDisk> {
+        if !is_root() {
+            return None;
+        }
+        let dir = tempdir("tmpfs");
+        let ok = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={kib}k"),
+                "asyncmem-faults",
+            ])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        ok.then_some(SmallDisk(dir))
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+#[test]
+fn record_onto_a_disk_that_fills_up_stops_at_once() {
+    let Some(disk) = SmallDisk::mount(512) else {
+        eprintln!("skipped: mounting a small tmpfs needs root (the EFBIG case covers the path)");
+        return;
+    };
+    let fake = Fake::hostile("flood");
+    let file = disk.0.join("rec.amrec");
+    let r = run(
+        &[
+            "record",
+            "--addr",
+            &fake.url(),
+            "-o",
+            file.to_str().expect("utf-8 path"),
+            "--duration",
+            "60s",
+        ],
+        secs(30),
+    );
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.elapsed < secs(15), "took {:?}", r.elapsed);
+    assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
+    readable_up_to_the_error(&file);
+}
+
+#[test]
+fn quitting_a_paused_top_waits_for_resume_a_bounded_time_and_says_so() {
+    let (demo, addr) = start_demo("sleepers", &["-n", "10"]);
+    let mut tui = Tui::asyncmem(&["top", "--addr", &addr]);
+    tui.wait_for("connected", secs(20), |s| s.contains("connected"));
+    tui.keys(" ");
+    tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
+    // A target that cannot answer Resume: quitting still ends, and says what it left.
+    demo.signal("STOP");
+    let start = Instant::now();
+    tui.keys("q");
+    let code = tui.wait_exit(secs(6));
+    let took = start.elapsed();
+    demo.signal("CONT");
+    assert_eq!(code, 0);
+    assert!(took < secs(4), "quitting took {took:?}");
+    tui.assert_restored();
+    tui.wait_for("the warning", secs(3), |s| {
+        s.contains("may still be paused")
+    });
 }

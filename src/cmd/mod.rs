@@ -9,8 +9,9 @@ pub mod snapshot;
 pub mod top;
 
 use std::future::Future;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
 
@@ -20,8 +21,11 @@ use crate::output::TargetInfo;
 use crate::recording::Recorder;
 use crate::session::Session;
 use crate::signal::{self, Signal};
-use crate::source::console::Control;
-use crate::ui::App;
+use crate::source::console;
+use crate::ui::{App, Controls};
+
+/// How long quitting waits for the target to answer the Resume that undoes this UI's Pause.
+pub const RESUME_WAIT: Duration = Duration::from_secs(2);
 
 /// Attach, or give up when `shutdown` resolves first (`asyncmem: interrupted`).
 async fn attach(
@@ -66,28 +70,90 @@ fn new_app(target: TargetInfo) -> App {
     App::new(target, color)
 }
 
-/// Take the terminal, run the UI until the user quits or a signal arrives, give it back.
+/// `top` and `replay` draw on a terminal: say so plainly, before anything else happens (and
+/// without writing a byte to a stdout that is a file or a pipe).
+fn need_terminal(command: &str) -> Result<(), Failure> {
+    if std::io::stdout().is_terminal() {
+        return Ok(());
+    }
+    Err(Failure::new(
+        exit::OTHER,
+        format_args!(
+            "`asyncmem {command}` draws on a terminal, and its standard output is not one; for output to a file or a pipe, use `asyncmem snapshot` (or `asyncmem record`)"
+        ),
+    ))
+}
+
+/// Take the terminal, run the UI until the user quits, a signal arrives or the terminal goes
+/// away, give it back; then resume the target if this UI left it paused.
 async fn run_tui(
     app: &mut App,
     model: &mut Model,
     events: &mut mpsc::Receiver<Event>,
-    control: &mpsc::Sender<Control>,
+    controls: &Controls,
 ) -> Result<(), Failure> {
     // ratatui::init enters raw mode and the alternate screen, and installs a panic hook that
     // restores the terminal before the panic message is printed.
     let mut terminal = ratatui::try_init().map_err(|e| {
-        ratatui::restore();
+        let _ = ratatui::try_restore();
         Failure::new(exit::OTHER, format_args!("this needs a terminal: {e}"))
     })?;
     let mut stopped_by = None;
     let shutdown = async { stopped_by = Some(signal::first(signal::SHUTDOWN).await) };
     let input = ratatui::crossterm::event::EventStream::new();
-    let result = crate::ui::run(&mut terminal, app, model, events, control, input, shutdown).await;
-    ratatui::restore();
+    let result = crate::ui::run(&mut terminal, app, model, events, controls, input, shutdown).await;
+    // Never `ratatui::restore`: it prints its own error to a terminal that may be gone (SIGHUP).
+    let _ = ratatui::try_restore();
+    if app.paused_target {
+        if let Controls::Console(control) = controls {
+            if let Err(why) = resume_target(control, events).await {
+                say(&format!(
+                    "asyncmem: warning: the target's console may still be paused for every watcher: {why} (`asyncmem top` and Space resume it)"
+                ));
+            }
+        }
+    }
     match (result, stopped_by) {
         (Err(e), _) => Err(Failure::new(exit::OTHER, format_args!("terminal: {e}"))),
         (Ok(_), Some(sig)) => Err(Failure::signalled(sig.exit_code())),
         (Ok(_), None) => Ok(()),
+    }
+}
+
+/// A line on stderr that is not worth a panic when stderr is a terminal that went away.
+fn say(line: &str) {
+    let _ = writeln!(std::io::stderr(), "{line}");
+}
+
+/// Send Resume and wait, at most [`RESUME_WAIT`], for the target's answer; the events that
+/// arrive meanwhile are dropped (a source must not block on a full channel).
+async fn resume_target(
+    control: &mpsc::Sender<console::Control>,
+    events: &mut mpsc::Receiver<Event>,
+) -> Result<(), String> {
+    let (done, answer) = tokio::sync::oneshot::channel();
+    let wait = async {
+        control
+            .send(console::Control::Resume(Some(done)))
+            .await
+            .map_err(|_| "the console connection is closed".to_string())?;
+        match answer.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err("the Resume request failed".to_string()),
+            Err(_) => Err("the console connection closed before answering Resume".to_string()),
+        }
+    };
+    let drain = async {
+        while events.recv().await.is_some() {}
+        std::future::pending::<std::convert::Infallible>().await
+    };
+    tokio::select! {
+        r = wait => r,
+        never = drain => match never {},
+        _ = tokio::time::sleep(RESUME_WAIT) => Err(format!(
+            "no answer to Resume within {}",
+            humantime::format_duration(RESUME_WAIT)
+        )),
     }
 }
 

@@ -1,5 +1,6 @@
 //! `asyncmem record`: everything the model is fed, to a file, until `--duration`, a signal or
-//! the target's exit (each ends with a complete file and exit 0).
+//! the target's exit (each ends with a complete file and exit 0), or a write error (said at
+//! once; exit 1, the frames before the error readable).
 
 use std::time::Instant;
 
@@ -28,6 +29,7 @@ pub async fn run(args: RecordArgs) -> Result<(), Failure> {
     let mut model = Model::new(args.connect.model());
     let mut shutdown = std::pin::pin!(signal::first(signal::SHUTDOWN));
     let deadline = args.duration.map(|d| tokio::time::Instant::now() + d);
+    let mut progress = recorder.progress();
     let why = loop {
         tokio::select! {
             e = session.events.recv() => match e {
@@ -36,6 +38,8 @@ pub async fn run(args: RecordArgs) -> Result<(), Failure> {
             },
             _ = tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)), if deadline.is_some() => break "--duration elapsed",
             sig = &mut shutdown => break sig.outcome(),
+            // Err: the recorder ended with the events, said by the first branch.
+            Ok(_) = progress.wait_for(|p| p.error.is_some()) => break "writing the recording failed",
         }
     };
     let c = model.counts();

@@ -2,18 +2,32 @@
 
 use tokio::sync::mpsc;
 
-use super::{new_app, run_tui, start_log};
+use super::{need_terminal, new_app, run_tui, start_log};
 use crate::cli::ReplayArgs;
 use crate::error::{exit, Failure};
 use crate::model::{Model, ModelConfig};
 use crate::output::TargetInfo;
 use crate::recording::{self, Scan};
 use crate::source::{replay, CHANNEL_CAPACITY};
+use crate::ui::Controls;
 
 pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     start_log(args.log.as_deref())?;
-    let scan = tokio::task::block_in_place(|| Scan::file(&args.file))
-        .map_err(|e| Failure::reading_recording(&args.file, &e))?;
+    // A pipe is read once, here, into memory: until its writer ends.
+    let (input, scan) = tokio::task::block_in_place(|| {
+        let input = replay::Input::open(&args.file)?;
+        let scan = Scan::of(input.reader()?);
+        Ok((input, scan))
+    })
+    .map_err(|e| Failure::reading_recording(&args.file, &e))?;
+    // The policy `snapshot --from` follows too: a file cut mid-frame plays up to the cut (the
+    // header says so); damage before the end (a checksum that does not match, a frame that
+    // does not decode) means the bytes are not what asyncmem wrote: refused.
+    if let recording::Tail::Broken(e) = &scan.tail {
+        if !e.is_truncation() {
+            return Err(Failure::reading_recording(&args.file, e));
+        }
+    }
     if scan.frames == 0 {
         let why = match &scan.tail {
             recording::Tail::Broken(e) => format!(": {e}"),
@@ -30,7 +44,9 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
             "--speed must be a positive number",
         ));
     }
-    let plan = replay::Plan::new(args.file.clone(), &scan, args.speed);
+    // After the file's checks: a bad recording is said as such, terminal or not.
+    need_terminal("replay")?;
+    let plan = replay::Plan::new(input, &scan, args.speed);
     let (tx, mut events) = mpsc::channel(CHANNEL_CAPACITY);
     let (control, control_rx) = mpsc::channel(16);
     tokio::spawn(replay::run(plan, tx, control_rx));
@@ -46,5 +62,11 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     model.pid = scan.header.pid;
     let mut app = new_app(target);
     app.lints.large_future_bytes = args.large_future;
-    run_tui(&mut app, &mut model, &mut events, &control).await
+    run_tui(
+        &mut app,
+        &mut model,
+        &mut events,
+        &Controls::Replay(control),
+    )
+    .await
 }

@@ -2,14 +2,19 @@
 
 use std::time::Instant;
 
-use super::{attach, finish_recording, new_app, run_tui, start_log, start_recording};
+use super::{
+    attach, finish_recording, need_terminal, new_app, run_tui, start_log, start_recording,
+};
 use crate::cli::TopArgs;
 use crate::error::Failure;
 use crate::model::Model;
 use crate::session;
 use crate::signal;
+use crate::ui::app::RecordingStatus;
+use crate::ui::Controls;
 
 pub async fn run(args: TopArgs) -> Result<(), Failure> {
+    need_terminal("top")?;
     start_log(args.log.as_deref())?;
     // Attach before taking the terminal, so that errors print plainly.
     let start = session::start_with(&args.target, &args.connect, &args.demo_args, true);
@@ -25,7 +30,14 @@ pub async fn run(args: TopArgs) -> Result<(), Failure> {
     model.pid = session.target.pid;
     let mut app = new_app(session.target.clone());
     app.lints = args.connect.lints();
-    let ui = run_tui(&mut app, &mut model, &mut session.events, &session.control).await;
+    if let Some((recorder, path)) = &recorder {
+        app.recording = Some(RecordingStatus::new(
+            path.display().to_string(),
+            recorder.progress(),
+        ));
+    }
+    let controls = Controls::Console(session.control.clone());
+    let ui = run_tui(&mut app, &mut model, &mut session.events, &controls).await;
     let Some((recorder, path)) = recorder else {
         return ui;
     };

@@ -21,7 +21,7 @@ mod read;
 mod write;
 
 pub use read::{state_at, Frame, Reader, Scan, StateAt, Tail};
-pub use write::{Recorder, Writer};
+pub use write::{Progress, Recorder, Writer};
 
 use serde::{Deserialize, Serialize};
 
@@ -100,6 +100,8 @@ pub enum RecordingError {
     Truncated { offset: u64, what: &'static str },
     #[error("the recording is corrupt at byte {offset}: {what}")]
     Corrupt { offset: u64, what: String },
+    #[error("the recording comes from a pipe, which can be read only once, so asyncmem holds it in memory, up to {} MiB; this one is larger: save it to a file and use that", max / (1024 * 1024))]
+    TooBigForPipe { max: u64 },
 }
 
 impl RecordingError {

@@ -292,7 +292,11 @@ impl Scan {
     /// Read the whole recording once (checksums included). Errors only if the header itself is
     /// unreadable; a broken frame later is reported in `tail`.
     pub fn file(path: &Path) -> Result<Scan, RecordingError> {
-        let mut reader = Reader::open(path)?;
+        Ok(Scan::of(Reader::open(path)?))
+    }
+
+    /// The rest of `reader`'s recording, read once (checksums included).
+    pub fn of<R: Read>(mut reader: Reader<R>) -> Scan {
         let mut scan = Scan {
             header: reader.header.clone(),
             frames: 0,
@@ -311,11 +315,11 @@ impl Scan {
                     if reader.ended_cleanly {
                         scan.tail = Tail::Clean;
                     }
-                    return Ok(scan);
+                    return scan;
                 }
                 Err(e) => {
                     scan.tail = Tail::Broken(e);
-                    return Ok(scan);
+                    return scan;
                 }
             }
         }
@@ -333,7 +337,8 @@ pub struct StateAt {
 
 /// Replay `path` into a fresh model of `cfg` up to `at` after the recording started (its end
 /// when `None`). A recording cut mid-frame gives the state before the cut (and a note); any
-/// other damage before `at` is an error.
+/// other damage is an error, after `at` too (the rest of the file is read to check it): the
+/// policy `replay` follows, so that both accept and refuse the same files.
 pub fn state_at(
     path: &Path,
     at: Option<std::time::Duration>,
@@ -347,15 +352,18 @@ pub fn state_at(
     let until = at.map(|d| header.started_at.saturating_add(time::nanos_of(d)));
     let mut last_at = header.started_at;
     let mut notes = Vec::new();
+    // Past `at`: frames are only checked.
+    let mut past = false;
     loop {
         match reader.next_frame() {
-            Ok(Some(f)) if until.is_some_and(|u| f.at > u) => break,
+            Ok(Some(_)) if past => {}
+            Ok(Some(f)) if until.is_some_and(|u| f.at > u) => past = true,
             Ok(Some(f)) => {
                 last_at = f.at;
                 model.apply(f.event);
             }
             Ok(None) => {
-                if let Some(at) = at.filter(|_| until.is_some_and(|u| u > last_at)) {
+                if let Some(at) = at.filter(|_| !past && until.is_some_and(|u| u > last_at)) {
                     let length = (last_at - header.started_at).max(0) as u64;
                     notes.push(format!(
                         "--at {} is past the end of the recording ({} long): the state at its end follows",
@@ -363,6 +371,10 @@ pub fn state_at(
                         humantime::format_duration(std::time::Duration::from_nanos(length))
                     ));
                 }
+                break;
+            }
+            Err(e) if e.is_truncation() && past => {
+                notes.push(format!("{e}, after the point asked for"));
                 break;
             }
             Err(e) if e.is_truncation() => {

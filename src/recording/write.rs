@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use prost::Message;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
 use super::{Header, Kind, MAGIC, MAX_REASON_BYTES, VERSION};
@@ -68,6 +68,14 @@ impl Writer {
         self.flush_frame()?;
         self.file.sync_all()?;
         Ok((self.frames, self.bytes))
+    }
+
+    /// After a failed write: cut what part of the frame reached the file (best effort), so that
+    /// the file ends with its last whole frame.
+    fn cut_partial_frame(&mut self) {
+        if let Err(e) = self.file.set_len(self.bytes) {
+            tracing::warn!("cannot cut the partial frame off the recording: {e}");
+        }
     }
 
     fn flush_frame(&mut self) -> io::Result<()> {
@@ -143,21 +151,37 @@ fn truncate_utf8(s: &str, max: usize) -> &str {
     &s[..end]
 }
 
+/// How a recording goes: what is written so far, and the error that stopped it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    pub frames: u64,
+    pub bytes: u64,
+    /// Set when a write failed: the recording stopped there (the frames before it are whole).
+    pub error: Option<String>,
+}
+
 /// Records the events that pass through it (between a session's sources and its consumer).
 pub struct Recorder {
     task: JoinHandle<io::Result<Writer>>,
     stop: tokio::sync::oneshot::Sender<()>,
+    progress: watch::Receiver<Progress>,
 }
 
 impl Recorder {
     /// Put a recorder on `events`; the returned receiver gets every event after it is written.
-    /// A write error stops the recording (reported by [`Recorder::finish`]), not the events.
+    /// A write error stops the recording at once (in [`Recorder::progress`], and reported by
+    /// [`Recorder::finish`]), not the events.
     pub fn tee(
         mut events: mpsc::Receiver<Event>,
         mut writer: Writer,
     ) -> (mpsc::Receiver<Event>, Recorder) {
         let (tx, rx) = mpsc::channel(crate::source::CHANNEL_CAPACITY);
         let (stop, mut stopped) = tokio::sync::oneshot::channel();
+        let (report, progress) = watch::channel(Progress {
+            frames: writer.frames,
+            bytes: writer.bytes,
+            error: None,
+        });
         let task = tokio::spawn(async move {
             let mut failed = None;
             let mut forwarding = true;
@@ -172,9 +196,17 @@ impl Recorder {
                 if failed.is_none() {
                     // Small writes to the page cache; a big first update is one larger write.
                     let at = time::now();
-                    if let Err(e) = tokio::task::block_in_place(|| writer.write(at, event)) {
-                        tracing::error!("recording stopped: {e}");
-                        failed = Some(e);
+                    match tokio::task::block_in_place(|| writer.write(at, event)) {
+                        Ok(()) => report.send_modify(|p| {
+                            p.frames = writer.frames;
+                            p.bytes = writer.bytes;
+                        }),
+                        Err(e) => {
+                            tracing::error!("recording stopped: {e}");
+                            writer.cut_partial_frame();
+                            report.send_modify(|p| p.error = Some(e.to_string()));
+                            failed = Some(e);
+                        }
                     }
                 }
             };
@@ -203,7 +235,19 @@ impl Recorder {
                 None => Ok(writer),
             }
         });
-        (rx, Recorder { task, stop })
+        (
+            rx,
+            Recorder {
+                task,
+                stop,
+                progress,
+            },
+        )
+    }
+
+    /// Frames and bytes written so far, and the error that stopped the recording (if any).
+    pub fn progress(&self) -> watch::Receiver<Progress> {
+        self.progress.clone()
     }
 
     /// Stop recording: every event received so far is in the file, followed by the end marker.

@@ -42,24 +42,18 @@ impl Default for ConsoleConfig {
     }
 }
 
-/// What the UI asks of the console connection.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What the UI asks of the live console connection (a replay has its own:
+/// [`crate::source::replay::Control`]).
+#[derive(Debug)]
 pub enum Control {
     /// Stream `WatchTaskDetails` for this console id (replacing any other).
     WatchDetails(u64),
     StopDetails,
-    /// The console `Pause` RPC: the aggregator stops publishing.
+    /// The console `Pause` RPC: the aggregator stops publishing, for every watcher.
     Pause,
-    Resume,
-    /// Replay only: double / halve the playback speed.
-    Faster,
-    Slower,
-    /// Replay only: move by this many nanoseconds (negative: back).
-    Seek(i64),
-    /// Replay only: back to the start.
-    SeekStart,
-    /// Replay only: play up to and including the next console update.
-    Step,
+    /// The console `Resume` RPC; `done`, if given, hears whether it succeeded (quitting waits
+    /// for it, so that a target is not left paused).
+    Resume(Option<tokio::sync::oneshot::Sender<bool>>),
 }
 
 /// A live `WatchUpdates` stream and the client it came from.
@@ -495,8 +489,11 @@ async fn stream(
                     }
                     *watched = None;
                 }
-                Some(Control::Pause) | Some(Control::Resume) => {
-                    let pause = cmd == Some(Control::Pause);
+                Some(Control::Pause) | Some(Control::Resume(_)) => {
+                    let (pause, done) = match cmd {
+                        Some(Control::Resume(done)) => (false, done),
+                        _ => (true, None),
+                    };
                     let mut c = client.clone();
                     let tx = tx.clone();
                     tokio::spawn(async move {
@@ -505,18 +502,14 @@ async fn stream(
                         } else {
                             c.resume(ResumeRequest {}).await.is_ok()
                         };
+                        if let Some(done) = done {
+                            let _ = done.send(ok);
+                        }
                         if ok {
                             let _ = tx.send(Event::Paused(pause)).await;
                         }
                     });
                 }
-                Some(
-                    Control::Faster
-                    | Control::Slower
-                    | Control::Seek(_)
-                    | Control::SeekStart
-                    | Control::Step,
-                ) => {}
             },
         }
     };

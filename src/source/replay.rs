@@ -1,9 +1,10 @@
 //! A recording as a source: its events at their recorded pace (or faster), with pause, speed,
-//! seek and step driven by the same control channel as a live console connection.
+//! seek and step driven by its own control channel ([`Control`]).
 
 use std::fs::File;
-use std::io::BufReader;
-use std::path::PathBuf;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -11,17 +12,75 @@ use tokio::time::Instant;
 
 use crate::model::time::Nanos;
 use crate::model::{Event, Playback};
-use crate::recording::{Frame, Reader, Scan, Tail};
-use crate::source::console::Control;
+use crate::recording::{Frame, Reader, RecordingError, Scan, Tail};
 
 /// Slowest and fastest playback.
 pub const MIN_SPEED: f64 = 1.0 / 16.0;
 pub const MAX_SPEED: f64 = 1024.0;
 
+/// What the UI asks of a replay.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Pause,
+    /// Play on (from the start again when played to the end).
+    Play,
+    /// Double / halve the playback speed.
+    Faster,
+    Slower,
+    /// Move by this many nanoseconds (negative: back).
+    Seek(i64),
+    /// Back to the start.
+    SeekStart,
+    /// Play up to and including the next console update (and pause).
+    Step,
+}
+
+/// Largest recording read from a pipe (held in memory, since a pipe is read only once).
+pub const MAX_PIPED_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Where a recording's bytes come from: a file (read again to seek back), or what a pipe, a
+/// FIFO or another file that cannot be read twice held, read once into memory.
+#[derive(Clone, Debug)]
+pub enum Input {
+    File(PathBuf),
+    Memory(Arc<[u8]>),
+}
+
+/// A frame reader over an [`Input`].
+pub type InputReader = Reader<Box<dyn Read + Send>>;
+
+impl Input {
+    /// A regular file is read from disk; anything else (`<(cat file)`, a FIFO, a character
+    /// device) is read to its end now, up to [`MAX_PIPED_BYTES`].
+    pub fn open(path: &Path) -> Result<Input, RecordingError> {
+        let file = File::open(path)?;
+        if file.metadata()?.is_file() {
+            return Ok(Input::File(path.to_path_buf()));
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_PIPED_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_PIPED_BYTES {
+            return Err(RecordingError::TooBigForPipe {
+                max: MAX_PIPED_BYTES,
+            });
+        }
+        Ok(Input::Memory(bytes.into()))
+    }
+
+    /// A reader from the first byte (its header checked).
+    pub fn reader(&self) -> Result<InputReader, RecordingError> {
+        let r: Box<dyn Read + Send> = match self {
+            Input::File(path) => Box::new(BufReader::with_capacity(1 << 16, File::open(path)?)),
+            Input::Memory(bytes) => Box::new(std::io::Cursor::new(bytes.clone())),
+        };
+        Reader::new(r)
+    }
+}
+
 /// What the player needs to know of the file before it starts.
 #[derive(Clone, Debug)]
 pub struct Plan {
-    pub path: PathBuf,
+    pub input: Input,
     /// Time zero of the recording (ns since the epoch) and its length from there.
     pub start: Nanos,
     pub length: Nanos,
@@ -31,7 +90,7 @@ pub struct Plan {
 }
 
 impl Plan {
-    pub fn new(path: PathBuf, scan: &Scan, speed: f64) -> Plan {
+    pub fn new(input: Input, scan: &Scan, speed: f64) -> Plan {
         let start = scan
             .header
             .started_at
@@ -45,7 +104,7 @@ impl Plan {
             Tail::Broken(e) => Some(format!("{e}; replay stops there")),
         };
         Plan {
-            path,
+            input,
             start,
             length,
             problem,
@@ -56,7 +115,7 @@ impl Plan {
 
 struct Player {
     plan: Plan,
-    reader: Reader<BufReader<File>>,
+    reader: InputReader,
     pending: Option<Frame>,
     /// Recording time (since `start`) of the last frame sent.
     position: Nanos,
@@ -69,7 +128,7 @@ struct Player {
 
 /// Play `plan` into `tx` until the receiver or the control channel closes.
 pub async fn run(plan: Plan, tx: mpsc::Sender<Event>, mut control: mpsc::Receiver<Control>) {
-    let Ok(reader) = Reader::open(&plan.path) else {
+    let Ok(reader) = plan.input.reader() else {
         return;
     };
     let mut p = Player {
@@ -163,7 +222,7 @@ impl Player {
     async fn control(&mut self, c: Control) -> Result<(), Closed> {
         match c {
             Control::Pause => self.playing = false,
-            Control::Resume => {
+            Control::Play => {
                 if self.position >= self.plan.length && self.pending.is_none() {
                     // Played to the end: play again from the start.
                     self.seek_to(0).await?;
@@ -189,7 +248,6 @@ impl Player {
                     }
                 }
             }
-            Control::WatchDetails(_) | Control::StopDetails => return Ok(()),
         }
         self.reanchor();
         self.status().await
@@ -199,7 +257,7 @@ impl Player {
     async fn seek_to(&mut self, target: Nanos) -> Result<(), Closed> {
         if target < self.position {
             self.tx.send(Event::Rewind).await.map_err(|_| Closed)?;
-            self.reader = Reader::open(&self.plan.path).map_err(|_| Closed)?;
+            self.reader = self.plan.input.reader().map_err(|_| Closed)?;
             self.pending = None;
             self.position = 0;
         }

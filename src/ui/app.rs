@@ -10,11 +10,13 @@ use super::index::TaskIndex;
 use super::keymap::{self, Action};
 use super::throttle::Throttle;
 use super::view;
+use super::Request;
 use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Event, Model, TaskState};
 use crate::output::TargetInfo;
 use crate::present::Column;
-use crate::source::console::Control;
+use crate::recording::Progress;
+use crate::source::replay;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Mode {
@@ -58,8 +60,13 @@ pub struct App {
     pub frozen: bool,
     pub held: VecDeque<Event>,
     pub quit: bool,
-    /// Requests for the console connection, taken by the run loop.
-    pub outbox: Vec<Control>,
+    /// Requests for the source, taken by the run loop.
+    pub outbox: Vec<Request>,
+    /// The last pause request this UI sent the target was Pause (not Resume): quitting must
+    /// resume it, or it stays paused for every watcher.
+    pub paused_target: bool,
+    /// `top --record`: the recording's file and how it goes.
+    pub recording: Option<RecordingStatus>,
     pub color: bool,
     pub lints: LintConfig,
     pub locations: LocationView,
@@ -67,6 +74,33 @@ pub struct App {
     pub lint_counts: LintCounts,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
+}
+
+/// A recording running beside the UI (`top --record`), for the header.
+pub struct RecordingStatus {
+    /// The file, as shown.
+    pub path: String,
+    pub progress: tokio::sync::watch::Receiver<Progress>,
+    /// Whether the header has been drawn since the recording failed.
+    failure_drawn: bool,
+}
+
+impl RecordingStatus {
+    pub fn new(path: String, progress: tokio::sync::watch::Receiver<Progress>) -> Self {
+        RecordingStatus {
+            path,
+            progress,
+            failure_drawn: false,
+        }
+    }
+
+    /// The recording failed and the header does not say so yet (then it is about to).
+    pub fn failed_since_drawn(&mut self) -> bool {
+        let failed = self.progress.borrow().error.is_some();
+        let news = failed && !self.failure_drawn;
+        self.failure_drawn |= failed;
+        news
+    }
 }
 
 /// Columns of the locations view.
@@ -202,6 +236,8 @@ impl App {
             held: VecDeque::new(),
             quit: false,
             outbox: Vec::new(),
+            paused_target: false,
+            recording: None,
             color,
             lints: LintConfig::default(),
             locations: LocationView::default(),
@@ -215,9 +251,10 @@ impl App {
         WINDOWS[self.window.min(WINDOWS.len() - 1)]
     }
 
-    /// Take an event from a source: applied now, or held while the view is frozen.
+    /// Take an event from a source: applied now, or held while the view is frozen. What the
+    /// target says of its pause state is applied at once (Space follows it).
     pub fn on_event(&mut self, model: &mut Model, event: Event) {
-        if self.frozen {
+        if self.frozen && !matches!(event, Event::Paused(_)) {
             self.held.push_back(event);
         } else {
             model.apply(event);
@@ -373,7 +410,9 @@ impl App {
             }
             (Mode::Details, Action::Back) => {
                 self.mode = Mode::Tasks;
-                self.outbox.push(Control::StopDetails);
+                if model.playback.is_none() {
+                    self.outbox.push(Request::StopDetails);
+                }
                 model.details = None;
             }
             (Mode::Locations, Action::Locations | Action::Back) => self.mode = Mode::Tasks,
@@ -387,26 +426,30 @@ impl App {
             (_, Action::TogglePause) if model.playback.is_some() => {
                 // A replay pauses its player; the view keeps taking events (seeks).
                 let playing = model.playback.as_ref().is_some_and(|p| p.playing);
-                self.outbox.push(if playing {
-                    Control::Pause
+                self.outbox.push(Request::Replay(if playing {
+                    replay::Control::Pause
                 } else {
-                    Control::Resume
-                });
+                    replay::Control::Play
+                }));
             }
-            (_, Action::Replay(c)) if model.playback.is_some() => self.outbox.push(c),
+            (_, Action::Replay(c)) if model.playback.is_some() => {
+                self.outbox.push(Request::Replay(c))
+            }
             (_, Action::Replay(_)) => {}
-            (_, Action::TogglePause) => {
-                self.frozen = !self.frozen;
-                self.outbox.push(if self.frozen {
-                    Control::Pause
-                } else {
-                    Control::Resume
-                });
-                if !self.frozen {
-                    while let Some(e) = self.held.pop_front() {
-                        model.apply(e);
-                    }
+            // Paused here (the view frozen) or by the target's own report (another watcher
+            // paused it): Space resumes. Otherwise it pauses the target and freezes the view.
+            (_, Action::TogglePause) if self.frozen || model.paused => {
+                self.frozen = false;
+                self.paused_target = false;
+                self.outbox.push(Request::ResumeTarget);
+                while let Some(e) = self.held.pop_front() {
+                    model.apply(e);
                 }
+            }
+            (_, Action::TogglePause) => {
+                self.frozen = true;
+                self.paused_target = true;
+                self.outbox.push(Request::PauseTarget);
             }
             (_, Action::ZoomIn) => self.window = self.window.saturating_sub(1),
             (_, Action::ZoomOut) => self.window = (self.window + 1).min(WINDOWS.len() - 1),
@@ -472,7 +515,9 @@ impl App {
                     self.selected_uid = Some(uid);
                     self.mode = Mode::Details;
                     model.details = None;
-                    self.outbox.push(Control::WatchDetails(console_id));
+                    if model.playback.is_none() {
+                        self.outbox.push(Request::WatchDetails(console_id));
+                    }
                 }
             }
             _ => {}

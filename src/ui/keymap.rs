@@ -3,7 +3,7 @@
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::source::console::Control;
+use crate::source::replay::Control;
 
 /// Seek steps of a replay.
 const SHORT_SEEK: i64 = 10_000_000_000;

@@ -22,7 +22,7 @@ use tokio::sync::mpsc;
 pub use app::App;
 
 use crate::model::{Event, Model};
-use crate::source::console::Control;
+use crate::source::{console, replay};
 
 /// Redraws are capped at this rate and coalesced: a burst of updates is one frame.
 pub const FRAME: Duration = Duration::from_millis(33);
@@ -34,6 +34,49 @@ const MAX_EVENTS_PER_FRAME: usize = 4096;
 pub fn render(frame: &mut Frame, app: &mut App, model: &Model) {
     app.prepare(model, frame.area());
     view::draw(frame, app, model);
+}
+
+/// What the UI asks of its source; [`Controls`] passes each to the source it is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Live: stream the details of this console id (replacing any other).
+    WatchDetails(u64),
+    /// Live: stop streaming details.
+    StopDetails,
+    /// Live: the console `Pause` / `Resume` RPC (the target's aggregator, for every watcher).
+    PauseTarget,
+    ResumeTarget,
+    /// A replay's player.
+    Replay(replay::Control),
+}
+
+/// Where the UI's requests go: a live console connection or a replay's player. A request for
+/// the other kind of source is dropped here, so neither source sees the other's requests.
+pub enum Controls {
+    Console(mpsc::Sender<console::Control>),
+    Replay(mpsc::Sender<replay::Control>),
+}
+
+impl Controls {
+    /// Pass `request` on if it is for this source (never waits: a full channel drops it).
+    pub fn send(&self, request: Request) {
+        match (self, request) {
+            (Controls::Console(tx), r) => {
+                let c = match r {
+                    Request::WatchDetails(id) => console::Control::WatchDetails(id),
+                    Request::StopDetails => console::Control::StopDetails,
+                    Request::PauseTarget => console::Control::Pause,
+                    Request::ResumeTarget => console::Control::Resume(None),
+                    Request::Replay(_) => return,
+                };
+                let _ = tx.try_send(c);
+            }
+            (Controls::Replay(tx), Request::Replay(c)) => {
+                let _ = tx.try_send(c);
+            }
+            (Controls::Replay(_), _) => {}
+        }
+    }
 }
 
 /// Why the loop ended.
@@ -54,7 +97,7 @@ pub async fn run<B, I, S>(
     app: &mut App,
     model: &mut Model,
     events: &mut mpsc::Receiver<Event>,
-    control: &mpsc::Sender<Control>,
+    controls: &Controls,
     mut input: I,
     shutdown: S,
 ) -> io::Result<Exit>
@@ -79,8 +122,8 @@ where
             dirty = false;
             last_draw = Some(Instant::now());
         }
-        for c in app.outbox.drain(..) {
-            let _ = control.try_send(c);
+        for r in app.outbox.drain(..) {
+            controls.send(r);
         }
         if app.quit {
             return Ok(Exit::Quit);
@@ -121,6 +164,10 @@ where
                 // Idle times grow with the clock: refresh once a second even without events.
                 if !app.frozen && last_clock.elapsed() >= Duration::from_secs(1) {
                     last_clock = Instant::now();
+                    dirty = true;
+                }
+                // A recording that failed says so at once, frozen or not.
+                if app.recording.as_mut().is_some_and(|r| r.failed_since_drawn()) {
                     dirty = true;
                 }
             }

@@ -178,10 +178,7 @@ fn filter_and_details_with_histograms() {
     assert_eq!(app.index.len(), 32);
     let filtered = render(&mut app, &model, 100, 14);
     key(&mut app, &mut model, KeyCode::Enter);
-    assert_eq!(
-        app.outbox,
-        vec![crate::source::console::Control::WatchDetails(1)]
-    );
+    assert_eq!(app.outbox, vec![super::Request::WatchDetails(1)]);
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap();
     for v in [20_000u64, 25_000, 30_000, 900_000] {
         h.record(v).unwrap();
@@ -269,10 +266,7 @@ fn help_warnings_and_pause() {
     assert_eq!(model.counts().live(), before.live() + 1);
     assert_eq!(
         app.outbox,
-        vec![
-            crate::source::console::Control::Pause,
-            crate::source::console::Control::Resume
-        ]
+        vec![super::Request::PauseTarget, super::Request::ResumeTarget]
     );
 }
 
@@ -305,6 +299,7 @@ async fn the_run_loop_applies_events_and_quits_on_q() {
     let mut terminal = Terminal::new(TestBackend::new(100, 30)).unwrap();
     let (tx, mut rx) = mpsc::channel(16);
     let (ctl_tx, _ctl_rx) = mpsc::channel(16);
+    let ctl_tx = super::Controls::Console(ctl_tx);
     tx.send(Event::Connected { pid: Some(4242) }).await.unwrap();
     tx.send(Event::Update(Box::new(update(
         SEC,
@@ -365,8 +360,9 @@ fn locations_view_groups_and_drills_down() {
 
 #[test]
 fn replay_header_and_keys() {
+    use super::Request;
     use crate::model::Playback;
-    use crate::source::console::Control;
+    use crate::source::replay::Control;
     let mut model = scripted_model();
     let mut app = App::new(target(), false);
     // Live: the replay keys do nothing.
@@ -388,7 +384,7 @@ fn replay_header_and_keys() {
     assert!(!app.frozen, "a replay pauses its player, not the view");
     assert_eq!(
         app.outbox,
-        vec![
+        [
             Control::Pause,
             Control::Seek(10 * SEC),
             Control::Seek(-60 * SEC),
@@ -397,6 +393,8 @@ fn replay_header_and_keys() {
             Control::Faster,
             Control::Slower,
         ]
+        .map(Request::Replay)
+        .to_vec()
     );
     // Rewind: everything goes, the position stays, and views see a new generation.
     let generation = model.generation();
@@ -404,4 +402,121 @@ fn replay_header_and_keys() {
     assert_eq!(model.counts().live(), 0);
     assert!(model.playback.is_some());
     assert!(model.generation() > generation);
+}
+
+#[test]
+fn space_follows_the_pause_state_the_target_reports() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    // Another watcher paused the target: this one shows it, and one Space resumes it.
+    app.on_event(&mut model, Event::Paused(true));
+    let screen = render(&mut app, &model, 120, 8).backend().to_string();
+    assert!(screen.contains("PAUSED (space resumes)"), "{screen}");
+    key(&mut app, &mut model, KeyCode::Char(' '));
+    assert_eq!(app.outbox, vec![super::Request::ResumeTarget]);
+    assert!(!app.frozen && !app.paused_target);
+    app.on_event(&mut model, Event::Paused(false));
+    // Now live: Space pauses (and freezes the view); what the target says is taken while
+    // frozen, so the next Space resumes even after its report.
+    app.outbox.clear();
+    key(&mut app, &mut model, KeyCode::Char(' '));
+    assert!(app.frozen && app.paused_target);
+    app.on_event(&mut model, Event::Paused(true));
+    assert!(
+        model.paused,
+        "a pause report is not held back by the frozen view"
+    );
+    key(&mut app, &mut model, KeyCode::Char(' '));
+    assert_eq!(
+        app.outbox,
+        vec![super::Request::PauseTarget, super::Request::ResumeTarget]
+    );
+    assert!(!app.frozen && !app.paused_target);
+}
+
+#[test]
+fn each_source_gets_only_its_own_requests() {
+    use super::{Controls, Request};
+    use crate::source::{console, replay};
+    let all = [
+        Request::WatchDetails(7),
+        Request::StopDetails,
+        Request::PauseTarget,
+        Request::ResumeTarget,
+        Request::Replay(replay::Control::Step),
+        Request::Replay(replay::Control::Play),
+    ];
+    let (tx, mut live) = mpsc::channel(16);
+    let controls = Controls::Console(tx);
+    all.iter().for_each(|r| controls.send(*r));
+    let mut got = Vec::new();
+    while let Ok(c) = live.try_recv() {
+        got.push(format!("{c:?}"));
+    }
+    assert_eq!(
+        got,
+        ["WatchDetails(7)", "StopDetails", "Pause", "Resume(None)"]
+    );
+    assert!(matches!(
+        console::Control::Resume(None),
+        console::Control::Resume(_)
+    ));
+    let (tx, mut played) = mpsc::channel(16);
+    let controls = Controls::Replay(tx);
+    all.iter().for_each(|r| controls.send(*r));
+    let mut got = Vec::new();
+    while let Ok(c) = played.try_recv() {
+        got.push(c);
+    }
+    assert_eq!(got, [replay::Control::Step, replay::Control::Play]);
+}
+
+#[test]
+fn a_replay_asks_its_player_and_never_the_console() {
+    let mut model = scripted_model();
+    model.apply(Event::Playback(crate::model::Playback {
+        position: 0,
+        length: 10 * SEC,
+        speed: 1.0,
+        playing: true,
+        problem: None,
+    }));
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Enter);
+    key(&mut app, &mut model, KeyCode::Esc);
+    key(&mut app, &mut model, KeyCode::Char(' '));
+    assert_eq!(
+        app.outbox,
+        vec![super::Request::Replay(
+            crate::source::replay::Control::Pause
+        )]
+    );
+    assert!(!app.paused_target);
+}
+
+#[test]
+fn the_header_shows_a_running_recording_and_its_failure() {
+    use crate::recording::Progress;
+    let model = scripted_model();
+    let mut app = App::new(target(), false);
+    let (report, progress) = tokio::sync::watch::channel(Progress {
+        frames: 3,
+        bytes: 5 * 1024,
+        error: None,
+    });
+    app.recording = Some(super::app::RecordingStatus::new(
+        "/tmp/x.amrec".into(),
+        progress,
+    ));
+    let screen = render(&mut app, &model, 140, 8).backend().to_string();
+    assert!(screen.contains("● rec /tmp/x.amrec 5.0 KiB"), "{screen}");
+    assert!(!app.recording.as_mut().unwrap().failed_since_drawn());
+    report.send_modify(|p| p.error = Some("No space left on device (os error 28)".into()));
+    assert!(app.recording.as_mut().unwrap().failed_since_drawn());
+    assert!(!app.recording.as_mut().unwrap().failed_since_drawn());
+    let screen = render(&mut app, &model, 140, 8).backend().to_string();
+    assert!(
+        screen.contains("✖ recording stopped (No space left on device (os error 28))"),
+        "{screen}"
+    );
 }

@@ -130,3 +130,51 @@ fn top_demo_in_tmux_starts_its_demo_and_stops_it_on_quit() {
     assert!(gone, "the demo {pid} outlived top");
     let _ = std::fs::remove_file(&status);
 }
+
+/// Console updates a snapshot of the target at `addr` sees in 1.5 s.
+fn updates_in_1500ms(addr: &str) -> u64 {
+    let out = Command::new(env!("CARGO_BIN_EXE_asyncmem"))
+        .args([
+            "snapshot", "--addr", addr, "--wait", "1500ms", "--format", "json",
+        ])
+        .env_remove("ASYNCMEM_ADDR")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    json["updates"].as_u64().expect("an updates count")
+}
+
+#[test]
+fn the_terminal_going_away_resumes_the_target_top_paused() {
+    let target = crate::common::start_demo("sleepers", &["-n", "10"]);
+    let addr = target.addr();
+    let before = updates_in_1500ms(&addr);
+    assert!(before >= 3, "a live target sends updates: {before}");
+    let tmux = Tmux::new();
+    let cmd = format!("exec {} top --addr {addr}", env!("CARGO_BIN_EXE_asyncmem"));
+    tmux.tmux(&[
+        "new-session",
+        "-d",
+        "-s",
+        "top",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        &cmd,
+    ]);
+    tmux.wait_for("the connection", |s| s.contains("● connected"));
+    tmux.tmux(&["send-keys", "-t", "top", "Space"]);
+    tmux.wait_for("the pause", |s| s.contains("PAUSED"));
+    let paused = updates_in_1500ms(&addr);
+    assert!(paused * 2 < before, "Space pauses: {paused} vs {before}");
+    // The pane's terminal closes: asyncmem gets SIGHUP and resumes the target on its way out.
+    tmux.tmux(&["kill-session", "-t", "top"]);
+    std::thread::sleep(Duration::from_secs(1));
+    let after = updates_in_1500ms(&addr);
+    assert!(
+        after * 2 >= before,
+        "the target stayed paused after its watcher's terminal went away: {after} vs {before}"
+    );
+}

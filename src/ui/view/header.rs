@@ -119,7 +119,38 @@ fn target_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
     if model.playback.is_none() && (app.frozen || model.paused) {
         line1.push(Span::styled("  ⏸ PAUSED (space resumes)", theme.warn()));
     }
+    line1.extend(recording_spans(app, theme));
     Line::from(line1)
+}
+
+/// `top --record`: the file and its size so far, or the error that stopped the recording.
+fn recording_spans(app: &App, theme: Theme) -> Vec<Span<'static>> {
+    let Some(rec) = &app.recording else {
+        return Vec::new();
+    };
+    let progress = rec.progress.borrow();
+    let path = printable(&rec.path);
+    match &progress.error {
+        None => vec![
+            Span::styled("  ● rec ", theme.bad()),
+            Span::styled(format!("{path} {}", bytes(progress.bytes)), theme.value()),
+        ],
+        Some(e) => vec![Span::styled(
+            format!(
+                "  ✖ recording stopped ({}): {path} holds the {} written before",
+                printable(e),
+                bytes(progress.bytes)
+            ),
+            theme.bad(),
+        )],
+    }
+}
+
+/// `s` with its control characters shown as U+FFFD (a file name or an OS message may hold any).
+fn printable(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+        .collect()
 }
 
 /// Memory and the live tasks by state.
