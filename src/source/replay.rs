@@ -53,16 +53,18 @@ impl Input {
     /// A regular file is read from disk; anything else (`<(cat file)`, a FIFO, a character
     /// device) is read to its end now, up to [`MAX_PIPED_BYTES`].
     pub fn open(path: &Path) -> Result<Input, RecordingError> {
+        Input::open_within(path, MAX_PIPED_BYTES)
+    }
+
+    fn open_within(path: &Path, max: u64) -> Result<Input, RecordingError> {
         let file = File::open(path)?;
         if file.metadata()?.is_file() {
             return Ok(Input::File(path.to_path_buf()));
         }
         let mut bytes = Vec::new();
-        file.take(MAX_PIPED_BYTES + 1).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > MAX_PIPED_BYTES {
-            return Err(RecordingError::TooBigForPipe {
-                max: MAX_PIPED_BYTES,
-            });
+        file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > max {
+            return Err(RecordingError::TooBigForPipe { max });
         }
         Ok(Input::Memory(bytes.into()))
     }
@@ -274,5 +276,40 @@ impl Player {
         }
         self.position = target;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_not_a_file_is_read_once_and_within_the_bound() {
+        // A character device stands for a pipe: it cannot be read twice.
+        let endless = Input::open_within(Path::new("/dev/zero"), 4 << 20);
+        assert!(
+            matches!(endless, Err(RecordingError::TooBigForPipe { max }) if max == 4 << 20),
+            "{endless:?}"
+        );
+        let msg = RecordingError::TooBigForPipe { max: 4 << 20 }.to_string();
+        assert!(
+            msg.contains("4 MiB") && msg.contains("save it to a file"),
+            "{msg}"
+        );
+        let empty = Input::open_within(Path::new("/dev/null"), 4 << 20);
+        assert!(
+            matches!(&empty, Ok(Input::Memory(b)) if b.is_empty()),
+            "{empty:?}"
+        );
+        assert!(matches!(
+            empty.map(|i| i.reader().map(|_| ())),
+            Ok(Err(RecordingError::Empty))
+        ));
+        let file = Input::open(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("Cargo.toml")
+                .as_path(),
+        );
+        assert!(matches!(file, Ok(Input::File(_))), "{file:?}");
     }
 }
