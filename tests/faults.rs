@@ -1337,8 +1337,8 @@ fn tiny_max_message_sizes_are_usage_errors() {
 
 #[test]
 fn a_message_over_max_message_size_is_named() {
-    // 20,000 tasks in the first update: far more than the smallest accepted limit.
-    let fake = Fake::start(&["--mode", "hostile", "--kind", "million", "--tasks", "20000"]);
+    // 5,000 tasks in the first update (about 660 KB): ten times the smallest accepted limit.
+    let fake = Fake::start(&["--mode", "hostile", "--kind", "million", "--tasks", "5000"]);
     let r = run(
         &[
             "snapshot",

@@ -56,6 +56,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
         .or(args.target.demo.as_ref().map(|_| DEMO_SETTLE));
     let mut last_change = Instant::now();
     let mut last_live = u64::MAX;
+    let mut last_drop: Option<String> = None;
     loop {
         let have_picture =
             model.updates > 0 && (session.target.pid.is_none() || model.last_rss.is_some());
@@ -68,16 +69,16 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             _ = tokio::time::sleep(POLL) => continue,
             _ = tokio::time::sleep_until(deadline), if model.updates == 0 => {
                 // Say why the stream kept dropping, if it did (e.g. over --max-message-size).
-                let last = match &model.connection {
-                    crate::model::Connection::Reconnecting { reason, .. } => format!(" (the stream dropped: {reason})"),
-                    _ => String::new(),
-                };
+                let last = last_drop.map(|r| format!(" (the stream dropped: {r})")).unwrap_or_default();
                 return Err(AttachError::Timeout {
                     what: format!("waiting for the first console update from {}{last}", session.target.endpoint),
                     after: args.timeout,
                 }.into());
             }
         };
+        if let Some(Event::Disconnected { reason, .. }) = &event {
+            last_drop = Some(reason.clone());
+        }
         match event {
             Some(Event::TargetExited) | None => {
                 if model.updates == 0 {
