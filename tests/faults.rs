@@ -742,7 +742,6 @@ fn stats_for_unannounced_ids_make_no_tasks() {
 }
 
 #[test]
-#[ignore = "issue 11 item 10: the snapshot table writes task names and locations raw (ESC [2J, OSC title, BEL, CR, newline)"]
 fn snapshot_table_escapes_control_characters() {
     let fake = Fake::hostile("escapes");
     let r = run(

@@ -6,8 +6,8 @@ use super::{tasks_by_size, TargetInfo};
 use crate::insight::{self, LintConfig, LintCounts, Reading, Split};
 use crate::model::{Model, Task};
 use crate::present::columns::{self, Spec};
-use crate::present::units::{bytes, duration_ns, head, signed_bytes, tail};
-use crate::present::Column;
+use crate::present::units::{bytes, duration_ns, head, signed_bytes};
+use crate::present::{escape, location, Column};
 
 /// The columns that fit `width`, dropping the least important first.
 fn layout(width: usize) -> Vec<Spec> {
@@ -30,7 +30,7 @@ fn line(cells: &[(String, usize, bool)], location: &str, width: usize) -> String
         }
     }
     let rest = width.saturating_sub(out.chars().count());
-    out.push_str(&tail(location, rest));
+    out.push_str(&location::fit(location, rest));
     out.trim_end().to_string()
 }
 
@@ -52,7 +52,7 @@ fn row(model: &Model, t: &Task, cols: &[Spec], lints: &LintConfig, width: usize)
     let cells: Vec<_> = cols
         .iter()
         .map(|c| {
-            let text = columns::cell_text(model, t, c.column, lints);
+            let text = columns::cell_text(model, t, c.column, lints, model.now);
             (text, c.width, left_aligned(c.column))
         })
         .collect();
@@ -72,7 +72,11 @@ pub fn write(
     let pid = target
         .pid
         .map_or_else(|| "?".to_string(), |p| p.to_string());
-    writeln!(out, "asyncmem snapshot: pid {pid} at {}", target.endpoint)?;
+    writeln!(
+        out,
+        "asyncmem snapshot: pid {pid} at {}",
+        escape(&target.endpoint)
+    )?;
     match model.last_rss {
         Some(r) => writeln!(
             out,
@@ -137,32 +141,38 @@ pub fn write(
         }
         Reading::NotFitted { reason } => writeln!(out, "bytes per task: not fitted ({reason})")?,
     }
-    let lint_line: Vec<String> = LintCounts::count(model.tasks(), model.now, lint_cfg)
+    let counts = LintCounts::count(model, lint_cfg);
+    let lint_line: Vec<String> = counts
         .found()
-        .map(|(l, n)| format!("{} {n}", l.as_str()))
+        .map(|(l, n)| match counts.in_dependencies(l) {
+            0 => format!("{} {n}", l.as_str()),
+            d if d == n => format!("{} {n} (all in dependencies)", l.as_str()),
+            d => format!("{} {n} ({d} in dependencies)", l.as_str()),
+        })
         .collect();
     if !lint_line.is_empty() {
-        writeln!(out, "lints: {}", lint_line.join(", "))?;
+        writeln!(out, "lints (live tasks): {}", lint_line.join(", "))?;
     }
     if let Some(missing) = model.lag.missing_estimate().filter(|m| *m > 0) {
         writeln!(out, "lag: ≈{missing} tokio task ids never announced (latest task announced {} after its spawn)", duration_ns(model.lag.last_announce_lag_ns))?;
     }
     for w in model.warnings.iter() {
-        writeln!(out, "warning: {}", w.message())?;
+        writeln!(out, "warning: {}", escape(&w.message()))?;
     }
     let locations = insight::by_location(model.tasks());
     if !locations.is_empty() {
         writeln!(out)?;
         writeln!(
             out,
-            "{:>8} {:>10} {:>10} {:>10}  LOCATION",
-            "TASKS", "SUM", "MEAN", "MAX"
+            "{:>8} {:>8} {:>10} {:>10} {:>10}  LOCATION",
+            "TASKS", "LIVE", "LIVE SUM", "MEAN", "MAX"
         )?;
         for l in locations.iter().take(5) {
             let fixed = format!(
-                "{:>8} {:>10} {:>10} {:>10}  ",
+                "{:>8} {:>8} {:>10} {:>10} {:>10}  ",
                 l.tasks,
-                bytes(l.size_sum),
+                l.live(),
+                bytes(l.live_size_sum),
                 l.size_mean().map_or("?".into(), bytes),
                 if l.sized > 0 {
                     bytes(l.size_max)
@@ -171,7 +181,11 @@ pub fn write(
                 }
             );
             let rest = width.saturating_sub(fixed.chars().count());
-            writeln!(out, "{fixed}{}", tail(model.resolve(l.location), rest))?;
+            writeln!(
+                out,
+                "{fixed}{}",
+                location::fit(model.resolve(l.location), rest)
+            )?;
         }
         if locations.len() > 5 {
             writeln!(out, "… {} more locations", locations.len() - 5)?;

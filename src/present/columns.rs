@@ -2,8 +2,11 @@
 //! (the TUI's and `snapshot --format table`'s), one way to drop columns to fit a width, and one
 //! text per cell.
 
+use super::escape::escape;
+use super::location;
 use super::units::{bytes, duration_ns};
 use crate::insight::{self, LintConfig};
+use crate::model::time::Nanos;
 use crate::model::{Model, Task};
 
 /// A column of a task table: the TUI's tasks view (where it is also a sort key) and
@@ -147,24 +150,33 @@ pub fn size_cell(t: &Task) -> String {
     }
 }
 
-/// The text of `col` for task `t` (untruncated).
-pub fn cell_text(model: &Model, t: &Task, col: Column, lints: &LintConfig) -> String {
+/// The text of `col` for task `t` (untruncated), safe for a terminal: names and locations are
+/// escaped, locations in a dependency shortened ([`location::display`]). Lints are those at
+/// `lints_at`: the time the lint counts shown beside the rows were computed at (the model's
+/// `now` for a one-shot output), so that rows and counts agree.
+pub fn cell_text(
+    model: &Model,
+    t: &Task,
+    col: Column,
+    lints: &LintConfig,
+    lints_at: Nanos,
+) -> String {
     let s = &t.stats;
     match col {
         Column::Id => t.console_id.to_string(),
         Column::TaskId => t.task_id.map_or_else(|| "-".into(), |v| v.to_string()),
-        Column::Name => model.resolve(t.name).to_string(),
+        Column::Name => escape(model.resolve(t.name)).into_owned(),
         Column::State => t.state().as_str().to_string(),
         Column::Size => size_cell(t),
         Column::Polls => s.polls.to_string(),
-        Column::Busy => duration_ns(s.busy_ns),
+        Column::Busy => duration_ns(t.busy_ns(model.now)),
         Column::Scheduled => duration_ns(s.scheduled_ns),
         Column::Idle => duration_ns(t.idle_ns(model.now)),
         Column::Wakes => s.wakes.to_string(),
-        Column::Lints => insight::lint_list(insight::lints(t, model.now, lints))
+        Column::Lints => insight::lint_list(insight::lints(t, lints_at, lints))
             .map(|l| l.letter())
             .collect(),
-        Column::Location => model.resolve(t.location).to_string(),
+        Column::Location => location::display(model.resolve(t.location)),
     }
 }
 
