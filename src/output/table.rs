@@ -259,4 +259,48 @@ mod tests {
         assert!(header(&layout(60), 60).chars().count() <= 60);
         assert_eq!(layout(1).len(), 1, "always keeps SIZE");
     }
+
+    #[test]
+    fn dependency_locations_read_as_crate_and_path_and_lints_count_the_living() {
+        use crate::model::synth::*;
+        const SEC: i64 = 1_000_000_000;
+        let file = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/axum-0.8.9/src/serve/mod.rs";
+        let mut tasks = Vec::new();
+        let mut st = Vec::new();
+        for id in 1..=3u64 {
+            let mut t = ptask(id, id, 4096, None, "\"conn\"");
+            if let Some(l) = t.location.as_mut() {
+                l.file = Some(file.into());
+            }
+            tasks.push(t);
+            let mut s = stats(SEC);
+            if id == 3 {
+                s.dropped_at = stamp(2 * SEC);
+            }
+            st.push((id, s));
+        }
+        let mut model = Model::default();
+        model.apply_update(&update(3 * SEC, true, tasks, st));
+        let target = TargetInfo {
+            pid: Some(1),
+            endpoint: "http://h\x1b]0;x\x07:1".into(),
+        };
+        let mut out = Vec::new();
+        write(&mut out, &model, &target, &LintConfig::default(), 200, 0).expect("written");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(!text.contains("index.crates.io"), "{text}");
+        assert!(text.contains("axum-0.8.9/src/serve/mod.rs:10:5"), "{text}");
+        assert!(
+            text.contains("large_future 2 (all in dependencies)"),
+            "the done task is not counted:\n{text}"
+        );
+        assert!(text.contains("http://h\\e]0;x\\x07:1"), "{text}");
+        // The location table: 3 tasks, 2 live, 8 KiB held by the live ones.
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().take(4).collect::<Vec<_>>()
+                    == ["3", "2", "8.0", "KiB"]),
+            "{text}"
+        );
+    }
 }

@@ -197,4 +197,52 @@ mod tests {
             vec![Column::Size]
         );
     }
+
+    #[test]
+    fn lint_cells_agree_with_the_counts_at_their_time() {
+        use crate::insight::{Lint, LintCounts};
+        use crate::model::synth::*;
+        const SEC: i64 = 1_000_000_000;
+        // One task in a poll since 2 s, one done task with a large future, one idle.
+        let tasks = vec![
+            ptask(1, 1, 64, None, "\"hog\""),
+            ptask(2, 2, 4096, None, "\"gone\""),
+            ptask(3, 3, 64, None, "\"idle\""),
+        ];
+        let mut hog = stats(SEC);
+        hog.poll_stats = Some(console_api::PollStats {
+            polls: 1,
+            first_poll: stamp(2 * SEC),
+            last_poll_started: stamp(2 * SEC),
+            last_poll_ended: stamp(SEC + 1),
+            busy_time: None,
+        });
+        let mut gone = stats(SEC);
+        gone.dropped_at = stamp(3 * SEC);
+        let mut model = Model::default();
+        model.apply_update(&update(
+            4 * SEC,
+            true,
+            tasks,
+            vec![(1, hog), (2, gone), (3, stats(SEC))],
+        ));
+        let cfg = LintConfig::default();
+        let counts = LintCounts::count(&model, &cfg);
+        let cells: Vec<String> = model
+            .tasks()
+            .map(|t| cell_text(&model, t, Column::Lints, &cfg, counts.at()))
+            .collect();
+        let rows_with = |c: char| cells.iter().filter(|s| s.contains(c)).count() as u64;
+        assert_eq!(counts.of(Lint::NeverYielded), 1);
+        assert_eq!(counts.of(Lint::NeverYielded), rows_with('Y'));
+        // The done task's row keeps its L; the count, of live tasks, does not.
+        assert_eq!(rows_with('L'), 1);
+        assert_eq!(counts.of(Lint::LargeFuture), 0);
+        // Busy of the running task is the poll in progress: 2 s at 4 s.
+        let hog = model.tasks().find(|t| t.console_id == 1).expect("hog");
+        assert_eq!(
+            cell_text(&model, hog, Column::Busy, &cfg, counts.at()),
+            "2.00s"
+        );
+    }
 }
