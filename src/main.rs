@@ -36,7 +36,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(failure) => {
-            eprint!("{failure}");
+            eprint!("{}", asyncmem::present::escape_lines(&failure.to_string()));
             ExitCode::from(failure.exit_code().clamp(0, 255) as u8)
         }
     }

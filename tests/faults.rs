@@ -890,7 +890,6 @@ fn stats_for_unannounced_ids_make_no_tasks() {
 }
 
 #[test]
-#[ignore = "issue 11 item 10: the snapshot table writes task names and locations raw (ESC [2J, OSC title, BEL, CR, newline)"]
 fn snapshot_table_escapes_control_characters() {
     let fake = Fake::hostile("escapes");
     let r = run(
@@ -906,6 +905,92 @@ fn snapshot_table_escapes_control_characters() {
         r.out()
     );
     assert!(r.out().contains("clear"), "{}", r.out());
+}
+
+/// What `assert_no_control` does not see (it reads bytes): C1 controls and bidi overrides.
+fn assert_no_c1_or_bidi(what: &str, text: &str) {
+    let bad: Vec<char> = text
+        .chars()
+        .filter(|c| matches!(c, '\u{80}'..='\u{9f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        .collect();
+    assert!(bad.is_empty(), "{what} holds {bad:?}:\n{text}");
+}
+
+#[test]
+fn snapshot_table_escapes_c1_controls_and_bidi_overrides() {
+    let fake = Fake::hostile("escapes");
+    let r = run(
+        &["snapshot", "--addr", &fake.url(), "--limit", "0"],
+        secs(15),
+    );
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert_no_c1_or_bidi("the snapshot table", &r.out());
+    // Made visible, not dropped: the reader sees that the name holds them.
+    assert!(r.out().contains("csi\\x9b2Jc1"), "{}", r.out());
+    assert!(r.out().contains("bidi\\u{202e}"), "{}", r.out());
+    // The location table and the task rows alike: no location splits a line.
+    assert!(
+        !r.out().lines().any(|l| l.trim_start().starts_with(".rs")),
+        "a location split the table:\n{}",
+        r.out()
+    );
+}
+
+#[test]
+fn top_details_locations_and_warnings_escape_control_characters() {
+    let fake = Fake::hostile("escapes");
+    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
+    // Every task's details, then the locations view, a drill-down into the hostile location
+    // (its path becomes the filter in the footer), and the warnings popup.
+    for _ in 0..8 {
+        tui.keys("\r");
+        tui.keys("\x1b");
+        tui.keys("j");
+    }
+    tui.keys("g");
+    tui.keys("\r");
+    tui.keys("w");
+    std::thread::sleep(Duration::from_millis(500));
+    let raw = tui.raw();
+    for (bad, what) in [
+        (&b"\x1b]0;pwned"[..], "the OSC title"),
+        (b"clear\x1b[2J", "ESC [2J of a name"),
+        (b"/\x1b[2Jevil", "ESC [2J of a location"),
+        (b"evil\n", "a location's newline"),
+        (b"bell\x07", "BEL"),
+        ("csi\u{9b}".as_bytes(), "a C1 CSI"),
+        ("\u{202e}".as_bytes(), "a bidi override"),
+    ] {
+        assert!(!contains(&raw, bad), "{what} reached the terminal");
+    }
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(secs(5)), 0);
+    tui.assert_restored();
+}
+
+#[test]
+fn an_unknown_filter_key_is_an_error_in_the_prompt() {
+    let fake = Fake::hostile("escapes");
+    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
+    tui.keys("/colour:red");
+    tui.wait_for("the filter error", secs(5), |s| {
+        s.contains("unknown key \"colour\"") && s.contains("lint:")
+    });
+    tui.keys("\x1b");
+    tui.keys("/lint:Q");
+    tui.wait_for("the lint error", secs(5), |s| s.contains("W (lost_waker)"));
+    tui.keys("\x1b");
+    tui.keys("/lint:L");
+    // A known key: no error, and the 2 KiB futures are large futures (--large-future 1 KiB).
+    tui.wait_for("the filtered tasks", secs(5), |s| {
+        !s.contains("expected") && s.contains("clear")
+    });
+    tui.keys("\r");
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(secs(5)), 0);
+    tui.assert_restored();
 }
 
 #[test]
@@ -2127,4 +2212,58 @@ fn quitting_a_paused_top_waits_for_resume_a_bounded_time_and_says_so() {
     tui.wait_for("the warning", secs(3), |s| {
         s.contains("may still be paused")
     });
+
+// ---------------------------------------------------------------------------------------------
+// Numbers that must move.
+
+/// The blocker of the `busy` demo as one JSON snapshot sees it: (state, busy, idle) in ns.
+fn blocker(addr: &str) -> Option<(String, u64, u64)> {
+    let r = run(&["snapshot", "--addr", addr, "--format", "json"], secs(60));
+    let json = r.json();
+    let t = json["tasks"]
+        .as_array()?
+        .iter()
+        .find(|t| t["name"].as_str() == Some("blocker"))?
+        .clone();
+    Some((
+        t["state"].as_str()?.to_string(),
+        t["busy_ns"].as_u64()?,
+        t["idle_ns"].as_u64()?,
+    ))
+}
+
+#[test]
+fn busy_grows_and_idle_does_not_during_one_long_poll() {
+    // The blocker sleeps its worker thread for a minute in one poll: long enough for two
+    // snapshots on a loaded machine.
+    let (_demo, addr) = start_demo(
+        "busy",
+        &["--block", "60s", "--pause", "200ms", "--spinners", "1"],
+    );
+    let start = Instant::now();
+    let first = loop {
+        match blocker(&addr) {
+            Some(b) if b.0 == "running" => break b,
+            _ if start.elapsed() > secs(40) => panic!("the blocker never ran"),
+            _ => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    let between = Instant::now();
+    std::thread::sleep(secs(2));
+    let second = blocker(&addr).expect("the blocker");
+    let waited = between.elapsed();
+    assert_eq!(second.0, "running", "still in its minute-long poll");
+    let grew = second.1.saturating_sub(first.1);
+    assert!(
+        grew >= secs(2).as_nanos() as u64 * 9 / 10,
+        "busy grew {grew} ns in {waited:?} of one poll: {first:?} -> {second:?}"
+    );
+    assert!(
+        grew <= waited.as_nanos() as u64 + 1_000_000_000,
+        "busy grew {grew} ns in {waited:?}: {first:?} -> {second:?}"
+    );
+    assert!(
+        second.2 <= first.2 + 100_000_000,
+        "idle grew during the poll: {first:?} -> {second:?}"
+    );
 }

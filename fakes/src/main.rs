@@ -236,6 +236,8 @@ const ESCAPES: &[&str] = &[
     "carriage\rreturn",
     "red\x1b[31mtext",
     "bell\x07ring",
+    "csi\u{9b}2Jc1",
+    "bidi\u{202e}desrever",
 ];
 
 fn stamp(t: SystemTime) -> Option<prost_types::Timestamp> {

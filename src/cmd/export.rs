@@ -62,7 +62,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Failure> {
     let server = tokio::spawn(serve(listener, scrapes));
     eprintln!(
         "asyncmem export: serving http://{local}/metrics for {} (pid {})",
-        session.target.endpoint,
+        crate::present::escape(&session.target.endpoint),
         session
             .target
             .pid
@@ -100,7 +100,10 @@ pub async fn run(args: ExportArgs) -> Result<(), Failure> {
 fn log_connection(was: &Connection, now: &Connection) {
     match (was, now) {
         (Connection::Connected, Connection::Reconnecting { reason, .. }) => {
-            eprintln!("asyncmem export: console stream lost ({reason}); reconnecting")
+            eprintln!(
+                "asyncmem export: console stream lost ({}); reconnecting",
+                crate::present::escape(reason)
+            )
         }
         (Connection::Reconnecting { .. }, Connection::Connected) => {
             eprintln!("asyncmem export: console stream reconnected")

@@ -18,7 +18,7 @@ pub async fn run(args: RecordArgs) -> Result<(), Failure> {
     let started = Instant::now();
     eprintln!(
         "asyncmem: recording {} (pid {}) to {}{}; Ctrl-C stops",
-        session.target.endpoint,
+        crate::present::escape(&session.target.endpoint),
         session.target.pid.map_or("?".into(), |p| p.to_string()),
         args.output.display(),
         args.duration.map_or(String::new(), |d| format!(

@@ -37,7 +37,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
         })
         .map_err(|e| Failure::reading_recording(path, &e))?;
         for note in &state.notes {
-            eprintln!("asyncmem: warning: {note}");
+            eprintln!("asyncmem: warning: {}", crate::present::escape(note));
         }
         let target = TargetInfo {
             pid: state.header.pid,

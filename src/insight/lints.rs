@@ -1,7 +1,10 @@
 //! Lints on single tasks (something worth a second look) and their counts over a set of tasks.
 
+use std::collections::HashMap;
+
+use super::locations::{origin, Origin};
 use crate::model::time::Nanos;
-use crate::model::{Task, TaskKind, TaskState};
+use crate::model::{Model, Sym, Task, TaskKind, TaskState};
 
 /// Futures of at least this many bytes get the large-future lint (the CLI's `--large-future`
 /// default).
@@ -47,6 +50,17 @@ impl Lint {
             Lint::LostWaker => 'W',
             Lint::SelfWakes => 'S',
             Lint::NeverYielded => 'Y',
+        }
+    }
+
+    /// What the lint means for a task spawned at a location of `origin`: for a large future in
+    /// a dependency's code, that it is the dependency's (the user cannot box its locals), not
+    /// the generic advice of [`Lint::explain`].
+    pub fn advice(self, large_future_bytes: u64, origin: &Origin) -> String {
+        match (self, origin.dependency()) {
+            (Lint::LargeFuture, Some(dep)) => format!("large future (>= {large_future_bytes} B) in {dep}: a dependency's future; your part is what you pass to it (the handlers, services and buffers it stores), not its locals"),
+            (Lint::AutoBoxed, Some(dep)) => format!("auto-boxed: {dep}'s future was so large that tokio moved it to the heap (an extra allocation); the size shown is the real one"),
+            _ => self.explain(large_future_bytes),
         }
     }
 
@@ -116,29 +130,83 @@ pub fn lint_list(bits: u8) -> impl Iterator<Item = Lint> {
         .filter(move |l| bits & (1 << (*l as u8)) != 0)
 }
 
-/// Tasks per lint.
+/// Live tasks per lint (done tasks are not counted: a count says what is there now), and how
+/// many of them were spawned in a dependency's code.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct LintCounts([u64; Lint::ALL.len()]);
+pub struct LintCounts {
+    all: [u64; Lint::ALL.len()],
+    dependency: [u64; Lint::ALL.len()],
+    /// The model time the lints were computed at: a view showing a task's lints beside these
+    /// counts computes them at this time too, so that both agree.
+    at: Nanos,
+}
 
 impl LintCounts {
-    /// The lints of every task of `tasks` at time `now`, counted.
-    pub fn count<'a>(tasks: impl Iterator<Item = &'a Task>, now: Nanos, cfg: &LintConfig) -> Self {
-        let mut counts = LintCounts::default();
-        for t in tasks {
-            counts.add(lints(t, now, cfg));
+    /// The lints of the model's live tasks at the model's time, counted; a location is
+    /// classified (own or dependency) once per count.
+    pub fn count(model: &Model, cfg: &LintConfig) -> Self {
+        let now = model.now;
+        let mut counts = LintCounts {
+            at: now,
+            ..Default::default()
+        };
+        let mut dependency: HashMap<Sym, bool> = HashMap::new();
+        for t in model.tasks() {
+            let bits = lints(t, now, cfg);
+            if bits == 0 || t.state() == TaskState::Done {
+                continue;
+            }
+            let dep = *dependency
+                .entry(t.location)
+                .or_insert_with(|| origin(model.resolve(t.location)).is_dependency());
+            counts.add_task(t, bits, dep);
         }
         counts
     }
 
-    /// Count one task's lint bits (from [`lints`]).
-    pub fn add(&mut self, bits: u8) {
+    /// Count one task's lint bits (from [`lints`]) unless it is done; `dependency`: whether it
+    /// was spawned in a dependency's code.
+    pub fn add_task(&mut self, t: &Task, bits: u8, dependency: bool) {
+        if t.state() == TaskState::Done {
+            return;
+        }
         for l in lint_list(bits) {
-            self.0[l as usize] += 1;
+            self.all[l as usize] += 1;
+            if dependency {
+                self.dependency[l as usize] += 1;
+            }
         }
     }
 
+    /// Count lint bits as they are (the caller has left out the done tasks).
+    pub fn add(&mut self, bits: u8) {
+        for l in lint_list(bits) {
+            self.all[l as usize] += 1;
+        }
+    }
+
+    /// Live tasks with `lint`.
     pub fn of(&self, lint: Lint) -> u64 {
-        self.0[lint as usize]
+        self.all[lint as usize]
+    }
+
+    /// Of those, the tasks spawned in a dependency's code.
+    pub fn in_dependencies(&self, lint: Lint) -> u64 {
+        self.dependency[lint as usize]
+    }
+
+    /// The model time of [`LintCounts::count`].
+    pub fn at(&self) -> Nanos {
+        self.at
+    }
+
+    /// [`LintCounts::at`], or `now` before the first count.
+    pub fn at_or(&self, now: Nanos) -> Nanos {
+        if self.at == 0 {
+            now
+        } else {
+            self.at
+        }
     }
 
     /// The lints that some task has, with their counts, in [`Lint::ALL`] order.
@@ -221,6 +289,46 @@ mod tests {
             of(&task(Some(8), false, done_lost)),
             vec![],
             "a done task has no waker to lose"
+        );
+    }
+
+    #[test]
+    fn counts_are_of_live_tasks_and_split_off_dependencies() {
+        use crate::model::TaskStats;
+        let cfg = LintConfig::default();
+        let live = TaskStats {
+            created_at: 1,
+            polls: 1,
+            waker_clones: 1,
+            ..Default::default()
+        };
+        let done = TaskStats {
+            dropped_at: 5,
+            ..live
+        };
+        let mut c = LintCounts::default();
+        let big = |stats| task(Some(4096), false, stats);
+        c.add_task(&big(live), lints(&big(live), 10, &cfg), false);
+        c.add_task(&big(live), lints(&big(live), 10, &cfg), true);
+        c.add_task(&big(done), lints(&big(done), 10, &cfg), false);
+        assert_eq!(c.of(Lint::LargeFuture), 2, "the done task is not counted");
+        assert_eq!(c.in_dependencies(Lint::LargeFuture), 1);
+    }
+
+    #[test]
+    fn a_dependencys_large_future_gets_its_own_advice() {
+        let reg = "/h/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/axum-0.8.9/src/serve/mod.rs:389:5";
+        let dep = Lint::LargeFuture.advice(1024, &origin(reg));
+        assert!(
+            dep.contains("in axum 0.8.9: a dependency's future"),
+            "{dep}"
+        );
+        assert!(!dep.contains("box big locals"), "{dep}");
+        let own = Lint::LargeFuture.advice(1024, &origin("/work/app/src/main.rs:3:1"));
+        assert!(own.contains("box big locals"), "{own}");
+        assert_eq!(
+            Lint::SelfWakes.advice(1024, &origin(reg)),
+            Lint::SelfWakes.explain(1024)
         );
     }
 }

@@ -14,7 +14,7 @@ pub use fit::{
     CONSOLE_SUBSCRIBER_BYTES_PER_TASK, POOR_FIT_R2,
 };
 pub use lints::{lint_list, lints, Lint, LintConfig, LintCounts};
-pub use locations::{by_location, Location};
+pub use locations::{by_location, origin, short_location, Location, Origin};
 
 /// Announce lag past which RSS and the announced task count are out of step: a slope read while
 /// the subscriber is this late is marked unreliable (README: "over 2 s").

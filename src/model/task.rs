@@ -137,10 +137,24 @@ impl Task {
         u64::try_from(end.saturating_sub(s.created_at)).unwrap_or(0)
     }
 
+    /// Time spent in `poll` until `now`: the reported busy time of the polls that ended, plus,
+    /// while the task is running, the poll in progress (since `last_poll_started`). Without it a
+    /// task stuck in one long poll would read as frozen busy and growing idle until the poll
+    /// ends.
+    pub fn busy_ns(&self, now: Nanos) -> u64 {
+        let s = &self.stats;
+        let current = if self.state() == TaskState::Running {
+            u64::try_from(now.saturating_sub(s.last_poll_started)).unwrap_or(0)
+        } else {
+            0
+        };
+        s.busy_ns.saturating_add(current)
+    }
+
     /// Time neither polled nor waiting to be polled: suspended.
     pub fn idle_ns(&self, now: Nanos) -> u64 {
         self.total_ns(now)
-            .saturating_sub(self.stats.busy_ns)
+            .saturating_sub(self.busy_ns(now))
             .saturating_sub(self.stats.scheduled_ns)
     }
 }
@@ -209,5 +223,33 @@ mod tests {
         assert_eq!(t.total_ns(2_000), 1_000);
         assert_eq!(t.idle_ns(2_000), 850);
         assert_eq!(t.idle_ns(500), 0, "clock skew saturates, never wraps");
+    }
+
+    #[test]
+    fn a_long_poll_grows_busy_not_idle() {
+        // Idle from 1,000 to 5,000, then in one poll since 5,000 that has not ended.
+        let t = task(TaskStats {
+            created_at: 1_000,
+            busy_ns: 100,
+            last_poll_started: 5_000,
+            last_poll_ended: 4_000,
+            ..Default::default()
+        });
+        assert_eq!(t.state(), TaskState::Running);
+        assert_eq!(t.busy_ns(6_000), 1_100);
+        assert_eq!(t.busy_ns(9_000), 4_100, "busy grows while the poll lasts");
+        assert_eq!(t.idle_ns(6_000), t.idle_ns(9_000), "idle does not");
+        assert_eq!(
+            t.busy_ns(4_000),
+            100,
+            "a clock behind the poll's start adds nothing"
+        );
+        // Once the poll ended, the reported busy time is the whole of it.
+        let ended = task(TaskStats {
+            last_poll_ended: 9_000,
+            busy_ns: 4_100,
+            ..t.stats
+        });
+        assert_eq!(ended.busy_ns(20_000), 4_100);
     }
 }

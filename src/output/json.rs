@@ -144,7 +144,7 @@ pub fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
         size_bytes: t.size_bytes,
         boxed: t.boxed,
         polls: s.polls,
-        busy_ns: s.busy_ns,
+        busy_ns: t.busy_ns(model.now),
         scheduled_ns: s.scheduled_ns,
         idle_ns: t.idle_ns(model.now),
         wakes: s.wakes,
@@ -172,7 +172,7 @@ pub fn snapshot<'a>(
         .into_iter()
         .map(|t| {
             let lints = insight::lints(t, model.now, lint_cfg);
-            lint_counts.add(lints);
+            lint_counts.add_task(t, lints, false);
             task_out(model, t, lints)
         })
         .collect();

@@ -6,8 +6,8 @@ use super::{tasks_by_size, TargetInfo};
 use crate::insight::{self, LintConfig, LintCounts, Reading, Split};
 use crate::model::{Model, Task};
 use crate::present::columns::{self, Spec};
-use crate::present::units::{bytes, duration_ns, head, signed_bytes, tail};
-use crate::present::Column;
+use crate::present::units::{bytes, duration_ns, head, signed_bytes};
+use crate::present::{escape, location, Column};
 
 /// The columns that fit `width`, dropping the least important first.
 fn layout(width: usize) -> Vec<Spec> {
@@ -30,7 +30,7 @@ fn line(cells: &[(String, usize, bool)], location: &str, width: usize) -> String
         }
     }
     let rest = width.saturating_sub(out.chars().count());
-    out.push_str(&tail(location, rest));
+    out.push_str(&location::fit(location, rest));
     out.trim_end().to_string()
 }
 
@@ -52,7 +52,7 @@ fn row(model: &Model, t: &Task, cols: &[Spec], lints: &LintConfig, width: usize)
     let cells: Vec<_> = cols
         .iter()
         .map(|c| {
-            let text = columns::cell_text(model, t, c.column, lints);
+            let text = columns::cell_text(model, t, c.column, lints, model.now);
             (text, c.width, left_aligned(c.column))
         })
         .collect();
@@ -72,7 +72,11 @@ pub fn write(
     let pid = target
         .pid
         .map_or_else(|| "?".to_string(), |p| p.to_string());
-    writeln!(out, "asyncmem snapshot: pid {pid} at {}", target.endpoint)?;
+    writeln!(
+        out,
+        "asyncmem snapshot: pid {pid} at {}",
+        escape(&target.endpoint)
+    )?;
     match model.last_rss {
         Some(r) => writeln!(
             out,
@@ -137,32 +141,38 @@ pub fn write(
         }
         Reading::NotFitted { reason } => writeln!(out, "bytes per task: not fitted ({reason})")?,
     }
-    let lint_line: Vec<String> = LintCounts::count(model.tasks(), model.now, lint_cfg)
+    let counts = LintCounts::count(model, lint_cfg);
+    let lint_line: Vec<String> = counts
         .found()
-        .map(|(l, n)| format!("{} {n}", l.as_str()))
+        .map(|(l, n)| match counts.in_dependencies(l) {
+            0 => format!("{} {n}", l.as_str()),
+            d if d == n => format!("{} {n} (all in dependencies)", l.as_str()),
+            d => format!("{} {n} ({d} in dependencies)", l.as_str()),
+        })
         .collect();
     if !lint_line.is_empty() {
-        writeln!(out, "lints: {}", lint_line.join(", "))?;
+        writeln!(out, "lints (live tasks): {}", lint_line.join(", "))?;
     }
     if let Some(missing) = model.lag.missing_estimate().filter(|m| *m > 0) {
         writeln!(out, "lag: ≈{missing} tokio task ids never announced (latest task announced {} after its spawn)", duration_ns(model.lag.last_announce_lag_ns))?;
     }
     for w in model.warnings.iter() {
-        writeln!(out, "warning: {}", w.message())?;
+        writeln!(out, "warning: {}", escape(&w.message()))?;
     }
     let locations = insight::by_location(model.tasks());
     if !locations.is_empty() {
         writeln!(out)?;
         writeln!(
             out,
-            "{:>8} {:>10} {:>10} {:>10}  LOCATION",
-            "TASKS", "SUM", "MEAN", "MAX"
+            "{:>8} {:>8} {:>10} {:>10} {:>10}  LOCATION",
+            "TASKS", "LIVE", "LIVE SUM", "MEAN", "MAX"
         )?;
         for l in locations.iter().take(5) {
             let fixed = format!(
-                "{:>8} {:>10} {:>10} {:>10}  ",
+                "{:>8} {:>8} {:>10} {:>10} {:>10}  ",
                 l.tasks,
-                bytes(l.size_sum),
+                l.live(),
+                bytes(l.live_size_sum),
                 l.size_mean().map_or("?".into(), bytes),
                 if l.sized > 0 {
                     bytes(l.size_max)
@@ -171,7 +181,11 @@ pub fn write(
                 }
             );
             let rest = width.saturating_sub(fixed.chars().count());
-            writeln!(out, "{fixed}{}", tail(model.resolve(l.location), rest))?;
+            writeln!(
+                out,
+                "{fixed}{}",
+                location::fit(model.resolve(l.location), rest)
+            )?;
         }
         if locations.len() > 5 {
             writeln!(out, "… {} more locations", locations.len() - 5)?;
@@ -244,5 +258,49 @@ mod tests {
         assert!(!narrow.contains(&"SCHED".into()), "{narrow:?}");
         assert!(header(&layout(60), 60).chars().count() <= 60);
         assert_eq!(layout(1).len(), 1, "always keeps SIZE");
+    }
+
+    #[test]
+    fn dependency_locations_read_as_crate_and_path_and_lints_count_the_living() {
+        use crate::model::synth::*;
+        const SEC: i64 = 1_000_000_000;
+        let file = "/home/u/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/axum-0.8.9/src/serve/mod.rs";
+        let mut tasks = Vec::new();
+        let mut st = Vec::new();
+        for id in 1..=3u64 {
+            let mut t = ptask(id, id, 4096, None, "\"conn\"");
+            if let Some(l) = t.location.as_mut() {
+                l.file = Some(file.into());
+            }
+            tasks.push(t);
+            let mut s = stats(SEC);
+            if id == 3 {
+                s.dropped_at = stamp(2 * SEC);
+            }
+            st.push((id, s));
+        }
+        let mut model = Model::default();
+        model.apply_update(&update(3 * SEC, true, tasks, st));
+        let target = TargetInfo {
+            pid: Some(1),
+            endpoint: "http://h\x1b]0;x\x07:1".into(),
+        };
+        let mut out = Vec::new();
+        write(&mut out, &model, &target, &LintConfig::default(), 200, 0).expect("written");
+        let text = String::from_utf8(out).expect("utf-8");
+        assert!(!text.contains("index.crates.io"), "{text}");
+        assert!(text.contains("axum-0.8.9/src/serve/mod.rs:10:5"), "{text}");
+        assert!(
+            text.contains("large_future 2 (all in dependencies)"),
+            "the done task is not counted:\n{text}"
+        );
+        assert!(text.contains("http://h\\e]0;x\\x07:1"), "{text}");
+        // The location table: 3 tasks, 2 live, 8 KiB held by the live ones.
+        assert!(
+            text.lines()
+                .any(|l| l.split_whitespace().take(4).collect::<Vec<_>>()
+                    == ["3", "2", "8.0", "KiB"]),
+            "{text}"
+        );
     }
 }

@@ -2,8 +2,11 @@
 //! (the TUI's and `snapshot --format table`'s), one way to drop columns to fit a width, and one
 //! text per cell.
 
+use super::escape::escape;
+use super::location;
 use super::units::{bytes, duration_ns};
 use crate::insight::{self, LintConfig};
+use crate::model::time::Nanos;
 use crate::model::{Model, Task};
 
 /// A column of a task table: the TUI's tasks view (where it is also a sort key) and
@@ -147,24 +150,33 @@ pub fn size_cell(t: &Task) -> String {
     }
 }
 
-/// The text of `col` for task `t` (untruncated).
-pub fn cell_text(model: &Model, t: &Task, col: Column, lints: &LintConfig) -> String {
+/// The text of `col` for task `t` (untruncated), safe for a terminal: names and locations are
+/// escaped, locations in a dependency shortened ([`location::display`]). Lints are those at
+/// `lints_at`: the time the lint counts shown beside the rows were computed at (the model's
+/// `now` for a one-shot output), so that rows and counts agree.
+pub fn cell_text(
+    model: &Model,
+    t: &Task,
+    col: Column,
+    lints: &LintConfig,
+    lints_at: Nanos,
+) -> String {
     let s = &t.stats;
     match col {
         Column::Id => t.console_id.to_string(),
         Column::TaskId => t.task_id.map_or_else(|| "-".into(), |v| v.to_string()),
-        Column::Name => model.resolve(t.name).to_string(),
+        Column::Name => escape(model.resolve(t.name)).into_owned(),
         Column::State => t.state().as_str().to_string(),
         Column::Size => size_cell(t),
         Column::Polls => s.polls.to_string(),
-        Column::Busy => duration_ns(s.busy_ns),
+        Column::Busy => duration_ns(t.busy_ns(model.now)),
         Column::Scheduled => duration_ns(s.scheduled_ns),
         Column::Idle => duration_ns(t.idle_ns(model.now)),
         Column::Wakes => s.wakes.to_string(),
-        Column::Lints => insight::lint_list(insight::lints(t, model.now, lints))
+        Column::Lints => insight::lint_list(insight::lints(t, lints_at, lints))
             .map(|l| l.letter())
             .collect(),
-        Column::Location => model.resolve(t.location).to_string(),
+        Column::Location => location::display(model.resolve(t.location)),
     }
 }
 
@@ -183,6 +195,54 @@ mod tests {
         assert_eq!(
             titles(fit(&TABLE, 1, TABLE_MIN_LOCATION)),
             vec![Column::Size]
+        );
+    }
+
+    #[test]
+    fn lint_cells_agree_with_the_counts_at_their_time() {
+        use crate::insight::{Lint, LintCounts};
+        use crate::model::synth::*;
+        const SEC: i64 = 1_000_000_000;
+        // One task in a poll since 2 s, one done task with a large future, one idle.
+        let tasks = vec![
+            ptask(1, 1, 64, None, "\"hog\""),
+            ptask(2, 2, 4096, None, "\"gone\""),
+            ptask(3, 3, 64, None, "\"idle\""),
+        ];
+        let mut hog = stats(SEC);
+        hog.poll_stats = Some(console_api::PollStats {
+            polls: 1,
+            first_poll: stamp(2 * SEC),
+            last_poll_started: stamp(2 * SEC),
+            last_poll_ended: stamp(SEC + 1),
+            busy_time: None,
+        });
+        let mut gone = stats(SEC);
+        gone.dropped_at = stamp(3 * SEC);
+        let mut model = Model::default();
+        model.apply_update(&update(
+            4 * SEC,
+            true,
+            tasks,
+            vec![(1, hog), (2, gone), (3, stats(SEC))],
+        ));
+        let cfg = LintConfig::default();
+        let counts = LintCounts::count(&model, &cfg);
+        let cells: Vec<String> = model
+            .tasks()
+            .map(|t| cell_text(&model, t, Column::Lints, &cfg, counts.at()))
+            .collect();
+        let rows_with = |c: char| cells.iter().filter(|s| s.contains(c)).count() as u64;
+        assert_eq!(counts.of(Lint::NeverYielded), 1);
+        assert_eq!(counts.of(Lint::NeverYielded), rows_with('Y'));
+        // The done task's row keeps its L; the count, of live tasks, does not.
+        assert_eq!(rows_with('L'), 1);
+        assert_eq!(counts.of(Lint::LargeFuture), 0);
+        // Busy of the running task is the poll in progress: 2 s at 4 s.
+        let hog = model.tasks().find(|t| t.console_id == 1).expect("hog");
+        assert_eq!(
+            cell_text(&model, hog, Column::Busy, &cfg, counts.at()),
+            "2.00s"
         );
     }
 }

@@ -308,7 +308,7 @@ impl App {
         if due {
             self.lints_counted_at = Some(std::time::Instant::now());
             self.lint_generation = model.generation();
-            self.lint_counts = LintCounts::count(model.tasks(), model.now, &self.lints);
+            self.lint_counts = LintCounts::count(model, &self.lints);
         }
         if self.mode == Mode::Locations {
             self.locations.refresh(model, false);

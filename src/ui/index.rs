@@ -27,7 +27,7 @@ fn key(t: &Task, col: Column, now: i64, ranks: &HashMap<Sym, u64>, lints: &LintC
         // Unknown sizes sort below every known size.
         Column::Size => t.size_bytes.map_or(0, |s| s.saturating_add(1)),
         Column::Polls => t.stats.polls,
-        Column::Busy => t.stats.busy_ns,
+        Column::Busy => t.busy_ns(now),
         Column::Scheduled => t.stats.scheduled_ns,
         Column::Idle => t.idle_ns(now),
         Column::Wakes => t.stats.wakes,
@@ -46,6 +46,8 @@ pub struct TaskIndex {
     rows: Vec<u32>,
     built_generation: u64,
     built_for: Option<(Column, bool, String)>,
+    /// Why the filter's text does not parse (then no task is shown): for the filter prompt.
+    filter_error: Option<String>,
     throttle: Throttle,
 }
 
@@ -55,6 +57,7 @@ impl Default for TaskIndex {
             rows: Vec::new(),
             built_generation: u64::MAX,
             built_for: None,
+            filter_error: None,
             throttle: Throttle::new(Duration::from_millis(50)),
         }
     }
@@ -71,6 +74,11 @@ impl TaskIndex {
 
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// Why the current filter does not parse, if it does not.
+    pub fn filter_error(&self) -> Option<&str> {
+        self.filter_error.as_deref()
     }
 
     /// Rebuild if needed. A change of sort or filter rebuilds at once; a change of the model
@@ -103,7 +111,17 @@ impl TaskIndex {
 
     fn rebuild(&mut self, model: &Model, view: &(Column, bool, String), lints: &LintConfig) {
         let (sort, descending, filter_text) = (view.0, view.1, view.2.as_str());
-        let filter = Filter::parse(filter_text);
+        let filter = match Filter::parse(filter_text) {
+            Ok(f) => {
+                self.filter_error = None;
+                f
+            }
+            Err(e) => {
+                self.filter_error = Some(e.to_string());
+                self.rows.clear();
+                return;
+            }
+        };
         let ranks = if matches!(sort, Column::Name | Column::Location) {
             let mut syms: Vec<Sym> = model
                 .tasks()
@@ -132,7 +150,7 @@ impl TaskIndex {
         let done_last = sort != Column::State;
         let mut keyed: Vec<(bool, u64, u64, u32)> = model
             .slots()
-            .filter(|(_, t)| filter.is_empty() || filter.matches(model, t))
+            .filter(|(_, t)| filter.is_empty() || filter.matches(model, t, lints))
             .map(|(slot, t)| {
                 (
                     done_last && t.state() == TaskState::Done,

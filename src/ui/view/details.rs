@@ -11,6 +11,7 @@ use crate::insight;
 use crate::model::details::DurationHistogram;
 use crate::model::Model;
 use crate::present::units::{bytes, duration_ns};
+use crate::present::{escape, location};
 
 fn ago(model: &Model, t: i64) -> String {
     if t == 0 {
@@ -47,19 +48,25 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         Some(n) => format!("{} ({n} B)", bytes(n)),
         None => "unknown (target reports no sizes)".into(),
     };
+    let where_ = model.resolve(task.location);
+    let origin = insight::origin(where_);
+    let code = origin
+        .dependency()
+        .map_or_else(|| "yours".to_string(), |d| format!("a dependency's: {d}"));
     let rows: Vec<(&str, String)> = vec![
         ("console id", task.console_id.to_string()),
         (
             "tokio id",
             task.task_id.map_or_else(|| "-".into(), |v| v.to_string()),
         ),
-        ("name", model.resolve(task.name).to_string()),
+        ("name", escape(model.resolve(task.name)).into_owned()),
         ("kind", task.kind.as_str().to_string()),
         ("state", task.state().as_str().to_string()),
         ("future size", size),
-        ("location", model.resolve(task.location).to_string()),
+        ("location", location::display(model.resolve(task.location))),
+        ("code", code),
         ("polls", s.polls.to_string()),
-        ("busy", duration_ns(s.busy_ns)),
+        ("busy", duration_ns(task.busy_ns(model.now))),
         ("scheduled", duration_ns(s.scheduled_ns)),
         ("idle", duration_ns(task.idle_ns(model.now))),
         ("total", duration_ns(task.total_ns(model.now))),
@@ -89,13 +96,14 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         .as_ref()
         .filter(|d| d.console_id == task.console_id);
     // The task's lints first, explained, then its two histograms.
-    let lints: Vec<Line> = insight::lint_list(insight::lints(task, model.now, &app.lints))
+    let lints_at = app.lint_counts.at_or(model.now);
+    let lints: Vec<Line> = insight::lint_list(insight::lints(task, lints_at, &app.lints))
         .map(|l| {
             Line::from(Span::styled(
                 format!(
                     "[{}] {}",
                     l.letter(),
-                    l.explain(app.lints.large_future_bytes)
+                    l.advice(app.lints.large_future_bytes, &origin)
                 ),
                 theme.warn(),
             ))
@@ -128,7 +136,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             height: 1.min(right.height),
             ..right
         };
-        frame.render_widget(Paragraph::new(err.as_str()).style(theme.bad()), bottom);
+        frame.render_widget(
+            Paragraph::new(escape(err).into_owned()).style(theme.bad()),
+            bottom,
+        );
     }
 }
 

@@ -52,7 +52,10 @@ fn connection(c: &Connection, theme: Theme) -> (String, ratatui::style::Style) {
         Connection::Connecting => ("connecting".to_string(), theme.warn()),
         Connection::Connected => ("● connected".to_string(), theme.good()),
         Connection::Reconnecting { attempt, reason } => (
-            format!("reconnecting (attempt {attempt}: {reason})"),
+            format!(
+                "reconnecting (attempt {attempt}: {})",
+                crate::present::escape(reason)
+            ),
             theme.warn(),
         ),
         Connection::TargetExited => ("target exited: data kept, q quits".to_string(), theme.bad()),
@@ -105,16 +108,17 @@ fn target_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
         Span::styled(pid, theme.value()),
         Span::raw("  "),
         Span::raw(
-            model
-                .endpoint
-                .clone()
-                .unwrap_or_else(|| app.target.endpoint.clone()),
+            crate::present::escape(model.endpoint.as_deref().unwrap_or(&app.target.endpoint))
+                .into_owned(),
         ),
         Span::raw("  "),
         Span::styled(conn, conn_style),
     ];
     if let Some(problem) = model.playback.as_ref().and_then(|p| p.problem.as_ref()) {
-        line1.push(Span::styled(format!("  {problem}"), theme.warn()));
+        line1.push(Span::styled(
+            format!("  {}", crate::present::escape(problem)),
+            theme.warn(),
+        ));
     }
     if model.playback.is_none() && (app.frozen || model.paused) {
         line1.push(Span::styled("  ⏸ PAUSED (space resumes)", theme.warn()));

@@ -9,7 +9,8 @@ use super::super::app::{App, LocColumn};
 use super::super::theme::Theme;
 use crate::insight::Location;
 use crate::model::{Model, TaskState};
-use crate::present::units::{bytes, tail};
+use crate::present::location;
+use crate::present::units::bytes;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let visible = super::table_rows(area);
@@ -43,7 +44,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
                     LocColumn::SizeMax => size(l, l.size_max),
                     LocColumn::SizeSum => bytes(l.size_sum),
                     LocColumn::Boxed => l.boxed.to_string(),
-                    LocColumn::Location => tail(model.resolve(l.location), loc_width),
+                    LocColumn::Location => location::fit(model.resolve(l.location), loc_width),
                 })
             });
             let style = if i == view.selected {

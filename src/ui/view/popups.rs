@@ -8,6 +8,7 @@ use ratatui::Frame;
 use super::super::keymap;
 use super::super::theme::Theme;
 use crate::model::Model;
+use crate::present::escape;
 
 fn popup(area: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(area.width);
@@ -48,7 +49,7 @@ pub fn warnings(frame: &mut Frame, area: Rect, model: &Model, theme: Theme) {
         model
             .warnings
             .iter()
-            .map(|w| Line::from(format!("• {}", w.message())))
+            .map(|w| Line::from(format!("• {}", escape(&w.message()))))
             .collect()
     };
     let r = popup(area, 90, 14);

@@ -25,6 +25,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     let cols = columns(area.width);
     let visible = super::table_rows(area);
     let loc_width = super::table::location_width(&cols, area.width);
+    // Lints at the time the header's counts were taken: rows and header agree.
+    let lints_at = app.lint_counts.at_or(model.now);
     let rows = app.index.rows()[app.offset.min(app.index.len())..]
         .iter()
         .enumerate()
@@ -32,7 +34,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         .take(visible)
         .map(|(i, t)| {
             let cells = cols.iter().map(|(c, _)| {
-                let text = columns::cell_text(model, t, *c, &app.lints);
+                // Escaped and shortened by cell_text: widths count what is drawn.
+                let text = columns::cell_text(model, t, *c, &app.lints, lints_at);
                 match c {
                     Column::Location => Cell::from(tail(&text, loc_width)),
                     Column::Size if t.boxed => Cell::from(Span::styled(text, theme.boxed())),
