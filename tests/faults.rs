@@ -2212,6 +2212,7 @@ fn quitting_a_paused_top_waits_for_resume_a_bounded_time_and_says_so() {
     tui.wait_for("the warning", secs(3), |s| {
         s.contains("may still be paused")
     });
+}
 
 // ---------------------------------------------------------------------------------------------
 // Numbers that must move.
