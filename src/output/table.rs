@@ -67,12 +67,19 @@ pub fn write(
     lint_cfg: &LintConfig,
     width: usize,
     limit: usize,
+    incomplete: Option<&str>,
 ) -> io::Result<()> {
     let c = model.counts();
     let pid = target
         .pid
         .map_or_else(|| "?".to_string(), |p| p.to_string());
     writeln!(out, "asyncmem snapshot: pid {pid} at {}", target.endpoint)?;
+    let incomplete = incomplete
+        .map(str::to_string)
+        .or_else(|| model.incomplete_reason());
+    if let Some(reason) = &incomplete {
+        writeln!(out, "INCOMPLETE picture: {reason}")?;
+    }
     match model.last_rss {
         Some(r) => writeln!(
             out,
@@ -135,7 +142,7 @@ pub fn write(
             }
             writeln!(out)?;
         }
-        Reading::NotFitted { reason } => writeln!(out, "bytes per task: not fitted ({reason})")?,
+        Reading::NotFitted { reason } => writeln!(out, "bytes per task: none ({reason})")?,
     }
     let lint_line: Vec<String> = LintCounts::count(model.tasks(), model.now, lint_cfg)
         .found()
