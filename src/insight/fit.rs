@@ -166,14 +166,17 @@ pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
     let fit = match fit_line(in_window().filter(|s| s.at > late_at)) {
         Ok(fit) => fit,
         Err(why) if late_in_window => {
+            let ago = u64::try_from(last.saturating_sub(late_at)).unwrap_or(0);
+            let until = if ago == 0 {
+                "until now".to_string()
+            } else {
+                format!("until {} ago", crate::present::units::duration_ns(ago))
+            };
             return not_fitted(format!(
-                "no trustworthy figure yet: tasks were announced up to {} after their spawn until {} ago, so RSS and the task count were out of step ({} after that)",
+                "no trustworthy figure yet: tasks were announced up to {} after their spawn {until}, so RSS and the task count were out of step (since then: {})",
                 crate::present::units::duration_ns(model.lag.max_announce_lag_ns),
-                crate::present::units::duration_ns(
-                    u64::try_from(last.saturating_sub(late_at)).unwrap_or(0)
-                ),
                 why.reason()
-            ), Some("tasks were announced late"))
+            ), Some("tasks were announced late"));
         }
         Err(why) => return not_fitted(why.reason(), None),
     };
