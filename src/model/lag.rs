@@ -13,6 +13,11 @@ pub const LATE_ANNOUNCE_NS: u64 = 2_000_000_000;
 /// arrive without late tasks.
 pub const ANNOUNCE_QUIET_NS: i64 = 1_500_000_000;
 
+/// A task created this long before the previous update and announced only now was held back
+/// (the subscriber's event buffer is still being drained): it existed at the previous publish
+/// but was not in it. The margin covers a task spawned just before a publish.
+pub const BACKLOG_MARGIN_NS: i64 = 100_000_000;
+
 /// Runs of at most this many consecutive never-announced tokio ids are not counted as missing
 /// tasks. Tokio task ids come from one process-wide counter, and console-subscriber's own
 /// runtime takes a few of them for each watcher's connection and each of its streams (gRPC
@@ -47,6 +52,10 @@ pub struct Lag {
     /// When (target clock) a task was last announced more than [`LATE_ANNOUNCE_NS`] after its
     /// spawn (0: never).
     pub last_late_at: Nanos,
+    /// When (target clock) a task that existed at the previous update was announced (0: never).
+    pub last_backlog_at: Nanos,
+    /// `now` of the previous update of this connection.
+    prev_update_at: Nanos,
     /// Runs of ids above the baseline never announced: first id -> last id (inclusive).
     gaps: BTreeMap<u64, u64>,
 }
@@ -59,10 +68,12 @@ impl Lag {
         (recent && self.last_announce_lag_ns > 0).then_some(self.last_announce_lag_ns)
     }
 
-    /// Whether the subscriber is still announcing tasks that already existed: a task was
-    /// announced late within [`ANNOUNCE_QUIET_NS`] of `now`.
+    /// Whether the subscriber is still announcing tasks that already existed: within
+    /// [`ANNOUNCE_QUIET_NS`] of `now`, a task was announced late or one that existed at the
+    /// previous update was announced only in a later one.
     pub fn still_announcing(&self, now: Nanos) -> bool {
-        self.last_late_at != 0 && now.saturating_sub(self.last_late_at) < ANNOUNCE_QUIET_NS
+        let last = self.last_late_at.max(self.last_backlog_at);
+        last != 0 && now.saturating_sub(last) < ANNOUNCE_QUIET_NS
     }
 
     pub(super) fn note_announced(&mut self, task_id: Option<u64>) {
@@ -121,6 +132,7 @@ impl Lag {
         first_of_connection: bool,
         created_at: impl Iterator<Item = Nanos>,
     ) {
+        let prev = std::mem::replace(&mut self.prev_update_at, now);
         if self.baseline_task_id.is_none() {
             if first_of_connection {
                 self.baseline_task_id = Some(self.max_task_id);
@@ -131,10 +143,11 @@ impl Lag {
             return;
         }
         // How old were the tasks announced now when they were announced?
-        let oldest = created_at
-            .filter(|&c| c != 0)
-            .map(|c| u64::try_from(now.saturating_sub(c)).unwrap_or(0))
-            .max();
+        let earliest = created_at.filter(|&c| c != 0).min();
+        if earliest.is_some_and(|c| prev != 0 && c < prev.saturating_sub(BACKLOG_MARGIN_NS)) {
+            self.last_backlog_at = now;
+        }
+        let oldest = earliest.map(|c| u64::try_from(now.saturating_sub(c)).unwrap_or(0));
         if let Some(lag) = oldest {
             self.last_announce_at = now;
             self.last_announce_lag_ns = lag;
@@ -194,5 +207,10 @@ mod tests {
         let mut lag = lag_after(1, []);
         lag.note_update(10 * sec, false, [10 * sec - sec / 2].into_iter());
         assert!(!lag.still_announcing(10 * sec));
+        // One that existed at the previous update (9.5 s) but comes only now (10.5 s) was held
+        // back, however young: the subscriber is still draining its backlog.
+        lag.note_update(10 * sec + sec / 2, false, [9 * sec].into_iter());
+        assert!(lag.still_announcing(10 * sec + sec / 2));
+        assert!(!lag.still_announcing(12 * sec + sec / 2));
     }
 }
