@@ -168,7 +168,12 @@ fn slope_separates_sleepers_by_their_buffer_size() {
     let (a, b) = (a.join().unwrap(), b.join().unwrap());
     let slope = |j: &Value| {
         let bpt = &j["bytes_per_task"];
-        assert!(bpt["r2"].as_f64().unwrap() > 0.95, "{bpt}");
+        // No figure when console-subscriber fell over 2 s behind (a loaded machine): the
+        // reason says so.
+        let r2 = bpt["r2"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("no fit: {}", bpt["reason"]));
+        assert!(r2 > 0.95, "{bpt}");
         assert!(bpt["caveat"].is_null(), "{bpt}");
         bpt["slope"].as_f64().unwrap()
     };
