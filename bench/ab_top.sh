@@ -11,7 +11,7 @@ cp "$OLD" /tmp/asyncmem-old; cp "$NEW" /tmp/asyncmem-new   # distinct process na
 # shellcheck source=bench/lib.sh
 source bench/lib.sh
 port=$(free_port)
-TOKIO_CONSOLE_PUBLISH_INTERVAL=$INTERVAL target/release/sleepers -n "$N" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
+TOKIO_CONSOLE_PUBLISH_INTERVAL=$INTERVAL target/release/sleepers --instrument console-subscriber --ramp 0 -n "$N" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
 target=$!
 sock="asyncmem-ab-$$"
 cleanup() { tmux -L "$sock" kill-server >/dev/null 2>&1 || true; kill "$target" 2>/dev/null || true; }

@@ -13,7 +13,7 @@ cargo build --release -q --workspace
 source bench/lib.sh
 console=$(free_port)
 listen=$(free_port)
-TOKIO_CONSOLE_PUBLISH_INTERVAL=100ms target/release/sleepers -n "$N" -b 1024 \
+TOKIO_CONSOLE_PUBLISH_INTERVAL=100ms target/release/sleepers --instrument console-subscriber --ramp 0 -n "$N" -b 1024 \
   --console-bind "127.0.0.1:$console" >/dev/null 2>&1 &
 demo=$!
 sleep 1

@@ -19,7 +19,7 @@ run() { # label tasks cmd... -> RSS kB
   kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
   echo "$r"
 }
-tokio() { exec target/release/sleepers --instrument "$1" -n "$2" -b "$B" --console-bind "127.0.0.1:$(free_port)"; }
+tokio() { exec target/release/sleepers --ramp 0 --instrument "$1" -n "$2" -b "$B" --console-bind "127.0.0.1:$(free_port)"; }
 python() { exec python3 demos/python/sleepers.py -n "$2" -b "$B"; }
 printf '%-26s %10s %12s %12s %12s\n' runtime tasks "RSS(0) kB" "RSS(N) kB" "bytes/task"
 for spec in "tokio none" "tokio console" "python asyncio"; do

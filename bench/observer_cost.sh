@@ -13,7 +13,7 @@ source bench/lib.sh
 measure() { # instrument tasks -> RSS kB
   local port
   port=$(free_port)
-  target/release/sleepers --instrument "$1" -n "$2" -b "$B" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
+  target/release/sleepers --ramp 0 --instrument "$1" -n "$2" -b "$B" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
   local pid=$!
   local r
   r=$(settled_rss "$pid" 120)

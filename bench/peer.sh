@@ -185,7 +185,7 @@ run_one() {
     local url="http://127.0.0.1:$port"
     log "N=$N: starting sleepers -n $N on $url (TOKIO_CONSOLE_PUBLISH_INTERVAL=$PUBLISH TOKIO_CONSOLE_BUFFER_CAPACITY=$BUFFER)"
     local t0=$SECONDS
-    TOKIO_CONSOLE_PUBLISH_INTERVAL=$PUBLISH TOKIO_CONSOLE_BUFFER_CAPACITY=$BUFFER "$SLEEPERS" -n "$N" --console-bind "127.0.0.1:$port" \
+    TOKIO_CONSOLE_PUBLISH_INTERVAL=$PUBLISH TOKIO_CONSOLE_BUFFER_CAPACITY=$BUFFER "$SLEEPERS" --instrument console-subscriber --ramp 0 -n "$N" --console-bind "127.0.0.1:$port" \
         >"$WORK/target-$N.out" 2>"$WORK/target-$N.err" &
     TARGET_PID=$!
     for _ in $(seq 100); do

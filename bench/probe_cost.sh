@@ -39,7 +39,7 @@ echo "machine: $(nproc) cores, $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' 
 run() {
   local instr=$1 n=$2 port pid timeout live="-" late="-" spawn_us rss
   port=$(free_port)
-  target/release/sleepers --instrument "$instr" -n "$n" -b 64 --console-bind "127.0.0.1:$port" \
+  target/release/sleepers --ramp 0 --instrument "$instr" -n "$n" -b 64 --console-bind "127.0.0.1:$port" \
     >"$WORK/out" 2>"$WORK/err" &
   pid=$!
   for _ in $(seq 1 600); do grep -q '^pid=' "$WORK/out" 2>/dev/null && break; sleep 0.05; done
@@ -68,7 +68,7 @@ run() {
 spawn_only() {
   local port pid
   port=$(free_port)
-  target/release/sleepers --instrument "$1" -n "$2" -b 64 --console-bind "127.0.0.1:$port" \
+  target/release/sleepers --ramp 0 --instrument "$1" -n "$2" -b 64 --console-bind "127.0.0.1:$port" \
     >/dev/null 2>"$WORK/err1" &
   pid=$!
   until grep -q 'sleepers: spawned.* us ' "$WORK/err1" 2>/dev/null; do sleep 0.05; done

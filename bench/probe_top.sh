@@ -22,7 +22,7 @@ WORK=$(mktemp -d)
 SOCK="$WORK/tmux.sock"
 tm() { tmux -S "$SOCK" "$@"; }
 port=$(free_port)
-target/release/sleepers --instrument probe -n "$N" -b 64 --console-bind "127.0.0.1:$port" \
+target/release/sleepers --ramp 0 --instrument probe -n "$N" -b 64 --console-bind "127.0.0.1:$port" \
   >"$WORK/out" 2>"$WORK/err" &
 TARGET=$!
 cleanup() { tm kill-server 2>/dev/null || true; kill "$TARGET" 2>/dev/null || true; rm -rf "$WORK"; }

@@ -20,7 +20,7 @@ source bench/lib.sh
 port=$(free_port)
 session=asyncmem-tc-compat-$$
 screen=$(mktemp)
-target/release/sleepers --instrument probe -n "$N" -b 64 --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
+target/release/sleepers --ramp 0 --instrument probe -n "$N" -b 64 --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
 pid=$!
 cleanup() { tmux kill-session -t "$session" 2>/dev/null || true; kill "$pid" 2>/dev/null || true; rm -f "$screen"; }
 trap cleanup EXIT

@@ -1144,12 +1144,46 @@ fn top_says_target_exited() {
 }
 
 #[test]
-#[ignore = "issue 11 item 7: snapshot --wait exits 0 silently when the target dies mid-wait"]
 fn snapshot_wait_says_the_target_exited() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "1000"]);
     let pid = fake.0.pid().to_string();
     let r = run(&["snapshot", "--pid", &pid, "--wait", "5s"], secs(15));
     assert!(r.stderr.contains("exited"), "{r:?}");
+    // What was collected is printed, marked incomplete, and the exit code says why.
+    assert_eq!(r.code, Some(7), "{r:?}");
+    assert!(r.out().contains("small-1"), "{r:?}");
+    assert!(r.out().contains("INCOMPLETE picture"), "{r:?}");
+    assert!(r.elapsed < secs(4), "did not wait out the --wait: {r:?}");
+}
+
+#[test]
+fn snapshot_wait_json_says_the_target_exited() {
+    let fake = Fake::start(&["--mode", "exit-after", "--after", "1000"]);
+    let pid = fake.0.pid().to_string();
+    let r = run(
+        &["snapshot", "--pid", &pid, "--wait", "5s", "-f", "json"],
+        secs(15),
+    );
+    assert_eq!(r.code, Some(7), "{r:?}");
+    let json: serde_json::Value =
+        serde_json::from_slice(&r.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {r:?}"));
+    assert_eq!(json["complete"], false, "{json}");
+    let reason = json["incomplete_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("exited") && reason.contains("--wait"),
+        "{reason}"
+    );
+    assert!(json["live_tasks"].as_u64().is_some_and(|n| n > 0), "{json}");
+}
+
+#[test]
+fn a_complete_snapshot_says_so() {
+    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+    let r = run(&["snapshot", "--addr", &fake.url(), "-f", "json"], secs(15));
+    let json = r.json();
+    assert_eq!(json["complete"], true, "{json}");
+    assert!(json["incomplete_reason"].is_null(), "{json}");
+    assert!(!r.stderr.contains("incomplete"), "{r:?}");
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -1,11 +1,12 @@
-//! `asyncmem snapshot`: attach, wait for the first full picture (or read a recording), print
-//! it and exit.
+//! `asyncmem snapshot`: attach, wait for the first complete picture (or read a recording),
+//! print it and exit. A picture that is not complete when `--timeout` has passed again since
+//! the first update (or when the target exits) is printed marked incomplete, with the reason.
 
 use std::io::{IsTerminal, Write};
 use std::time::{Duration, Instant};
 
 use crate::cli::{Format, SnapshotArgs};
-use crate::error::{AttachError, Failure};
+use crate::error::{exit, AttachError, Failure};
 use crate::model::{Event, Model};
 use crate::output::{self, TargetInfo};
 use crate::recording;
@@ -43,7 +44,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             pid: state.header.pid,
             endpoint: format!("{} (recorded)", state.header.endpoint),
         };
-        return write_snapshot(args, &state.model, &target);
+        return write_snapshot(args, &state.model, &target, None);
     }
     let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
     let mut model = Model::new(args.connect.model());
@@ -54,15 +55,25 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     let settle = args
         .settle
         .or(args.target.demo.as_ref().map(|_| DEMO_SETTLE));
+    // Set at the first update: from then on, wait at most `--timeout` more for a complete
+    // picture, then print what there is, marked incomplete.
+    let mut complete_by: Option<Instant> = None;
     let mut last_change = Instant::now();
     let mut last_live = u64::MAX;
     let mut last_drop: Option<String> = None;
-    loop {
-        let have_picture =
-            model.updates > 0 && (session.target.pid.is_none() || model.last_rss.is_some());
+    let incomplete = loop {
+        let rss_in = session.target.pid.is_none() || model.last_rss.is_some();
+        let reason = model.incomplete_reason();
         let settled = settle.is_none_or(|s| last_change.elapsed() >= s);
-        if have_picture && started.elapsed() >= wait && settled {
-            break;
+        if model.updates > 0 && rss_in && started.elapsed() >= wait {
+            if reason.is_none() && settled {
+                break None;
+            }
+            if complete_by.is_some_and(|by| Instant::now() >= by) {
+                break Some(reason.unwrap_or_else(|| {
+                    "the live task count was still changing (a demo still spawning)".into()
+                }));
+            }
         }
         let event = tokio::select! {
             e = session.events.recv() => e,
@@ -82,29 +93,76 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
         match event {
             Some(Event::TargetExited) | None => {
                 if model.updates == 0 {
-                    return Err(match session.target.pid {
-                        Some(pid) => AttachError::TargetExited(pid),
-                        None => AttachError::EndpointGone(session.target.endpoint.clone()),
-                    }
-                    .into());
+                    return Err(exited(&session.target).into());
                 }
-                // Print what we have: the target is gone.
-                break;
+                // Print what we have, and say that it stops short.
+                let gone = exited(&session.target);
+                let when = started.elapsed();
+                let reason = if when < wait {
+                    format!(
+                        "{gone} {} into the {} --wait",
+                        humantime::format_duration(round_ms(when)),
+                        humantime::format_duration(wait)
+                    )
+                } else {
+                    format!("{gone} before the picture was complete")
+                };
+                let reason = match model.incomplete_reason() {
+                    Some(more) => format!("{reason} ({more})"),
+                    None => reason,
+                };
+                write_snapshot(args, &model, &session.target, Some(&reason))?;
+                return Err(Failure::new(
+                    exit::TARGET_EXITED,
+                    format_args!("{reason}: the snapshot is what was collected until then"),
+                ));
             }
-            Some(event) => model.apply(event),
+            Some(event) => {
+                model.apply(event);
+                if model.updates > 0 && complete_by.is_none() {
+                    complete_by = Some(Instant::now() + args.timeout);
+                }
+            }
         }
         let live = model.counts().live();
         if live != last_live {
             last_live = live;
             last_change = Instant::now();
         }
+    };
+    if let Some(reason) = &incomplete {
+        eprintln!(
+            "asyncmem: warning: incomplete picture after waiting {}: {}",
+            humantime::format_duration(round_ms(started.elapsed())),
+            crate::present::escape(reason)
+        );
     }
-    write_snapshot(args, &model, &session.target)?;
+    write_snapshot(args, &model, &session.target, incomplete.as_deref())?;
     drop(session);
     Ok(())
 }
 
-fn write_snapshot(args: &SnapshotArgs, model: &Model, target: &TargetInfo) -> Result<(), Failure> {
+/// The error of a target gone: its pid if known, else its endpoint.
+fn exited(target: &TargetInfo) -> AttachError {
+    match target.pid {
+        Some(pid) => AttachError::TargetExited(pid),
+        None => AttachError::EndpointGone(target.endpoint.clone()),
+    }
+}
+
+/// `d` to whole milliseconds, for messages.
+fn round_ms(d: Duration) -> Duration {
+    Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Print the snapshot; `incomplete`: why the picture is not complete (the table and JSON say
+/// so), `None` when it is.
+fn write_snapshot(
+    args: &SnapshotArgs,
+    model: &Model,
+    target: &TargetInfo,
+    incomplete: Option<&str>,
+) -> Result<(), Failure> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(path).map_err(|e| {
@@ -119,10 +177,12 @@ fn write_snapshot(args: &SnapshotArgs, model: &Model, target: &TargetInfo) -> Re
     };
     let lints = args.connect.lints();
     match (args.format, args.series) {
-        (Format::Json, false) => output::json::write(&mut out, model, target, &lints)?,
+        (Format::Json, false) => output::json::write(&mut out, model, target, &lints, incomplete)?,
         (Format::Table, false) => {
             let width = terminal_width();
-            output::table::write(&mut out, model, target, &lints, width, args.limit)?
+            output::table::write(
+                &mut out, model, target, &lints, width, args.limit, incomplete,
+            )?
         }
         (Format::Csv, false) => output::csv::write_tasks(&mut out, model, &lints)?,
         (Format::Csv, true) => output::csv::write_series(&mut out, model)?,

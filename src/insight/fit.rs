@@ -132,10 +132,20 @@ pub struct BytesPerTask {
     /// `instrumentation`).
     #[serde(skip)]
     pub instrumentation_bytes: Option<u64>,
+    /// Why a line was fitted but is not given, in a few words for the TUI header (the whole
+    /// story is in `reason`).
+    #[serde(skip)]
+    pub untrusted: Option<&'static str>,
 }
 
 /// The slope of the model's series, split into instrumentation, future and the rest.
 /// Over the last `window` of the series, or all of it.
+///
+/// A figure that cannot be trusted is not given as one (`slope` null, `reason` says why):
+/// a fit over samples taken while tasks were announced late (over
+/// [`super::LAG_UNRELIABLE_NS`] after their spawn: RSS and the task count were out of step),
+/// or a fit with a negative part. Samples before the last late announcement are left out, so
+/// a figure comes once enough samples follow it.
 pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
     let c = model.counts();
     let mean_future = c.future_bytes.checked_div(c.sized);
@@ -143,40 +153,72 @@ pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
     let from = window.map_or(i64::MIN, |w| {
         last.saturating_sub(crate::model::time::nanos_of(w))
     });
-    match fit_line(model.series.samples().filter(|s| s.at >= from)) {
-        Ok(fit) => {
-            let instrumentation = instrumentation_bytes_per_task(model.instrumentation);
-            let corrected = instrumentation.map(|i| fit.slope - i as f64);
-            BytesPerTask {
-                slope: Some(fit.slope),
-                intercept_bytes: Some(fit.intercept),
-                r2: Some(fit.r2),
-                samples: fit.samples,
-                min_tasks: Some(fit.min_tasks),
-                max_tasks: Some(fit.max_tasks),
-                mean_future_bytes: mean_future,
-                corrected_slope: corrected,
-                other_bytes_per_task: corrected.zip(mean_future).map(|(c, m)| c - m as f64),
-                reason: None,
-                instrumentation_bytes: instrumentation,
-                caveat: model
-                    .lag
-                    .current(model.now)
-                    .filter(|l| *l > super::LAG_UNRELIABLE_NS)
-                    .map(|l| {
-                        format!(
-                            "the subscriber announces tasks {} after they are spawned: RSS and the task count are out of step",
-                            crate::present::units::duration_ns(l)
-                        )
-                    }),
-            }
+    let late_at = model.lag.last_late_at;
+    let in_window = || model.series.samples().filter(move |s| s.at >= from);
+    let late_in_window = late_at != 0 && in_window().any(|s| s.at <= late_at);
+    let not_fitted = |reason: String, untrusted: Option<&'static str>| BytesPerTask {
+        samples: model.series.len(),
+        mean_future_bytes: mean_future,
+        reason: Some(reason),
+        untrusted,
+        ..Default::default()
+    };
+    let fit = match fit_line(in_window().filter(|s| s.at > late_at)) {
+        Ok(fit) => fit,
+        Err(why) if late_in_window => {
+            let ago = u64::try_from(last.saturating_sub(late_at)).unwrap_or(0);
+            let until = if ago == 0 {
+                "until now".to_string()
+            } else {
+                format!("until {} ago", crate::present::units::duration_ns(ago))
+            };
+            return not_fitted(format!(
+                "no trustworthy figure yet: tasks were announced up to {} after their spawn {until}, so RSS and the task count were out of step (since then: {})",
+                crate::present::units::duration_ns(model.lag.max_announce_lag_ns),
+                why.reason()
+            ), Some("tasks were announced late"));
         }
-        Err(why) => BytesPerTask {
-            samples: model.series.len(),
-            mean_future_bytes: mean_future,
-            reason: Some(why.reason()),
-            ..Default::default()
-        },
+        Err(why) => return not_fitted(why.reason(), None),
+    };
+    let instrumentation = instrumentation_bytes_per_task(model.instrumentation);
+    let corrected = instrumentation.map(|i| fit.slope - i as f64);
+    let other = corrected.zip(mean_future).map(|(c, m)| c - m as f64);
+    let negative = [
+        ("bytes per task", Some(fit.slope)),
+        ("slope without the instrumentation", corrected),
+        ("other part", other),
+    ]
+    .into_iter()
+    .find_map(|(what, v)| v.filter(|v| *v < 0.0).map(|v| (what, v)));
+    if let Some((what, v)) = negative {
+        return not_fitted(format!(
+            "no trustworthy figure yet: the fit over {} samples gives a negative {what} ({:.0} B): RSS moved for other reasons than the task count here",
+            fit.samples, v
+        ), Some("a part came out negative"));
+    }
+    BytesPerTask {
+        slope: Some(fit.slope),
+        intercept_bytes: Some(fit.intercept),
+        r2: Some(fit.r2),
+        samples: fit.samples,
+        min_tasks: Some(fit.min_tasks),
+        max_tasks: Some(fit.max_tasks),
+        mean_future_bytes: mean_future,
+        corrected_slope: corrected,
+        other_bytes_per_task: other,
+        reason: None,
+        untrusted: None,
+        instrumentation_bytes: instrumentation,
+        caveat: model
+            .lag
+            .current(model.now)
+            .filter(|l| *l > super::LAG_UNRELIABLE_NS)
+            .map(|l| {
+                format!(
+                    "the subscriber announces tasks {} after they are spawned: RSS and the task count are out of step",
+                    crate::present::units::duration_ns(l)
+                )
+            }),
     }
 }
 
@@ -322,5 +364,89 @@ mod tests {
         // samples without RSS (no local pid) are not data
         let no_rss: Vec<Sample> = (0..10).map(|i| sample(i * 100, 0)).collect();
         assert_eq!(fit_line(no_rss.iter()), Err(NoFit::TooFewSamples(0)));
+    }
+
+    /// A model whose series is `points` (time in seconds, live tasks, RSS), under the probe.
+    fn model_of(points: &[(i64, u64, u64)]) -> Model {
+        let mut m = Model::default();
+        m.instrumentation = Instrumentation::Probe;
+        for &(at, tasks, rss) in points {
+            m.series.push(Sample {
+                at: at * 1_000_000_000,
+                live_tasks: tasks,
+                rss_bytes: rss,
+                ..Default::default()
+            });
+        }
+        m
+    }
+
+    #[test]
+    fn a_negative_part_is_no_figure() {
+        // RSS falls while tasks rise (memory given back meanwhile): a negative slope.
+        let m = model_of(&[
+            (1, 100, 9_000_000),
+            (2, 200, 8_000_000),
+            (3, 300, 7_000_000),
+        ]);
+        let b = bytes_per_task(&m, None);
+        assert_eq!(b.slope, None);
+        assert!(
+            b.reason.as_deref().is_some_and(|r| r.contains("negative")),
+            "{:?}",
+            b.reason
+        );
+        assert_eq!(b.untrusted, Some("a part came out negative"));
+        // A slope below what the probe itself costs: the corrected slope would be negative.
+        let m = model_of(&[
+            (1, 100, 9_000_000),
+            (2, 200, 9_010_000),
+            (3, 300, 9_020_000),
+        ]);
+        let b = bytes_per_task(&m, None);
+        assert!(
+            matches!(b.reading(), Reading::NotFitted { .. }),
+            "{:?}",
+            b.slope
+        );
+        // 1000 B per task is a figure.
+        let m = model_of(&[
+            (1, 100, 9_100_000),
+            (2, 200, 9_200_000),
+            (3, 300, 9_300_000),
+        ]);
+        assert!(bytes_per_task(&m, None)
+            .slope
+            .is_some_and(|s| (s - 1000.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn samples_taken_while_tasks_were_announced_late_are_no_figure() {
+        let pts: Vec<(i64, u64, u64)> = (1..=10)
+            .map(|i| (i, 100 * i as u64, 9_000_000 + 100_000 * i as u64))
+            .collect();
+        let mut m = model_of(&pts);
+        m.lag.last_late_at = 9 * 1_000_000_000;
+        m.lag.max_announce_lag_ns = 3_000_000_000;
+        let b = bytes_per_task(&m, None);
+        assert_eq!(b.slope, None);
+        assert!(
+            b.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("announced up to 3.00s")),
+            "{:?}",
+            b.reason
+        );
+        assert_eq!(b.untrusted, Some("tasks were announced late"));
+        // Late before the window: the window's samples are a figure.
+        let b = bytes_per_task(&m, Some(Duration::from_millis(500)));
+        assert!(b.slope.is_none(), "one sample in the window");
+        m.lag.last_late_at = 1_000_000_000;
+        let b = bytes_per_task(&m, None);
+        assert_eq!(
+            b.samples, 9,
+            "the sample at the late announcement is left out"
+        );
+        assert!(b.slope.is_some_and(|s| (s - 1000.0).abs() < 1e-6));
     }
 }

@@ -18,7 +18,7 @@ pub use locations::{by_location, origin, short_location, Location, Origin};
 
 /// Announce lag past which RSS and the announced task count are out of step: a slope read while
 /// the subscriber is this late is marked unreliable (README: "over 2 s").
-pub const LAG_UNRELIABLE_NS: u64 = 2_000_000_000;
+pub const LAG_UNRELIABLE_NS: u64 = crate::model::LATE_ANNOUNCE_NS;
 
 /// A live, announced task of the given size, for the tests of this room.
 #[cfg(test)]

@@ -68,6 +68,7 @@ impl Model {
         let Some(tasks) = &update.task_update else {
             if first_of_connection && !has_metadata {
                 self.warnings.add(WarningKind::NoInitialState, 1, self.now);
+                self.initial_state.missing = true;
             }
             self.prune_done();
             return;
@@ -75,6 +76,7 @@ impl Model {
         if first_of_connection {
             if !has_metadata {
                 self.warnings.add(WarningKind::NoInitialState, 1, self.now);
+                self.initial_state.missing = true;
             } else if self.updates > 1 {
                 // A reconnect with a full picture: tasks we hold that it does not mention
                 // ended while we were away.
@@ -118,6 +120,17 @@ impl Model {
             };
             if md.target.starts_with("asyncmem_probe") {
                 self.instrumentation = Instrumentation::Probe;
+            }
+            if md.target == "asyncmem_probe"
+                && md
+                    .field_names
+                    .iter()
+                    .any(|f| f == super::PROBE_MARKS_INITIAL_STATE)
+            {
+                self.initial_state.marker_promised = true;
+            }
+            if md.target == super::PROBE_INITIAL_STATE_TARGET {
+                self.initial_state.marker_seen = true;
             }
             if self.metadata_fields.len() >= self.cfg.max_metadata {
                 continue;

@@ -22,7 +22,7 @@ pub use details::TaskDetails;
 pub use events::{Connection, Event, Instrumentation, Playback};
 pub use ingest::MAX_FUTURE_BYTES;
 pub use intern::{Interner, Sym};
-pub use lag::Lag;
+pub use lag::{Lag, ANNOUNCE_QUIET_NS, LATE_ANNOUNCE_NS, WATCHER_ID_RUN};
 pub use series::{RssSample, Sample, Series};
 pub use task::{Task, TaskKind, TaskState, TaskStats};
 pub use time::Nanos;
@@ -70,6 +70,23 @@ impl Default for ModelConfig {
     }
 }
 
+/// What the current connection's first picture is known to hold.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct InitialState {
+    /// The instrumentation promised to mark the end of its initial state (asyncmem-probe).
+    pub marker_promised: bool,
+    /// The end-of-initial-state marker arrived.
+    pub marker_seen: bool,
+    /// The first update carried no initial state (console-subscriber over its 4 MiB cap).
+    pub missing: bool,
+}
+
+/// Target of the metadata entry asyncmem-probe registers in the last chunk of a watcher's
+/// initial state (`probe/src/server/encode.rs`: `INITIAL_STATE_TARGET`).
+pub const PROBE_INITIAL_STATE_TARGET: &str = "asyncmem_probe::initial_state";
+/// Field of the probe's own entry that promises that marker (`MARKS_INITIAL_STATE_FIELD`).
+pub const PROBE_MARKS_INITIAL_STATE: &str = "initial_state_marker";
+
 pub struct Model {
     cfg: ModelConfig,
     table: Table,
@@ -94,6 +111,8 @@ pub struct Model {
     /// Updates received, in all and on the current connection.
     pub updates: u64,
     updates_this_connection: u64,
+    /// What the current connection's first picture holds.
+    pub initial_state: InitialState,
     dropped_events: u64,
     /// Set when the events come from a recording.
     pub playback: Option<Playback>,
@@ -128,6 +147,7 @@ impl Model {
             instrumentation: Instrumentation::Unknown,
             updates: 0,
             updates_this_connection: 0,
+            initial_state: InitialState::default(),
             dropped_events: 0,
             playback: None,
             endpoint: None,
@@ -193,6 +213,7 @@ impl Model {
         }
         self.connection = Connection::Connected;
         self.updates_this_connection = 0;
+        self.initial_state = InitialState::default();
         self.dropped_events = 0;
     }
 
@@ -202,9 +223,59 @@ impl Model {
         self.lag = Lag::default();
     }
 
-    /// Record a procfs sample and add a point to the series.
+    /// Whether the task table holds the target's first full picture of this connection: an
+    /// update arrived and, if the instrumentation marks the end of its initial state, the
+    /// marker too. Before it the task count is not the target's.
+    pub fn has_picture(&self) -> bool {
+        self.updates_this_connection > 0
+            && (!self.initial_state.marker_promised || self.initial_state.marker_seen)
+    }
+
+    /// Why the picture is not (yet) complete, or `None` when it is: no update yet, a probe's
+    /// initial state still arriving, no initial state at all, a subscriber still announcing
+    /// tasks that already existed, or tokio ids never announced.
+    pub fn incomplete_reason(&self) -> Option<String> {
+        if self.connection == Connection::RssOnly {
+            return None;
+        }
+        if self.updates == 0 {
+            return Some("no console update arrived yet".into());
+        }
+        if self.initial_state.missing {
+            return Some("the subscriber sent no initial state on attach (over its 4 MiB first-message cap, ~12k live tasks): tasks that existed before attaching are missing".into());
+        }
+        if self.initial_state.marker_promised && !self.initial_state.marker_seen {
+            return Some(format!(
+                "the probe's initial state is still arriving ({} tasks so far)",
+                self.counts().live()
+            ));
+        }
+        if self.instrumentation == Instrumentation::ConsoleSubscriber {
+            if self.updates_this_connection < 2 && self.connection == Connection::Connected {
+                return Some("one update so far: whether the subscriber is still announcing tasks shows in the next".into());
+            }
+            if self.lag.still_announcing(self.now) {
+                return Some(format!(
+                    "the subscriber is still announcing tasks that already existed (the latest {} after its spawn)",
+                    present_ns(self.lag.last_announce_lag_ns)
+                ));
+            }
+        }
+        if let Some(missing) = self.lag.missing_estimate().filter(|m| *m > 0) {
+            return Some(format!("≈{missing} tokio task ids were never announced"));
+        }
+        None
+    }
+
+    /// Record a procfs sample and add a point to the series, once the task table holds a
+    /// picture (or there is no console to wait for): a point before it would pair the full
+    /// RSS with a task count of 0 and draw a ramp that never happened.
     pub fn apply_rss(&mut self, sample: RssSample) {
         self.last_rss = Some(sample);
+        let rss_only = self.connection == Connection::RssOnly;
+        if !rss_only && !self.has_picture() {
+            return;
+        }
         let c = self.table.counts();
         self.series.push(Sample {
             at: sample.at,
@@ -282,6 +353,11 @@ impl Model {
     pub fn approx_heap_bytes(&self) -> usize {
         self.table.heap_bytes() + self.strings.heap_bytes()
     }
+}
+
+/// Nanoseconds as seconds with one decimal ("3.0 s").
+fn present_ns(ns: u64) -> String {
+    format!("{:.1} s", ns as f64 / 1e9)
 }
 
 #[cfg(test)]

@@ -257,25 +257,125 @@ fn lag_and_missing_tasks_are_estimated_from_tokio_ids() {
     assert_eq!(m.lag.baseline_task_id, Some(5));
     assert_eq!(m.lag.missing_estimate(), Some(0));
     assert_eq!(m.instrumentation, Instrumentation::ConsoleSubscriber);
-    // tasks 9 and 10 arrive 10 s after they were created; 6, 7, 8 never did
+    // tasks 40 and 41 arrive 10 s after they were created; 6 to 39 never did
     m.apply_update(&update(
         12 * SEC,
         false,
-        vec![ptask(9, 9, 8, None, ""), ptask(10, 10, 8, None, "")],
-        vec![(9, stats(2 * SEC)), (10, stats(3 * SEC))],
+        vec![ptask(40, 40, 8, None, ""), ptask(41, 41, 8, None, "")],
+        vec![(40, stats(2 * SEC)), (41, stats(3 * SEC))],
     ));
-    assert_eq!(m.lag.max_task_id, 10);
-    assert_eq!(m.lag.missing_estimate(), Some(3));
+    assert_eq!(m.lag.max_task_id, 41);
+    assert_eq!(m.lag.missing_estimate(), Some(34));
     assert_eq!(m.lag.last_announce_lag_ns, 10 * SEC as u64);
-    // 6 arrives late: one fewer missing
+    // 6 to 20 arrive late: fewer missing
     m.apply_update(&update(
         13 * SEC,
         false,
-        vec![ptask(6, 6, 8, None, "")],
-        vec![(6, stats(2 * SEC))],
+        (6..=20).map(|i| ptask(i, i, 8, None, "")).collect(),
+        (6..=20).map(|i| (i, stats(2 * SEC))).collect(),
     ));
-    assert_eq!(m.lag.missing_estimate(), Some(2));
+    assert_eq!(m.lag.missing_estimate(), Some(19));
     assert_eq!(m.lag.max_announce_lag_ns, 11 * SEC as u64);
+    assert!(m
+        .incomplete_reason()
+        .is_some_and(|r| r.contains("announcing")));
+    // 21 to 23 too: the 16 ids left are a watcher's run, not missing tasks
+    m.apply_update(&update(
+        14 * SEC,
+        false,
+        (21..=23).map(|i| ptask(i, i, 8, None, "")).collect(),
+        (21..=23).map(|i| (i, stats(14 * SEC))).collect(),
+    ));
+    assert_eq!(m.lag.missing_estimate(), Some(0));
+    // Quiet for longer than a publish interval: complete.
+    m.apply_update(&update(15 * SEC, false, vec![], vec![]));
+    assert_eq!(m.incomplete_reason(), None);
+}
+
+/// A first update of the probe: its own entry (promising the end marker if `promise`).
+fn probe_update(at: i64, promise: bool, ids: std::ops::Range<u64>) -> Update {
+    let mut u = update(
+        at,
+        true,
+        ids.clone().map(|i| ptask(i, i, 8, None, "")).collect(),
+        ids.map(|i| (i, stats(SEC))).collect(),
+    );
+    if let Some(meta) = u.new_metadata.as_mut() {
+        let md = meta.metadata[0].metadata.as_mut().unwrap();
+        md.target = "asyncmem_probe".into();
+        if promise {
+            md.field_names.push(PROBE_MARKS_INITIAL_STATE.into());
+        }
+    }
+    u
+}
+
+fn end_marker(u: &mut Update) {
+    let marker = proto::register_metadata::NewMetadata {
+        id: Some(proto::MetaId { id: 2 }),
+        metadata: Some(proto::Metadata {
+            target: PROBE_INITIAL_STATE_TARGET.into(),
+            ..Default::default()
+        }),
+    };
+    u.new_metadata
+        .get_or_insert_with(Default::default)
+        .metadata
+        .push(marker);
+}
+
+#[test]
+fn a_probe_picture_is_complete_at_its_end_marker_and_the_series_waits_for_it() {
+    let mut m = Model::default();
+    m.on_connected(Some(1));
+    let rss = |at| RssSample {
+        at,
+        rss_bytes: 50_000_000,
+        anon_rss_bytes: 40_000_000,
+        threads: 3,
+    };
+    // RSS read before any picture: no point at 0 tasks.
+    m.apply_rss(rss(SEC));
+    assert!(m.series.is_empty());
+    m.apply_update(&probe_update(SEC, true, 1..1000));
+    assert!(m
+        .incomplete_reason()
+        .is_some_and(|r| r.contains("initial state is still arriving")));
+    // Chunks of the initial state are not a picture either.
+    m.apply_rss(rss(2 * SEC));
+    assert!(m.series.is_empty());
+    let mut last = update(
+        2 * SEC,
+        false,
+        (1000..2000).map(|i| ptask(i, i, 8, None, "")).collect(),
+        vec![],
+    );
+    last.new_metadata = None;
+    end_marker(&mut last);
+    m.apply_update(&last);
+    assert_eq!(m.incomplete_reason(), None);
+    m.apply_rss(rss(3 * SEC));
+    assert_eq!(m.series.last().map(|s| s.live_tasks), Some(1999));
+    // A reconnect waits for the marker again.
+    m.on_connected(Some(1));
+    m.apply_update(&probe_update(4 * SEC, true, 1..10));
+    assert!(m.incomplete_reason().is_some());
+    // A probe that promises no marker (older) is complete at its first update.
+    let mut old = Model::default();
+    old.apply_update(&probe_update(SEC, false, 1..10));
+    assert_eq!(old.incomplete_reason(), None);
+}
+
+#[test]
+fn no_initial_state_is_an_incomplete_picture() {
+    let mut m = Model::default();
+    m.on_connected(Some(1));
+    let mut u = update(SEC, true, vec![ptask(5, 5, 8, None, "")], vec![]);
+    u.new_metadata = None;
+    m.apply_update(&u);
+    assert!(m
+        .incomplete_reason()
+        .is_some_and(|r| r.contains("no initial state")));
 }
 
 #[test]

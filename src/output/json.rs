@@ -22,6 +22,9 @@ pub struct Snapshot<'a> {
     /// Live tasks whose future size is known.
     pub sized_tasks: u64,
     pub updates: u64,
+    /// Whether the picture holds every task of the target (false: see `incomplete_reason`).
+    pub complete: bool,
+    pub incomplete_reason: Option<String>,
     pub instrumentation: InstrumentationOut,
     pub bytes_per_task: BytesPerTask,
     pub lag: LagOut,
@@ -167,6 +170,7 @@ pub fn snapshot<'a>(
 ) -> Snapshot<'a> {
     let c = model.counts();
     let rss = model.last_rss;
+    let incomplete = model.incomplete_reason();
     let mut lint_counts = LintCounts::default();
     let tasks: Vec<TaskOut<'a>> = tasks_by_size(model)
         .into_iter()
@@ -188,6 +192,8 @@ pub fn snapshot<'a>(
         future_bytes: c.future_bytes,
         sized_tasks: c.sized,
         updates: model.updates,
+        complete: incomplete.is_none(),
+        incomplete_reason: incomplete,
         instrumentation: InstrumentationOut {
             name: model.instrumentation.as_str(),
             estimated_bytes_per_task: insight::instrumentation_bytes_per_task(
@@ -243,7 +249,13 @@ pub fn write(
     model: &Model,
     target: &TargetInfo,
     lint_cfg: &LintConfig,
+    incomplete: Option<&str>,
 ) -> std::io::Result<()> {
-    serde_json::to_writer_pretty(&mut *out, &snapshot(model, target, lint_cfg))?;
+    let mut snap = snapshot(model, target, lint_cfg);
+    if let Some(reason) = incomplete {
+        snap.complete = false;
+        snap.incomplete_reason = Some(reason.to_string());
+    }
+    serde_json::to_writer_pretty(&mut *out, &snap)?;
     writeln!(out)
 }

@@ -67,6 +67,7 @@ pub fn write(
     lint_cfg: &LintConfig,
     width: usize,
     limit: usize,
+    incomplete: Option<&str>,
 ) -> io::Result<()> {
     let c = model.counts();
     let pid = target
@@ -77,6 +78,12 @@ pub fn write(
         "asyncmem snapshot: pid {pid} at {}",
         escape(&target.endpoint)
     )?;
+    let incomplete = incomplete
+        .map(str::to_string)
+        .or_else(|| model.incomplete_reason());
+    if let Some(reason) = &incomplete {
+        writeln!(out, "INCOMPLETE picture: {}", escape(reason))?;
+    }
     match model.last_rss {
         Some(r) => writeln!(
             out,
@@ -139,7 +146,7 @@ pub fn write(
             }
             writeln!(out)?;
         }
-        Reading::NotFitted { reason } => writeln!(out, "bytes per task: not fitted ({reason})")?,
+        Reading::NotFitted { reason } => writeln!(out, "bytes per task: none ({reason})")?,
     }
     let counts = LintCounts::count(model, lint_cfg);
     let lint_line: Vec<String> = counts
@@ -286,7 +293,16 @@ mod tests {
             endpoint: "http://h\x1b]0;x\x07:1".into(),
         };
         let mut out = Vec::new();
-        write(&mut out, &model, &target, &LintConfig::default(), 200, 0).expect("written");
+        write(
+            &mut out,
+            &model,
+            &target,
+            &LintConfig::default(),
+            200,
+            0,
+            None,
+        )
+        .expect("written");
         let text = String::from_utf8(out).expect("utf-8");
         assert!(!text.contains("index.crates.io"), "{text}");
         assert!(text.contains("axum-0.8.9/src/serve/mod.rs:10:5"), "{text}");

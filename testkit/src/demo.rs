@@ -51,8 +51,16 @@ impl Drop for Target {
 pub fn start_demo(bin: &Path, args: &[&str]) -> Target {
     let port = crate::free_port();
     let bind = format!("127.0.0.1:{port}");
+    // The tests were written against console-subscriber, the demos' default before the probe:
+    // they keep it unless they choose (`--instrument probe|none`).
+    let default_instrument: &[&str] = if args.contains(&"--instrument") {
+        &[]
+    } else {
+        &["--instrument", "console-subscriber"]
+    };
     let mut child = Command::new(bin)
         .args(["--console-bind", &bind])
+        .args(default_instrument)
         .args(args)
         .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms")
         .stdin(Stdio::null())

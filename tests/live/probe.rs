@@ -76,7 +76,16 @@ fn wait_for_live(target: &Target, want: usize) {
 fn sleepers_all_live(n: usize) -> Target {
     let target = start_demo(
         "sleepers",
-        &["-n", &n.to_string(), "-b", "64", "--instrument", "probe"],
+        &[
+            "-n",
+            &n.to_string(),
+            "-b",
+            "64",
+            "--instrument",
+            "probe",
+            "--ramp",
+            "0",
+        ],
     );
     wait_for_live(&target, n + 4);
     target
@@ -147,6 +156,26 @@ fn a_late_watcher_gets_all_of_20k_live_tasks_in_chunks_under_4_mib() {
     let json = settled_snapshot("--addr", &target.addr(), "60s");
     assert!(json["live_tasks"].as_u64().unwrap() >= (N + 4) as u64);
     assert_no_warnings(&json, "a late asyncmem");
+}
+
+#[test]
+fn a_default_snapshot_of_a_probe_target_waits_for_the_whole_initial_state() {
+    const N: usize = 20_000;
+    // Many chunks of 256 KiB: the first one alone holds ~1,200 tasks.
+    let target = sleepers_all_live(N);
+    let out = asyncmem()
+        .args(["snapshot", "--pid", &target.pid.to_string(), "-f", "json"])
+        .output()
+        .expect("running asyncmem");
+    let json = json_of(&out);
+    assert_eq!(json["complete"], true, "{}", json["incomplete_reason"]);
+    assert!(
+        json["live_tasks"].as_u64().unwrap() >= (N + 4) as u64,
+        "a default snapshot printed {} of {} tasks",
+        json["live_tasks"],
+        N + 4
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty(), "{out:?}");
 }
 
 #[test]

@@ -19,10 +19,11 @@ struct Args {
     /// Bytes each sleeper holds across its await (compiled sizes only).
     #[arg(long, short = 'b', default_value_t = 1024, value_parser = parse_bytes)]
     bytes: usize,
-    /// Spawn the sleepers at this many per second instead of all at once (0: all at once), so
-    /// that RSS can be read against a growing task count.
-    #[arg(long, default_value_t = 0)]
-    ramp: usize,
+    /// Spawn the sleepers at this many per second (0: all at once). The default spreads them
+    /// over about 5 s, so that RSS can be read against a growing task count (the header's
+    /// bytes/task).
+    #[arg(long)]
+    ramp: Option<usize>,
     /// Instead of one long sleep, the sleepers wake this often (a busy-but-idle server: every
     /// task polled again and again), still holding their bytes.
     #[arg(long, value_parser = humantime::parse_duration)]
@@ -30,6 +31,11 @@ struct Args {
     #[command(flatten)]
     common: Common,
 }
+
+/// Without `--ramp`, the sleepers are spawned over about this many seconds.
+const DEFAULT_RAMP_SECS: usize = 5;
+/// ... at no fewer than this many per second (a small `-n` appears at once).
+const MIN_RAMP: usize = 1_000;
 
 const SIZES: [usize; 5] = [0, 64, 1024, 4096, 20480];
 
@@ -86,13 +92,16 @@ fn main() {
         // 32 KiB: over tokio's auto-box threshold in debug (2 KiB) and release (16 KiB) builds.
         spawn_named("boxed-32k", hold::<32768>(nap));
         let started = std::time::Instant::now();
-        if args.ramp == 0 {
+        let ramp = args
+            .ramp
+            .unwrap_or_else(|| args.tasks.div_ceil(DEFAULT_RAMP_SECS).max(MIN_RAMP));
+        if ramp == 0 {
             for _ in 0..args.tasks {
                 spawn_sleeper(args.bytes, nap, args.wake);
             }
         } else {
             // Ten steps a second.
-            let per_step = args.ramp.div_ceil(10);
+            let per_step = ramp.div_ceil(10);
             let mut tick = tokio::time::interval(std::time::Duration::from_millis(100));
             let mut spawned = 0;
             while spawned < args.tasks {

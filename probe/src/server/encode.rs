@@ -16,6 +16,16 @@ use crate::store::{Histo, Site, Store, TaskRecord};
 pub(crate) const CHUNK_BYTES: usize = 256 * 1024;
 /// The metadata id of the entry that names the instrumentation (never a callsite address).
 pub(crate) const PROBE_META_ID: u64 = 1;
+/// The metadata id of the entry that ends a new watcher's initial state (never a callsite
+/// address: those are pointers to statics).
+pub(crate) const INITIAL_STATE_META_ID: u64 = 2;
+/// The field of the probe's entry that promises the end-of-initial-state marker below, so
+/// that a watcher knows to wait for it (a probe without it sends its state without one).
+pub(crate) const MARKS_INITIAL_STATE_FIELD: &str = "initial_state_marker";
+/// Target of the entry registered in the last chunk of a new watcher's initial state: the
+/// picture is complete once it arrives. tokio-console keeps metadata it does not use (no task
+/// points at this id), so it ignores it.
+pub(crate) const INITIAL_STATE_TARGET: &str = "asyncmem_probe::initial_state";
 
 /// Strings and sites of the interned ids, looked up once per id per publish.
 pub(super) struct Strings<'a> {
@@ -151,9 +161,36 @@ pub(super) fn probe_metadata() -> proto::register_metadata::NewMetadata {
             location: None,
             kind: proto::metadata::Kind::Event as i32,
             level: proto::metadata::Level::Info as i32,
-            field_names: vec!["version".into()],
+            field_names: vec!["version".into(), MARKS_INITIAL_STATE_FIELD.into()],
         }),
     }
+}
+
+/// The entry that ends a new watcher's initial state (see [`INITIAL_STATE_TARGET`]).
+pub(super) fn initial_state_marker() -> proto::register_metadata::NewMetadata {
+    proto::register_metadata::NewMetadata {
+        id: Some(proto::MetaId {
+            id: INITIAL_STATE_META_ID,
+        }),
+        metadata: Some(proto::Metadata {
+            name: "initial_state_complete".into(),
+            target: INITIAL_STATE_TARGET.into(),
+            module_path: "asyncmem_probe".into(),
+            location: None,
+            kind: proto::metadata::Kind::Event as i32,
+            level: proto::metadata::Level::Info as i32,
+            field_names: Vec::new(),
+        }),
+    }
+}
+
+/// Mark `update` as the last chunk of an initial state.
+pub(super) fn mark_initial_state_end(update: &mut proto::instrument::Update) {
+    update
+        .new_metadata
+        .get_or_insert_with(Default::default)
+        .metadata
+        .push(initial_state_marker());
 }
 
 /// Cuts a stream of tasks and stats into `Update`s of about [`CHUNK_BYTES`].
@@ -343,5 +380,24 @@ mod tests {
         let loc = p.location.unwrap();
         assert_eq!(loc.file.as_deref(), Some("src/main.rs"));
         assert_eq!((loc.line, loc.column), (Some(3), Some(9)));
+    }
+
+    #[test]
+    fn the_end_of_an_initial_state_is_marked_beside_the_probe_entry() {
+        let mut first = Chunker::new(SystemTime::now(), vec![probe_metadata()]).take();
+        mark_initial_state_end(&mut first);
+        let meta = first.new_metadata.expect("metadata").metadata;
+        let targets: Vec<_> = meta
+            .iter()
+            .map(|m| m.metadata.as_ref().expect("metadata").target.as_str())
+            .collect();
+        assert_eq!(targets, ["asyncmem_probe", INITIAL_STATE_TARGET]);
+        let promise = &meta[0].metadata.as_ref().expect("metadata").field_names;
+        assert!(promise.iter().any(|f| f == MARKS_INITIAL_STATE_FIELD));
+        // A later chunk without metadata gets an entry of its own.
+        let mut later = Chunker::new(SystemTime::now(), Vec::new()).take();
+        later.new_metadata = None;
+        mark_initial_state_end(&mut later);
+        assert_eq!(later.new_metadata.expect("metadata").metadata.len(), 1);
     }
 }

@@ -11,8 +11,8 @@ use tokio::sync::mpsc;
 use tonic::Status;
 
 use super::encode::{
-    histogram_proto, metadata_proto, probe_metadata, stats_proto, task_proto, Chunker, Strings,
-    CHUNK_BYTES,
+    histogram_proto, mark_initial_state_end, metadata_proto, probe_metadata, stats_proto,
+    task_proto, Chunker, Strings, CHUNK_BYTES,
 };
 use super::{Command, DetailsTx, StateTx, UpdateTx};
 use crate::store::{lock, Store, Taken, WATCHED};
@@ -198,7 +198,8 @@ impl Publisher {
         out
     }
 
-    /// A new watcher: the full state in chunks, then it joins the deltas. Tasks that change
+    /// A new watcher: the full state in chunks (the last one marked, see
+    /// [`super::encode::INITIAL_STATE_TARGET`]), then it joins the deltas. Tasks that change
     /// meanwhile are in the next delta as well, so nothing falls between the two.
     async fn add_watcher(&mut self, tx: UpdateTx) {
         if self.watchers.len() >= MAX_WATCHERS {
@@ -229,7 +230,8 @@ impl Publisher {
                 }
             }
         }
-        let last = chunker.take();
+        let mut last = chunker.take();
+        mark_initial_state_end(&mut last);
         self.trim_pending |= chunker.sent >= RELEASE_AFTER_BYTES;
         if send_within(&tx, last, deadline).await {
             self.watchers.push(tx);

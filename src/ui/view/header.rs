@@ -231,10 +231,16 @@ fn fit_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
                 Split::Unknown => {}
             }
         }
-        Reading::NotFitted { .. } => line4.push(Span::styled(
-            "bytes/task: needs the task count to move",
-            theme.label(),
-        )),
+        Reading::NotFitted { .. } => match bpt.untrusted {
+            Some(why) => line4.push(Span::styled(
+                format!("bytes/task: no trustworthy figure yet ({why})"),
+                theme.warn(),
+            )),
+            None => line4.push(Span::styled(
+                "bytes/task: needs the task count to move",
+                theme.label(),
+            )),
+        },
     }
     Line::from(line4)
 }
