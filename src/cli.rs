@@ -34,7 +34,8 @@ Exit codes:
   4    the process has no tokio console endpoint
   5    the address answers but is not a tokio console server
   6    permission denied reading the target's /proc entries
-  7    the target exited (before or while attaching)
+  7    the target exited (before or while attaching, or during `snapshot --wait`: what was
+       collected is printed, marked incomplete)
   8    the endpoint cannot be reached
   9    timed out waiting for the target's first update
   10   the recording cannot be read (missing, not a recording, corrupt, newer version)
@@ -223,7 +224,9 @@ pub struct SnapshotArgs {
     /// long (console-subscriber announces tasks slowly after a burst).
     #[arg(long, value_parser = duration)]
     pub settle: Option<Duration>,
-    /// Give up if no console update arrived within this long.
+    /// Give up if no console update arrived within this long; after the first update, wait at
+    /// most this long again for a complete picture, then print it marked incomplete (with the
+    /// reason).
     #[arg(long, default_value = duration_text!(DEFAULT_SNAPSHOT_TIMEOUT), value_parser = duration_at_least_10ms)]
     pub timeout: Duration,
     /// Task rows in the table (0: all).

@@ -322,6 +322,12 @@ impl Model {
             // is missing from the picture.
             return;
         }
+        if self.table.len() >= self.cfg.max_tasks {
+            // The table is full: these are the stats of a task it could not take (counted
+            // once, as not tracked, when it was announced), or of one it would refuse now.
+            // Counting them again as unannounced would count each untracked task twice.
+            return;
+        }
         self.warnings
             .add(WarningKind::UnannouncedStats, 1, self.now);
         let mut task = self.table.blank(id);

@@ -214,6 +214,23 @@ fn task_limit_bounds_the_table() {
 }
 
 #[test]
+fn a_task_over_the_limit_is_counted_once_with_its_stats() {
+    let mut m = Model::new(ModelConfig {
+        max_tasks: 3,
+        ..Default::default()
+    });
+    let tasks = (1..=10).map(|i| ptask(i, i, 8, None, "")).collect();
+    let stats = (1..=10).map(|i| (i, self::stats(SEC / 2))).collect();
+    m.apply_update(&update(SEC, true, tasks, stats));
+    // The next tick's stats of the same untracked tasks are not new tasks either.
+    let again = (4..=10).map(|i| (i, self::stats(SEC / 2))).collect();
+    m.apply_update(&update(2 * SEC, false, vec![], again));
+    assert_eq!(m.len(), 3);
+    assert_eq!(m.warnings.get(WarningKind::TaskLimit).unwrap().count, 7);
+    assert!(m.warnings.get(WarningKind::UnannouncedStats).is_none());
+}
+
+#[test]
 fn fields_named_by_index_resolve_through_metadata() {
     let mut m = Model::default();
     let mut t = ptask(1, 9, 8, None, "");
