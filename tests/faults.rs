@@ -2302,3 +2302,58 @@ fn busy_grows_and_idle_does_not_during_one_long_poll() {
         "idle grew during the poll: {first:?} -> {second:?}"
     );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 11 item 15: the probe on a Unix socket.
+
+/// A probe-instrumented demo serving on the Unix socket `sock` (`TOKIO_CONSOLE_BIND=file://`).
+fn start_probe_demo_on(sock: &Path) -> Proc {
+    let mut cmd = Command::new(demo_bin("sleepers"));
+    cmd.args(["--instrument", "probe", "-n", "30"])
+        .env("TOKIO_CONSOLE_BIND", format!("file://{}", sock.display()))
+        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms");
+    let p = Proc::start(cmd);
+    assert!(
+        p.first_line.starts_with("pid=") && p.first_line.contains("console=file://"),
+        "{:?}",
+        p.first_line
+    );
+    p
+}
+
+/// `snapshot` of the demo at `addr`: its live task count.
+fn live_tasks_at(args: &[&str]) -> u64 {
+    let mut all = vec!["snapshot"];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--format", "json"]);
+    let r = run(&all, secs(30));
+    r.no_panic();
+    let json = r.json();
+    assert_eq!(json["instrumentation"]["name"], "asyncmem-probe", "{json}");
+    json["live_tasks"].as_u64().expect("live_tasks")
+}
+
+#[test]
+fn probe_serves_on_a_unix_socket_that_snapshot_attaches_to() {
+    let dir = tempdir("probe-uds");
+    let sock = dir.join("console.sock");
+    let demo = start_probe_demo_on(&sock);
+    let addr = format!("file://{}", sock.display());
+    assert!(live_tasks_at(&["--addr", &addr]) >= 30);
+    // Found from the pid too (its listening Unix socket in /proc/PID/net/unix).
+    assert!(live_tasks_at(&["--pid", &demo.pid().to_string()]) >= 30);
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn probe_replaces_a_stale_socket_file() {
+    let dir = tempdir("probe-stale");
+    let sock = dir.join("console.sock");
+    // A socket file nobody listens on, as a killed process leaves it.
+    drop(std::os::unix::net::UnixListener::bind(&sock).expect("binding a socket"));
+    assert!(sock.exists());
+    let _demo = start_probe_demo_on(&sock);
+    assert!(live_tasks_at(&["--addr", &format!("file://{}", sock.display())]) >= 30);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -667,6 +667,444 @@ proptest! {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Structure-aware fuzz (issue 11 item 17)
+// ---------------------------------------------------------------------------------------------
+//
+// Valid protobuf with hostile values: the console ids at the edges (0, u64::MAX) and reused at a
+// high rate, stats for ids never announced, timestamps backwards, far ahead and with nanos out of
+// range, sizes up to u64::MAX, names with control characters and of 64 KiB, metadata with odd
+// field ids, `dropped_events` rising and falling, `TaskDetails` whose histograms are garbage,
+// truncated, valid or over the size limit, and rewinds between them. Every message is encoded
+// and decoded with prost first, so the model sees only what can cross the wire. After every step
+// the invariants hold, the heap stays within a bound derived from the limits and the input, and
+// every value derived from a task's state is sane.
+//
+// Cases per property: 2,000 in the test suite; `PROPTEST_CASES` runs a longer fuzz
+// (bench/RESULTS.md gives the figure).
+
+fn fuzz_cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(2000)
+}
+
+/// Console ids: the edges of u64, a tiny range (heavy reuse) and anything.
+fn hostile_id() -> BoxedStrategy<u64> {
+    prop_oneof![
+        6 => 0u64..6,
+        2 => prop_oneof![Just(0u64), Just(u64::MAX), Just(u64::MAX - 1), Just(1u64 << 63)],
+        1 => any::<u64>(),
+    ]
+    .boxed()
+}
+
+/// Names a target chooses: terminal escapes, newlines, bidi overrides, NULs and 64 KiB ones.
+fn hostile_name() -> BoxedStrategy<String> {
+    prop_oneof![
+        4 => prop::sample::select(vec![
+            "\u{1b}[2J\u{1b}[H",
+            "\u{1b}]0;owned\u{7}",
+            "line\nbreak\r\n",
+            "\u{202e}evil\u{202c}",
+            "nul\0inside",
+            "\u{7f}\u{9b}31m",
+            "\"\u{1b}[31mquoted\"",
+        ])
+        .prop_map(String::from),
+        4 => "[\\x00-\\x1f\\x7f a-z]{0,24}",
+        2 => text(),
+        // Rare: each is up to 64 KiB.
+        1 => prop::bool::weighted(0.05).prop_flat_map(|huge| {
+            let k = if huge { 1usize..=4 } else { 1usize..=2 };
+            k.prop_map(move |k| "\u{1b}[2J".repeat(if huge { k * 4096 } else { k }))
+        }),
+    ]
+    .boxed()
+}
+
+fn hostile_field() -> BoxedStrategy<proto::Field> {
+    let name = prop_oneof![
+        4 => prop::sample::select(&REAL_FIELD_NAMES[..]).prop_map(|s| Some(Name::StrName(s.into()))),
+        // Metadata field indexes: in range, just past it, at the edges of u64.
+        3 => prop_oneof![
+            0u64..8,
+            Just(u64::MAX),
+            Just(u64::MAX - 1),
+            Just(1u64 << 32),
+            any::<u64>(),
+        ]
+        .prop_map(|i| Some(Name::NameIdx(i))),
+        1 => hostile_name().prop_map(|s| Some(Name::StrName(s))),
+        1 => Just(None),
+    ];
+    let value = prop_oneof![
+        3 => big_u64().prop_map(|v| Some(Value::U64Val(v))),
+        3 => hostile_name().prop_map(|s| Some(Value::DebugVal(s))),
+        2 => hostile_name().prop_map(|s| Some(Value::StrVal(s))),
+        1 => any::<i64>().prop_map(|v| Some(Value::I64Val(v))),
+        1 => any::<bool>().prop_map(|v| Some(Value::BoolVal(v))),
+        1 => value(),
+    ];
+    let meta = prop_oneof![
+        3 => Just(None),
+        3 => (0u64..4).prop_map(|id| Some(proto::MetaId { id })),
+        1 => prop_oneof![Just(u64::MAX), Just(0u64), any::<u64>()]
+            .prop_map(|id| Some(proto::MetaId { id })),
+    ];
+    (meta, name, value)
+        .prop_map(|(metadata_id, name, value)| proto::Field {
+            metadata_id,
+            name,
+            value,
+        })
+        .boxed()
+}
+
+fn hostile_task() -> BoxedStrategy<PTask> {
+    let location = prop_oneof![
+        3 => location(),
+        1 => (hostile_name(), any::<u32>(), any::<u32>()).prop_map(|(file, line, column)| {
+            Some(proto::Location {
+                file: Some(file),
+                module_path: None,
+                line: Some(line),
+                column: Some(column),
+            })
+        }),
+    ];
+    (
+        prop::option::weighted(0.95, hostile_id().prop_map(|id| proto::Id { id })),
+        meta_id(),
+        prop_oneof![3 => Just(0i32), 1 => Just(1i32), 1 => any::<i32>()],
+        vec(hostile_field(), 0..6),
+        location,
+        vec(hostile_id().prop_map(|id| proto::SpanId { id }), 0..3),
+    )
+        .prop_map(|(id, metadata, kind, fields, location, parents)| PTask {
+            id,
+            metadata,
+            kind,
+            fields,
+            parents,
+            location,
+        })
+        .boxed()
+}
+
+fn hostile_task_update() -> BoxedStrategy<TaskUpdate> {
+    (
+        vec(hostile_task(), 0..6),
+        // Stats for announced ids, unknown ids and the edges, in the same update.
+        hash_map(hostile_id(), stats(), 0..6),
+        prop_oneof![
+            2 => Just(0u64),
+            3 => 0u64..20,
+            1 => prop_oneof![Just(u64::MAX), Just(u64::MAX - 1), any::<u64>()],
+        ],
+    )
+        .prop_map(|(new_tasks, stats_update, dropped_events)| TaskUpdate {
+            new_tasks,
+            stats_update,
+            dropped_events,
+        })
+        .boxed()
+}
+
+/// Metadata with odd ids (0, u64::MAX, repeated) and field-name lists empty, long or hostile.
+fn hostile_metadata() -> BoxedStrategy<Option<proto::RegisterMetadata>> {
+    let names = prop_oneof![
+        3 => vec(name_str(), 0..7),
+        1 => vec(hostile_name(), 0..4),
+        1 => (0usize..300).prop_map(|n| vec!["size.bytes".to_string(); n]),
+    ];
+    let one = (
+        prop::option::weighted(
+            0.9,
+            prop_oneof![4 => 0u64..4, 1 => Just(u64::MAX), 1 => any::<u64>()]
+                .prop_map(|id| proto::MetaId { id }),
+        ),
+        prop::option::weighted(
+            0.9,
+            (
+                names,
+                prop::sample::select(vec!["tokio::task", "asyncmem_probe", "", "\u{1b}"]),
+            )
+                .prop_map(|(field_names, target)| proto::Metadata {
+                    name: "runtime.spawn".into(),
+                    target: target.into(),
+                    field_names,
+                    kind: 0,
+                    ..Default::default()
+                }),
+        ),
+    )
+        .prop_map(|(id, metadata)| proto::register_metadata::NewMetadata { id, metadata });
+    prop_oneof![
+        3 => Just(None),
+        2 => vec(one, 0..4).prop_map(|metadata| Some(proto::RegisterMetadata { metadata })),
+    ]
+    .boxed()
+}
+
+fn hostile_update() -> BoxedStrategy<Update> {
+    (
+        timestamp(),
+        prop::option::weighted(0.9, hostile_task_update()),
+        hostile_metadata(),
+    )
+        .prop_map(|(now, task_update, new_metadata)| Update {
+            now,
+            task_update,
+            resource_update: None,
+            async_op_update: None,
+            new_metadata,
+        })
+        .boxed()
+}
+
+/// A V2-serialized HdrHistogram of some durations.
+fn serialized_histogram(values: &[u64]) -> Vec<u8> {
+    use hdrhistogram::serialization::{Serializer, V2Serializer};
+    let mut raw = Vec::new();
+    if let Ok(mut h) = hdrhistogram::Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2) {
+        for &v in values {
+            let _ = h.record(v.clamp(1, 60_000_000_000));
+        }
+        let _ = V2Serializer::new().serialize(&h, &mut raw);
+    }
+    raw
+}
+
+/// Histogram bytes: valid, valid then truncated or bit-flipped, random, empty, over the limit.
+fn histogram_bytes() -> BoxedStrategy<Vec<u8>> {
+    prop_oneof![
+        3 => vec(any::<u64>(), 0..8).prop_map(|v| serialized_histogram(&v)),
+        2 => (vec(any::<u64>(), 1..8), any::<prop::sample::Index>()).prop_map(|(v, at)| {
+            let mut raw = serialized_histogram(&v);
+            let cut = at.index(raw.len().max(1));
+            raw.truncate(cut);
+            raw
+        }),
+        2 => (vec(any::<u64>(), 1..8), any::<prop::sample::Index>(), any::<u8>()).prop_map(
+            |(v, at, bits)| {
+                let mut raw = serialized_histogram(&v);
+                if !raw.is_empty() {
+                    let i = at.index(raw.len());
+                    raw[i] ^= bits | 1;
+                }
+                raw
+            }
+        ),
+        2 => vec(any::<u8>(), 0..64),
+        // A V2 cookie followed by absurd lengths and bounds.
+        1 => (any::<u32>(), any::<u64>(), any::<u64>()).prop_map(|(len, low, high)| {
+            let mut raw = vec![0x1c, 0x84, 0x93, 0x13];
+            raw.extend_from_slice(&len.to_be_bytes());
+            raw.extend_from_slice(&0u32.to_be_bytes());
+            raw.extend_from_slice(&3u32.to_be_bytes());
+            raw.extend_from_slice(&low.to_be_bytes());
+            raw.extend_from_slice(&high.to_be_bytes());
+            raw.extend_from_slice(&1f64.to_be_bytes());
+            raw
+        }),
+        1 => prop::bool::weighted(0.05).prop_map(|over| if over {
+            // Over the limit (1 MiB): rare, it is costly to make.
+            vec![0u8; asyncmem::model::details::MAX_HISTOGRAM_BYTES + 1]
+        } else {
+            Vec::new()
+        }),
+    ]
+    .boxed()
+}
+
+fn duration_histogram() -> BoxedStrategy<Option<proto::tasks::DurationHistogram>> {
+    prop::option::weighted(
+        0.8,
+        (
+            histogram_bytes(),
+            big_u64(),
+            big_u64(),
+            prop::option::of(big_u64()),
+        )
+            .prop_map(
+                |(raw_histogram, max_value, high_outliers, highest_outlier)| {
+                    proto::tasks::DurationHistogram {
+                        raw_histogram,
+                        max_value,
+                        high_outliers,
+                        highest_outlier,
+                    }
+                },
+            ),
+    )
+    .boxed()
+}
+
+fn hostile_details() -> BoxedStrategy<proto::tasks::TaskDetails> {
+    use proto::tasks::task_details::PollTimesHistogram;
+    let poll = prop_oneof![
+        1 => Just(None),
+        3 => duration_histogram().prop_map(|h| h.map(PollTimesHistogram::Histogram)),
+        1 => histogram_bytes().prop_map(|raw| Some(PollTimesHistogram::LegacyHistogram(raw))),
+    ];
+    (
+        prop::option::weighted(0.9, hostile_id().prop_map(|id| proto::Id { id })),
+        timestamp(),
+        poll,
+        duration_histogram(),
+    )
+        .prop_map(
+            |(task_id, now, poll_times_histogram, scheduled_times_histogram)| {
+                proto::tasks::TaskDetails {
+                    task_id,
+                    now,
+                    poll_times_histogram,
+                    scheduled_times_histogram,
+                }
+            },
+        )
+        .boxed()
+}
+
+#[derive(Clone, Debug)]
+enum FuzzStep {
+    Step(Step),
+    Details(Box<proto::tasks::TaskDetails>),
+    Rewind,
+    NoConsole,
+}
+
+fn fuzz_step() -> BoxedStrategy<FuzzStep> {
+    prop_oneof![
+        14 => hostile_update().prop_map(|u| FuzzStep::Step(Step::Update(Box::new(u)))),
+        3 => step(SMALL).prop_map(FuzzStep::Step),
+        2 => hostile_details().prop_map(|d| FuzzStep::Details(Box::new(d))),
+        1 => Just(FuzzStep::Rewind),
+        1 => Just(FuzzStep::NoConsole),
+    ]
+    .boxed()
+}
+
+/// Round-trip a message through its wire encoding, as the gRPC stream would deliver it.
+fn over_the_wire<M: prost::Message + Default>(msg: &M) -> Result<M, TestCaseError> {
+    M::decode(msg.encode_to_vec().as_slice())
+        .map_err(|e| TestCaseError::fail(format!("a valid message failed to decode: {e}")))
+}
+
+/// Values derived from each task's state stay sane whatever the input.
+fn check_derived(model: &Model) -> Result<(), TestCaseError> {
+    for t in model.tasks() {
+        let total = t.total_ns(model.now);
+        prop_assert!(
+            t.idle_ns(model.now) <= total,
+            "idle exceeds total for uid {}",
+            t.uid
+        );
+        prop_assert!(t.live_wakers() <= t.stats.waker_clones);
+        if let Some(size) = t.size_bytes {
+            prop_assert!(
+                size <= asyncmem::model::MAX_FUTURE_BYTES,
+                "size {} past MAX_FUTURE_BYTES kept for uid {}",
+                size,
+                t.uid
+            );
+        }
+        // Symbols resolve (to something, possibly the overflow bucket).
+        let _ = (model.resolve(t.name), model.resolve(t.location));
+        let done = t.state() == TaskState::Done;
+        prop_assert_eq!(done, t.stats.dropped_at != 0);
+    }
+    let _ = model.lag.current(model.now);
+    let _ = model.lag.missing_estimate();
+    if let Some(d) = &model.details {
+        for h in [&d.poll_times, &d.scheduled_times].into_iter().flatten() {
+            // A decoded histogram answers its quantiles without panicking.
+            let _ = (
+                h.histogram.len(),
+                h.histogram.value_at_quantile(0.99),
+                h.histogram.max(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The heap the model may hold: the task table is bounded by `max_tasks` (with the growth slack
+/// of a Vec and a HashMap), the strings by `max_strings` entries of at most what the input
+/// carried (each interned string is at most its source plus a formatted `:line:col`).
+fn heap_bound(cfg: &ModelConfig, input_bytes: usize) -> usize {
+    let per_task = std::mem::size_of::<Option<asyncmem::model::Task>>() + 4 + 13;
+    let table = (2 * cfg.max_tasks + 64) * per_task;
+    let entries = cfg.max_strings.max(2).min(input_bytes + 2);
+    let strings = 2 * (input_bytes + 64 + entries * (16 + 24));
+    table + strings
+}
+
+fn fuzz_run(cfg: ModelConfig, steps: Vec<FuzzStep>) -> Result<(), TestCaseError> {
+    let mut model = Model::new(cfg.clone());
+    let mut input_bytes = 0usize;
+    let mut last_now = model.now;
+    for step in steps {
+        let rewound = matches!(step, FuzzStep::Rewind);
+        match step {
+            FuzzStep::Step(Step::Update(u)) => {
+                let u = over_the_wire(u.as_ref())?;
+                input_bytes += prost::Message::encoded_len(&u);
+                model.apply_update(&u);
+            }
+            FuzzStep::Step(s) => apply(&mut model, s),
+            FuzzStep::Details(d) => {
+                let d = over_the_wire(d.as_ref())?;
+                model.apply(Event::Details(Box::new(d)));
+            }
+            FuzzStep::Rewind => model.apply(Event::Rewind),
+            FuzzStep::NoConsole => model.apply(Event::NoConsole),
+        }
+        check_invariants(&model, &cfg)?;
+        check_derived(&model)?;
+        if rewound {
+            prop_assert_eq!(model.len(), 0);
+            input_bytes = 0;
+        } else {
+            prop_assert!(model.now >= last_now, "model.now went backwards");
+        }
+        last_now = model.now;
+        let heap = model.approx_heap_bytes();
+        let bound = heap_bound(&cfg, input_bytes);
+        prop_assert!(
+            heap <= bound,
+            "model heap {} B over the bound {} B (max_tasks {}, max_strings {}, input {} B)",
+            heap,
+            bound,
+            cfg.max_tasks,
+            cfg.max_strings,
+            input_bytes
+        );
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config_with_cases(fuzz_cases()))]
+
+    /// Hostile protobuf against tiny limits: no panic, invariants, bounded heap, sane values.
+    #[test]
+    fn fuzz_hostile_protobuf_small_limits(
+        cfg in small_config(),
+        steps in vec(fuzz_step(), 0..=24),
+    ) {
+        fuzz_run(cfg, steps)?;
+    }
+
+    /// The same with the default limits (retention 6 s, nothing else hit).
+    #[test]
+    fn fuzz_hostile_protobuf_default_limits(steps in vec(fuzz_step(), 0..=24)) {
+        fuzz_run(ModelConfig::default(), steps)?;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // Minimised cases
 // ---------------------------------------------------------------------------------------------
 

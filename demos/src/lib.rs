@@ -63,6 +63,10 @@ impl Common {
             .map(|a| a.to_string())
             .or_else(|| std::env::var("TOKIO_CONSOLE_BIND").ok())
             .unwrap_or_else(|| "127.0.0.1:6669".to_string());
+        if bind.starts_with("file://") {
+            // A Unix socket (the probe takes `TOKIO_CONSOLE_BIND=file:///path`).
+            return bind;
+        }
         format!("http://{bind}")
     }
 
@@ -144,7 +148,11 @@ fn wait_for_listener(url: &str) {
     let addr = url.trim_start_matches("http://");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while std::time::Instant::now() < deadline {
-        if std::net::TcpStream::connect(addr).is_ok() {
+        let up = match addr.strip_prefix("file://") {
+            Some(path) => std::os::unix::net::UnixStream::connect(path).is_ok(),
+            None => std::net::TcpStream::connect(addr).is_ok(),
+        };
+        if up {
             return;
         }
         std::thread::sleep(Duration::from_millis(10));

@@ -2,7 +2,7 @@
 //!
 //! A drop-in for `console_subscriber::init()`: call [`init()`] (inside or outside a runtime) and
 //! the process serves console-api's `Instrument` service on `127.0.0.1:6669` (or
-//! `$TOKIO_CONSOLE_BIND`), so that asyncmem and tokio-console attach to it unchanged. It needs
+//! `$TOKIO_CONSOLE_BIND`: `host:port`, or `file:///path` for a Unix socket), so that asyncmem and tokio-console attach to it unchanged. It needs
 //! the same build settings as console-subscriber: `--cfg tokio_unstable` and tokio's `tracing`
 //! feature.
 //!
@@ -31,7 +31,9 @@ mod layer;
 mod server;
 mod store;
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
+#[cfg(unix)]
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -48,30 +50,107 @@ pub const DEFAULT_ADDR: SocketAddr =
 /// The default publish interval, as console-subscriber's.
 pub const DEFAULT_PUBLISH_INTERVAL: Duration = Duration::from_secs(1);
 
+/// Where the probe serves: a TCP address, or (on Unix) a Unix socket path, as
+/// console-subscriber's `ServerAddr`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ServerAddr {
+    Tcp(SocketAddr),
+    /// A Unix socket at this path. A stale socket file left there is replaced; any other file
+    /// is left alone (the probe then does not serve).
+    #[cfg(unix)]
+    Unix(PathBuf),
+}
+
+impl ServerAddr {
+    /// Parse `host:port` (resolved), or `file:///path` for a Unix socket.
+    pub fn parse(s: &str) -> Option<ServerAddr> {
+        if let Some(path) = s.strip_prefix("file://") {
+            #[cfg(unix)]
+            if !path.is_empty() {
+                return Some(ServerAddr::Unix(PathBuf::from(path)));
+            }
+            return None;
+        }
+        s.to_socket_addrs()
+            .ok()
+            .and_then(|mut a| a.next())
+            .map(ServerAddr::Tcp)
+    }
+}
+
+impl std::fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerAddr::Tcp(a) => write!(f, "{a}"),
+            #[cfg(unix)]
+            ServerAddr::Unix(p) => write!(f, "file://{}", p.display()),
+        }
+    }
+}
+
+impl From<SocketAddr> for ServerAddr {
+    fn from(addr: SocketAddr) -> ServerAddr {
+        ServerAddr::Tcp(addr)
+    }
+}
+
+impl From<SocketAddrV4> for ServerAddr {
+    fn from(addr: SocketAddrV4) -> ServerAddr {
+        ServerAddr::Tcp(addr.into())
+    }
+}
+
+impl From<SocketAddrV6> for ServerAddr {
+    fn from(addr: SocketAddrV6) -> ServerAddr {
+        ServerAddr::Tcp(addr.into())
+    }
+}
+
+impl<I: Into<IpAddr>> From<(I, u16)> for ServerAddr {
+    fn from(pieces: (I, u16)) -> ServerAddr {
+        ServerAddr::Tcp(pieces.into())
+    }
+}
+
+#[cfg(unix)]
+impl From<PathBuf> for ServerAddr {
+    fn from(path: PathBuf) -> ServerAddr {
+        ServerAddr::Unix(path)
+    }
+}
+
+#[cfg(unix)]
+impl From<&Path> for ServerAddr {
+    fn from(path: &Path) -> ServerAddr {
+        ServerAddr::Unix(path.to_path_buf())
+    }
+}
+
 /// Configures the probe. `Builder::default()` reads no environment; [`Builder::with_default_env`]
 /// honours `TOKIO_CONSOLE_BIND` and `TOKIO_CONSOLE_PUBLISH_INTERVAL` as console-subscriber does.
 #[derive(Clone, Debug)]
 pub struct Builder {
-    server_addr: SocketAddr,
+    server_addr: ServerAddr,
     publish_interval: Duration,
 }
 
 impl Default for Builder {
     fn default() -> Self {
         Builder {
-            server_addr: DEFAULT_ADDR,
+            server_addr: ServerAddr::Tcp(DEFAULT_ADDR),
             publish_interval: DEFAULT_PUBLISH_INTERVAL,
         }
     }
 }
 
 impl Builder {
-    /// Read `TOKIO_CONSOLE_BIND` (`host:port`) and `TOKIO_CONSOLE_PUBLISH_INTERVAL` (e.g.
+    /// Read `TOKIO_CONSOLE_BIND` (`host:port`, or `file:///path` for a Unix socket) and `TOKIO_CONSOLE_PUBLISH_INTERVAL` (e.g.
     /// `100ms`). A value that does not parse is reported on stderr and ignored.
     pub fn with_default_env(mut self) -> Self {
         if let Ok(bind) = std::env::var("TOKIO_CONSOLE_BIND") {
-            match bind.to_socket_addrs().map(|mut a| a.next()) {
-                Ok(Some(addr)) => self.server_addr = addr,
+            match ServerAddr::parse(&bind) {
+                Some(addr) => self.server_addr = addr,
                 _ => eprintln!(
                     "asyncmem-probe: ignoring TOKIO_CONSOLE_BIND={bind:?}: not an address"
                 ),
@@ -88,8 +167,9 @@ impl Builder {
         self
     }
 
-    /// The address to serve on (default `127.0.0.1:6669`).
-    pub fn server_addr(mut self, addr: impl Into<SocketAddr>) -> Self {
+    /// The address to serve on (default `127.0.0.1:6669`): a socket address, or a path for a
+    /// Unix socket (`PathBuf`, `&Path` or [`ServerAddr::Unix`]).
+    pub fn server_addr(mut self, addr: impl Into<ServerAddr>) -> Self {
         self.server_addr = addr.into();
         self
     }

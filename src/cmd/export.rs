@@ -4,9 +4,10 @@
 //! from the model of that moment ([`crate::output::prometheus`]). The HTTP side (hyper) only
 //! forwards a scrape to the loop and returns the text, so a scrape never races an update.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -14,8 +15,8 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, ALLOW, CONTENT_TYPE};
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, Semaphore};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{mpsc, oneshot, Notify, Semaphore};
 
 use super::attach;
 use crate::cli::ExportArgs;
@@ -25,10 +26,18 @@ use crate::output::prometheus::{self, Config};
 use crate::session;
 use crate::signal;
 
-/// Scrapers served at once; more connections wait in the listen backlog.
+/// Connections held open at once. When all are taken, a new connection evicts the one idle the
+/// longest (no request in flight), so idle or stalled clients cannot starve a real scrape.
 const MAX_CONNECTIONS: usize = 64;
-/// A client that has not sent its request headers within this is dropped.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connection tasks alive at once, evicted ones still closing included: the bound on sockets.
+const MAX_CONNECTION_TASKS: usize = 2 * MAX_CONNECTIONS;
+/// A new connection that sends nothing within this is closed (a scraper sends at once).
+const FIRST_BYTES_TIMEOUT: Duration = Duration::from_secs(2);
+/// A connection's request headers, or an idle keep-alive connection's next request, must arrive
+/// within this: above a 1-minute scrape interval, so Prometheus keeps its connection.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(65);
+/// An evicted connection in the middle of sending a request head gets this long to finish.
+const EVICT_GRACE: Duration = Duration::from_secs(1);
 
 const INDEX: &str = "<html><head><title>asyncmem export</title></head><body><h1>asyncmem export</h1><p><a href=\"/metrics\">/metrics</a></p></body></html>\n";
 
@@ -114,9 +123,10 @@ fn log_connection(was: &Connection, now: &Connection) {
 
 /// Accept HTTP/1 connections and answer them; scrapes go to the loop.
 async fn serve(listener: TcpListener, scrapes: mpsc::Sender<Scrape>) {
-    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let tasks = Arc::new(Semaphore::new(MAX_CONNECTION_TASKS));
+    let conns = Arc::new(Connections::default());
     loop {
-        let Ok(permit) = slots.clone().acquire_owned().await else {
+        let Ok(permit) = tasks.clone().acquire_owned().await else {
             return;
         };
         let stream = match listener.accept().await {
@@ -128,16 +138,169 @@ async fn serve(listener: TcpListener, scrapes: mpsc::Sender<Scrape>) {
                 continue;
             }
         };
+        // Make room: evict the longest-idle connection, or wait while every one of them has
+        // a request in flight (answers take milliseconds).
+        let (id, evicted) = loop {
+            let freed = conns.freed.notified();
+            if let Some(admitted) = conns.admit(MAX_CONNECTIONS) {
+                break admitted;
+            }
+            freed.await;
+        };
+        if let Some(evict) = evicted {
+            let _ = evict.send(());
+        }
         let scrapes = scrapes.clone();
+        let conns = conns.clone();
         tokio::spawn(async move {
-            let service = hyper::service::service_fn(move |req| handle(req, scrapes.clone()));
-            let _ = hyper::server::conn::http1::Builder::new()
-                .timer(TokioTimer::new())
-                .header_read_timeout(HEADER_TIMEOUT)
-                .serve_connection(TokioIo::new(stream), service)
-                .await;
+            serve_connection(stream, id, &conns, scrapes).await;
+            conns.remove(id);
             drop(permit);
         });
+    }
+}
+
+/// One connection: wait for its first bytes, then serve HTTP/1 on it until it closes, times out
+/// or is evicted.
+async fn serve_connection(
+    stream: TcpStream,
+    id: u64,
+    conns: &Arc<Connections>,
+    scrapes: mpsc::Sender<Scrape>,
+) {
+    let Some(mut evicted) = conns.take_evict_signal(id) else {
+        return;
+    };
+    tokio::select! {
+        first = tokio::time::timeout(FIRST_BYTES_TIMEOUT, stream.readable()) => {
+            if !matches!(first, Ok(Ok(()))) {
+                return;
+            }
+        }
+        _ = &mut evicted => return,
+    }
+    let service = {
+        let conns = conns.clone();
+        hyper::service::service_fn(move |req| {
+            let scrapes = scrapes.clone();
+            let conns = conns.clone();
+            async move {
+                let _busy = conns.busy(id);
+                handle(req, scrapes).await
+            }
+        })
+    };
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        _ = &mut evicted => {}
+    }
+    // Evicted while idle: an idle connection closes at once; one in the middle of sending a
+    // request head gets a moment, then is dropped.
+    conn.as_mut().graceful_shutdown();
+    let _ = tokio::time::timeout(EVICT_GRACE, conn).await;
+}
+
+/// The open connections, for eviction: which have a request in flight and when each was last
+/// active.
+#[derive(Default)]
+struct Connections {
+    inner: Mutex<ConnTable>,
+    /// Notified when a connection goes away or finishes a request.
+    freed: Notify,
+}
+
+#[derive(Default)]
+struct ConnTable {
+    next_id: u64,
+    open: HashMap<u64, Conn>,
+}
+
+struct Conn {
+    in_flight: u32,
+    last_active: Instant,
+    /// Taken by the connection's task; fired to evict it.
+    evict_rx: Option<oneshot::Receiver<()>>,
+    evict_tx: Option<oneshot::Sender<()>>,
+}
+
+impl Connections {
+    fn table(&self) -> std::sync::MutexGuard<'_, ConnTable> {
+        // A poisoned lock only means a panic elsewhere; the table itself stays consistent.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Register a new connection if there is room, evicting the longest-idle connection without
+    /// a request in flight when there is not. `None`: every connection is busy.
+    fn admit(&self, max: usize) -> Option<(u64, Option<oneshot::Sender<()>>)> {
+        let mut t = self.table();
+        let mut evicted = None;
+        if t.open.len() >= max {
+            let victim = t
+                .open
+                .iter()
+                .filter(|(_, c)| c.in_flight == 0)
+                .min_by_key(|(_, c)| c.last_active)
+                .map(|(&id, _)| id)?;
+            evicted = t.open.remove(&victim).and_then(|c| c.evict_tx);
+        }
+        let id = t.next_id;
+        t.next_id += 1;
+        let (tx, rx) = oneshot::channel();
+        t.open.insert(
+            id,
+            Conn {
+                in_flight: 0,
+                last_active: Instant::now(),
+                evict_rx: Some(rx),
+                evict_tx: Some(tx),
+            },
+        );
+        Some((id, evicted))
+    }
+
+    /// The eviction signal of a connection; `None` if it was evicted before it started.
+    fn take_evict_signal(&self, id: u64) -> Option<oneshot::Receiver<()>> {
+        self.table()
+            .open
+            .get_mut(&id)
+            .and_then(|c| c.evict_rx.take())
+    }
+
+    /// Mark a request in flight on `id` until the guard drops.
+    fn busy(self: &Arc<Self>, id: u64) -> Busy {
+        if let Some(c) = self.table().open.get_mut(&id) {
+            c.in_flight += 1;
+            c.last_active = Instant::now();
+        }
+        Busy {
+            conns: self.clone(),
+            id,
+        }
+    }
+
+    fn remove(&self, id: u64) {
+        self.table().open.remove(&id);
+        self.freed.notify_waiters();
+    }
+}
+
+struct Busy {
+    conns: Arc<Connections>,
+    id: u64,
+}
+
+impl Drop for Busy {
+    fn drop(&mut self) {
+        if let Some(c) = self.conns.table().open.get_mut(&self.id) {
+            c.in_flight = c.in_flight.saturating_sub(1);
+            c.last_active = Instant::now();
+        }
+        self.conns.freed.notify_waiters();
     }
 }
 

@@ -36,10 +36,45 @@ pub fn decode(raw: &[u8]) -> Result<Histogram<u64>, String> {
             raw.len()
         ));
     }
+    check_v2_header(raw)?;
     let mut cursor = raw;
     Deserializer::new()
         .deserialize(&mut cursor)
         .map_err(|e| format!("undecodable histogram: {e:?}"))
+}
+
+/// The V2 cookies: plain, and deflate-compressed.
+const V2_COOKIE: u32 = 0x1c84_9303;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304;
+/// Cookie, payload length, normalizing offset, significant digits, low, high, ratio.
+const V2_HEADER_BYTES: usize = 40;
+
+/// Refuse what the deserializer would trust: it allocates (and zeroes) the payload length the
+/// header claims, up to 4 GiB for a message of 40 bytes. The payload must be in `raw`. A
+/// compressed histogram is refused: its inner header could claim any length (console-subscriber
+/// sends plain V2).
+fn check_v2_header(raw: &[u8]) -> Result<(), String> {
+    let word = |at: usize| {
+        raw.get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+    };
+    match word(0) {
+        Some(V2_COOKIE) => {}
+        Some(V2_COMPRESSED_COOKIE) => {
+            return Err("compressed histograms are not accepted".to_string())
+        }
+        // The deserializer refuses these itself, without allocating.
+        _ => return Ok(()),
+    }
+    let claimed = word(4).map_or(0, |n| n as usize);
+    let holds = raw.len().saturating_sub(V2_HEADER_BYTES);
+    if claimed > holds {
+        return Err(format!(
+            "undecodable histogram: its header claims a payload of {claimed} bytes, the message holds {holds}"
+        ));
+    }
+    Ok(())
 }
 
 fn convert(h: &proto::tasks::DurationHistogram) -> Result<DurationHistogram, String> {
@@ -91,6 +126,27 @@ impl TaskDetails {
 mod tests {
     use super::*;
     use hdrhistogram::serialization::{Serializer, V2Serializer};
+
+    /// Found by the structure-aware fuzz (tests/model_props.rs): a 40-byte header claiming a
+    /// payload of 4 GiB made the deserializer allocate and zero all of it.
+    #[test]
+    fn a_header_claiming_more_payload_than_it_holds_is_refused() {
+        let mut raw = V2_COOKIE.to_be_bytes().to_vec();
+        raw.extend_from_slice(&u32::MAX.to_be_bytes());
+        raw.extend_from_slice(&0u32.to_be_bytes());
+        raw.extend_from_slice(&2u32.to_be_bytes());
+        raw.extend_from_slice(&1u64.to_be_bytes());
+        raw.extend_from_slice(&60_000_000_000u64.to_be_bytes());
+        raw.extend_from_slice(&1f64.to_be_bytes());
+        let err = decode(&raw).unwrap_err();
+        assert!(
+            err.contains("claims a payload of 4294967295 bytes"),
+            "{err}"
+        );
+        let mut compressed = V2_COMPRESSED_COOKIE.to_be_bytes().to_vec();
+        compressed.extend_from_slice(&[0; 8]);
+        assert!(decode(&compressed).unwrap_err().contains("compressed"));
+    }
 
     #[test]
     fn decodes_what_the_subscriber_encodes() {

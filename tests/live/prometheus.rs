@@ -687,3 +687,89 @@ fn export_help_documents_its_lifecycle_and_exit_codes() {
         assert!(text.contains(needle), "missing {needle:?} in help:\n{text}");
     }
 }
+
+/// Issue 11 item 11: idle connections that never send cannot starve a scrape. 300 clients
+/// connect and stay silent (more than the exporter holds at once); a real scrape on a new
+/// connection is answered at once, and so is a scrape over a keep-alive connection opened
+/// before the flood. Then a flood of slow clients that send half a request head and stall.
+#[test]
+fn export_answers_a_scrape_with_hundreds_of_idle_connections_open() {
+    let target = start_demo("sleepers", &["-n", "20", "-b", "64"]);
+    let port = free_port();
+    let exporter = Exporter::start(&target.addr(), &format!("127.0.0.1:{port}"), &[]);
+    let what = || format!("/metrics to answer; stderr: {}", exporter.stderr());
+    wait_or(Duration::from_secs(30), what, || exporter.metrics());
+
+    // A keep-alive scraper (as Prometheus is), connected before the flood.
+    let mut keep = TcpStream::connect(&exporter.addr).unwrap();
+    keep.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let keep_alive_scrape = |s: &mut TcpStream| -> Duration {
+        let start = Instant::now();
+        write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut buf = vec![0u8; 1 << 16];
+        let mut got = Vec::new();
+        // The status line and headers suffice: the connection stays open for the next one.
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).expect("keep-alive scrape answered");
+            assert!(n > 0, "keep-alive connection closed");
+            got.extend_from_slice(&buf[..n]);
+        }
+        let head = String::from_utf8_lossy(&got);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        // Drain the body: its length is in the headers.
+        let len: usize = head
+            .to_ascii_lowercase()
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix("content-length:")
+                    .map(|v| v.trim().parse().unwrap())
+            })
+            .expect("content-length");
+        let body_start = got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+        let mut have = got.len() - body_start;
+        while have < len {
+            have += s.read(&mut buf).unwrap();
+        }
+        start.elapsed()
+    };
+    keep_alive_scrape(&mut keep);
+
+    for flood in ["idle", "half a request head"] {
+        let mut held = Vec::new();
+        for _ in 0..300 {
+            let mut s = TcpStream::connect(&exporter.addr).unwrap();
+            if flood != "idle" {
+                write!(s, "GET /metrics HTTP/1.1\r\nHost: ").unwrap();
+            }
+            held.push(s);
+        }
+        // Let the exporter accept them all before the scrape comes.
+        std::thread::sleep(Duration::from_millis(300));
+        let start = Instant::now();
+        let reply = http_get(&exporter.addr, "/metrics").expect("scrape answered");
+        let took = start.elapsed();
+        assert_eq!(reply.status, 200, "{flood}: {}", reply.body);
+        assert!(
+            reply.body.contains("asyncmem_tasks"),
+            "{flood}: {}",
+            reply.body
+        );
+        assert!(
+            took < Duration::from_secs(2),
+            "{flood}: a scrape with 300 {flood} connections open took {took:?}"
+        );
+        // The flood evicted only connections without a request in flight, the longest idle first:
+        // the keep-alive scraper may have been among them; a scraper reconnects, as Prometheus does.
+        drop(held);
+    }
+    // With the flood gone, a fresh keep-alive connection is served again, twice.
+    let mut keep = TcpStream::connect(&exporter.addr).unwrap();
+    keep.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    for _ in 0..2 {
+        let took = keep_alive_scrape(&mut keep);
+        assert!(
+            took < Duration::from_secs(2),
+            "keep-alive scrape took {took:?}"
+        );
+    }
+}

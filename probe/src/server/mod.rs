@@ -5,7 +5,6 @@
 mod encode;
 mod publish;
 
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +16,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 
 use crate::store::Store;
+use crate::ServerAddr;
 use publish::Publisher;
 
 /// Messages buffered per watcher. With chunks of ~256 KiB this bounds what a stalled watcher
@@ -114,7 +114,7 @@ impl Instrument for Service {
 
 /// Start the probe's thread: its own single-threaded runtime, untraced, running the publisher
 /// and the gRPC server on `addr`. Failures are reported on stderr; the host keeps running.
-pub(crate) fn spawn_thread(store: Arc<Store>, addr: SocketAddr, interval: Duration) {
+pub(crate) fn spawn_thread(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
     let store2 = store.clone();
     let spawned = std::thread::Builder::new()
         .name("asyncmem-probe".into())
@@ -142,27 +142,77 @@ pub(crate) fn spawn_thread(store: Arc<Store>, addr: SocketAddr, interval: Durati
     }
 }
 
-async fn serve(store: Arc<Store>, addr: SocketAddr, interval: Duration) {
+async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
     let (cmds, rx) = mpsc::channel(64);
     let publisher = tokio::spawn(Publisher::new(store, interval, rx).run());
-    match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => {
-            let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
-            let served = tonic::transport::Server::builder()
-                .add_service(InstrumentServer::new(Service { cmds }))
-                .serve_with_incoming(incoming)
-                .await;
-            if let Err(e) = served {
-                eprintln!("asyncmem-probe: the console server on {addr} stopped: {e}");
-            }
-        }
-        Err(e) => {
-            eprintln!(
-                "asyncmem-probe: cannot listen on {addr}: {e}; tasks are recorded but not served"
-            );
-            drop(cmds);
-        }
+    let service = InstrumentServer::new(Service { cmds });
+    let served = match &addr {
+        ServerAddr::Tcp(tcp) => serve_tcp(*tcp, service).await,
+        #[cfg(unix)]
+        ServerAddr::Unix(path) => serve_unix(path, service).await,
+    };
+    match served {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => eprintln!("asyncmem-probe: the console server on {addr} stopped: {e}"),
+        Err(e) => eprintln!(
+            "asyncmem-probe: cannot listen on {addr}: {e}; tasks are recorded but not served"
+        ),
     }
     // Keep publishing (which frees dropped tasks' records) whatever happened to the server.
     let _ = publisher.await;
+}
+
+/// Bind failed (outer error), or the server stopped (inner error).
+type Served = std::io::Result<Result<(), tonic::transport::Error>>;
+
+async fn serve_tcp(addr: std::net::SocketAddr, service: InstrumentServer<Service>) -> Served {
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+    Ok(tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming(incoming)
+        .await)
+}
+
+/// Serve on a Unix socket at `path`, replacing a stale socket file left by an earlier run.
+#[cfg(unix)]
+async fn serve_unix(path: &std::path::Path, service: InstrumentServer<Service>) -> Served {
+    remove_stale_socket(path)?;
+    let listener = tokio::net::UnixListener::bind(path)?;
+    let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
+    Ok(tonic::transport::Server::builder()
+        .add_service(service)
+        .serve_with_incoming(incoming)
+        .await)
+}
+
+/// Remove `path` if it is a socket nobody listens on (left by a process that ended). Anything
+/// else is left alone: a live socket (another process serves there) and a file that is not a
+/// socket make the bind fail with an error that says so.
+#[cfg(unix)]
+fn remove_stale_socket(path: &std::path::Path) -> std::io::Result<()> {
+    use std::io::{Error, ErrorKind};
+    use std::os::unix::fs::FileTypeExt;
+    let meta = match std::fs::symlink_metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if !meta.file_type().is_socket() {
+        return Err(Error::new(
+            ErrorKind::AlreadyExists,
+            format!(
+                "{} exists and is not a socket; not replacing it",
+                path.display()
+            ),
+        ));
+    }
+    match std::os::unix::net::UnixStream::connect(path) {
+        Ok(_) => Err(Error::new(
+            ErrorKind::AddrInUse,
+            format!("another process is serving on {}", path.display()),
+        )),
+        Err(e) if e.kind() == ErrorKind::ConnectionRefused => std::fs::remove_file(path),
+        Err(e) => Err(e),
+    }
 }
