@@ -206,7 +206,8 @@ impl Model {
         let Some(loc) = &task.location else {
             return Sym::NONE;
         };
-        let file = loc.file.as_deref().unwrap_or("<unknown>");
+        let file = super::intern::clip(loc.file.as_deref().unwrap_or("<unknown>"));
+        let file = &*file;
         let key = (loc.line, loc.column);
         if let Some(&sym) = self.locations.get(file).and_then(|m| m.get(&key)) {
             return sym;

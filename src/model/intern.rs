@@ -1,8 +1,26 @@
 //! String interning: thousands of tasks share a handful of spawn locations and names, so a task
 //! stores a 4-byte symbol instead of its own copy of the string.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::Arc;
+
+/// Longest name or location kept, in bytes: a target that sends megabyte strings must not make
+/// every frame, row and snapshot handle megabytes. Longer strings are cut (see [`clip`]).
+pub const MAX_STRING_BYTES: usize = 4096;
+
+/// `s` cut to [`MAX_STRING_BYTES`] at a character boundary, with a marker saying how much was
+/// left out; `s` itself when it fits.
+pub fn clip(s: &str) -> Cow<'_, str> {
+    if s.len() <= MAX_STRING_BYTES {
+        return Cow::Borrowed(s);
+    }
+    let mut end = MAX_STRING_BYTES;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    Cow::Owned(format!("{}…[{} more bytes]", &s[..end], s.len() - end))
+}
 
 /// A handle to an interned string. `Sym::NONE` stands for "absent".
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -44,6 +62,7 @@ impl Interner {
         if s.is_empty() {
             return Sym::NONE;
         }
+        let s = &*clip(s);
         if let Some(&sym) = self.index.get(s) {
             return sym;
         }
@@ -91,6 +110,19 @@ mod tests {
         assert_eq!(i.resolve(c), "src/lib.rs:2:2");
         assert_eq!(i.intern(""), Sym::NONE);
         assert_eq!(i.len(), 2);
+    }
+
+    #[test]
+    fn long_strings_are_cut_at_a_character_boundary() {
+        let mut i = Interner::new(100);
+        let long = "é".repeat(MAX_STRING_BYTES); // 2 bytes each
+        let sym = i.intern(&long);
+        let kept = i.resolve(sym);
+        assert!(kept.len() < MAX_STRING_BYTES + 32, "{}", kept.len());
+        assert!(kept.ends_with(&format!("…[{} more bytes]", MAX_STRING_BYTES)));
+        // The same long string is the same symbol.
+        assert_eq!(i.intern(&long), sym);
+        assert_eq!(clip("short"), "short");
     }
 
     #[test]
