@@ -2,6 +2,12 @@
 //! and a socket another process serves on. (Serving there, and replacing a stale socket, are
 //! tested end to end with asyncmem in tests/faults.rs.)
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a failed unwrap is a failed test"
+)]
+
 use std::path::PathBuf;
 use std::time::Duration;
 

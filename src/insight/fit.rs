@@ -19,6 +19,13 @@ pub const CONSOLE_SUBSCRIBER_BYTES_PER_TASK: u64 = 52_100;
 /// bench/RESULTS.md). Its 128-byte task record accounts for nearly all of it.
 pub const PROBE_BYTES_PER_TASK: u64 = 138;
 
+/// How far the per-task instrumentation estimate may be off: repeated
+/// `bench/observer_cost.sh` runs spread by about 1.2 % for console-subscriber (52,100 to 52,704 B)
+/// and by 126 to 141 B for the probe; 2 % plus 16 B covers both.
+pub fn estimate_error_bytes(estimate: u64) -> f64 {
+    estimate as f64 * 0.02 + 16.0
+}
+
 /// The estimated RSS per live task that the instrumentation itself costs.
 pub fn instrumentation_bytes_per_task(i: Instrumentation) -> Option<u64> {
     match i {
@@ -183,13 +190,16 @@ pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
     let instrumentation = instrumentation_bytes_per_task(model.instrumentation);
     let corrected = instrumentation.map(|i| fit.slope - i as f64);
     let other = corrected.zip(mean_future).map(|(c, m)| c - m as f64);
+    // The parts after the instrumentation's share inherit that estimate's error: a part
+    // below zero by less than it is within the measurement, not nonsense.
+    let slack = instrumentation.map_or(0.0, estimate_error_bytes);
     let negative = [
-        ("bytes per task", Some(fit.slope)),
-        ("slope without the instrumentation", corrected),
-        ("other part", other),
+        ("bytes per task", Some(fit.slope), 0.0),
+        ("slope without the instrumentation", corrected, slack),
+        ("other part", other, slack),
     ]
     .into_iter()
-    .find_map(|(what, v)| v.filter(|v| *v < 0.0).map(|v| (what, v)));
+    .find_map(|(what, v, slack)| v.filter(|v| *v < -slack).map(|v| (what, v)));
     if let Some((what, v)) = negative {
         return not_fitted(format!(
             "no trustworthy figure yet: the fit over {} samples gives a negative {what} ({:.0} B): RSS moved for other reasons than the task count here",
@@ -379,6 +389,31 @@ mod tests {
             });
         }
         m
+    }
+
+    #[test]
+    fn a_part_below_zero_within_the_estimates_error_is_a_figure() {
+        // console-subscriber's 52,100 B estimate is good to about 2 %: a slope of 52,050 B
+        // (corrected -50 B) is within it; one of 45,000 B (corrected -7,100 B) is not.
+        let mut m = model_of(&[
+            (1, 100, 9_000_000),
+            (2, 200, 9_000_000 + 5_205_000),
+            (3, 300, 9_000_000 + 10_410_000),
+        ]);
+        m.instrumentation = Instrumentation::ConsoleSubscriber;
+        let b = bytes_per_task(&m, None);
+        assert!(
+            b.slope.is_some_and(|s| (s - 52_050.0).abs() < 1e-6),
+            "{:?}",
+            b.reason
+        );
+        let mut m = model_of(&[
+            (1, 100, 9_000_000),
+            (2, 200, 9_000_000 + 4_500_000),
+            (3, 300, 9_000_000 + 9_000_000),
+        ]);
+        m.instrumentation = Instrumentation::ConsoleSubscriber;
+        assert_eq!(bytes_per_task(&m, None).slope, None);
     }
 
     #[test]

@@ -48,6 +48,9 @@ const V2_COOKIE: u32 = 0x1c84_9303;
 const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304;
 /// Cookie, payload length, normalizing offset, significant digits, low, high, ratio.
 const V2_HEADER_BYTES: usize = 40;
+/// Most significant digits and widest range (highest / lowest) accepted in a histogram header.
+const MAX_SIGNIFICANT_DIGITS: u32 = 3;
+const MAX_RANGE: u64 = 1 << 48;
 
 /// Refuse what the deserializer would trust: it allocates (and zeroes) the payload length the
 /// header claims, up to 4 GiB for a message of 40 bytes. The payload must be in `raw`. A
@@ -66,6 +69,21 @@ fn check_v2_header(raw: &[u8]) -> Result<(), String> {
         }
         // The deserializer refuses these itself, without allocating.
         _ => return Ok(()),
+    }
+    // The counts array the deserializer allocates is sized by the precision and the range the
+    // header claims: console-subscriber sends 2 significant digits over 1 ns .. 60 s. Past 3
+    // digits or a range of 2^48 (3 days in ns), a hostile header could claim tens of MB.
+    let digits = word(12).unwrap_or(0);
+    let long = |at: usize| {
+        raw.get(at..at + 8)
+            .and_then(|b| b.try_into().ok())
+            .map(u64::from_be_bytes)
+    };
+    let (low, high) = (long(16).unwrap_or(1).max(1), long(24).unwrap_or(0));
+    if digits > MAX_SIGNIFICANT_DIGITS || high / low > MAX_RANGE {
+        return Err(format!(
+            "undecodable histogram: its header claims {digits} significant digits over {low}..{high}, more than a task's poll times need"
+        ));
     }
     let claimed = word(4).map_or(0, |n| n as usize);
     let holds = raw.len().saturating_sub(V2_HEADER_BYTES);
