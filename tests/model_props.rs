@@ -1018,7 +1018,7 @@ fn check_derived(model: &Model) -> Result<(), TestCaseError> {
     }
     let _ = model.lag.current(model.now);
     let _ = model.lag.missing_estimate();
-    if let Some(d) = &model.details {
+    if let Some(d) = model.details() {
         for h in [&d.poll_times, &d.scheduled_times].into_iter().flatten() {
             // A decoded histogram answers its quantiles without panicking.
             let _ = (

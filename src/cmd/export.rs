@@ -66,7 +66,7 @@ pub async fn run(args: ExportArgs) -> Result<(), Failure> {
         lints: args.connect.lints(),
     };
     let mut model = Model::new(args.connect.model());
-    model.pid = session.target.pid;
+    model.set_pid(session.target.pid);
     let (scrapes, mut scrape_rx) = mpsc::channel::<Scrape>(MAX_CONNECTIONS);
     let server = tokio::spawn(serve(listener, scrapes));
     eprintln!(

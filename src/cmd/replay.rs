@@ -59,7 +59,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
         ..ModelConfig::default()
     };
     let mut model = Model::new(cfg);
-    model.pid = scan.header.pid;
+    model.set_pid(scan.header.pid);
     let mut app = new_app(target);
     app.lints.large_future_bytes = args.large_future;
     run_tui(

@@ -48,7 +48,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     }
     let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
     let mut model = Model::new(args.connect.model());
-    model.pid = session.target.pid;
+    model.set_pid(session.target.pid);
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + args.timeout;
     let wait = args.wait.unwrap_or_default();

@@ -27,7 +27,7 @@ pub async fn run(args: TopArgs) -> Result<(), Failure> {
     let mut cfg = args.connect.model();
     cfg.retain_done = args.retain;
     let mut model = Model::new(cfg);
-    model.pid = session.target.pid;
+    model.set_pid(session.target.pid);
     let mut app = new_app(session.target.clone());
     app.lints = args.connect.lints();
     if let Some((recorder, path)) = &recorder {

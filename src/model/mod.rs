@@ -102,10 +102,10 @@ pub struct Model {
     pub now: Nanos,
     pub last_rss: Option<RssSample>,
     pub connection: Connection,
-    pub pid: Option<i32>,
+    pid: Option<i32>,
     pub paused: bool,
     /// Histograms of the watched task, if any.
-    pub details: Option<TaskDetails>,
+    details: Option<TaskDetails>,
     pub lag: Lag,
     pub instrumentation: Instrumentation,
     /// Updates received, in all and on the current connection.
@@ -127,6 +127,27 @@ impl Default for Model {
 }
 
 impl Model {
+    /// The target's pid, when known: set once before any event ([`Model::set_pid`]), then
+    /// changed only by a reconnection to another process.
+    pub fn pid(&self) -> Option<i32> {
+        self.pid
+    }
+
+    /// The pid of the target the events will come from (a session's, a recording's).
+    pub fn set_pid(&mut self, pid: Option<i32>) {
+        self.pid = pid;
+    }
+
+    /// Histograms of the watched task, if any arrived.
+    pub fn details(&self) -> Option<&TaskDetails> {
+        self.details.as_ref()
+    }
+
+    /// Forget the watched task's histograms (the view closed, or watches another task).
+    pub fn clear_details(&mut self) {
+        self.details = None;
+    }
+
     pub fn new(cfg: ModelConfig) -> Self {
         let window = time::nanos_of(cfg.series_window);
         Model {

@@ -106,7 +106,7 @@ fn write_target(w: &mut Writer, model: &Model, target: &TargetInfo) {
         "The watched target: pid (when local), console endpoint and instrumentation; always 1.",
     );
     // The model's pid follows a reconnect to a new process behind the endpoint.
-    let pid = model.pid.or(target.pid).map(|p| p.to_string());
+    let pid = model.pid().or(target.pid).map(|p| p.to_string());
     let mut labels = Vec::with_capacity(3);
     if let Some(pid) = &pid {
         labels.push(("pid", pid.as_str()));

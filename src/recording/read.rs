@@ -348,7 +348,7 @@ pub fn state_at(
     let mut reader = Reader::open(path)?;
     let header = reader.header.clone();
     let mut model = crate::model::Model::new(cfg);
-    model.pid = header.pid;
+    model.set_pid(header.pid);
     let until = at.map(|d| header.started_at.saturating_add(time::nanos_of(d)));
     let mut last_at = header.started_at;
     let mut notes = Vec::new();

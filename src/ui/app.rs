@@ -413,7 +413,7 @@ impl App {
                 if model.playback.is_none() {
                     self.outbox.push(Request::StopDetails);
                 }
-                model.details = None;
+                model.clear_details();
             }
             (Mode::Locations, Action::Locations | Action::Back) => self.mode = Mode::Tasks,
             (Mode::Tasks, Action::Locations) => {
@@ -514,7 +514,7 @@ impl App {
                 if let Some((uid, console_id)) = picked {
                     self.selected_uid = Some(uid);
                     self.mode = Mode::Details;
-                    model.details = None;
+                    model.clear_details();
                     if model.playback.is_none() {
                         self.outbox.push(Request::WatchDetails(console_id));
                     }

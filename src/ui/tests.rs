@@ -203,7 +203,7 @@ fn filter_and_details_with_histograms() {
     insta::assert_snapshot!("details", render(&mut app, &model, 120, 36).backend());
     key(&mut app, &mut model, KeyCode::Esc);
     assert_eq!(app.mode, app::Mode::Tasks);
-    assert!(model.details.is_none());
+    assert!(model.details().is_none());
 }
 
 #[test]

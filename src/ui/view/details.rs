@@ -91,10 +91,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         })
         .collect();
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), left);
-    let details = model
-        .details
-        .as_ref()
-        .filter(|d| d.console_id == task.console_id);
+    let details = model.details().filter(|d| d.console_id == task.console_id);
     // The task's lints first, explained, then its two histograms.
     let lints_at = app.lint_counts.at_or(model.now);
     let lints: Vec<Line> = insight::lint_list(insight::lints(task, lints_at, &app.lints))
