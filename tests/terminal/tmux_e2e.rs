@@ -33,6 +33,21 @@ impl Tmux {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
+    /// Run `cmd` in the session `top`, 120x40, that `screen` reads.
+    fn start(&self, cmd: &str) {
+        self.tmux(&[
+            "new-session",
+            "-d",
+            "-s",
+            "top",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            cmd,
+        ]);
+    }
+
     fn screen(&self) -> String {
         self.tmux(&["capture-pane", "-p", "-t", "top"])
     }
@@ -70,17 +85,7 @@ fn top_demo_in_tmux_starts_its_demo_and_stops_it_on_quit() {
         env!("CARGO_BIN_EXE_asyncmem"),
         status.display()
     );
-    tmux.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &cmd,
-    ]);
+    tmux.start(&cmd);
     tmux.wait_for("the demo's tasks", |s| {
         s.contains("boxed-32k") && s.contains("● connected")
     });
@@ -153,17 +158,7 @@ fn the_terminal_going_away_resumes_the_target_top_paused() {
     assert!(before >= 3, "a live target sends updates: {before}");
     let tmux = Tmux::new();
     let cmd = format!("exec {} top --addr {addr}", env!("CARGO_BIN_EXE_asyncmem"));
-    tmux.tmux(&[
-        "new-session",
-        "-d",
-        "-s",
-        "top",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        &cmd,
-    ]);
+    tmux.start(&cmd);
     tmux.wait_for("the connection", |s| s.contains("● connected"));
     tmux.tmux(&["send-keys", "-t", "top", "Space"]);
     tmux.wait_for("the pause", |s| s.contains("PAUSED"));
