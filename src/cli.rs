@@ -181,6 +181,7 @@ impl ConnectArgs {
         ConsoleConfig {
             max_message_bytes: self.max_message_size,
             connect_timeout: self.connect_timeout,
+            max_tasks: self.max_tasks,
         }
     }
 

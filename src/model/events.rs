@@ -50,6 +50,9 @@ pub enum Connection {
 #[derive(Debug)]
 pub enum Event {
     Update(Box<proto::instrument::Update>),
+    /// Tasks an update announced that were not decoded: over `--max-tasks`
+    /// ([`crate::source::decode`]).
+    NotTracked(u64),
     Rss(RssSample),
     /// The console stream (re)connected to `pid` (if known).
     Connected {

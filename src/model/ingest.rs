@@ -232,6 +232,11 @@ impl Model {
             self.warnings.add(WarningKind::Malformed, 1, self.now);
             return;
         };
+        if self.table.slot_of(id).is_none() && self.table.is_full() {
+            // Not tracked: said once, before its strings take room in the interner.
+            self.warnings.add(WarningKind::TaskLimit, 1, self.now);
+            return;
+        }
         let fields = self.parse_fields(msg);
         let location = self.location_of(msg);
         let kind =
@@ -323,7 +328,7 @@ impl Model {
             // is missing from the picture.
             return;
         }
-        if self.table.len() >= self.cfg.max_tasks {
+        if self.table.is_full() {
             // The table is full: these are the stats of a task it could not take (counted
             // once, as not tracked, when it was announced), or of one it would refuse now.
             // Counting them again as unannounced would count each untracked task twice.

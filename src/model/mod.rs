@@ -183,6 +183,7 @@ impl Model {
     pub fn apply(&mut self, event: Event) {
         match event {
             Event::Update(update) => self.apply_update(&update),
+            Event::NotTracked(n) => self.warnings.add(WarningKind::TaskLimit, n, self.now),
             Event::Rss(sample) => self.apply_rss(sample),
             Event::Connected { pid } => self.on_connected(pid),
             Event::Disconnected { attempt, reason } => {

@@ -73,6 +73,11 @@ impl Table {
         self.slots.len() - self.free.len()
     }
 
+    /// Whether `--max-tasks` tasks are held: a new one would be refused.
+    pub(super) fn is_full(&self) -> bool {
+        self.len() >= self.max_tasks
+    }
+
     /// Room for `new_tasks` more tasks at once, instead of doubling (and copying) on the way.
     pub(super) fn reserve(&mut self, new_tasks: usize) {
         let more = new_tasks.saturating_sub(self.free.len());
@@ -149,7 +154,7 @@ impl Table {
     /// Store `task`, which then answers to its console id. False (and not stored) when the table
     /// is full.
     pub(super) fn insert(&mut self, task: Task) -> bool {
-        if self.len() >= self.max_tasks {
+        if self.is_full() {
             return false;
         }
         self.counts.add(&task);

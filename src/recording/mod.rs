@@ -29,8 +29,9 @@ use serde::{Deserialize, Serialize};
 /// PNG's signature does).
 pub const MAGIC: &[u8; 12] = b"ASYNCMEM\r\n\x1a\n";
 
-/// The format version this build writes and the newest it reads.
-pub const VERSION: u16 = 1;
+/// The format version this build writes and the newest it reads. Version 2 added the
+/// `NotTracked` frame; a version 1 file reads as before.
+pub const VERSION: u16 = 2;
 
 /// Largest header accepted.
 pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
@@ -66,6 +67,8 @@ pub enum Kind {
     NoConsole = 8,
     /// The recording ended cleanly.
     End = 9,
+    /// Tasks an update announced over `--max-tasks` (a count).
+    NotTracked = 10,
 }
 
 impl Kind {
@@ -80,6 +83,7 @@ impl Kind {
             7 => Kind::TargetExited,
             8 => Kind::NoConsole,
             9 => Kind::End,
+            10 => Kind::NotTracked,
             _ => return None,
         })
     }

@@ -257,6 +257,7 @@ fn decode(kind: Kind, at: Nanos, mut p: &[u8]) -> Result<Option<Event>, String> 
             [b] => Event::Paused(*b != 0),
             _ => return Err("a Paused frame without its one byte".into()),
         },
+        Kind::NotTracked => Event::NotTracked(varint(&mut p)?),
         Kind::TargetExited => Event::TargetExited,
         Kind::NoConsole => Event::NoConsole,
         Kind::End => return Ok(None),

@@ -49,6 +49,7 @@ fn events() -> Vec<(i64, Event)> {
         (6_000, Event::Connected { pid: None }),
         (7_000, Event::Paused(true)),
         (8_000, Event::Details(Box::default())),
+        (8_500, Event::NotTracked(990_000)),
         (9_000, Event::NoConsole),
         (10_000, Event::TargetExited),
     ]

@@ -118,6 +118,9 @@ pub fn encode_frame(buf: &mut Vec<u8>, at: Nanos, event: &Event) {
             prost::encoding::encode_varint(u64::from(*attempt), b);
             b.extend_from_slice(truncate_utf8(reason, MAX_REASON_BYTES).as_bytes());
         }),
+        Event::NotTracked(n) => encode_body(buf, Kind::NotTracked, at, |b| {
+            prost::encoding::encode_varint(*n, b);
+        }),
         Event::Paused(p) => encode_body(buf, Kind::Paused, at, |b| b.push(u8::from(*p))),
         Event::Details(d) => encode_body(buf, Kind::Details, at, |b| d.encode(b).unwrap_or(())),
         Event::TargetExited => encode_body(buf, Kind::TargetExited, at, |_| {}),

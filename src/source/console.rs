@@ -6,13 +6,13 @@ use std::time::Duration;
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::{
     InstrumentRequest, PauseRequest, ResumeRequest, StateRequest, TaskDetailsRequest, Temporality,
-    Update,
 };
 use hyper_util::rt::TokioIo;
 use tokio::sync::mpsc;
 use tonic::transport::{Channel, Endpoint as TonicEndpoint};
 use tonic::{Code, Streaming};
 
+use super::decode::{Decoded, UpdateCodec};
 use super::{alive, discover, Endpoint};
 use crate::error::AttachError;
 use crate::model::Event;
@@ -31,6 +31,8 @@ pub struct ConsoleConfig {
     pub max_message_bytes: usize,
     /// Bound on connecting and on the server's first answer.
     pub connect_timeout: Duration,
+    /// Most tasks decoded per connection (`--max-tasks`): see [`super::decode`].
+    pub max_tasks: usize,
 }
 
 impl Default for ConsoleConfig {
@@ -38,6 +40,7 @@ impl Default for ConsoleConfig {
         ConsoleConfig {
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+            max_tasks: crate::model::ModelConfig::default().max_tasks,
         }
     }
 }
@@ -60,7 +63,7 @@ pub enum Control {
 pub struct Attached {
     pub endpoint: Endpoint,
     pub client: InstrumentClient<Channel>,
-    pub updates: Streaming<Update>,
+    pub updates: Streaming<Decoded>,
 }
 
 async fn channel(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Channel, AttachError> {
@@ -130,10 +133,9 @@ fn not_console(endpoint: &Endpoint, e: impl std::fmt::Display) -> AttachError {
 pub async fn attach(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Attached, AttachError> {
     let work = async {
         let channel = channel(endpoint, cfg).await?;
-        let mut client =
-            InstrumentClient::new(channel).max_decoding_message_size(cfg.max_message_bytes);
-        let updates = client
-            .watch_updates(InstrumentRequest {})
+        let client =
+            InstrumentClient::new(channel.clone()).max_decoding_message_size(cfg.max_message_bytes);
+        let updates = watch_updates(channel, cfg)
             .await
             .map_err(|status| match status.code() {
                 Code::Unimplemented => AttachError::NotConsole {
@@ -153,8 +155,7 @@ pub async fn attach(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Attached
                         status.message()
                     ),
                 },
-            })?
-            .into_inner();
+            })?;
         Ok(Attached {
             endpoint: endpoint.clone(),
             client,
@@ -168,6 +169,28 @@ pub async fn attach(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Attached
             after: cfg.connect_timeout,
         }),
     }
+}
+
+/// `WatchUpdates`, as `InstrumentClient::watch_updates` calls it but decoded within
+/// `--max-tasks` ([`UpdateCodec`]).
+async fn watch_updates(
+    channel: Channel,
+    cfg: &ConsoleConfig,
+) -> Result<Streaming<Decoded>, tonic::Status> {
+    let mut grpc =
+        tonic::client::Grpc::new(channel).max_decoding_message_size(cfg.max_message_bytes);
+    grpc.ready()
+        .await
+        .map_err(|e| tonic::Status::unknown(format!("Service was not ready: {e}")))?;
+    let path = tonic::codegen::http::uri::PathAndQuery::from_static(
+        "/rs.tokio.console.instrument.Instrument/WatchUpdates",
+    );
+    let request = tonic::Request::new(InstrumentRequest {});
+    let codec = UpdateCodec::new(cfg.max_tasks);
+    Ok(grpc
+        .server_streaming(request, path, codec)
+        .await?
+        .into_inner())
 }
 
 /// Whether `e` is an endpoint that said nothing in time (hung, or a silent server).
@@ -466,8 +489,11 @@ async fn stream(
     let reason = loop {
         tokio::select! {
             msg = updates.message() => match msg {
-                Ok(Some(update)) => {
+                Ok(Some(Decoded { update, not_tracked })) => {
                     if tx.send(Event::Update(Box::new(update))).await.is_err() {
+                        break None;
+                    }
+                    if not_tracked > 0 && tx.send(Event::NotTracked(not_tracked)).await.is_err() {
                         break None;
                     }
                 }

@@ -3,6 +3,7 @@
 //! [`crate::model::Event`]s on a bounded channel; nothing here knows about the model's insides.
 
 pub mod console;
+pub mod decode;
 pub mod discover;
 pub mod endpoint;
 pub mod replay;
