@@ -510,18 +510,18 @@ fn check_invariants(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseErro
     }
 
     let mut kinds: HashSet<WarningKind> = HashSet::new();
-    for w in model.warnings.iter() {
+    for w in model.warnings().iter() {
         prop_assert!(kinds.insert(w.kind), "two warnings of kind {:?}", w.kind);
         prop_assert!(w.count > 0, "warning {:?} with count 0", w.kind);
     }
-    prop_assert_eq!(kinds.len(), model.warnings.len());
+    prop_assert_eq!(kinds.len(), model.warnings().len());
 
     // `Series::new` keeps at least 2 samples whatever `max_samples` says (`max_samples.max(2)`).
     let cap = cfg.max_samples.max(2);
     prop_assert!(
-        model.series.len() <= cap,
+        model.series().len() <= cap,
         "series holds {} samples, cap {}",
-        model.series.len(),
+        model.series().len(),
         cap
     );
     Ok(())
@@ -529,7 +529,7 @@ fn check_invariants(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseErro
 
 /// After an update, no done task is older than the retention (relative to the model's `now`).
 fn check_retention(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseError> {
-    let horizon = model.now.saturating_sub(nanos_of(cfg.retain_done));
+    let horizon = model.now().saturating_sub(nanos_of(cfg.retain_done));
     for t in model.tasks() {
         if t.state() == TaskState::Done {
             prop_assert!(
@@ -538,7 +538,7 @@ fn check_retention(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseError
                 t.uid,
                 t.stats.dropped_at,
                 horizon,
-                model.now
+                model.now()
             );
         }
     }
@@ -552,12 +552,12 @@ fn nanos_of(d: Duration) -> i64 {
 fn run(cfg: ModelConfig, steps: Vec<Step>) -> Result<Model, TestCaseError> {
     let mut model = Model::new(cfg.clone());
     check_invariants(&model, &cfg)?;
-    let mut last_now = model.now;
+    let mut last_now = model.now();
     for step in steps {
         apply(&mut model, step);
         check_invariants(&model, &cfg)?;
-        prop_assert!(model.now >= last_now, "model.now went backwards");
-        last_now = model.now;
+        prop_assert!(model.now() >= last_now, "model.now went backwards");
+        last_now = model.now();
     }
     Ok(model)
 }
@@ -996,9 +996,9 @@ fn over_the_wire<M: prost::Message + Default>(msg: &M) -> Result<M, TestCaseErro
 /// Values derived from each task's state stay sane whatever the input.
 fn check_derived(model: &Model) -> Result<(), TestCaseError> {
     for t in model.tasks() {
-        let total = t.total_ns(model.now);
+        let total = t.total_ns(model.now());
         prop_assert!(
-            t.idle_ns(model.now) <= total,
+            t.idle_ns(model.now()) <= total,
             "idle exceeds total for uid {}",
             t.uid
         );
@@ -1016,8 +1016,8 @@ fn check_derived(model: &Model) -> Result<(), TestCaseError> {
         let done = t.state() == TaskState::Done;
         prop_assert_eq!(done, t.stats.dropped_at != 0);
     }
-    let _ = model.lag.current(model.now);
-    let _ = model.lag.missing_estimate();
+    let _ = model.lag().current(model.now());
+    let _ = model.lag().missing_estimate();
     if let Some(d) = model.details() {
         for h in [&d.poll_times, &d.scheduled_times].into_iter().flatten() {
             // A decoded histogram answers its quantiles without panicking.
@@ -1045,7 +1045,7 @@ fn heap_bound(cfg: &ModelConfig, input_bytes: usize) -> usize {
 fn fuzz_run(cfg: ModelConfig, steps: Vec<FuzzStep>) -> Result<(), TestCaseError> {
     let mut model = Model::new(cfg.clone());
     let mut input_bytes = 0usize;
-    let mut last_now = model.now;
+    let mut last_now = model.now();
     for step in steps {
         let rewound = matches!(step, FuzzStep::Rewind);
         match step {
@@ -1068,9 +1068,9 @@ fn fuzz_run(cfg: ModelConfig, steps: Vec<FuzzStep>) -> Result<(), TestCaseError>
             prop_assert_eq!(model.len(), 0);
             input_bytes = 0;
         } else {
-            prop_assert!(model.now >= last_now, "model.now went backwards");
+            prop_assert!(model.now() >= last_now, "model.now went backwards");
         }
-        last_now = model.now;
+        last_now = model.now();
         let heap = model.approx_heap_bytes();
         let bound = heap_bound(&cfg, input_bytes);
         prop_assert!(
@@ -1174,7 +1174,7 @@ fn retention_applies_to_updates_without_task_update() {
     assert_eq!(m.counts().done, 1);
     // 10 s: the drop at 1 s is 9 s old, past the 6 s retention
     m.apply_update(&empty_update(10 * SEC, None));
-    assert_eq!(m.now, 10 * SEC);
+    assert_eq!(m.now(), 10 * SEC);
     assert_eq!(m.counts().done, 0, "done task outlived retain_done");
     assert_eq!(m.len(), 0);
 }
