@@ -39,7 +39,7 @@ fn bench_ingest(c: &mut Criterion) {
         m.apply_update(&first);
         assert_eq!(m.len(), TASKS);
         assert_eq!(m.counts().live(), TASKS as u64);
-        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        assert!(m.warnings().is_empty(), "{:?}", m.warnings());
     }
     group.bench_function("new_tasks_100k", |b| {
         b.iter_batched(
@@ -64,7 +64,7 @@ fn bench_ingest(c: &mut Criterion) {
         })
     });
     assert_eq!(model.len(), TASKS);
-    assert!(model.warnings.is_empty(), "{:?}", model.warnings);
+    assert!(model.warnings().is_empty(), "{:?}", model.warnings());
     drop(model);
 
     // Not the first update: 100k new tasks arrive while the model already holds 100k (a spawn
@@ -79,7 +79,7 @@ fn bench_ingest(c: &mut Criterion) {
         let mut m = holding();
         m.apply_update(&burst);
         assert_eq!(m.len(), 2 * TASKS);
-        assert!(m.warnings.is_empty(), "{:?}", m.warnings);
+        assert!(m.warnings().is_empty(), "{:?}", m.warnings());
     }
     group.bench_function("burst_100k_on_100k", |b| {
         b.iter_batched(

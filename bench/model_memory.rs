@@ -95,7 +95,7 @@ fn measure(tasks: usize) -> Row {
     drop(update);
     let after = live();
     assert_eq!(model.len(), tasks);
-    assert!(model.warnings.is_empty(), "{:?}", model.warnings);
+    assert!(model.warnings().is_empty(), "{:?}", model.warnings());
     let row = Row {
         tasks,
         update_bytes: built - baseline,

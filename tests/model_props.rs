@@ -17,7 +17,7 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use asyncmem::model::{Event, Model, ModelConfig, RssSample, TaskState, WarningKind};
@@ -216,7 +216,16 @@ fn value() -> BoxedStrategy<Option<Value>> {
 }
 
 fn field() -> BoxedStrategy<proto::Field> {
-    (meta_id(), field_name(), value())
+    field_of(meta_id(), field_name(), value())
+}
+
+/// A field from strategies for its parts.
+fn field_of(
+    metadata_id: impl Strategy<Value = Option<proto::MetaId>> + 'static,
+    name: impl Strategy<Value = Option<Name>> + 'static,
+    value: impl Strategy<Value = Option<Value>> + 'static,
+) -> BoxedStrategy<proto::Field> {
+    (metadata_id, name, value)
         .prop_map(|(metadata_id, name, value)| proto::Field {
             metadata_id,
             name,
@@ -303,50 +312,47 @@ fn poll_stats() -> BoxedStrategy<Option<proto::PollStats>> {
     .boxed()
 }
 
-fn stats() -> BoxedStrategy<Stats> {
-    (
-        timestamp(),
-        dropped_at(),
-        big_u64(),
-        big_u64(),
-        big_u64(),
-        timestamp(),
-        poll_stats(),
-        big_u64(),
-        duration(),
-    )
-        .prop_map(
-            |(
-                created_at,
-                dropped_at,
-                wakes,
-                waker_clones,
-                waker_drops,
-                last_wake,
-                poll_stats,
-                self_wakes,
-                scheduled_time,
-            )| Stats {
-                created_at,
-                dropped_at,
-                wakes,
-                waker_clones,
-                waker_drops,
-                last_wake,
-                poll_stats,
-                self_wakes,
-                scheduled_time,
-            },
-        )
-        .boxed()
+prop_compose! {
+    fn stats()(
+        created_at in timestamp(),
+        dropped_at in dropped_at(),
+        wakes in big_u64(),
+        waker_clones in big_u64(),
+        waker_drops in big_u64(),
+        last_wake in timestamp(),
+        poll_stats in poll_stats(),
+        self_wakes in big_u64(),
+        scheduled_time in duration(),
+    ) -> Stats {
+        Stats {
+            created_at,
+            dropped_at,
+            wakes,
+            waker_clones,
+            waker_drops,
+            last_wake,
+            poll_stats,
+            self_wakes,
+            scheduled_time,
+        }
+    }
 }
 
 fn task_update(shape: Shape) -> BoxedStrategy<TaskUpdate> {
-    (
+    task_update_of(
         vec(ptask(shape), 0..=shape.width),
         hash_map(console_id(shape), stats(), 0..=shape.width),
         prop_oneof![2 => Just(0u64), 4 => 0u64..20, 1 => any::<u64>()],
     )
+}
+
+/// A task update from strategies for its parts.
+fn task_update_of(
+    new_tasks: impl Strategy<Value = Vec<PTask>> + 'static,
+    stats_update: impl Strategy<Value = HashMap<u64, Stats>> + 'static,
+    dropped_events: impl Strategy<Value = u64> + 'static,
+) -> BoxedStrategy<TaskUpdate> {
+    (new_tasks, stats_update, dropped_events)
         .prop_map(|(new_tasks, stats_update, dropped_events)| TaskUpdate {
             new_tasks,
             stats_update,
@@ -356,7 +362,8 @@ fn task_update(shape: Shape) -> BoxedStrategy<TaskUpdate> {
 }
 
 fn new_metadata() -> BoxedStrategy<Option<proto::RegisterMetadata>> {
-    let one = (
+    register_metadata_of(
+        (2, 3),
         prop::option::weighted(0.85, (0u64..4).prop_map(|id| proto::MetaId { id })),
         prop::option::weighted(
             0.85,
@@ -368,20 +375,37 @@ fn new_metadata() -> BoxedStrategy<Option<proto::RegisterMetadata>> {
             }),
         ),
     )
+}
+
+/// No metadata or up to 3 callsites (weights `absent`, `present`), each with an id and a
+/// metadata drawn from the strategies.
+fn register_metadata_of(
+    (absent, present): (u32, u32),
+    id: impl Strategy<Value = Option<proto::MetaId>> + 'static,
+    metadata: impl Strategy<Value = Option<proto::Metadata>> + 'static,
+) -> BoxedStrategy<Option<proto::RegisterMetadata>> {
+    let one = (id, metadata)
         .prop_map(|(id, metadata)| proto::register_metadata::NewMetadata { id, metadata });
     prop_oneof![
-        2 => Just(None),
-        3 => vec(one, 0..4).prop_map(|metadata| Some(proto::RegisterMetadata { metadata })),
+        absent => Just(None),
+        present => vec(one, 0..4).prop_map(|metadata| Some(proto::RegisterMetadata { metadata })),
     ]
     .boxed()
 }
 
 fn update(shape: Shape) -> BoxedStrategy<Update> {
-    (
-        timestamp(),
+    update_of(
         prop::option::weighted(0.85, task_update(shape)),
         new_metadata(),
     )
+}
+
+/// An update at any `timestamp()` from strategies for its task update and its metadata.
+fn update_of(
+    task_update: impl Strategy<Value = Option<TaskUpdate>> + 'static,
+    new_metadata: impl Strategy<Value = Option<proto::RegisterMetadata>> + 'static,
+) -> BoxedStrategy<Update> {
+    (timestamp(), task_update, new_metadata)
         .prop_map(|(now, task_update, new_metadata)| Update {
             now,
             task_update,
@@ -510,18 +534,18 @@ fn check_invariants(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseErro
     }
 
     let mut kinds: HashSet<WarningKind> = HashSet::new();
-    for w in model.warnings.iter() {
+    for w in model.warnings().iter() {
         prop_assert!(kinds.insert(w.kind), "two warnings of kind {:?}", w.kind);
         prop_assert!(w.count > 0, "warning {:?} with count 0", w.kind);
     }
-    prop_assert_eq!(kinds.len(), model.warnings.len());
+    prop_assert_eq!(kinds.len(), model.warnings().len());
 
     // `Series::new` keeps at least 2 samples whatever `max_samples` says (`max_samples.max(2)`).
     let cap = cfg.max_samples.max(2);
     prop_assert!(
-        model.series.len() <= cap,
+        model.series().len() <= cap,
         "series holds {} samples, cap {}",
-        model.series.len(),
+        model.series().len(),
         cap
     );
     Ok(())
@@ -529,7 +553,7 @@ fn check_invariants(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseErro
 
 /// After an update, no done task is older than the retention (relative to the model's `now`).
 fn check_retention(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseError> {
-    let horizon = model.now.saturating_sub(nanos_of(cfg.retain_done));
+    let horizon = model.now().saturating_sub(nanos_of(cfg.retain_done));
     for t in model.tasks() {
         if t.state() == TaskState::Done {
             prop_assert!(
@@ -538,7 +562,7 @@ fn check_retention(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseError
                 t.uid,
                 t.stats.dropped_at,
                 horizon,
-                model.now
+                model.now()
             );
         }
     }
@@ -552,12 +576,12 @@ fn nanos_of(d: Duration) -> i64 {
 fn run(cfg: ModelConfig, steps: Vec<Step>) -> Result<Model, TestCaseError> {
     let mut model = Model::new(cfg.clone());
     check_invariants(&model, &cfg)?;
-    let mut last_now = model.now;
+    let mut last_now = model.now();
     for step in steps {
         apply(&mut model, step);
         check_invariants(&model, &cfg)?;
-        prop_assert!(model.now >= last_now, "model.now went backwards");
-        last_now = model.now;
+        prop_assert!(model.now() >= last_now, "model.now went backwards");
+        last_now = model.now();
     }
     Ok(model)
 }
@@ -702,6 +726,11 @@ fn hostile_id() -> BoxedStrategy<u64> {
 
 /// Names a target chooses: terminal escapes, newlines, bidi overrides, NULs and 64 KiB ones.
 fn hostile_name() -> BoxedStrategy<String> {
+    // Rare: each is up to 64 KiB.
+    let long = prop::bool::weighted(0.05).prop_flat_map(|huge| {
+        let k = if huge { 1usize..=4 } else { 1usize..=2 };
+        k.prop_map(move |k| "\u{1b}[2J".repeat(if huge { k * 4096 } else { k }))
+    });
     prop_oneof![
         4 => prop::sample::select(vec![
             "\u{1b}[2J\u{1b}[H",
@@ -715,11 +744,7 @@ fn hostile_name() -> BoxedStrategy<String> {
         .prop_map(String::from),
         4 => "[\\x00-\\x1f\\x7f a-z]{0,24}",
         2 => text(),
-        // Rare: each is up to 64 KiB.
-        1 => prop::bool::weighted(0.05).prop_flat_map(|huge| {
-            let k = if huge { 1usize..=4 } else { 1usize..=2 };
-            k.prop_map(move |k| "\u{1b}[2J".repeat(if huge { k * 4096 } else { k }))
-        }),
+        1 => long,
     ]
     .boxed()
 }
@@ -753,13 +778,7 @@ fn hostile_field() -> BoxedStrategy<proto::Field> {
         1 => prop_oneof![Just(u64::MAX), Just(0u64), any::<u64>()]
             .prop_map(|id| Some(proto::MetaId { id })),
     ];
-    (meta, name, value)
-        .prop_map(|(metadata_id, name, value)| proto::Field {
-            metadata_id,
-            name,
-            value,
-        })
-        .boxed()
+    field_of(meta, name, value)
 }
 
 fn hostile_task() -> BoxedStrategy<PTask> {
@@ -794,7 +813,7 @@ fn hostile_task() -> BoxedStrategy<PTask> {
 }
 
 fn hostile_task_update() -> BoxedStrategy<TaskUpdate> {
-    (
+    task_update_of(
         vec(hostile_task(), 0..6),
         // Stats for announced ids, unknown ids and the edges, in the same update.
         hash_map(hostile_id(), stats(), 0..6),
@@ -804,12 +823,6 @@ fn hostile_task_update() -> BoxedStrategy<TaskUpdate> {
             1 => prop_oneof![Just(u64::MAX), Just(u64::MAX - 1), any::<u64>()],
         ],
     )
-        .prop_map(|(new_tasks, stats_update, dropped_events)| TaskUpdate {
-            new_tasks,
-            stats_update,
-            dropped_events,
-        })
-        .boxed()
 }
 
 /// Metadata with odd ids (0, u64::MAX, repeated) and field-name lists empty, long or hostile.
@@ -819,7 +832,8 @@ fn hostile_metadata() -> BoxedStrategy<Option<proto::RegisterMetadata>> {
         1 => vec(hostile_name(), 0..4),
         1 => (0usize..300).prop_map(|n| vec!["size.bytes".to_string(); n]),
     ];
-    let one = (
+    register_metadata_of(
+        (3, 2),
         prop::option::weighted(
             0.9,
             prop_oneof![4 => 0u64..4, 1 => Just(u64::MAX), 1 => any::<u64>()]
@@ -840,28 +854,13 @@ fn hostile_metadata() -> BoxedStrategy<Option<proto::RegisterMetadata>> {
                 }),
         ),
     )
-        .prop_map(|(id, metadata)| proto::register_metadata::NewMetadata { id, metadata });
-    prop_oneof![
-        3 => Just(None),
-        2 => vec(one, 0..4).prop_map(|metadata| Some(proto::RegisterMetadata { metadata })),
-    ]
-    .boxed()
 }
 
 fn hostile_update() -> BoxedStrategy<Update> {
-    (
-        timestamp(),
+    update_of(
         prop::option::weighted(0.9, hostile_task_update()),
         hostile_metadata(),
     )
-        .prop_map(|(now, task_update, new_metadata)| Update {
-            now,
-            task_update,
-            resource_update: None,
-            async_op_update: None,
-            new_metadata,
-        })
-        .boxed()
 }
 
 /// A V2-serialized HdrHistogram of some durations.
@@ -920,26 +919,18 @@ fn histogram_bytes() -> BoxedStrategy<Vec<u8>> {
 }
 
 fn duration_histogram() -> BoxedStrategy<Option<proto::tasks::DurationHistogram>> {
-    prop::option::weighted(
-        0.8,
-        (
-            histogram_bytes(),
-            big_u64(),
-            big_u64(),
-            prop::option::of(big_u64()),
-        )
-            .prop_map(
-                |(raw_histogram, max_value, high_outliers, highest_outlier)| {
-                    proto::tasks::DurationHistogram {
-                        raw_histogram,
-                        max_value,
-                        high_outliers,
-                        highest_outlier,
-                    }
-                },
-            ),
-    )
-    .boxed()
+    prop::option::weighted(0.8, some_duration_histogram()).boxed()
+}
+
+prop_compose! {
+    fn some_duration_histogram()(
+        raw_histogram in histogram_bytes(),
+        max_value in big_u64(),
+        high_outliers in big_u64(),
+        highest_outlier in prop::option::of(big_u64()),
+    ) -> proto::tasks::DurationHistogram {
+        proto::tasks::DurationHistogram { raw_histogram, max_value, high_outliers, highest_outlier }
+    }
 }
 
 fn hostile_details() -> BoxedStrategy<proto::tasks::TaskDetails> {
@@ -996,9 +987,9 @@ fn over_the_wire<M: prost::Message + Default>(msg: &M) -> Result<M, TestCaseErro
 /// Values derived from each task's state stay sane whatever the input.
 fn check_derived(model: &Model) -> Result<(), TestCaseError> {
     for t in model.tasks() {
-        let total = t.total_ns(model.now);
+        let total = t.total_ns(model.now());
         prop_assert!(
-            t.idle_ns(model.now) <= total,
+            t.idle_ns(model.now()) <= total,
             "idle exceeds total for uid {}",
             t.uid
         );
@@ -1016,8 +1007,8 @@ fn check_derived(model: &Model) -> Result<(), TestCaseError> {
         let done = t.state() == TaskState::Done;
         prop_assert_eq!(done, t.stats.dropped_at != 0);
     }
-    let _ = model.lag.current(model.now);
-    let _ = model.lag.missing_estimate();
+    let _ = model.lag().current(model.now());
+    let _ = model.lag().missing_estimate();
     if let Some(d) = model.details() {
         for h in [&d.poll_times, &d.scheduled_times].into_iter().flatten() {
             // A decoded histogram answers its quantiles without panicking.
@@ -1045,7 +1036,7 @@ fn heap_bound(cfg: &ModelConfig, input_bytes: usize) -> usize {
 fn fuzz_run(cfg: ModelConfig, steps: Vec<FuzzStep>) -> Result<(), TestCaseError> {
     let mut model = Model::new(cfg.clone());
     let mut input_bytes = 0usize;
-    let mut last_now = model.now;
+    let mut last_now = model.now();
     for step in steps {
         let rewound = matches!(step, FuzzStep::Rewind);
         match step {
@@ -1068,9 +1059,9 @@ fn fuzz_run(cfg: ModelConfig, steps: Vec<FuzzStep>) -> Result<(), TestCaseError>
             prop_assert_eq!(model.len(), 0);
             input_bytes = 0;
         } else {
-            prop_assert!(model.now >= last_now, "model.now went backwards");
+            prop_assert!(model.now() >= last_now, "model.now went backwards");
         }
-        last_now = model.now;
+        last_now = model.now();
         let heap = model.approx_heap_bytes();
         let bound = heap_bound(&cfg, input_bytes);
         prop_assert!(
@@ -1174,7 +1165,7 @@ fn retention_applies_to_updates_without_task_update() {
     assert_eq!(m.counts().done, 1);
     // 10 s: the drop at 1 s is 9 s old, past the 6 s retention
     m.apply_update(&empty_update(10 * SEC, None));
-    assert_eq!(m.now, 10 * SEC);
+    assert_eq!(m.now(), 10 * SEC);
     assert_eq!(m.counts().done, 0, "done task outlived retain_done");
     assert_eq!(m.len(), 0);
 }

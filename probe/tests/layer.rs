@@ -8,21 +8,15 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-mod common;
+use tracing_subscriber::prelude::*;
 
-use std::time::Duration;
+mod common;
 
 #[test]
 fn the_layer_composed_with_a_registry_serves_the_tasks() {
-    let port = asyncmem_testkit::free_port();
-    use tracing_subscriber::prelude::*;
+    let (probe, port) = common::probe_on_a_free_port();
     tracing_subscriber::registry()
-        .with(
-            asyncmem_probe::Builder::default()
-                .server_addr(([127, 0, 0, 1], port))
-                .publish_interval(Duration::from_millis(50))
-                .spawn(),
-        )
+        .with(probe.spawn())
         .with(
             tracing_subscriber::fmt::layer()
                 .with_filter(tracing_subscriber::EnvFilter::new("error")),

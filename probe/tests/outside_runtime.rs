@@ -10,15 +10,10 @@
 
 mod common;
 
-use std::time::Duration;
-
 #[test]
 fn init_outside_a_runtime_serves_the_tasks_of_a_later_runtime() {
-    let port = asyncmem_testkit::free_port();
-    asyncmem_probe::Builder::default()
-        .server_addr(([127, 0, 0, 1], port))
-        .publish_interval(Duration::from_millis(50))
-        .init();
+    let (probe, port) = common::probe_on_a_free_port();
+    probe.init();
     // Already installed: reported, not a panic.
     asyncmem_probe::init();
     common::fifty_tasks_reach_a_watcher(port);

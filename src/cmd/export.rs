@@ -93,9 +93,9 @@ pub async fn run(args: ExportArgs) -> Result<(), Failure> {
                     break Err(err.into());
                 }
                 Some(event) => {
-                    let was = model.connection.clone();
+                    let was = model.connection().clone();
                     model.apply(event);
-                    log_connection(&was, &model.connection);
+                    log_connection(&was, model.connection());
                 }
             },
         }

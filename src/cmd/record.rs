@@ -45,7 +45,7 @@ pub async fn run(args: RecordArgs) -> Result<(), Failure> {
     let c = model.counts();
     eprintln!(
         "asyncmem: stopped ({why}): {} updates, {} tasks seen ({} live at the end)",
-        model.updates,
+        model.updates(),
         c.live() + c.done,
         c.live()
     );

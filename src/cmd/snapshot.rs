@@ -62,10 +62,10 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     let mut last_live = u64::MAX;
     let mut last_drop: Option<String> = None;
     let incomplete = loop {
-        let rss_in = session.target.pid.is_none() || model.last_rss.is_some();
+        let rss_in = session.target.pid.is_none() || model.last_rss().is_some();
         let reason = model.incomplete_reason();
         let settled = settle.is_none_or(|s| last_change.elapsed() >= s);
-        if model.updates > 0 && rss_in && started.elapsed() >= wait {
+        if model.updates() > 0 && rss_in && started.elapsed() >= wait {
             if reason.is_none() && settled {
                 break None;
             }
@@ -78,7 +78,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
         let event = tokio::select! {
             e = session.events.recv() => e,
             _ = tokio::time::sleep(POLL) => continue,
-            _ = tokio::time::sleep_until(deadline), if model.updates == 0 => {
+            _ = tokio::time::sleep_until(deadline), if model.updates() == 0 => {
                 // Say why the stream kept dropping, if it did (e.g. over --max-message-size).
                 let last = last_drop.map(|r| format!(" (the stream dropped: {r})")).unwrap_or_default();
                 return Err(AttachError::Timeout {
@@ -92,7 +92,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
         }
         match event {
             Some(Event::TargetExited) | None => {
-                if model.updates == 0 {
+                if model.updates() == 0 {
                     return Err(exited(&session.target).into());
                 }
                 // Print what we have, and say that it stops short.
@@ -119,7 +119,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             }
             Some(event) => {
                 model.apply(event);
-                if model.updates > 0 && complete_by.is_none() {
+                if model.updates() > 0 && complete_by.is_none() {
                     complete_by = Some(Instant::now() + args.timeout);
                 }
             }
@@ -187,7 +187,7 @@ fn write_snapshot(
         (Format::Csv, false) => output::csv::write_tasks(&mut out, model, &lints)?,
         (Format::Csv, true) => output::csv::write_series(&mut out, model)?,
         (Format::Json, true) => {
-            let samples: Vec<_> = model.series.samples().collect();
+            let samples: Vec<_> = model.series().samples().collect();
             serde_json::to_writer_pretty(&mut out, &samples)?;
             writeln!(out)?;
         }

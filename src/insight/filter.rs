@@ -198,7 +198,7 @@ impl Filter {
                 Cond::Location(s) => has(t.location, s),
                 Cond::State(s) => t.state().as_str().starts_with(s.as_str()),
                 Cond::Kind(s) => t.kind.as_str().starts_with(s.as_str()),
-                Cond::Lint(l) => lints(t, model.now, cfg) & (1 << (*l as u8)) != 0,
+                Cond::Lint(l) => lints(t, model.now(), cfg) & (1 << (*l as u8)) != 0,
                 Cond::Dependency(dep) => origin(model.resolve(t.location)).is_dependency() == *dep,
                 Cond::Boxed => t.boxed,
                 Cond::Num(field, ord, eq, n) => {

@@ -156,15 +156,15 @@ pub struct BytesPerTask {
 pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
     let c = model.counts();
     let mean_future = c.future_bytes.checked_div(c.sized);
-    let last = model.series.last().map_or(0, |s| s.at);
+    let last = model.series().last().map_or(0, |s| s.at);
     let from = window.map_or(i64::MIN, |w| {
         last.saturating_sub(crate::model::time::nanos_of(w))
     });
-    let late_at = model.lag.last_late_at;
-    let in_window = || model.series.samples().filter(move |s| s.at >= from);
+    let late_at = model.lag().last_late_at;
+    let in_window = || model.series().samples().filter(move |s| s.at >= from);
     let late_in_window = late_at != 0 && in_window().any(|s| s.at <= late_at);
     let not_fitted = |reason: String, untrusted: Option<&'static str>| BytesPerTask {
-        samples: model.series.len(),
+        samples: model.series().len(),
         mean_future_bytes: mean_future,
         reason: Some(reason),
         untrusted,
@@ -181,13 +181,13 @@ pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
             };
             return not_fitted(format!(
                 "no trustworthy figure yet: tasks were announced up to {} after their spawn {until}, so RSS and the task count were out of step (since then: {})",
-                crate::present::units::duration_ns(model.lag.max_announce_lag_ns),
+                crate::present::units::duration_ns(model.lag().max_announce_lag_ns),
                 why.reason()
             ), Some("tasks were announced late"));
         }
         Err(why) => return not_fitted(why.reason(), None),
     };
-    let instrumentation = instrumentation_bytes_per_task(model.instrumentation);
+    let instrumentation = instrumentation_bytes_per_task(model.instrumentation());
     let corrected = instrumentation.map(|i| fit.slope - i as f64);
     let other = corrected.zip(mean_future).map(|(c, m)| c - m as f64);
     // The parts after the instrumentation's share inherit that estimate's error: a part
@@ -220,8 +220,8 @@ pub fn bytes_per_task(model: &Model, window: Option<Duration>) -> BytesPerTask {
         untrusted: None,
         instrumentation_bytes: instrumentation,
         caveat: model
-            .lag
-            .current(model.now)
+            .lag()
+            .current(model.now())
             .filter(|l| *l > super::LAG_UNRELIABLE_NS)
             .map(|l| {
                 format!(
@@ -379,9 +379,9 @@ mod tests {
     /// A model whose series is `points` (time in seconds, live tasks, RSS), under the probe.
     fn model_of(points: &[(i64, u64, u64)]) -> Model {
         let mut m = Model::default();
-        m.instrumentation = Instrumentation::Probe;
+        m.set_instrumentation(Instrumentation::Probe);
         for &(at, tasks, rss) in points {
-            m.series.push(Sample {
+            m.series_mut().push(Sample {
                 at: at * 1_000_000_000,
                 live_tasks: tasks,
                 rss_bytes: rss,
@@ -400,7 +400,7 @@ mod tests {
             (2, 200, 9_000_000 + 5_205_000),
             (3, 300, 9_000_000 + 10_410_000),
         ]);
-        m.instrumentation = Instrumentation::ConsoleSubscriber;
+        m.set_instrumentation(Instrumentation::ConsoleSubscriber);
         let b = bytes_per_task(&m, None);
         assert!(
             b.slope.is_some_and(|s| (s - 52_050.0).abs() < 1e-6),
@@ -412,7 +412,7 @@ mod tests {
             (2, 200, 9_000_000 + 4_500_000),
             (3, 300, 9_000_000 + 9_000_000),
         ]);
-        m.instrumentation = Instrumentation::ConsoleSubscriber;
+        m.set_instrumentation(Instrumentation::ConsoleSubscriber);
         assert_eq!(bytes_per_task(&m, None).slope, None);
     }
 
@@ -461,8 +461,8 @@ mod tests {
             .map(|i| (i, 100 * i as u64, 9_000_000 + 100_000 * i as u64))
             .collect();
         let mut m = model_of(&pts);
-        m.lag.last_late_at = 9 * 1_000_000_000;
-        m.lag.max_announce_lag_ns = 3_000_000_000;
+        m.lag_mut().last_late_at = 9 * 1_000_000_000;
+        m.lag_mut().max_announce_lag_ns = 3_000_000_000;
         let b = bytes_per_task(&m, None);
         assert_eq!(b.slope, None);
         assert!(
@@ -476,7 +476,7 @@ mod tests {
         // Late before the window: the window's samples are a figure.
         let b = bytes_per_task(&m, Some(Duration::from_millis(500)));
         assert!(b.slope.is_none(), "one sample in the window");
-        m.lag.last_late_at = 1_000_000_000;
+        m.lag_mut().last_late_at = 1_000_000_000;
         let b = bytes_per_task(&m, None);
         assert_eq!(
             b.samples, 9,

@@ -145,7 +145,7 @@ impl LintCounts {
     /// The lints of the model's live tasks at the model's time, counted; a location is
     /// classified (own or dependency) once per count.
     pub fn count(model: &Model, cfg: &LintConfig) -> Self {
-        let now = model.now;
+        let now = model.now();
         let mut counts = LintCounts {
             at: now,
             ..Default::default()

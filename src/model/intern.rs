@@ -128,9 +128,7 @@ mod tests {
     #[test]
     fn bounded() {
         let mut i = Interner::new(4);
-        let a = i.intern("a");
-        let b = i.intern("b");
-        let c = i.intern("c");
+        let [a, b, c] = ["a", "b", "c"].map(|s| i.intern(s));
         assert_ne!(a, b);
         assert_eq!(i.resolve(c), OVERFLOW);
         assert_eq!(i.intern("a"), a);

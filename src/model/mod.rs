@@ -96,28 +96,28 @@ pub struct Model {
     locations: HashMap<Box<str>, HashMap<LineCol, Sym>>,
     /// Field names of callsites, for fields that name themselves by index.
     metadata_fields: HashMap<u64, Vec<Sym>>,
-    pub series: Series,
-    pub warnings: Warnings,
+    series: Series,
+    warnings: Warnings,
     /// `Update.now` of the latest update (target's clock); 0 before the first.
-    pub now: Nanos,
-    pub last_rss: Option<RssSample>,
-    pub connection: Connection,
+    now: Nanos,
+    last_rss: Option<RssSample>,
+    connection: Connection,
     pid: Option<i32>,
-    pub paused: bool,
+    paused: bool,
     /// Histograms of the watched task, if any.
     details: Option<TaskDetails>,
-    pub lag: Lag,
-    pub instrumentation: Instrumentation,
+    lag: Lag,
+    instrumentation: Instrumentation,
     /// Updates received, in all and on the current connection.
-    pub updates: u64,
+    updates: u64,
     updates_this_connection: u64,
     /// What the current connection's first picture holds.
-    pub initial_state: InitialState,
+    initial_state: InitialState,
     dropped_events: u64,
     /// Set when the events come from a recording.
-    pub playback: Option<Playback>,
+    playback: Option<Playback>,
     /// The console endpoint, when it was found after the session started.
-    pub endpoint: Option<String>,
+    endpoint: Option<String>,
 }
 
 impl Default for Model {
@@ -146,6 +146,66 @@ impl Model {
     /// Forget the watched task's histograms (the view closed, or watches another task).
     pub fn clear_details(&mut self) {
         self.details = None;
+    }
+
+    /// RSS and task counts over time.
+    pub fn series(&self) -> &Series {
+        &self.series
+    }
+
+    /// What went wrong or was capped while ingesting, counted by kind.
+    pub fn warnings(&self) -> &Warnings {
+        &self.warnings
+    }
+
+    /// `Update.now` of the latest update (target's clock); 0 before the first.
+    pub fn now(&self) -> Nanos {
+        self.now
+    }
+
+    /// The latest procfs sample, if one arrived.
+    pub fn last_rss(&self) -> Option<RssSample> {
+        self.last_rss
+    }
+
+    /// The state of the console connection.
+    pub fn connection(&self) -> &Connection {
+        &self.connection
+    }
+
+    /// Whether the target's console says it is paused.
+    pub fn paused(&self) -> bool {
+        self.paused
+    }
+
+    /// How late the console announces tasks, and how many it never announced.
+    pub fn lag(&self) -> &Lag {
+        &self.lag
+    }
+
+    /// What instruments the target (probe, console-subscriber, none), as far as known.
+    pub fn instrumentation(&self) -> Instrumentation {
+        self.instrumentation
+    }
+
+    /// Console updates received, over all connections.
+    pub fn updates(&self) -> u64 {
+        self.updates
+    }
+
+    /// What the current connection's first picture holds.
+    pub fn initial_state(&self) -> InitialState {
+        self.initial_state
+    }
+
+    /// Where a replay stands, when the events come from a recording.
+    pub fn playback(&self) -> Option<&Playback> {
+        self.playback.as_ref()
+    }
+
+    /// The console endpoint, when it was found after the session started.
+    pub fn endpoint(&self) -> Option<&str> {
+        self.endpoint.as_deref()
     }
 
     pub fn new(cfg: ModelConfig) -> Self {
@@ -374,6 +434,23 @@ impl Model {
     /// Heap bytes the model holds for its tasks (slots, index, strings), for benchmarks.
     pub fn approx_heap_bytes(&self) -> usize {
         self.table.heap_bytes() + self.strings.heap_bytes()
+    }
+}
+
+/// For unit tests of what is computed from the model (`insight`): they stage a series, a lag and
+/// an instrumentation by hand instead of through a stream of events.
+#[cfg(test)]
+impl Model {
+    pub(crate) fn set_instrumentation(&mut self, instrumentation: Instrumentation) {
+        self.instrumentation = instrumentation;
+    }
+
+    pub(crate) fn series_mut(&mut self) -> &mut Series {
+        &mut self.series
+    }
+
+    pub(crate) fn lag_mut(&mut self) -> &mut Lag {
+        &mut self.lag
     }
 }
 

@@ -180,36 +180,26 @@ mod tests {
 
     #[test]
     fn state_derivation() {
-        let base = TaskStats {
-            created_at: 10,
-            ..Default::default()
-        };
-        assert_eq!(task(base).state(), TaskState::Idle);
-        let running = TaskStats {
-            last_poll_started: 20,
-            last_poll_ended: 15,
-            ..base
-        };
-        assert_eq!(task(running).state(), TaskState::Running);
-        let scheduled = TaskStats {
-            last_poll_started: 20,
-            last_poll_ended: 25,
-            last_wake: 30,
-            ..base
-        };
-        assert_eq!(task(scheduled).state(), TaskState::Scheduled);
-        let idle = TaskStats {
-            last_wake: 18,
-            last_poll_started: 20,
-            last_poll_ended: 25,
-            ..base
-        };
-        assert_eq!(task(idle).state(), TaskState::Idle);
-        let done = TaskStats {
-            dropped_at: 40,
-            ..running
-        };
-        assert_eq!(task(done).state(), TaskState::Done);
+        // A task created at 10: (last poll started, last poll ended, last wake, dropped at).
+        let cases = [
+            ((0, 0, 0, 0), TaskState::Idle),
+            ((20, 15, 0, 0), TaskState::Running),
+            ((20, 25, 30, 0), TaskState::Scheduled),
+            // woken before its last poll
+            ((20, 25, 18, 0), TaskState::Idle),
+            ((20, 15, 0, 40), TaskState::Done),
+        ];
+        for ((started, ended, woken, dropped), state) in cases {
+            let stats = TaskStats {
+                created_at: 10,
+                last_poll_started: started,
+                last_poll_ended: ended,
+                last_wake: woken,
+                dropped_at: dropped,
+                ..Default::default()
+            };
+            assert_eq!(task(stats).state(), state, "{stats:?}");
+        }
     }
 
     #[test]

@@ -3,6 +3,33 @@
 use super::synth::*;
 use super::*;
 
+/// Unnamed tasks `(console id, tokio id, size)`.
+fn unnamed(tasks: &[(u64, u64, u64)]) -> Vec<PTask> {
+    tasks
+        .iter()
+        .map(|&(id, tokio_id, size)| ptask(id, tokio_id, size, None, ""))
+        .collect()
+}
+
+/// The first update of a connection, at 1 s: unnamed tasks `(console id, tokio id, size)`, each
+/// with the stats of a task created then.
+fn first_update(tasks: &[(u64, u64, u64)]) -> Update {
+    let stats = tasks.iter().map(|&(id, ..)| (id, stats(SEC))).collect();
+    update(SEC, true, unnamed(tasks), stats)
+}
+
+/// An update at `now` (with the metadata if `meta`) announcing unnamed tasks of 8 bytes whose
+/// console and tokio ids are `ids`, created at `created`.
+fn eight_byte_tasks(
+    now: i64,
+    meta: bool,
+    ids: impl Iterator<Item = u64> + Clone,
+    created: i64,
+) -> Update {
+    let tasks = ids.clone().map(|i| ptask(i, i, 8, None, "")).collect();
+    update(now, meta, tasks, ids.map(|i| (i, stats(created))).collect())
+}
+
 #[test]
 fn ingests_tasks_with_sizes_names_and_locations() {
     let mut m = Model::default();
@@ -35,20 +62,9 @@ fn ingests_tasks_with_sizes_names_and_locations() {
 #[test]
 fn duplicate_task_is_deduplicated() {
     let mut m = Model::default();
-    let u = update(
-        SEC,
-        true,
-        vec![ptask(1, 100, 64, None, "")],
-        vec![(1, stats(SEC))],
-    );
-    m.apply_update(&u);
+    m.apply_update(&first_update(&[(1, 100, 64)]));
     // the incremental resend of the same task
-    m.apply_update(&update(
-        2 * SEC,
-        false,
-        vec![ptask(1, 100, 64, None, "")],
-        vec![],
-    ));
+    m.apply_update(&update(2 * SEC, false, unnamed(&[(1, 100, 64)]), vec![]));
     assert_eq!(m.len(), 1);
     assert_eq!(m.counts().live(), 1);
     assert_eq!(m.counts().future_bytes, 64);
@@ -57,18 +73,13 @@ fn duplicate_task_is_deduplicated() {
 #[test]
 fn reused_console_id_starts_a_new_task() {
     let mut m = Model::default();
-    m.apply_update(&update(
-        SEC,
-        true,
-        vec![ptask(7, 100, 64, None, "")],
-        vec![(7, stats(SEC))],
-    ));
+    m.apply_update(&first_update(&[(7, 100, 64)]));
     let first_uid = m.tasks().next().unwrap().uid;
     // same console id, different tokio task: the old one is gone
     m.apply_update(&update(
         2 * SEC,
         false,
-        vec![ptask(7, 200, 128, None, "")],
+        unnamed(&[(7, 200, 128)]),
         vec![(7, stats(2 * SEC))],
     ));
     assert_eq!(m.len(), 2);
@@ -86,12 +97,7 @@ fn reused_console_id_starts_a_new_task() {
 #[test]
 fn states_follow_stats() {
     let mut m = Model::default();
-    m.apply_update(&update(
-        SEC,
-        true,
-        vec![ptask(1, 1, 0, None, "")],
-        vec![(1, stats(SEC))],
-    ));
+    m.apply_update(&first_update(&[(1, 1, 0)]));
     let mut s = stats(SEC);
     s.poll_stats = Some(proto::PollStats {
         polls: 3,
@@ -138,12 +144,7 @@ fn late_attach_is_detected() {
     assert_eq!(m.counts().live(), 2);
     assert_eq!(m.counts().sized, 0);
     // a later announcement fills a placeholder instead of adding a task
-    m.apply_update(&update(
-        2 * SEC,
-        false,
-        vec![ptask(5, 50, 256, None, "")],
-        vec![],
-    ));
+    m.apply_update(&update(2 * SEC, false, unnamed(&[(5, 50, 256)]), vec![]));
     assert_eq!(m.len(), 2);
     assert_eq!(m.counts().future_bytes, 256);
 }
@@ -151,12 +152,7 @@ fn late_attach_is_detected() {
 #[test]
 fn full_initial_state_raises_no_late_attach_warning() {
     let mut m = Model::default();
-    m.apply_update(&update(
-        SEC,
-        true,
-        vec![ptask(1, 1, 8, None, "")],
-        vec![(1, stats(SEC))],
-    ));
+    m.apply_update(&first_update(&[(1, 1, 8)]));
     assert!(m.warnings.get(WarningKind::NoInitialState).is_none());
 }
 
@@ -164,12 +160,7 @@ fn full_initial_state_raises_no_late_attach_warning() {
 fn reconnect_closes_tasks_that_ended_meanwhile() {
     let mut m = Model::default();
     m.on_connected(Some(42));
-    m.apply_update(&update(
-        SEC,
-        true,
-        vec![ptask(1, 1, 8, None, ""), ptask(2, 2, 8, None, "")],
-        vec![(1, stats(SEC)), (2, stats(SEC))],
-    ));
+    m.apply_update(&first_update(&[(1, 1, 8), (2, 2, 8)]));
     m.on_connected(Some(42));
     m.apply_update(&update(
         3 * SEC,
@@ -201,27 +192,28 @@ fn missing_sizes_and_dropped_events_are_warned() {
     assert_eq!(m.warnings.get(WarningKind::DroppedEvents).unwrap().count, 7);
 }
 
-#[test]
-fn task_limit_bounds_the_table() {
+/// A model with room for 3 tasks after a first update announcing tasks 1 to 10 with `stats`.
+fn ten_tasks_for_three_slots(stats: Vec<(u64, Stats)>) -> Model {
     let mut m = Model::new(ModelConfig {
         max_tasks: 3,
         ..Default::default()
     });
     let tasks = (1..=10).map(|i| ptask(i, i, 8, None, "")).collect();
-    m.apply_update(&update(SEC, true, tasks, vec![]));
+    m.apply_update(&update(SEC, true, tasks, stats));
+    m
+}
+
+#[test]
+fn task_limit_bounds_the_table() {
+    let m = ten_tasks_for_three_slots(vec![]);
     assert_eq!(m.len(), 3);
     assert_eq!(m.warnings.get(WarningKind::TaskLimit).unwrap().count, 7);
 }
 
 #[test]
 fn a_task_over_the_limit_is_counted_once_with_its_stats() {
-    let mut m = Model::new(ModelConfig {
-        max_tasks: 3,
-        ..Default::default()
-    });
-    let tasks = (1..=10).map(|i| ptask(i, i, 8, None, "")).collect();
     let stats = (1..=10).map(|i| (i, self::stats(SEC / 2))).collect();
-    m.apply_update(&update(SEC, true, tasks, stats));
+    let mut m = ten_tasks_for_three_slots(stats);
     // The next tick's stats of the same untracked tasks are not new tasks either.
     let again = (4..=10).map(|i| (i, self::stats(SEC / 2))).collect();
     m.apply_update(&update(2 * SEC, false, vec![], again));
@@ -246,12 +238,7 @@ fn fields_named_by_index_resolve_through_metadata() {
 #[test]
 fn rss_samples_align_with_counts() {
     let mut m = Model::default();
-    m.apply_update(&update(
-        SEC,
-        true,
-        vec![ptask(1, 1, 100, None, "")],
-        vec![(1, stats(SEC))],
-    ));
+    m.apply_update(&first_update(&[(1, 1, 100)]));
     m.apply_rss(RssSample {
         at: 2 * SEC,
         rss_bytes: 10_000,
@@ -268,9 +255,7 @@ fn rss_samples_align_with_counts() {
 #[test]
 fn lag_and_missing_tasks_are_estimated_from_tokio_ids() {
     let mut m = Model::default();
-    let first: Vec<PTask> = (1..=5).map(|i| ptask(i, i, 8, None, "")).collect();
-    let stats1 = (1..=5).map(|i| (i, stats(SEC))).collect();
-    m.apply_update(&update(SEC, true, first, stats1));
+    m.apply_update(&eight_byte_tasks(SEC, true, 1..=5, SEC));
     assert_eq!(m.lag.baseline_task_id, Some(5));
     assert_eq!(m.lag.missing_estimate(), Some(0));
     assert_eq!(m.instrumentation, Instrumentation::ConsoleSubscriber);
@@ -278,31 +263,21 @@ fn lag_and_missing_tasks_are_estimated_from_tokio_ids() {
     m.apply_update(&update(
         12 * SEC,
         false,
-        vec![ptask(40, 40, 8, None, ""), ptask(41, 41, 8, None, "")],
+        unnamed(&[(40, 40, 8), (41, 41, 8)]),
         vec![(40, stats(2 * SEC)), (41, stats(3 * SEC))],
     ));
     assert_eq!(m.lag.max_task_id, 41);
     assert_eq!(m.lag.missing_estimate(), Some(34));
     assert_eq!(m.lag.last_announce_lag_ns, 10 * SEC as u64);
     // 6 to 20 arrive late: fewer missing
-    m.apply_update(&update(
-        13 * SEC,
-        false,
-        (6..=20).map(|i| ptask(i, i, 8, None, "")).collect(),
-        (6..=20).map(|i| (i, stats(2 * SEC))).collect(),
-    ));
+    m.apply_update(&eight_byte_tasks(13 * SEC, false, 6..=20, 2 * SEC));
     assert_eq!(m.lag.missing_estimate(), Some(19));
     assert_eq!(m.lag.max_announce_lag_ns, 11 * SEC as u64);
     assert!(m
         .incomplete_reason()
         .is_some_and(|r| r.contains("announcing")));
     // 21 to 23 too: the 16 ids left are a watcher's run, not missing tasks
-    m.apply_update(&update(
-        14 * SEC,
-        false,
-        (21..=23).map(|i| ptask(i, i, 8, None, "")).collect(),
-        (21..=23).map(|i| (i, stats(14 * SEC))).collect(),
-    ));
+    m.apply_update(&eight_byte_tasks(14 * SEC, false, 21..=23, 14 * SEC));
     assert_eq!(m.lag.missing_estimate(), Some(0));
     // Quiet for longer than a publish interval: complete.
     m.apply_update(&update(15 * SEC, false, vec![], vec![]));
@@ -311,12 +286,7 @@ fn lag_and_missing_tasks_are_estimated_from_tokio_ids() {
 
 /// A first update of the probe: its own entry (promising the end marker if `promise`).
 fn probe_update(at: i64, promise: bool, ids: std::ops::Range<u64>) -> Update {
-    let mut u = update(
-        at,
-        true,
-        ids.clone().map(|i| ptask(i, i, 8, None, "")).collect(),
-        ids.map(|i| (i, stats(SEC))).collect(),
-    );
+    let mut u = eight_byte_tasks(at, true, ids, SEC);
     if let Some(meta) = u.new_metadata.as_mut() {
         let md = meta.metadata[0].metadata.as_mut().unwrap();
         md.target = "asyncmem_probe".into();
@@ -409,12 +379,7 @@ fn the_probe_names_itself_in_its_metadata() {
 #[test]
 fn quiet_updates_do_not_change_the_generation() {
     let mut m = Model::default();
-    m.apply_update(&update(
-        SEC,
-        true,
-        vec![ptask(1, 1, 8, None, "")],
-        vec![(1, stats(SEC))],
-    ));
+    m.apply_update(&first_update(&[(1, 1, 8)]));
     let g = m.generation();
     m.apply_update(&update(2 * SEC, false, vec![], vec![]));
     assert_eq!(m.generation(), g, "an empty update changes nothing");

@@ -42,7 +42,7 @@ pub fn write_tasks(out: &mut impl Write, model: &Model, lints: &LintConfig) -> s
     let mut w = csv::Writer::from_writer(out);
     w.write_record(TASK_COLUMNS)?;
     for t in tasks_by_size(model) {
-        let t = task_out(model, t, insight::lints(t, model.now, lints));
+        let t = task_out(model, t, insight::lints(t, model.now(), lints));
         w.write_record([
             t.id.to_string(),
             opt(t.task_id),
@@ -105,8 +105,8 @@ pub fn series_row(s: &Sample, t0: i64) -> [String; 11] {
 pub fn write_series(out: &mut impl Write, model: &Model) -> std::io::Result<()> {
     let mut w = csv::Writer::from_writer(out);
     w.write_record(SERIES_COLUMNS)?;
-    let t0 = model.series.samples().next().map_or(0, |s| s.at);
-    for s in model.series.samples() {
+    let t0 = model.series().samples().next().map_or(0, |s| s.at);
+    for s in model.series().samples() {
         w.write_record(series_row(s, t0))?;
     }
     w.flush()

@@ -147,9 +147,9 @@ pub fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
         size_bytes: t.size_bytes,
         boxed: t.boxed,
         polls: s.polls,
-        busy_ns: t.busy_ns(model.now),
+        busy_ns: t.busy_ns(model.now()),
         scheduled_ns: s.scheduled_ns,
-        idle_ns: t.idle_ns(model.now),
+        idle_ns: t.idle_ns(model.now()),
         wakes: s.wakes,
         waker_clones: s.waker_clones,
         waker_drops: s.waker_drops,
@@ -169,13 +169,13 @@ pub fn snapshot<'a>(
     lint_cfg: &LintConfig,
 ) -> Snapshot<'a> {
     let c = model.counts();
-    let rss = model.last_rss;
+    let rss = model.last_rss();
     let incomplete = model.incomplete_reason();
     let mut lint_counts = LintCounts::default();
     let tasks: Vec<TaskOut<'a>> = tasks_by_size(model)
         .into_iter()
         .map(|t| {
-            let lints = insight::lints(t, model.now, lint_cfg);
+            let lints = insight::lints(t, model.now(), lint_cfg);
             lint_counts.add_task(t, lints, false);
             task_out(model, t, lints)
         })
@@ -183,7 +183,7 @@ pub fn snapshot<'a>(
     Snapshot {
         pid: target.pid,
         endpoint: &target.endpoint,
-        console_now_ns: model.now,
+        console_now_ns: model.now(),
         rss_bytes: rss.map(|r| r.rss_bytes),
         anon_rss_bytes: rss.map(|r| r.anon_rss_bytes),
         threads: rss.map(|r| r.threads),
@@ -191,22 +191,22 @@ pub fn snapshot<'a>(
         tasks_by_state: States::from(&c),
         future_bytes: c.future_bytes,
         sized_tasks: c.sized,
-        updates: model.updates,
+        updates: model.updates(),
         complete: incomplete.is_none(),
         incomplete_reason: incomplete,
         instrumentation: InstrumentationOut {
-            name: model.instrumentation.as_str(),
+            name: model.instrumentation().as_str(),
             estimated_bytes_per_task: insight::instrumentation_bytes_per_task(
-                model.instrumentation,
+                model.instrumentation(),
             ),
         },
         bytes_per_task: insight::bytes_per_task(model, None),
         lag: LagOut {
-            missing_tasks_estimate: model.lag.missing_estimate(),
-            last_announce_lag_ns: model.lag.last_announce_lag_ns,
-            max_announce_lag_ns: model.lag.max_announce_lag_ns,
+            missing_tasks_estimate: model.lag().missing_estimate(),
+            last_announce_lag_ns: model.lag().last_announce_lag_ns,
+            max_announce_lag_ns: model.lag().max_announce_lag_ns,
             dropped_events: model
-                .warnings
+                .warnings()
                 .get(crate::model::WarningKind::DroppedEvents)
                 .map_or(0, |w| w.count),
         },
@@ -219,7 +219,7 @@ pub fn snapshot<'a>(
             })
             .collect(),
         warnings: model
-            .warnings
+            .warnings()
             .iter()
             .map(|w| WarningOut {
                 kind: w.kind.as_str(),

@@ -92,7 +92,7 @@ impl LiveTasks {
                     *b += 1;
                 }
             }
-            lints.add(insight::lints(t, model.now, lint_cfg));
+            lints.add(insight::lints(t, model.now(), lint_cfg));
         }
         LiveTasks { buckets, lints }
     }
@@ -112,7 +112,7 @@ fn write_target(w: &mut Writer, model: &Model, target: &TargetInfo) {
         labels.push(("pid", pid.as_str()));
     }
     labels.push(("endpoint", target.endpoint.as_str()));
-    labels.push(("instrumentation", model.instrumentation.as_str()));
+    labels.push(("instrumentation", model.instrumentation().as_str()));
     w.sample("asyncmem_target_info", &labels, 1);
 
     w.family(
@@ -120,17 +120,17 @@ fn write_target(w: &mut Writer, model: &Model, target: &TargetInfo) {
         "gauge",
         "1 while the console stream of the target is connected, 0 while connecting or reconnecting.",
     );
-    let connected = u64::from(model.connection == Connection::Connected);
+    let connected = u64::from(*model.connection() == Connection::Connected);
     w.sample("asyncmem_connected", &[], connected);
 
     w.single(
         "asyncmem_updates_total",
         "counter",
         "Console updates received from the target.",
-        model.updates,
+        model.updates(),
     );
 
-    if let Some(rss) = model.last_rss {
+    if let Some(rss) = model.last_rss() {
         w.single(
             "asyncmem_target_resident_memory_bytes",
             "gauge",
@@ -239,7 +239,7 @@ fn write_fit(w: &mut Writer, model: &Model, window: Duration) {
             r2,
         );
     }
-    if let Some(i) = insight::instrumentation_bytes_per_task(model.instrumentation) {
+    if let Some(i) = insight::instrumentation_bytes_per_task(model.instrumentation()) {
         w.single("asyncmem_instrumentation_bytes_per_task", "gauge", "Estimated target RSS the instrumentation itself adds per live task (console-subscriber: measured).", i);
     }
 }
@@ -251,9 +251,9 @@ fn write_subscriber(w: &mut Writer, model: &Model) {
         "gauge",
         "How late the subscriber announced the tasks of its latest announcing update (0 when none in the last 5 s).",
     );
-    let lag_ns = model.lag.current(model.now).unwrap_or(0);
+    let lag_ns = model.lag().current(model.now()).unwrap_or(0);
     w.sample_f64("asyncmem_subscriber_lag_seconds", &[], lag_ns as f64 / 1e9);
-    if let Some(missing) = model.lag.missing_estimate() {
+    if let Some(missing) = model.lag().missing_estimate() {
         w.single("asyncmem_subscriber_missing_tasks", "gauge", "Tokio task ids never announced between the first picture and the newest task (a lower bound of tasks missing from the picture).", missing);
     }
     w.family(
@@ -262,7 +262,7 @@ fn write_subscriber(w: &mut Writer, model: &Model) {
         "Events the target's subscriber reported dropping.",
     );
     let dropped = model
-        .warnings
+        .warnings()
         .get(WarningKind::DroppedEvents)
         .map_or(0, |w| w.count);
     w.sample("asyncmem_subscriber_dropped_events_total", &[], dropped);
@@ -272,7 +272,7 @@ fn write_subscriber(w: &mut Writer, model: &Model) {
         "counter",
         "Problems with the picture the target sends, by kind (see `asyncmem snapshot` for the explanations).",
         "kind",
-        model.warnings.iter().map(|w| (w.kind.as_str(), w.count)),
+        model.warnings().iter().map(|w| (w.kind.as_str(), w.count)),
     );
 }
 

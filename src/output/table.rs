@@ -52,7 +52,7 @@ fn row(model: &Model, t: &Task, cols: &[Spec], lints: &LintConfig, width: usize)
     let cells: Vec<_> = cols
         .iter()
         .map(|c| {
-            let text = columns::cell_text(model, t, c.column, lints, model.now);
+            let text = columns::cell_text(model, t, c.column, lints, model.now());
             (text, c.width, left_aligned(c.column))
         })
         .collect();
@@ -84,7 +84,7 @@ pub fn write(
     if let Some(reason) = &incomplete {
         writeln!(out, "INCOMPLETE picture: {}", escape(reason))?;
     }
-    match model.last_rss {
+    match model.last_rss() {
         Some(r) => writeln!(
             out,
             "memory: RSS {} (anonymous {}), {} threads",
@@ -112,11 +112,11 @@ pub fn write(
         bytes(mean)
     )?;
     let bpt = crate::insight::bytes_per_task(model, None);
-    let instr = insight::instrumentation_bytes_per_task(model.instrumentation);
+    let instr = insight::instrumentation_bytes_per_task(model.instrumentation());
     writeln!(
         out,
         "instrumentation: {}{}",
-        model.instrumentation.as_str(),
+        model.instrumentation().as_str(),
         instr.map_or(String::new(), |b| format!(" (~{} per live task)", bytes(b)))
     )?;
     match bpt.reading() {
@@ -160,10 +160,10 @@ pub fn write(
     if !lint_line.is_empty() {
         writeln!(out, "lints (live tasks): {}", lint_line.join(", "))?;
     }
-    if let Some(missing) = model.lag.missing_estimate().filter(|m| *m > 0) {
-        writeln!(out, "lag: ≈{missing} tokio task ids never announced (latest task announced {} after its spawn)", duration_ns(model.lag.last_announce_lag_ns))?;
+    if let Some(missing) = model.lag().missing_estimate().filter(|m| *m > 0) {
+        writeln!(out, "lag: ≈{missing} tokio task ids never announced (latest task announced {} after its spawn)", duration_ns(model.lag().last_announce_lag_ns))?;
     }
-    for w in model.warnings.iter() {
+    for w in model.warnings().iter() {
         writeln!(out, "warning: {}", escape(&w.message()))?;
     }
     let locations = insight::by_location(model.tasks());
@@ -227,8 +227,8 @@ pub fn write_series(out: &mut impl Write, model: &Model) -> std::io::Result<()> 
         "{:>9}  {:>10}  {:>10}  {:>7}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}",
         "SECONDS", "RSS", "ANON", "THREADS", "RUNNING", "SCHED", "IDLE", "LIVE", "FUTURES"
     )?;
-    let t0 = model.series.samples().next().map_or(0, |s| s.at);
-    for s in model.series.samples() {
+    let t0 = model.series().samples().next().map_or(0, |s| s.at);
+    for s in model.series().samples() {
         writeln!(
             out,
             "{:>9.1}  {:>10}  {:>10}  {:>7}  {:>9}  {:>9}  {:>9}  {:>10}  {:>10}",

@@ -169,9 +169,9 @@ pub fn cell_text(
         Column::State => t.state().as_str().to_string(),
         Column::Size => size_cell(t),
         Column::Polls => s.polls.to_string(),
-        Column::Busy => duration_ns(t.busy_ns(model.now)),
+        Column::Busy => duration_ns(t.busy_ns(model.now())),
         Column::Scheduled => duration_ns(s.scheduled_ns),
-        Column::Idle => duration_ns(t.idle_ns(model.now)),
+        Column::Idle => duration_ns(t.idle_ns(model.now())),
         Column::Wakes => s.wakes.to_string(),
         Column::Lints => insight::lint_list(insight::lints(t, lints_at, lints))
             .map(|l| l.letter())

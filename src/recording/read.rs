@@ -385,7 +385,7 @@ pub fn state_at(
             Err(e) => return Err(e),
         }
     }
-    if model.updates == 0 && model.last_rss.is_none() {
+    if model.updates() == 0 && model.last_rss().is_none() {
         return Err(corrupt(
             reader.offset(),
             "the recording holds no console update or RSS reading before that point",

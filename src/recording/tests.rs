@@ -124,7 +124,7 @@ fn a_replayed_recording_builds_the_same_model() {
         replayed.apply(f.unwrap().event);
     }
     assert_eq!(replayed.counts(), live.counts());
-    assert_eq!(replayed.last_rss, live.last_rss);
+    assert_eq!(replayed.last_rss(), live.last_rss());
     let sizes = |m: &Model| {
         let mut s: Vec<_> = m.tasks().map(|t| t.size_bytes).collect();
         s.sort();

@@ -410,7 +410,7 @@ impl App {
             }
             (Mode::Details, Action::Back) => {
                 self.mode = Mode::Tasks;
-                if model.playback.is_none() {
+                if model.playback().is_none() {
                     self.outbox.push(Request::StopDetails);
                 }
                 model.clear_details();
@@ -423,22 +423,22 @@ impl App {
             (Mode::Locations, a) => self.on_location_action(model, a),
             (_, Action::Help) => self.mode = Mode::Help,
             (_, Action::Warnings) => self.mode = Mode::Warnings,
-            (_, Action::TogglePause) if model.playback.is_some() => {
+            (_, Action::TogglePause) if model.playback().is_some() => {
                 // A replay pauses its player; the view keeps taking events (seeks).
-                let playing = model.playback.as_ref().is_some_and(|p| p.playing);
+                let playing = model.playback().is_some_and(|p| p.playing);
                 self.outbox.push(Request::Replay(if playing {
                     replay::Control::Pause
                 } else {
                     replay::Control::Play
                 }));
             }
-            (_, Action::Replay(c)) if model.playback.is_some() => {
+            (_, Action::Replay(c)) if model.playback().is_some() => {
                 self.outbox.push(Request::Replay(c))
             }
             (_, Action::Replay(_)) => {}
             // Paused here (the view frozen) or by the target's own report (another watcher
             // paused it): Space resumes. Otherwise it pauses the target and freezes the view.
-            (_, Action::TogglePause) if self.frozen || model.paused => {
+            (_, Action::TogglePause) if self.frozen || model.paused() => {
                 self.frozen = false;
                 self.paused_target = false;
                 self.outbox.push(Request::ResumeTarget);
@@ -515,7 +515,7 @@ impl App {
                     self.selected_uid = Some(uid);
                     self.mode = Mode::Details;
                     model.clear_details();
-                    if model.playback.is_none() {
+                    if model.playback().is_none() {
                         self.outbox.push(Request::WatchDetails(console_id));
                     }
                 }

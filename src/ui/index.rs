@@ -143,7 +143,7 @@ impl TaskIndex {
         } else {
             HashMap::new()
         };
-        let now = model.now;
+        let now = model.now();
         // Ties go by tokio task id (spawn order), then by asyncmem's uid: a stable picture.
         // Live tasks before done ones whatever the order (unless sorting by state), so that a
         // burst's finished tasks do not push the live ones off the screen.

@@ -400,7 +400,7 @@ fn replay_header_and_keys() {
     let generation = model.generation();
     model.apply(Event::Rewind);
     assert_eq!(model.counts().live(), 0);
-    assert!(model.playback.is_some());
+    assert!(model.playback().is_some());
     assert!(model.generation() > generation);
 }
 
@@ -423,7 +423,7 @@ fn space_follows_the_pause_state_the_target_reports() {
     assert!(app.frozen && app.paused_target);
     app.on_event(&mut model, Event::Paused(true));
     assert!(
-        model.paused,
+        model.paused(),
         "a pause report is not held back by the frozen view"
     );
     key(&mut app, &mut model, KeyCode::Char(' '));

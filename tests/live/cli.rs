@@ -1,6 +1,6 @@
 //! Running the real asyncmem binary and reading what it printed.
 
-use std::process::{Command, Output};
+use std::process::{Command, ExitStatus, Output};
 
 use crate::common::ASYNCMEM;
 
@@ -17,6 +17,17 @@ pub fn json_of(out: &Output) -> serde_json::Value {
     );
     serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// `asyncmem COMMAND --help` names every one of `needles`; how it exited, for the caller to check.
+#[track_caller]
+pub fn assert_help_names(command: &str, needles: &[&str]) -> ExitStatus {
+    let out = asyncmem().args([command, "--help"]).output().unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in needles {
+        assert!(text.contains(needle), "missing {needle:?} in help:\n{text}");
+    }
+    out.status
 }
 
 pub fn stderr_of(out: &Output) -> String {

@@ -11,6 +11,7 @@ use crate::common::*;
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::{
     InstrumentRequest, PauseRequest, ResumeRequest, StateRequest, TaskDetailsRequest, Temporality,
+    Update,
 };
 use serde_json::Value;
 
@@ -28,16 +29,22 @@ async fn client(target: &Target) -> InstrumentClient<tonic::transport::Channel> 
         .expect("connecting to the probe")
 }
 
+/// Open a `WatchUpdates` stream.
+async fn watch_updates(
+    c: &mut InstrumentClient<tonic::transport::Channel>,
+) -> tonic::Streaming<Update> {
+    c.watch_updates(InstrumentRequest {})
+        .await
+        .expect("WatchUpdates")
+        .into_inner()
+}
+
 /// Follow `WatchUpdates` until `want` live tasks are known; returns (live, messages). The client
 /// decodes at most 4 MiB per message (tonic's default, as tokio-console's): a larger message
 /// fails the stream.
 async fn watch_until(target: &Target, want: usize, within: Duration) -> (usize, usize) {
     let mut c = client(target).await;
-    let mut stream = c
-        .watch_updates(InstrumentRequest {})
-        .await
-        .expect("WatchUpdates")
-        .into_inner();
+    let mut stream = watch_updates(&mut c).await;
     let (mut live, mut gone) = (HashSet::new(), HashSet::new());
     let mut messages = 0;
     let deadline = tokio::time::Instant::now() + within;
@@ -204,11 +211,7 @@ fn a_stalled_watcher_is_dropped_and_the_others_keep_their_updates() {
     rt.block_on(async {
         let mut c = client(&target).await;
         // Open a watch and never read it while the target publishes ~80 updates.
-        let mut stalled = c
-            .watch_updates(InstrumentRequest {})
-            .await
-            .expect("WatchUpdates")
-            .into_inner();
+        let mut stalled = watch_updates(&mut c).await;
         tokio::time::sleep(Duration::from_secs(8)).await;
         // Meanwhile another watcher is served as usual.
         let (live, _) = watch_until(&target, 100, Duration::from_secs(20)).await;
@@ -254,11 +257,7 @@ fn watchers_leaving_mid_stream_are_harmless() {
     rt.block_on(async {
         for _ in 0..5 {
             let mut c = client(&target).await;
-            let mut s = c
-                .watch_updates(InstrumentRequest {})
-                .await
-                .expect("WatchUpdates")
-                .into_inner();
+            let mut s = watch_updates(&mut c).await;
             // One chunk of the initial state, then hang up.
             let first = s.message().await.expect("a first message");
             assert!(first.is_some());
@@ -285,11 +284,7 @@ fn state_pause_resume_and_task_details_answer() {
         let s = state.message().await.unwrap().unwrap();
         assert_eq!(s.temporality, Temporality::Live as i32);
 
-        let mut updates = c
-            .watch_updates(InstrumentRequest {})
-            .await
-            .unwrap()
-            .into_inner();
+        let mut updates = watch_updates(&mut c).await;
         let first = updates.message().await.unwrap().unwrap();
         let tu = first.task_update.unwrap();
         let task = tu

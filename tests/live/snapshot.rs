@@ -252,15 +252,14 @@ fn permission_denied_on_proc_fd() {
 
 #[test]
 fn help_documents_exit_codes() {
-    let out = asyncmem().args(["snapshot", "--help"]).output().unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    for needle in [
-        "Exit codes:",
-        "3    no such process",
-        "4    the process has no tokio console endpoint",
-        "--format",
-        "--wait",
-    ] {
-        assert!(text.contains(needle), "missing {needle:?} in help:\n{text}");
-    }
+    assert_help_names(
+        "snapshot",
+        &[
+            "Exit codes:",
+            "3    no such process",
+            "4    the process has no tokio console endpoint",
+            "--format",
+            "--wait",
+        ],
+    );
 }

@@ -1,11 +1,20 @@
-//! What the probe's integration tests share: a runtime whose 50 sleeping tasks of 1,000+ bytes
-//! must reach a console-api client with their sizes.
+//! What the probe's integration tests share: a probe on a free port, and a runtime whose 50
+//! sleeping tasks of 1,000+ bytes must reach a console-api client with their sizes.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::InstrumentRequest;
+
+/// A probe to serve on 127.0.0.1 at a free port, publishing every 50 ms, and that port.
+pub fn probe_on_a_free_port() -> (asyncmem_probe::Builder, u16) {
+    let port = asyncmem_testkit::free_port();
+    let probe = asyncmem_probe::Builder::default()
+        .server_addr(([127, 0, 0, 1], port))
+        .publish_interval(Duration::from_millis(50));
+    (probe, port)
+}
 
 /// Build a runtime, spawn 50 tasks each holding 1,000 bytes across a long sleep, and wait (at
 /// most 20 s) until `WatchUpdates` on `port` has announced all of them with `size.bytes`.

@@ -13,10 +13,10 @@ use crate::model::Model;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let window = app.window().as_secs_f64();
-    let now = model.series.last().map_or(0, |s| s.at);
+    let now = model.series().last().map_or(0, |s| s.at);
     let mut rss = Vec::new();
     let mut live = Vec::new();
-    for s in model.series.samples() {
+    for s in model.series().samples() {
         let x = (s.at - now) as f64 / 1e9;
         if x >= -window {
             rss.push((x, s.rss_bytes as f64 / (1024.0 * 1024.0)));

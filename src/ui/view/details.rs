@@ -19,7 +19,7 @@ fn ago(model: &Model, t: i64) -> String {
     } else {
         format!(
             "{} ago",
-            duration_ns(u64::try_from(model.now.saturating_sub(t)).unwrap_or(0))
+            duration_ns(u64::try_from(model.now().saturating_sub(t)).unwrap_or(0))
         )
     }
 }
@@ -66,10 +66,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         ("location", location::display(model.resolve(task.location))),
         ("code", code),
         ("polls", s.polls.to_string()),
-        ("busy", duration_ns(task.busy_ns(model.now))),
+        ("busy", duration_ns(task.busy_ns(model.now()))),
         ("scheduled", duration_ns(s.scheduled_ns)),
-        ("idle", duration_ns(task.idle_ns(model.now))),
-        ("total", duration_ns(task.total_ns(model.now))),
+        ("idle", duration_ns(task.idle_ns(model.now()))),
+        ("total", duration_ns(task.total_ns(model.now()))),
         ("wakes", s.wakes.to_string()),
         ("self-wakes", s.self_wakes.to_string()),
         ("waker clones", s.waker_clones.to_string()),
@@ -93,7 +93,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), left);
     let details = model.details().filter(|d| d.console_id == task.console_id);
     // The task's lints first, explained, then its two histograms.
-    let lints_at = app.lint_counts.at_or(model.now);
+    let lints_at = app.lint_counts.at_or(model.now());
     let lints: Vec<Line> = insight::lint_list(insight::lints(task, lints_at, &app.lints))
         .map(|l| {
             Line::from(Span::styled(

@@ -15,7 +15,7 @@ use crate::present::units::{bytes, duration_ns, signed_bytes};
 
 /// Rows the header takes: two more when it must say there is no console.
 pub fn height(model: &Model) -> u16 {
-    if model.connection == Connection::RssOnly {
+    if *model.connection() == Connection::RssOnly {
         7
     } else {
         5
@@ -72,7 +72,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         fit_line(app, model, theme),
         look_line(app, model, theme),
     ];
-    if model.connection == Connection::RssOnly {
+    if *model.connection() == Connection::RssOnly {
         lines.push(Line::from(Span::styled(
             format!(" no tokio console endpoint, so RSS only; {HOW_TO_INSTRUMENT}"),
             theme.warn(),
@@ -89,7 +89,7 @@ fn target_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
         .target
         .pid
         .map_or_else(|| "?".to_string(), |p| p.to_string());
-    let (conn, conn_style) = match (&model.playback, &model.connection) {
+    let (conn, conn_style) = match (model.playback(), model.connection()) {
         (Some(p), _) => (
             format!(
                 "{} {} / {}  ×{}",
@@ -108,19 +108,18 @@ fn target_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
         Span::styled(pid, theme.value()),
         Span::raw("  "),
         Span::raw(
-            crate::present::escape(model.endpoint.as_deref().unwrap_or(&app.target.endpoint))
-                .into_owned(),
+            crate::present::escape(model.endpoint().unwrap_or(&app.target.endpoint)).into_owned(),
         ),
         Span::raw("  "),
         Span::styled(conn, conn_style),
     ];
-    if let Some(problem) = model.playback.as_ref().and_then(|p| p.problem.as_ref()) {
+    if let Some(problem) = model.playback().and_then(|p| p.problem.as_ref()) {
         line1.push(Span::styled(
             format!("  {}", crate::present::escape(problem)),
             theme.warn(),
         ));
     }
-    if model.playback.is_none() && (app.frozen || model.paused) {
+    if model.playback().is_none() && (app.frozen || model.paused()) {
         line1.push(Span::styled("  ⏸ PAUSED (space resumes)", theme.warn()));
     }
     line1.extend(recording_spans(app, theme));
@@ -160,10 +159,10 @@ fn printable(s: &str) -> String {
 /// Memory and the live tasks by state.
 fn memory_line(model: &Model, c: &Counts, theme: Theme) -> Line<'static> {
     let rss = model
-        .last_rss
+        .last_rss()
         .map_or_else(|| "?".to_string(), |r| bytes(r.rss_bytes));
     let anon = model
-        .last_rss
+        .last_rss()
         .map_or_else(|| "?".to_string(), |r| bytes(r.anon_rss_bytes));
     let mut line2 = vec![Span::raw(" ")];
     line2.extend(kv("RSS ", rss, theme));
@@ -183,10 +182,10 @@ fn futures_line(model: &Model, c: &Counts, theme: Theme) -> Line<'static> {
     line3.extend(kv("futures ", bytes(c.future_bytes), theme));
     line3.extend(kv(" in ", format!("{} sized tasks", c.sized), theme));
     line3.extend(kv(" (mean ", format!("{})", bytes(mean)), theme));
-    let instr = insight::instrumentation_bytes_per_task(model.instrumentation);
+    let instr = insight::instrumentation_bytes_per_task(model.instrumentation());
     line3.extend(kv(
         "   instrumentation ",
-        model.instrumentation.as_str().to_string(),
+        model.instrumentation().as_str().to_string(),
         theme,
     ));
     if let Some(b) = instr.filter(|b| *b > 0) {
@@ -262,8 +261,8 @@ fn look_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
         ));
     }
     if let Some(late) = model
-        .lag
-        .current(model.now)
+        .lag()
+        .current(model.now())
         .filter(|l| *l > LAG_UNRELIABLE_NS)
     {
         line5.push(Span::styled(
@@ -275,13 +274,13 @@ fn look_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
         ));
     }
     // A few unseen ids are tasks of uninstrumented runtimes; many are a picture that lags.
-    if let Some(missing) = model.lag.missing_estimate().filter(|m| *m >= 64) {
+    if let Some(missing) = model.lag().missing_estimate().filter(|m| *m >= 64) {
         line5.push(Span::styled(
             format!("   ≈{missing} task ids never seen"),
             theme.warn(),
         ));
     }
-    let n_warn = model.warnings.len();
+    let n_warn = model.warnings().len();
     if n_warn > 0 {
         line5.push(Span::styled(
             format!(

@@ -78,7 +78,7 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
         Mode::Locations => locations::draw(frame, a.body, app, model, theme),
         _ => tasks::draw(frame, a.body, app, model, theme),
     }
-    footer::draw(frame, a.footer, app, model.playback.is_some(), theme);
+    footer::draw(frame, a.footer, app, model.playback().is_some(), theme);
     match app.mode {
         Mode::Help => popups::help(frame, area, theme),
         Mode::Warnings => popups::warnings(frame, area, model, theme),

@@ -41,13 +41,13 @@ pub fn help(frame: &mut Frame, area: Rect, theme: Theme) {
 }
 
 pub fn warnings(frame: &mut Frame, area: Rect, model: &Model, theme: Theme) {
-    let lines: Vec<Line> = if model.warnings.is_empty() {
+    let lines: Vec<Line> = if model.warnings().is_empty() {
         vec![Line::from(
             "no warnings: the picture is complete as far as asyncmem can tell",
         )]
     } else {
         model
-            .warnings
+            .warnings()
             .iter()
             .map(|w| Line::from(format!("• {}", escape(&w.message()))))
             .collect()

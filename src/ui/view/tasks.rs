@@ -26,7 +26,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     let visible = super::table_rows(area);
     let loc_width = super::table::location_width(&cols, area.width);
     // Lints at the time the header's counts were taken: rows and header agree.
-    let lints_at = app.lint_counts.at_or(model.now);
+    let lints_at = app.lint_counts.at_or(model.now());
     let rows = app.index.rows()[app.offset.min(app.index.len())..]
         .iter()
         .enumerate()
