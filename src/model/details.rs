@@ -43,9 +43,10 @@ pub fn decode(raw: &[u8]) -> Result<Histogram<u64>, String> {
         .map_err(|e| format!("undecodable histogram: {e:?}"))
 }
 
-/// The V2 cookies: plain, and deflate-compressed.
-const V2_COOKIE: u32 = 0x1c84_9303;
-const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9304;
+/// The V2 cookies as serialized (HdrHistogram's bases with the word-size bits `0x10`): plain,
+/// and deflate-compressed.
+const V2_COOKIE: u32 = 0x1c84_9313;
+const V2_COMPRESSED_COOKIE: u32 = 0x1c84_9314;
 /// Cookie, payload length, normalizing offset, significant digits, low, high, ratio.
 const V2_HEADER_BYTES: usize = 40;
 /// Most significant digits and widest range (highest / lowest) accepted in a histogram header.
@@ -145,25 +146,44 @@ mod tests {
     use super::*;
     use hdrhistogram::serialization::{Serializer, V2Serializer};
 
-    /// Found by the structure-aware fuzz (tests/model_props.rs): a 40-byte header claiming a
-    /// payload of 4 GiB made the deserializer allocate and zero all of it.
+    /// A histogram as console-subscriber serializes it (2 significant digits over 1 ns..60 s).
+    fn serialized(deflate: bool) -> Vec<u8> {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap();
+        h.record(1_000).unwrap();
+        let mut raw = Vec::new();
+        if deflate {
+            hdrhistogram::serialization::V2DeflateSerializer::new()
+                .serialize(&h, &mut raw)
+                .unwrap();
+        } else {
+            V2Serializer::new().serialize(&h, &mut raw).unwrap();
+        }
+        raw
+    }
+
+    #[test]
+    fn the_cookies_are_the_ones_hdrhistogram_writes() {
+        let word = |raw: Vec<u8>| u32::from_be_bytes(raw[..4].try_into().unwrap());
+        assert_eq!(word(serialized(false)), V2_COOKIE);
+        assert_eq!(word(serialized(true)), V2_COMPRESSED_COOKIE);
+    }
+
+    /// Found by the structure-aware fuzz (tests/model_props.rs): a real histogram whose header
+    /// claims a payload of 4 GiB made the deserializer allocate and zero all of it.
     #[test]
     fn a_header_claiming_more_payload_than_it_holds_is_refused() {
-        let mut raw = V2_COOKIE.to_be_bytes().to_vec();
-        raw.extend_from_slice(&u32::MAX.to_be_bytes());
-        raw.extend_from_slice(&0u32.to_be_bytes());
-        raw.extend_from_slice(&2u32.to_be_bytes());
-        raw.extend_from_slice(&1u64.to_be_bytes());
-        raw.extend_from_slice(&60_000_000_000u64.to_be_bytes());
-        raw.extend_from_slice(&1f64.to_be_bytes());
+        let mut raw = serialized(false);
+        raw[4..8].copy_from_slice(&u32::MAX.to_be_bytes());
         let err = decode(&raw).unwrap_err();
         assert!(
             err.contains("claims a payload of 4294967295 bytes"),
             "{err}"
         );
-        let mut compressed = V2_COMPRESSED_COOKIE.to_be_bytes().to_vec();
-        compressed.extend_from_slice(&[0; 8]);
-        assert!(decode(&compressed).unwrap_err().contains("compressed"));
+        let mut digits = serialized(false);
+        digits[12..16].copy_from_slice(&5u32.to_be_bytes());
+        let err = decode(&digits).unwrap_err();
+        assert!(err.contains("claims 5 significant digits"), "{err}");
+        assert!(decode(&serialized(true)).unwrap_err().contains("compressed"));
     }
 
     #[test]
