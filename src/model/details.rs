@@ -183,7 +183,9 @@ mod tests {
         digits[12..16].copy_from_slice(&5u32.to_be_bytes());
         let err = decode(&digits).unwrap_err();
         assert!(err.contains("claims 5 significant digits"), "{err}");
-        assert!(decode(&serialized(true)).unwrap_err().contains("compressed"));
+        assert!(decode(&serialized(true))
+            .unwrap_err()
+            .contains("compressed"));
     }
 
     #[test]

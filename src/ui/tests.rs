@@ -520,3 +520,26 @@ fn the_header_shows_a_running_recording_and_its_failure() {
         "{screen}"
     );
 }
+
+#[test]
+fn the_header_says_when_the_picture_is_incomplete() {
+    let mut model = Model::default();
+    model.on_connected(Some(4242));
+    let mut app = App::new(target(), false);
+    // One console-subscriber update: whether tasks are still being announced shows only later.
+    model.apply(Event::Update(Box::new(update(
+        SEC,
+        true,
+        vec![ptask(1, 1, 64, None, "")],
+        vec![(1, stats(SEC))],
+    ))));
+    let screen = render(&mut app, &model, 200, 8).backend().to_string();
+    assert!(
+        screen.contains("◌ incomplete: one update so far"),
+        "{screen}"
+    );
+    // The scripted service's picture is complete: nothing is said.
+    let model = scripted_model();
+    let screen = render(&mut app, &model, 200, 8).backend().to_string();
+    assert!(!screen.contains("incomplete"), "{screen}");
+}

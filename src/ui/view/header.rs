@@ -260,6 +260,13 @@ fn look_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
             theme.warn(),
         ));
     }
+    if let Some(why) = model.incomplete_reason() {
+        // As `snapshot` marks its picture: the counts are not yet of every task.
+        line5.push(Span::styled(
+            format!("   ◌ incomplete: {}", crate::present::escape(&why)),
+            theme.warn(),
+        ));
+    }
     if let Some(late) = model
         .lag()
         .current(model.now())
