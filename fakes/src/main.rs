@@ -21,10 +21,10 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use console_api as proto;
-use proto::field::{Name, Value};
+use proto::field::Value;
 use proto::instrument::instrument_server::{Instrument, InstrumentServer};
 use proto::instrument::{State, Temporality, Update};
-use proto::tasks::{Stats, Task, TaskDetails, TaskUpdate};
+use proto::tasks::{Stats, Task, TaskDetails};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -245,11 +245,7 @@ fn stamp(t: SystemTime) -> Option<prost_types::Timestamp> {
 }
 
 fn field(name: &str, value: Value) -> proto::Field {
-    proto::Field {
-        name: Some(Name::StrName(name.into())),
-        value: Some(value),
-        metadata_id: Some(proto::MetaId { id: META }),
-    }
+    asyncmem_testkit::str_field(META, name, value)
 }
 
 fn task(id: u64, name: &str, size: u64, file: &str) -> Task {
@@ -305,17 +301,8 @@ fn update(
     new_tasks: Vec<Task>,
     stats: Vec<(u64, Stats)>,
 ) -> Update {
-    Update {
-        now,
-        task_update: Some(TaskUpdate {
-            new_tasks,
-            stats_update: stats.into_iter().collect(),
-            dropped_events: 0,
-        }),
-        resource_update: None,
-        async_op_update: None,
-        new_metadata: if meta { metadata() } else { None },
-    }
+    let new_metadata = if meta { metadata() } else { None };
+    asyncmem_testkit::task_update_at(now, new_tasks, stats, new_metadata)
 }
 
 /// `n` announced tasks with ids `first..first + n` and their stats.

@@ -62,8 +62,19 @@ pub fn task_update(
     stats: impl IntoIterator<Item = (u64, Stats)>,
     new_metadata: Option<proto::RegisterMetadata>,
 ) -> Update {
+    task_update_at(stamp(now), new_tasks, stats, new_metadata)
+}
+
+/// [`task_update`] at any clock reading, none included (the fakes send the wall clock's, and
+/// odd ones).
+pub fn task_update_at(
+    now: Option<prost_types::Timestamp>,
+    new_tasks: Vec<PTask>,
+    stats: impl IntoIterator<Item = (u64, Stats)>,
+    new_metadata: Option<proto::RegisterMetadata>,
+) -> Update {
     Update {
-        now: stamp(now),
+        now,
         task_update: Some(TaskUpdate {
             new_tasks,
             stats_update: stats.into_iter().collect(),
