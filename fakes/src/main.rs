@@ -326,13 +326,29 @@ fn heartbeat(first: u64, n: u64, polls: u64) -> Update {
 
 type Tx = mpsc::Sender<Result<Update, Status>>;
 
+/// Send `u` to the watcher; false once it has gone away.
+async fn deliver(tx: &Tx, u: Update) -> bool {
+    tx.send(Ok(u)).await.is_ok()
+}
+
+/// `tasks` (ids 1..=n, each polled once) announced in one update, then their stats every `tick`
+/// until the watcher goes away.
+async fn announce_then_beat(tx: &Tx, tasks: Vec<Task>, tick: Duration) {
+    let now = stamp(SystemTime::now());
+    let n = tasks.len() as u64;
+    let st = (1..=n).map(|id| (id, stats(now, 1))).collect();
+    if !deliver(tx, update(now, true, tasks, st)).await {
+        return;
+    }
+    while deliver(tx, heartbeat(1, n, 2)).await {
+        tokio::time::sleep(tick).await;
+    }
+}
+
 /// Run `script` into `tx` until the watcher goes away.
 async fn play(script: Script, ready: Option<Update>, tx: Tx) {
     let tick = Duration::from_millis(100);
-    let send = |u: Update| {
-        let tx = tx.clone();
-        async move { tx.send(Ok(u)).await.is_ok() }
-    };
+    let send = |u: Update| deliver(&tx, u);
     match script {
         Script::Small | Script::Histograms => {
             if !send(picture(1, 5, |id| format!("small-{id}"))).await {
@@ -391,35 +407,19 @@ async fn play(script: Script, ready: Option<Update>, tx: Tx) {
             }
         }
         Script::Escapes => {
-            let now = stamp(SystemTime::now());
             let tasks = ESCAPES
                 .iter()
                 .zip(1u64..)
                 .map(|(name, id)| task(id, name, 2048, "src/\x1b[2Jevil\n.rs"))
                 .collect();
-            let st = (1..=ESCAPES.len() as u64)
-                .map(|id| (id, stats(now, 1)))
-                .collect();
-            if !send(update(now, true, tasks, st)).await {
-                return;
-            }
-            while send(heartbeat(1, ESCAPES.len() as u64, 2)).await {
-                tokio::time::sleep(tick).await;
-            }
+            announce_then_beat(&tx, tasks, tick).await
         }
         Script::HugeNames => {
             let huge = |id: u64| format!("{id}-{}", "N".repeat(1 << 20));
-            let now = stamp(SystemTime::now());
             let tasks = (1..=8)
                 .map(|id| task(id, &huge(id), 4096, &huge(id)))
                 .collect();
-            let st = (1..=8).map(|id| (id, stats(now, 1))).collect();
-            if !send(update(now, true, tasks, st)).await {
-                return;
-            }
-            while send(heartbeat(1, 8, 2)).await {
-                tokio::time::sleep(tick).await;
-            }
+            announce_then_beat(&tx, tasks, tick).await
         }
         Script::Time => {
             let far = |secs: i64, nanos: i32| {
