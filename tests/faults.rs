@@ -12,38 +12,24 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use asyncmem_testkit::pty::{CommandBuilder, Pty};
 
 // ---------------------------------------------------------------------------------------------
 // Processes: the fakes, the demos, asyncmem itself.
 
-fn built(package: &str, once: &'static OnceLock<()>, name: &str) -> PathBuf {
-    once.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", package, "--bins"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build");
-        assert!(status.success(), "building {package} failed");
-    });
-    PathBuf::from(env!("CARGO_BIN_EXE_asyncmem")).with_file_name(name)
-}
+const ASYNCMEM: &str = env!("CARGO_BIN_EXE_asyncmem");
 
 fn fake_bin() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    built("asyncmem-fakes", &BUILT, "fake-console")
+    asyncmem_testkit::package_bin(Path::new(ASYNCMEM), "asyncmem-fakes", "fake-console")
 }
 
 fn demo_bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    built("asyncmem-demos", &BUILT, name)
+    asyncmem_testkit::demo_bin(Path::new(ASYNCMEM), name)
 }
 
 /// A child process killed and reaped on drop.
@@ -55,16 +41,7 @@ struct Proc {
 
 impl Proc {
     fn start(mut cmd: Command) -> Proc {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting a helper process");
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut first_line)
-            .expect("reading the helper's first line");
+        let (child, first_line) = asyncmem_testkit::spawn_ready(&mut cmd, "a helper process");
         Proc {
             child,
             first_line: first_line.trim().to_string(),
@@ -122,20 +99,12 @@ impl Fake {
 
 /// A demo target with its console on a free port, publishing every 100 ms.
 fn start_demo(name: &str, args: &[&str]) -> (Proc, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    start_demo_on(name, port, args)
+    start_demo_on(name, asyncmem_testkit::free_port(), args)
 }
 
 /// A demo target with its console on `port`, publishing every 100 ms.
 fn start_demo_on(name: &str, port: u16, args: &[&str]) -> (Proc, String) {
-    let mut cmd = Command::new(demo_bin(name));
-    cmd.args(["--console-bind", &format!("127.0.0.1:{port}")])
-        .args(args)
-        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms");
-    let p = Proc::start(cmd);
+    let p = Proc::start(asyncmem_testkit::demo_command(&demo_bin(name), port, args));
     assert!(p.first_line.starts_with("pid="), "{:?}", p.first_line);
     (p, format!("http://127.0.0.1:{port}"))
 }
@@ -197,44 +166,76 @@ fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<V
     })
 }
 
-/// Run asyncmem with `args` and `env`, no terminal, killed (and the test failed) past `limit`.
-fn run_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_asyncmem"));
+fn text_of(reader: std::thread::JoinHandle<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned()
+}
+
+/// `program args` without `ASYNCMEM_ADDR`, stdin closed, stdout and stderr piped.
+fn command(program: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
     cmd.args(args)
         .env_remove("ASYNCMEM_ADDR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("starting asyncmem");
-    let out = spawn_reader(child.stdout.take().expect("stdout"));
-    let err = spawn_reader(child.stderr.take().expect("stderr"));
-    let mut hwm_kib = 0;
-    let status = loop {
-        if let Some(kib) = vm_hwm_kib(child.id()) {
-            hwm_kib = hwm_kib.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("waiting for asyncmem") {
-            break status;
+    cmd
+}
+
+/// Wait for `child`, calling `each` with its pid every 10 ms; None if it still runs `limit`
+/// after `start` (it is then killed and reaped).
+fn wait_bounded(
+    child: &mut Child,
+    start: Instant,
+    limit: Duration,
+    mut each: impl FnMut(u32),
+) -> Option<ExitStatus> {
+    loop {
+        each(child.id());
+        if let Some(status) = child.try_wait().expect("waiting") {
+            return Some(status);
         }
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-            panic!("asyncmem {args:?} still running after {limit:?}; stderr: {stderr}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Run `cmd` (see [`command`]) to its end, its peak memory read while it runs; killed (and the
+/// test failed, naming `what`) past `limit`.
+fn run_command(mut cmd: Command, what: &str, limit: Duration) -> Run {
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let out = spawn_reader(child.stdout.take().expect("stdout"));
+    let err = spawn_reader(child.stderr.take().expect("stderr"));
+    let mut hwm_kib = 0;
+    let status = wait_bounded(&mut child, start, limit, |pid| {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            hwm_kib = hwm_kib.max(kib);
+        }
+    });
+    let stderr = text_of(err);
+    let Some(status) = status else {
+        panic!("{what} still running after {limit:?}; stderr: {stderr}");
     };
     Run {
         code: status.code(),
         stdout: out.join().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
+        stderr,
         elapsed: start.elapsed(),
         hwm_kib,
     }
+}
+
+/// Run asyncmem with `args` and `env`, no terminal, killed (and the test failed) past `limit`.
+fn run_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
+    let mut cmd = command(ASYNCMEM, args);
+    cmd.envs(env.iter().copied());
+    run_command(cmd, &format!("asyncmem {args:?}"), limit)
 }
 
 fn run(args: &[&str], limit: Duration) -> Run {
@@ -259,129 +260,32 @@ const MEMORY_BOUND_KIB: u64 = 512 * 1024;
 // ---------------------------------------------------------------------------------------------
 // A real terminal.
 
-const ROWS: u16 = 40;
-const COLS: u16 = 120;
-
-struct Tui {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    _master: Box<dyn MasterPty + Send>,
+/// `program args` in a fresh pty (testkit's 40 x 120), without `ASYNCMEM_ADDR`.
+fn tui_of(program: &str, args: &[&str]) -> Pty {
+    let mut cmd = CommandBuilder::new(program);
+    cmd.args(args);
+    cmd.env_remove("ASYNCMEM_ADDR");
+    Pty::spawn(cmd)
 }
 
-impl Tui {
-    /// `program args` in a fresh pty of ROWS x COLS.
-    fn spawn(program: &str, args: &[&str]) -> Tui {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pty");
-        let mut cmd = CommandBuilder::new(program);
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("ASYNCMEM_ADDR");
-        let child = pair.slave.spawn_command(cmd).expect("spawning in the pty");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let writer = pair.master.take_writer().expect("pty writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(
-            ROWS.try_into().expect("rows"),
-            COLS.try_into().expect("cols"),
-            0,
-        )));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (feed, keep) = (screen.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut p) = feed.lock() {
-                    p.process(&buf[..n]);
-                }
-                if let Ok(mut r) = keep.lock() {
-                    r.extend_from_slice(&buf[..n]);
-                }
-            }
-        });
-        Tui {
-            child,
-            writer,
-            screen,
-            raw,
-            _master: pair.master,
-        }
-    }
+/// `asyncmem args` in a fresh pty.
+fn tui(args: &[&str]) -> Pty {
+    tui_of(ASYNCMEM, args)
+}
 
-    fn asyncmem(args: &[&str]) -> Tui {
-        Tui::spawn(env!("CARGO_BIN_EXE_asyncmem"), args)
-    }
-
-    fn pid(&self) -> i32 {
-        self.child.process_id().expect("a pid") as i32
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().expect("screen").screen().contents()
-    }
-
-    fn raw(&self) -> Vec<u8> {
-        self.raw.lock().expect("raw").clone()
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) {
-        let start = Instant::now();
-        loop {
-            let text = self.text();
-            if pred(&text) {
-                return;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).expect("typing");
-        self.writer.flush().expect("typing");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    /// The exit code, or None if it is still running after `timeout`.
-    fn exit_within(&mut self, timeout: Duration) -> Option<u32> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting") {
-                return Some(status.exit_code());
-            }
-            if start.elapsed() > timeout {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> u32 {
-        match self.exit_within(timeout) {
-            Some(code) => code,
-            None => {
-                let _ = self.child.kill();
-                panic!("did not exit within {timeout:?}; screen:\n{}", self.text());
-            }
-        }
-    }
-
+/// What the fault suite asks of the terminal asyncmem leaves behind.
+trait Restored {
     /// Echo and canonical mode of the pty as `stty` reads them (both on: raw mode is off).
+    fn echo_and_icanon(&self) -> (bool, bool);
+    /// Echo on and raw mode off (issue 11 item 13).
+    fn assert_cooked(&self);
+    /// Main screen, cursor shown, and the bytes that leave the alternate screen were written.
+    fn assert_restored(&self);
+}
+
+impl Restored for Pty {
     fn echo_and_icanon(&self) -> (bool, bool) {
-        let tty = self._master.tty_name().expect("the pty's name");
+        let tty = self.tty_name().expect("the pty's name");
         let out = Command::new("stty")
             .arg("-F")
             .arg(&tty)
@@ -393,7 +297,7 @@ impl Tui {
         (words.contains(&"echo"), words.contains(&"icanon"))
     }
 
-    /// Echo on and raw mode off (issue 11 item 13).
+    #[track_caller]
     fn assert_cooked(&self) {
         assert_eq!(
             self.echo_and_icanon(),
@@ -403,32 +307,16 @@ impl Tui {
         );
     }
 
-    /// Main screen, cursor shown, and the bytes that leave the alternate screen were written.
+    #[track_caller]
     fn assert_restored(&self) {
-        let start = Instant::now();
-        loop {
-            let ok = {
-                let p = self.screen.lock().expect("screen");
-                !p.screen().alternate_screen() && !p.screen().hide_cursor()
-            };
-            let left = contains(&self.raw(), b"\x1b[?1049l");
-            if ok && left {
-                return;
-            }
-            if start.elapsed() > secs(3) {
-                panic!(
-                    "terminal not restored (alternate screen left: {left}); screen:\n{}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let left = || contains(&self.raw(), b"\x1b[?1049l");
+        if !self.soon(|| self.screen_restored() && left()) {
+            panic!(
+                "terminal not restored (alternate screen left: {}); screen:\n{}",
+                left(),
+                self.text()
+            );
         }
-    }
-}
-
-impl Drop for Tui {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
     }
 }
 
@@ -939,7 +827,7 @@ fn snapshot_table_escapes_c1_controls_and_bidi_overrides() {
 #[test]
 fn top_details_locations_and_warnings_escape_control_characters() {
     let fake = Fake::hostile("escapes");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    let mut tui = tui(&["top", "--addr", &fake.url()]);
     tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
     // Every task's details, then the locations view, a drill-down into the hostile location
     // (its path becomes the filter in the footer), and the warnings popup.
@@ -972,7 +860,7 @@ fn top_details_locations_and_warnings_escape_control_characters() {
 #[test]
 fn an_unknown_filter_key_is_an_error_in_the_prompt() {
     let fake = Fake::hostile("escapes");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    let mut tui = tui(&["top", "--addr", &fake.url()]);
     tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
     tui.keys("/colour:red");
     tui.wait_for("the filter error", secs(5), |s| {
@@ -1019,7 +907,7 @@ fn snapshot_json_keeps_hostile_names_exactly() {
 #[test]
 fn top_escapes_control_characters() {
     let fake = Fake::hostile("escapes");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    let mut tui = tui(&["top", "--addr", &fake.url()]);
     tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
     std::thread::sleep(Duration::from_millis(500));
     let raw = tui.raw();
@@ -1080,7 +968,7 @@ fn timestamps_backwards_far_ahead_and_out_of_range_do_not_panic() {
     let r = run(&["snapshot", "--addr", &fake.url()], secs(15));
     r.no_panic();
     assert_eq!(r.code, Some(0), "{r:?}");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    let mut tui = tui(&["top", "--addr", &fake.url()]);
     tui.wait_for("the tasks", secs(15), |s| s.contains("time-1"));
     std::thread::sleep(Duration::from_secs(1));
     assert_eq!(tui.exit_within(Duration::ZERO), None, "{}", tui.text());
@@ -1092,7 +980,7 @@ fn timestamps_backwards_far_ahead_and_out_of_range_do_not_panic() {
 #[test]
 fn histograms_that_do_not_decode_leave_the_details_view_drawing() {
     let fake = Fake::hostile("histograms");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    let mut tui = tui(&["top", "--addr", &fake.url()]);
     tui.wait_for("the tasks", secs(15), |s| s.contains("small-"));
     tui.keys("\r");
     tui.wait_for("the details view", secs(5), |s| s.contains("task details"));
@@ -1108,7 +996,7 @@ fn histograms_that_do_not_decode_leave_the_details_view_drawing() {
 #[test]
 fn a_flood_of_updates_keeps_top_responsive_and_bounded() {
     let fake = Fake::hostile("flood");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    let mut tui = tui(&["top", "--addr", &fake.url()]);
     tui.wait_for("the tasks", secs(15), |s| s.contains("flood-"));
     // Still drawing: the help overlay opens while the flood goes on.
     tui.keys("?");
@@ -1133,7 +1021,7 @@ fn a_flood_of_updates_keeps_top_responsive_and_bounded() {
 fn top_says_target_exited() {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "1500"]);
     let pid = fake.0.pid().to_string();
-    let mut tui = Tui::asyncmem(&["top", "--pid", &pid]);
+    let mut tui = tui(&["top", "--pid", &pid]);
     tui.wait_for("the tasks", secs(15), |s| s.contains("small-"));
     tui.wait_for("target exited", secs(10), |s| s.contains("target exited"));
     assert!(tui.text().contains("small-1"), "data kept:\n{}", tui.text());
@@ -1210,7 +1098,7 @@ fn recording(dir: &Path) -> PathBuf {
 
 /// Whether `replay FILE` in a pty refuses the file (exits non-zero at once) or plays it.
 fn replay_refuses(file: &Path) -> bool {
-    let mut tui = Tui::asyncmem(&["replay", file.to_str().expect("utf-8 path")]);
+    let mut tui = tui(&["replay", file.to_str().expect("utf-8 path")]);
     match tui.exit_within(secs(3)) {
         Some(code) => code != 0,
         None => {
@@ -1260,7 +1148,7 @@ fn a_recording_replays_and_snapshots() {
     let r = run(&["snapshot", "--from", path], secs(10));
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.out().contains("small-1"), "{}", r.out());
-    let mut tui = Tui::asyncmem(&["replay", path]);
+    let mut tui = tui(&["replay", path]);
     tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
     tui.keys("q");
     assert_eq!(tui.wait_exit(secs(5)), 0);
@@ -1276,7 +1164,7 @@ fn replay_of_a_pipe_plays_or_refuses() {
         env!("CARGO_BIN_EXE_asyncmem"),
         good.display()
     );
-    let mut tui = Tui::spawn("bash", &["-c", &script]);
+    let mut tui = tui_of("bash", &["-c", &script]);
     let start = Instant::now();
     loop {
         if tui.text().contains("small-") {
@@ -1727,7 +1615,7 @@ fn top_follows_a_restarted_target_behind_its_address() {
         .and_then(|p| p.parse().ok())
         .expect("port");
     let first_pid = first.pid();
-    let mut tui = Tui::asyncmem(&["top", "--addr", &url]);
+    let mut tui = tui(&["top", "--addr", &url]);
     tui.wait_for("connected", secs(20), |t| {
         t.contains("connected") && !t.contains("reconnecting")
     });
@@ -1759,7 +1647,7 @@ fn top_follows_a_restarted_target_behind_its_address() {
 
 fn top_restores_the_terminal_on(sig: &str) -> u32 {
     let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
+    let mut tui = tui(&["top", "--addr", &fake.url()]);
     tui.wait_for("the tasks", secs(15), |s| s.contains("small-"));
     signal(tui.pid(), sig);
     let code = tui.wait_exit(secs(5));
@@ -1794,7 +1682,7 @@ fn signals_to_replay_restore_the_terminal() {
     let dir = tempdir("replay-signals");
     let good = recording(&dir);
     for (sig, code) in [("HUP", 129), ("QUIT", 131), ("TERM", 143)] {
-        let mut tui = Tui::asyncmem(&["replay", good.to_str().expect("utf-8 path")]);
+        let mut tui = tui(&["replay", good.to_str().expect("utf-8 path")]);
         tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
         signal(tui.pid(), sig);
         assert_eq!(tui.wait_exit(secs(5)), code, "SIG{sig}");
@@ -1885,7 +1773,7 @@ fn top_pause_then_quit_leaves_the_target_running() {
     let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
     let before = updates_seen(&addr, "1500ms");
     assert!(before >= 3, "a live target sends updates: {before}");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &addr]);
+    let mut tui = tui(&["top", "--addr", &addr]);
     tui.wait_for("connected", secs(20), |s| s.contains("connected"));
     tui.keys(" ");
     tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
@@ -1901,7 +1789,7 @@ fn top_pause_then_quit_leaves_the_target_running() {
 
 /// Space in a `top` of the demo at `addr`, then `sig`: exits with `code`, the terminal restored.
 fn pause_top_then_signal(addr: &str, sig: &str, code: u32) {
-    let mut tui = Tui::asyncmem(&["top", "--addr", addr]);
+    let mut tui = tui(&["top", "--addr", addr]);
     tui.wait_for("connected", secs(20), |s| s.contains("connected"));
     tui.keys(" ");
     tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
@@ -1935,7 +1823,7 @@ fn a_second_top_shows_the_pause_and_one_space_resumes() {
     );
     let before = updates_seen(&addr, "1500ms");
     // A watcher that paused the target and died without a word (SIGKILL).
-    let mut first = Tui::asyncmem(&["top", "--addr", &addr]);
+    let mut first = tui(&["top", "--addr", &addr]);
     first.wait_for("connected", secs(20), |s| s.contains("connected"));
     first.keys(" ");
     first.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
@@ -1945,7 +1833,7 @@ fn a_second_top_shows_the_pause_and_one_space_resumes() {
         updates_seen(&addr, "1500ms") * 2 < before,
         "the target should be paused now"
     );
-    let mut second = Tui::asyncmem(&["top", "--addr", &addr]);
+    let mut second = tui(&["top", "--addr", &addr]);
     second.wait_for("the target's pause", secs(20), |s| {
         s.contains("connected") && s.contains("PAUSED")
     });
@@ -1966,11 +1854,11 @@ fn a_top_that_did_not_pause_leaves_a_paused_target_paused() {
     // Left as found: only the pause a watcher made is undone when it quits.
     let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
     let before = updates_seen(&addr, "1500ms");
-    let mut first = Tui::asyncmem(&["top", "--addr", &addr]);
+    let mut first = tui(&["top", "--addr", &addr]);
     first.wait_for("connected", secs(20), |s| s.contains("connected"));
     first.keys(" ");
     first.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
-    let mut second = Tui::asyncmem(&["top", "--addr", &addr]);
+    let mut second = tui(&["top", "--addr", &addr]);
     second.wait_for("the target's pause", secs(20), |s| s.contains("PAUSED"));
     second.keys("q");
     assert_eq!(second.wait_exit(secs(5)), 0);
@@ -2003,7 +1891,7 @@ fn replay_and_snapshot_name_the_corrupt_byte() {
         assert_eq!(r.code, Some(10), "{args:?}: {r:?}");
         assert!(r.stderr.contains("corrupt at byte"), "{}", r.stderr);
     }
-    let mut tui = Tui::asyncmem(&["replay", path]);
+    let mut tui = tui(&["replay", path]);
     assert_eq!(tui.exit_within(secs(5)), Some(10), "{}", tui.text());
     tui.wait_for("the damage named", secs(3), |s| {
         s.contains("corrupt at byte")
@@ -2022,7 +1910,7 @@ fn a_cut_recording_plays_up_to_the_cut_and_says_so() {
     let r = run(&["snapshot", "--from", path], secs(10));
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("cut at byte"), "{}", r.stderr);
-    let mut tui = Tui::asyncmem(&["replay", path]);
+    let mut tui = tui(&["replay", path]);
     tui.wait_for("the cut named", secs(10), |s| {
         // (the header's end is past the pty's 120 columns)
         s.contains("small-") && s.contains("the recording is cut at")
@@ -2044,7 +1932,7 @@ fn replay_of_a_fifo_plays_it() {
         .args(["-c", &script])
         .spawn()
         .expect("a writer");
-    let mut tui = Tui::asyncmem(&["replay", fifo.to_str().expect("utf-8 path")]);
+    let mut tui = tui(&["replay", fifo.to_str().expect("utf-8 path")]);
     tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
     // Seeking back reads the recording again: from memory, not from the spent FIFO.
     tui.keys("0");
@@ -2145,7 +2033,7 @@ fn top_record_shows_the_recording_and_its_write_error() {
         256,
         &format!("top --addr {} --record {}", fake.url(), file.display()),
     );
-    let mut tui = Tui::spawn("bash", &["-c", &script]);
+    let mut tui = tui_of("bash", &["-c", &script]);
     tui.wait_for("the write error in the header", secs(20), |s| {
         s.contains("recording stopped (File too large")
     });
@@ -2164,7 +2052,7 @@ fn top_record_shows_the_file_and_its_size() {
     let dir = tempdir("top-rec");
     let file = dir.join("rec.amrec");
     let path = file.to_str().expect("utf-8 path");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url(), "--record", path]);
+    let mut tui = tui(&["top", "--addr", &fake.url(), "--record", path]);
     tui.wait_for("the recording in the header", secs(20), |s| {
         s.contains(&format!("● rec {path} ")) && s.contains("KiB")
     });
@@ -2233,7 +2121,7 @@ fn record_onto_a_disk_that_fills_up_stops_at_once() {
 #[test]
 fn quitting_a_paused_top_waits_for_resume_a_bounded_time_and_says_so() {
     let (demo, addr) = start_demo("sleepers", &["-n", "10"]);
-    let mut tui = Tui::asyncmem(&["top", "--addr", &addr]);
+    let mut tui = tui(&["top", "--addr", &addr]);
     tui.wait_for("connected", secs(20), |s| s.contains("connected"));
     tui.keys(" ");
     tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
