@@ -331,48 +331,61 @@ async fn deliver(tx: &Tx, u: Update) -> bool {
     tx.send(Ok(u)).await.is_ok()
 }
 
+/// Send `first` (if any), then `next(round)` for rounds 0, 1, 2, ..., each followed by `pause`
+/// (none: at once), until the watcher goes away.
+async fn feed(
+    tx: &Tx,
+    first: Option<Update>,
+    pause: Option<Duration>,
+    mut next: impl FnMut(u64) -> Update,
+) {
+    if let Some(u) = first {
+        if !deliver(tx, u).await {
+            return;
+        }
+    }
+    for round in 0u64.. {
+        if !deliver(tx, next(round)).await {
+            return;
+        }
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
 /// `tasks` (ids 1..=n, each polled once) announced in one update, then their stats every `tick`
 /// until the watcher goes away.
 async fn announce_then_beat(tx: &Tx, tasks: Vec<Task>, tick: Duration) {
     let now = stamp(SystemTime::now());
     let n = tasks.len() as u64;
     let st = (1..=n).map(|id| (id, stats(now, 1))).collect();
-    if !deliver(tx, update(now, true, tasks, st)).await {
-        return;
-    }
-    while deliver(tx, heartbeat(1, n, 2)).await {
-        tokio::time::sleep(tick).await;
-    }
+    let first = update(now, true, tasks, st);
+    feed(tx, Some(first), Some(tick), |_| heartbeat(1, n, 2)).await
 }
 
 /// Run `script` into `tx` until the watcher goes away.
 async fn play(script: Script, ready: Option<Update>, tx: Tx) {
     let tick = Duration::from_millis(100);
-    let send = |u: Update| deliver(&tx, u);
     match script {
         Script::Small | Script::Histograms => {
-            if !send(picture(1, 5, |id| format!("small-{id}"))).await {
+            if !deliver(&tx, picture(1, 5, |id| format!("small-{id}"))).await {
                 return;
             }
             for polls in 2.. {
                 tokio::time::sleep(tick).await;
-                if !send(heartbeat(1, 5, polls)).await {
+                if !deliver(&tx, heartbeat(1, 5, polls)).await {
                     return;
                 }
             }
         }
         Script::Million(n) => {
             let first = ready.unwrap_or_else(|| picture(1, n, |id| format!("t{id}")));
-            if !send(first).await {
-                return;
-            }
-            while send(heartbeat(1, 0, 0)).await {
-                tokio::time::sleep(tick).await;
-            }
+            feed(&tx, Some(first), Some(tick), |_| heartbeat(1, 0, 0)).await
         }
         Script::Reuse => {
             // Ids 1..=1000 announced anew every round, half of them dropped in between.
-            for round in 0u64.. {
+            let reannounce = |round: u64| {
                 let now = SystemTime::now();
                 let mut u = picture(1, 1000, |id| format!("reuse-{round}-{id}"));
                 if let Some(tu) = u.task_update.as_mut() {
@@ -383,28 +396,22 @@ async fn play(script: Script, ready: Option<Update>, tx: Tx) {
                     }
                 }
                 u.new_metadata = if round == 0 { metadata() } else { None };
-                if !send(u).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+                u
+            };
+            feed(&tx, None, Some(Duration::from_millis(5)), reannounce).await
         }
         Script::Unannounced => {
-            if !send(picture(1, 10, |id| format!("known-{id}"))).await {
-                return;
-            }
-            for round in 0u64.. {
+            let known = picture(1, 10, |id| format!("known-{id}"));
+            let unknown = |round: u64| {
                 let mut u = heartbeat(1_000_000 + round * 1000, 1000, 1);
                 if let Some(tu) = u.task_update.as_mut() {
                     for id in 1..=10 {
                         tu.stats_update.insert(id, stats(None, round));
                     }
                 }
-                if !send(u).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+                u
+            };
+            feed(&tx, Some(known), Some(Duration::from_millis(20)), unknown).await
         }
         Script::Escapes => {
             let tasks = ESCAPES
@@ -447,10 +454,8 @@ async fn play(script: Script, ready: Option<Update>, tx: Tx) {
                     }
                 }
             }
-            if !send(u).await {
-                return;
-            }
-            for round in 1u32.. {
+            let skewed = |r: u64| {
+                let round = r as u32 + 1;
                 // `now` goes back an hour each update, and jumps far ahead every fifth.
                 let now = if round % 5 == 0 {
                     far(i64::MAX / 4, 0)
@@ -459,21 +464,13 @@ async fn play(script: Script, ready: Option<Update>, tx: Tx) {
                 };
                 let mut u = heartbeat(1, 10, round as u64);
                 u.now = now;
-                if !send(u).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+                u
+            };
+            feed(&tx, Some(u), Some(Duration::from_millis(50)), skewed).await
         }
         Script::Flood => {
-            if !send(picture(1, 100, |id| format!("flood-{id}"))).await {
-                return;
-            }
-            for polls in 2.. {
-                if !send(heartbeat(1, 100, polls)).await {
-                    return;
-                }
-            }
+            let first = picture(1, 100, |id| format!("flood-{id}"));
+            feed(&tx, Some(first), None, |r| heartbeat(1, 100, r + 2)).await
         }
     }
 }
