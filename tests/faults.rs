@@ -12,38 +12,24 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use portable_pty::{native_pty_system, CommandBuilder, MasterPty, PtySize};
+use asyncmem_testkit::pty::{CommandBuilder, Pty};
 
 // ---------------------------------------------------------------------------------------------
 // Processes: the fakes, the demos, asyncmem itself.
 
-fn built(package: &str, once: &'static OnceLock<()>, name: &str) -> PathBuf {
-    once.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", package, "--bins"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build");
-        assert!(status.success(), "building {package} failed");
-    });
-    PathBuf::from(env!("CARGO_BIN_EXE_asyncmem")).with_file_name(name)
-}
+const ASYNCMEM: &str = env!("CARGO_BIN_EXE_asyncmem");
 
 fn fake_bin() -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    built("asyncmem-fakes", &BUILT, "fake-console")
+    asyncmem_testkit::package_bin(Path::new(ASYNCMEM), "asyncmem-fakes", "fake-console")
 }
 
 fn demo_bin(name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    built("asyncmem-demos", &BUILT, name)
+    asyncmem_testkit::demo_bin(Path::new(ASYNCMEM), name)
 }
 
 /// A child process killed and reaped on drop.
@@ -55,16 +41,7 @@ struct Proc {
 
 impl Proc {
     fn start(mut cmd: Command) -> Proc {
-        let mut child = cmd
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("starting a helper process");
-        let mut first_line = String::new();
-        BufReader::new(child.stdout.take().expect("piped stdout"))
-            .read_line(&mut first_line)
-            .expect("reading the helper's first line");
+        let (child, first_line) = asyncmem_testkit::spawn_ready(&mut cmd, "a helper process");
         Proc {
             child,
             first_line: first_line.trim().to_string(),
@@ -115,27 +92,38 @@ impl Fake {
         Fake::start(&["--mode", "hostile", "--kind", kind])
     }
 
+    /// One update announcing `tasks` tasks.
+    fn million(tasks: &str) -> Fake {
+        Fake::start(&["--mode", "hostile", "--kind", "million", "--tasks", tasks])
+    }
+
+    /// The small valid picture (tasks small-1 to small-5), its process exiting after `ms`.
+    fn exiting_after(ms: &str) -> Fake {
+        Fake::start(&["--mode", "exit-after", "--after", ms])
+    }
+
+    /// The small valid picture, served for a minute: longer than any case.
+    fn small() -> Fake {
+        Fake::exiting_after("60000")
+    }
+
     fn url(&self) -> String {
         format!("http://{}", self.0.first_line)
+    }
+
+    fn pid(&self) -> String {
+        self.0.pid().to_string()
     }
 }
 
 /// A demo target with its console on a free port, publishing every 100 ms.
 fn start_demo(name: &str, args: &[&str]) -> (Proc, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port");
-    start_demo_on(name, port, args)
+    start_demo_on(name, asyncmem_testkit::free_port(), args)
 }
 
 /// A demo target with its console on `port`, publishing every 100 ms.
 fn start_demo_on(name: &str, port: u16, args: &[&str]) -> (Proc, String) {
-    let mut cmd = Command::new(demo_bin(name));
-    cmd.args(["--console-bind", &format!("127.0.0.1:{port}")])
-        .args(args)
-        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms");
-    let p = Proc::start(cmd);
+    let p = Proc::start(asyncmem_testkit::demo_command(&demo_bin(name), port, args));
     assert!(p.first_line.starts_with("pid="), "{:?}", p.first_line);
     (p, format!("http://127.0.0.1:{port}"))
 }
@@ -181,6 +169,16 @@ impl Run {
             self.stderr
         );
     }
+
+    /// The peak memory stayed under [`MEMORY_BOUND_KIB`].
+    #[track_caller]
+    fn within_memory(&self) {
+        assert!(
+            self.hwm_kib < MEMORY_BOUND_KIB,
+            "peak memory {} KiB",
+            self.hwm_kib
+        );
+    }
 }
 
 fn vm_hwm_kib(pid: u32) -> Option<u64> {
@@ -197,48 +195,108 @@ fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<V
     })
 }
 
-/// Run asyncmem with `args` and `env`, no terminal, killed (and the test failed) past `limit`.
-fn run_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_asyncmem"));
+fn text_of(reader: std::thread::JoinHandle<Vec<u8>>) -> String {
+    String::from_utf8_lossy(&reader.join().unwrap_or_default()).into_owned()
+}
+
+/// `program args` without `ASYNCMEM_ADDR`, stdin closed, stdout and stderr piped.
+fn command(program: &str, args: &[&str]) -> Command {
+    let mut cmd = Command::new(program);
     cmd.args(args)
         .env_remove("ASYNCMEM_ADDR")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let start = Instant::now();
-    let mut child = cmd.spawn().expect("starting asyncmem");
-    let out = spawn_reader(child.stdout.take().expect("stdout"));
-    let err = spawn_reader(child.stderr.take().expect("stderr"));
-    let mut hwm_kib = 0;
-    let status = loop {
-        if let Some(kib) = vm_hwm_kib(child.id()) {
-            hwm_kib = hwm_kib.max(kib);
-        }
-        if let Some(status) = child.try_wait().expect("waiting for asyncmem") {
-            break status;
+    cmd
+}
+
+/// Wait for `child`, calling `each` with its pid every 10 ms; None if it still runs `limit`
+/// after `start` (it is then killed and reaped).
+fn wait_bounded(
+    child: &mut Child,
+    start: Instant,
+    limit: Duration,
+    mut each: impl FnMut(u32),
+) -> Option<ExitStatus> {
+    loop {
+        each(child.id());
+        if let Some(status) = child.try_wait().expect("waiting") {
+            return Some(status);
         }
         if start.elapsed() > limit {
             let _ = child.kill();
             let _ = child.wait();
-            let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-            panic!("asyncmem {args:?} still running after {limit:?}; stderr: {stderr}");
+            return None;
         }
         std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Run `cmd` (see [`command`]) to its end, its peak memory read while it runs; killed (and the
+/// test failed, naming `what`) past `limit`.
+fn run_command(mut cmd: Command, what: &str, limit: Duration) -> Run {
+    let start = Instant::now();
+    let mut child = cmd
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+    let out = spawn_reader(child.stdout.take().expect("stdout"));
+    let err = spawn_reader(child.stderr.take().expect("stderr"));
+    let mut hwm_kib = 0;
+    let status = wait_bounded(&mut child, start, limit, |pid| {
+        if let Some(kib) = vm_hwm_kib(pid) {
+            hwm_kib = hwm_kib.max(kib);
+        }
+    });
+    let stderr = text_of(err);
+    let Some(status) = status else {
+        panic!("{what} still running after {limit:?}; stderr: {stderr}");
     };
     Run {
         code: status.code(),
         stdout: out.join().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
+        stderr,
         elapsed: start.elapsed(),
         hwm_kib,
     }
 }
 
+/// Run asyncmem with `args` and `env`, no terminal, killed (and the test failed) past `limit`.
+fn run_env(args: &[&str], env: &[(&str, &str)], limit: Duration) -> Run {
+    let mut cmd = command(ASYNCMEM, args);
+    cmd.envs(env.iter().copied());
+    run_command(cmd, &format!("asyncmem {args:?}"), limit)
+}
+
 fn run(args: &[&str], limit: Duration) -> Run {
     run_env(args, &[], limit)
+}
+
+/// `asyncmem snapshot --addr URL ARGS` of `fake`.
+fn snapshot(fake: &Fake, args: &[&str], limit: Duration) -> Run {
+    run(
+        &[&["snapshot", "--addr", &fake.url()][..], args].concat(),
+        limit,
+    )
+}
+
+/// `snapshot --format json` of `fake` with `args`, which must not panic.
+fn json_snapshot(fake: &Fake, args: &[&str], limit: Duration) -> Run {
+    let r = snapshot(fake, &[args, &["--format", "json"]].concat(), limit);
+    r.no_panic();
+    r
+}
+
+/// The snapshot's tasks.
+fn tasks(json: &serde_json::Value) -> &Vec<serde_json::Value> {
+    json["tasks"].as_array().expect("tasks")
+}
+
+/// The names of the snapshot's tasks.
+fn task_names(json: &serde_json::Value) -> Vec<&str> {
+    tasks(json)
+        .iter()
+        .filter_map(|t| t["name"].as_str())
+        .collect()
 }
 
 fn secs(s: u64) -> Duration {
@@ -252,6 +310,11 @@ fn tempdir(tag: &str) -> PathBuf {
     dir
 }
 
+/// `path` as an argument.
+fn arg(path: &Path) -> &str {
+    path.to_str().expect("utf-8 path")
+}
+
 /// Peak memory allowed to asyncmem on the hostile inputs below (each is bounded by
 /// `--max-tasks` or small; a leak or an unbounded buffer passes it quickly).
 const MEMORY_BOUND_KIB: u64 = 512 * 1024;
@@ -259,129 +322,49 @@ const MEMORY_BOUND_KIB: u64 = 512 * 1024;
 // ---------------------------------------------------------------------------------------------
 // A real terminal.
 
-const ROWS: u16 = 40;
-const COLS: u16 = 120;
-
-struct Tui {
-    child: Box<dyn portable_pty::Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<vt100::Parser>>,
-    raw: Arc<Mutex<Vec<u8>>>,
-    _master: Box<dyn MasterPty + Send>,
+/// `program args` in a fresh pty (testkit's 40 x 120), without `ASYNCMEM_ADDR`.
+fn tui_of(program: &str, args: &[&str]) -> Pty {
+    let mut cmd = CommandBuilder::new(program);
+    cmd.args(args);
+    cmd.env_remove("ASYNCMEM_ADDR");
+    Pty::spawn(cmd)
 }
 
-impl Tui {
-    /// `program args` in a fresh pty of ROWS x COLS.
-    fn spawn(program: &str, args: &[&str]) -> Tui {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pty");
-        let mut cmd = CommandBuilder::new(program);
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("ASYNCMEM_ADDR");
-        let child = pair.slave.spawn_command(cmd).expect("spawning in the pty");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().expect("pty reader");
-        let writer = pair.master.take_writer().expect("pty writer");
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(
-            ROWS.try_into().expect("rows"),
-            COLS.try_into().expect("cols"),
-            0,
-        )));
-        let raw = Arc::new(Mutex::new(Vec::new()));
-        let (feed, keep) = (screen.clone(), raw.clone());
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                if let Ok(mut p) = feed.lock() {
-                    p.process(&buf[..n]);
-                }
-                if let Ok(mut r) = keep.lock() {
-                    r.extend_from_slice(&buf[..n]);
-                }
-            }
-        });
-        Tui {
-            child,
-            writer,
-            screen,
-            raw,
-            _master: pair.master,
-        }
-    }
+/// `asyncmem args` in a fresh pty.
+fn tui(args: &[&str]) -> Pty {
+    tui_of(ASYNCMEM, args)
+}
 
-    fn asyncmem(args: &[&str]) -> Tui {
-        Tui::spawn(env!("CARGO_BIN_EXE_asyncmem"), args)
-    }
+/// `asyncmem args` in a fresh pty, once the screen shows `shown` (`what`, within `timeout`).
+fn tui_showing(args: &[&str], what: &str, timeout: Duration, shown: &str) -> Pty {
+    let tui = tui(args);
+    tui.wait_for(what, timeout, |s| s.contains(shown));
+    tui
+}
 
-    fn pid(&self) -> i32 {
-        self.child.process_id().expect("a pid") as i32
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().expect("screen").screen().contents()
-    }
-
-    fn raw(&self) -> Vec<u8> {
-        self.raw.lock().expect("raw").clone()
-    }
-
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) {
-        let start = Instant::now();
-        loop {
-            let text = self.text();
-            if pred(&text) {
-                return;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).expect("typing");
-        self.writer.flush().expect("typing");
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    /// The exit code, or None if it is still running after `timeout`.
-    fn exit_within(&mut self, timeout: Duration) -> Option<u32> {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().expect("waiting") {
-                return Some(status.exit_code());
-            }
-            if start.elapsed() > timeout {
-                return None;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> u32 {
-        match self.exit_within(timeout) {
-            Some(code) => code,
-            None => {
-                let _ = self.child.kill();
-                panic!("did not exit within {timeout:?}; screen:\n{}", self.text());
-            }
-        }
-    }
-
+/// What the fault suite asks of the terminal asyncmem leaves behind.
+trait Restored {
     /// Echo and canonical mode of the pty as `stty` reads them (both on: raw mode is off).
+    fn echo_and_icanon(&self) -> (bool, bool);
+    /// Echo on and raw mode off (issue 11 item 13).
+    fn assert_cooked(&self);
+    /// Main screen, cursor shown, and the bytes that leave the alternate screen were written.
+    fn assert_restored(&self);
+    /// `q`, then exit code 0 within `timeout`.
+    fn exit_by_q(&mut self, timeout: Duration);
+    /// [`Restored::exit_by_q`], then the terminal restored.
+    fn quit_within(&mut self, timeout: Duration);
+    /// [`Restored::quit_within`] 5 s.
+    fn quit(&mut self) {
+        self.quit_within(secs(5));
+    }
+    /// `sig` to the program: its exit code within 5 s, the terminal restored.
+    fn signalled(&mut self, sig: &str) -> u32;
+}
+
+impl Restored for Pty {
     fn echo_and_icanon(&self) -> (bool, bool) {
-        let tty = self._master.tty_name().expect("the pty's name");
+        let tty = self.tty_name().expect("the pty's name");
         let out = Command::new("stty")
             .arg("-F")
             .arg(&tty)
@@ -393,7 +376,7 @@ impl Tui {
         (words.contains(&"echo"), words.contains(&"icanon"))
     }
 
-    /// Echo on and raw mode off (issue 11 item 13).
+    #[track_caller]
     fn assert_cooked(&self) {
         assert_eq!(
             self.echo_and_icanon(),
@@ -403,32 +386,36 @@ impl Tui {
         );
     }
 
-    /// Main screen, cursor shown, and the bytes that leave the alternate screen were written.
+    #[track_caller]
     fn assert_restored(&self) {
-        let start = Instant::now();
-        loop {
-            let ok = {
-                let p = self.screen.lock().expect("screen");
-                !p.screen().alternate_screen() && !p.screen().hide_cursor()
-            };
-            let left = contains(&self.raw(), b"\x1b[?1049l");
-            if ok && left {
-                return;
-            }
-            if start.elapsed() > secs(3) {
-                panic!(
-                    "terminal not restored (alternate screen left: {left}); screen:\n{}",
-                    self.text()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(50));
+        let left = || contains(&self.raw(), b"\x1b[?1049l");
+        if !self.soon(|| self.screen_restored() && left()) {
+            panic!(
+                "terminal not restored (alternate screen left: {}); screen:\n{}",
+                left(),
+                self.text()
+            );
         }
     }
-}
 
-impl Drop for Tui {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
+    #[track_caller]
+    fn exit_by_q(&mut self, timeout: Duration) {
+        self.keys("q");
+        assert_eq!(self.wait_exit(timeout), 0);
+    }
+
+    #[track_caller]
+    fn quit_within(&mut self, timeout: Duration) {
+        self.exit_by_q(timeout);
+        self.assert_restored();
+    }
+
+    #[track_caller]
+    fn signalled(&mut self, sig: &str) -> u32 {
+        signal(self.pid(), sig);
+        let code = self.wait_exit(secs(5));
+        self.assert_restored();
+        code
     }
 }
 
@@ -532,23 +519,34 @@ fn thread_id_is_refused_or_resolved_to_its_process() {
     }
 }
 
+/// How a snapshot names its target.
+#[derive(Clone, Copy)]
+enum Via {
+    Pid,
+    Addr,
+}
+
+/// `snapshot` of the sleepers demo (named `via`, then `args`) while the demo is stopped: SIGSTOP
+/// before, SIGCONT after. The run, and the demo, still running.
+fn snapshot_of_a_stopped_demo(via: Via, args: &[&str]) -> (Run, Proc) {
+    let (demo, url) = start_demo("sleepers", &["-n", "10"]);
+    demo.signal("STOP");
+    let pid = demo.pid().to_string();
+    let target = match via {
+        Via::Pid => ["--pid", &pid],
+        Via::Addr => ["--addr", &url],
+    };
+    let r = run(&[&["snapshot"][..], &target, args].concat(), secs(15));
+    demo.signal("CONT");
+    (r, demo)
+}
+
+/// Short connect and total timeouts, for a target that will not answer.
+const IMPATIENT: &[&str] = &["--connect-timeout", "1s", "--timeout", "2s"];
+
 #[test]
 fn stopped_target_is_named_as_stopped() {
-    let (demo, _) = start_demo("sleepers", &["-n", "10"]);
-    demo.signal("STOP");
-    let r = run(
-        &[
-            "snapshot",
-            "--pid",
-            &demo.pid().to_string(),
-            "--connect-timeout",
-            "1s",
-            "--timeout",
-            "2s",
-        ],
-        secs(15),
-    );
-    demo.signal("CONT");
+    let (r, _demo) = snapshot_of_a_stopped_demo(Via::Pid, IMPATIENT);
     assert_ne!(r.code, Some(0), "{r:?}");
     assert_ne!(
         r.code,
@@ -561,19 +559,7 @@ fn stopped_target_is_named_as_stopped() {
 
 #[test]
 fn stopped_target_gets_its_own_exit_code_at_once() {
-    let (demo, _) = start_demo("sleepers", &["-n", "10"]);
-    demo.signal("STOP");
-    let r = run(
-        &[
-            "snapshot",
-            "--pid",
-            &demo.pid().to_string(),
-            "--connect-timeout",
-            "5s",
-        ],
-        secs(15),
-    );
-    demo.signal("CONT");
+    let (r, _demo) = snapshot_of_a_stopped_demo(Via::Pid, &["--connect-timeout", "5s"]);
     assert_eq!(r.code, Some(12), "{r:?}");
     assert!(r.stderr.contains("kill -CONT"), "{}", r.stderr);
     // Read from /proc before trying its sockets: no connect timeout is waited for.
@@ -582,21 +568,7 @@ fn stopped_target_gets_its_own_exit_code_at_once() {
 
 #[test]
 fn stopped_target_behind_an_address_is_named_as_stopped() {
-    let (demo, url) = start_demo("sleepers", &["-n", "10"]);
-    demo.signal("STOP");
-    let r = run(
-        &[
-            "snapshot",
-            "--addr",
-            &url,
-            "--connect-timeout",
-            "1s",
-            "--timeout",
-            "2s",
-        ],
-        secs(15),
-    );
-    demo.signal("CONT");
+    let (r, demo) = snapshot_of_a_stopped_demo(Via::Addr, IMPATIENT);
     if is_root() || pid_visible(demo.pid()) {
         assert_eq!(r.code, Some(12), "{r:?}");
         assert!(r.stderr.contains("stopped"), "{}", r.stderr);
@@ -638,19 +610,25 @@ fn zombie_target_is_named_as_exited() {
     assert!(!r.stderr.contains("console-subscriber"), "{}", r.stderr);
 }
 
-#[test]
-fn a_silent_listener_of_a_pid_is_not_advice_to_instrument() {
-    let fake = Fake::start(&["--mode", "silent", "--listeners", "2"]);
-    let r = run(
+/// `snapshot --pid` of a fake with `listeners` silent listeners, under `--connect-timeout`.
+fn snapshot_of_silent_listeners(listeners: &str, connect_timeout: &str, limit: Duration) -> Run {
+    let fake = Fake::start(&["--mode", "silent", "--listeners", listeners]);
+    let pid = fake.pid();
+    run(
         &[
             "snapshot",
             "--pid",
-            &fake.0.pid().to_string(),
+            &pid,
             "--connect-timeout",
-            "1s",
+            connect_timeout,
         ],
-        secs(10),
-    );
+        limit,
+    )
+}
+
+#[test]
+fn a_silent_listener_of_a_pid_is_not_advice_to_instrument() {
+    let r = snapshot_of_silent_listeners("2", "1s", secs(10));
     assert_eq!(r.code, Some(4), "{r:?}");
     assert!(r.stderr.contains("no answer"), "{}", r.stderr);
     assert!(!r.stderr.contains("console-subscriber"), "{}", r.stderr);
@@ -658,17 +636,7 @@ fn a_silent_listener_of_a_pid_is_not_advice_to_instrument() {
 
 #[test]
 fn six_silent_listeners_take_one_connect_timeout_and_each_is_said() {
-    let fake = Fake::start(&["--mode", "silent", "--listeners", "6"]);
-    let r = run(
-        &[
-            "snapshot",
-            "--pid",
-            &fake.0.pid().to_string(),
-            "--connect-timeout",
-            "2s",
-        ],
-        secs(20),
-    );
+    let r = snapshot_of_silent_listeners("6", "2s", secs(20));
     assert!(matches!(r.code, Some(4)), "{r:?}");
     // Six listeners, each given 2 s, all at once: about 2 s, not 12.
     assert!(r.elapsed < secs(5), "took {:?}", r.elapsed);
@@ -680,10 +648,7 @@ fn six_silent_listeners_take_one_connect_timeout_and_each_is_said() {
 
 fn not_a_console(mode: &str) {
     let fake = Fake::start(&["--mode", mode]);
-    let r = run(
-        &["snapshot", "--addr", &fake.url(), "--connect-timeout", "1s"],
-        secs(10),
-    );
+    let r = snapshot(&fake, &["--connect-timeout", "1s"], secs(10));
     assert!(matches!(r.code, Some(5) | Some(8)), "{mode}: {r:?}");
     assert!(
         r.stderr.contains(&fake.url()) && r.stderr.contains("not a tokio console endpoint"),
@@ -709,38 +674,22 @@ fn http1_server_is_not_a_console() {
     not_a_console("http1");
 }
 
+/// `snapshot --pid` of `listeners` silent listeners under a 1 s connect timeout: given up on
+/// (exit 4 or 5) within `bound`.
+fn silent_listeners_are_bounded(listeners: &str, limit: Duration, bound: Duration) {
+    let r = snapshot_of_silent_listeners(listeners, "1s", limit);
+    assert!(matches!(r.code, Some(4) | Some(5)), "{r:?}");
+    assert!(r.elapsed < bound, "took {:?}", r.elapsed);
+}
+
 #[test]
 fn silent_listener_of_a_pid_is_bounded_by_the_connect_timeout() {
-    let fake = Fake::start(&["--mode", "silent"]);
-    let r = run(
-        &[
-            "snapshot",
-            "--pid",
-            &fake.0.pid().to_string(),
-            "--connect-timeout",
-            "1s",
-        ],
-        secs(10),
-    );
-    assert!(matches!(r.code, Some(4) | Some(5)), "{r:?}");
-    assert!(r.elapsed < secs(4), "took {:?}", r.elapsed);
+    silent_listeners_are_bounded("1", secs(10), secs(4));
 }
 
 #[test]
 fn silent_listeners_of_a_pid_are_tried_at_once() {
-    let fake = Fake::start(&["--mode", "silent", "--listeners", "6"]);
-    let r = run(
-        &[
-            "snapshot",
-            "--pid",
-            &fake.0.pid().to_string(),
-            "--connect-timeout",
-            "1s",
-        ],
-        secs(20),
-    );
-    assert!(matches!(r.code, Some(4) | Some(5)), "{r:?}");
-    assert!(r.elapsed < secs(3), "took {:?}", r.elapsed);
+    silent_listeners_are_bounded("6", secs(20), secs(3));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -748,36 +697,25 @@ fn silent_listeners_of_a_pid_are_tried_at_once() {
 
 /// `snapshot` of one update announcing `n` tasks (with their stats), under `--max-tasks max`.
 fn one_huge_update(n: u64, max: u64, limit: Duration) -> (Run, serde_json::Value) {
-    let fake = Fake::start(&[
-        "--mode",
-        "hostile",
-        "--kind",
-        "million",
-        "--tasks",
-        &n.to_string(),
-    ]);
+    let (n, max_arg) = (n.to_string(), max.to_string());
+    let fake = Fake::million(&n);
     let wait = format!("{}s", limit.as_secs());
-    let r = run(
+    let r = json_snapshot(
+        &fake,
         &[
-            "snapshot",
-            "--addr",
-            &fake.url(),
             "--max-tasks",
-            &max.to_string(),
+            &max_arg,
             "--connect-timeout",
             &wait,
             "--timeout",
             &wait,
-            "--format",
-            "json",
             "--limit",
             "0",
         ],
         limit + secs(10),
     );
-    r.no_panic();
     let json = r.json();
-    let tasks = json["tasks"].as_array().expect("tasks").len() as u64;
+    let tasks = tasks(&json).len() as u64;
     assert!(tasks <= max, "{tasks} tasks tracked past --max-tasks {max}");
     assert_eq!(
         json["live_tasks"].as_u64(),
@@ -796,11 +734,7 @@ fn one_huge_update(n: u64, max: u64, limit: Duration) -> (Run, serde_json::Value
 #[test]
 fn one_update_with_far_more_tasks_than_max_tasks_stays_within_the_bound() {
     let (r, _) = one_huge_update(100_000, 1000, secs(40));
-    assert!(
-        r.hwm_kib < MEMORY_BOUND_KIB,
-        "peak memory {} KiB",
-        r.hwm_kib
-    );
+    r.within_memory();
 }
 
 #[test]
@@ -827,75 +761,34 @@ fn a_million_new_tasks_in_one_update_are_counted_once_within_memory() {
 #[test]
 fn reused_ids_stay_within_max_tasks_and_memory() {
     let fake = Fake::hostile("reuse");
-    let r = run(
-        &[
-            "snapshot",
-            "--addr",
-            &fake.url(),
-            "--max-tasks",
-            "500",
-            "--wait",
-            "2s",
-            "--format",
-            "json",
-            "--limit",
-            "0",
-        ],
-        secs(20),
-    );
-    r.no_panic();
-    let json = r.json();
-    let tasks = json["tasks"].as_array().expect("tasks").len();
+    let args = ["--max-tasks", "500", "--wait", "2s", "--limit", "0"];
+    let r = json_snapshot(&fake, &args, secs(20));
+    let tasks = tasks(&r.json()).len();
     assert!(tasks <= 500, "{tasks} tasks tracked past --max-tasks 500");
-    assert!(
-        r.hwm_kib < MEMORY_BOUND_KIB,
-        "peak memory {} KiB",
-        r.hwm_kib
-    );
+    r.within_memory();
 }
 
 #[test]
 fn stats_for_unannounced_ids_make_no_tasks() {
     let fake = Fake::hostile("unannounced");
-    let r = run(
-        &[
-            "snapshot",
-            "--addr",
-            &fake.url(),
-            "--wait",
-            "1500ms",
-            "--format",
-            "json",
-            "--limit",
-            "0",
-        ],
-        secs(20),
-    );
-    r.no_panic();
+    let r = json_snapshot(&fake, &["--wait", "1500ms", "--limit", "0"], secs(20));
     let json = r.json();
-    let names: Vec<&str> = json["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
+    let names = task_names(&json);
     assert_eq!(names.len(), 10, "only the 10 announced tasks: {names:?}");
     assert!(names.iter().all(|n| n.starts_with("known-")), "{names:?}");
-    assert!(
-        r.hwm_kib < MEMORY_BOUND_KIB,
-        "peak memory {} KiB",
-        r.hwm_kib
-    );
+    r.within_memory();
+}
+
+/// `snapshot --limit 0` (the table) of the `escapes` fake, which must succeed.
+fn escapes_table() -> Run {
+    let r = snapshot(&Fake::hostile("escapes"), &["--limit", "0"], secs(15));
+    assert_eq!(r.code, Some(0), "{r:?}");
+    r
 }
 
 #[test]
 fn snapshot_table_escapes_control_characters() {
-    let fake = Fake::hostile("escapes");
-    let r = run(
-        &["snapshot", "--addr", &fake.url(), "--limit", "0"],
-        secs(15),
-    );
-    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = escapes_table();
     assert_no_control("the snapshot table", &r.stdout);
     // "two\nlines" stays on one row.
     assert!(
@@ -917,12 +810,7 @@ fn assert_no_c1_or_bidi(what: &str, text: &str) {
 
 #[test]
 fn snapshot_table_escapes_c1_controls_and_bidi_overrides() {
-    let fake = Fake::hostile("escapes");
-    let r = run(
-        &["snapshot", "--addr", &fake.url(), "--limit", "0"],
-        secs(15),
-    );
-    assert_eq!(r.code, Some(0), "{r:?}");
+    let r = escapes_table();
     assert_no_c1_or_bidi("the snapshot table", &r.out());
     // Made visible, not dropped: the reader sees that the name holds them.
     assert!(r.out().contains("csi\\x9b2Jc1"), "{}", r.out());
@@ -935,11 +823,17 @@ fn snapshot_table_escapes_c1_controls_and_bidi_overrides() {
     );
 }
 
+/// `top` of the fake `kind`, once the screen shows `shown` (`what`, within 15 s): the fake
+/// (keep it) and the terminal.
+fn top_of_hostile(kind: &str, what: &str, shown: &str) -> (Fake, Pty) {
+    let fake = Fake::hostile(kind);
+    let tui = tui_showing(&["top", "--addr", &fake.url()], what, secs(15), shown);
+    (fake, tui)
+}
+
 #[test]
 fn top_details_locations_and_warnings_escape_control_characters() {
-    let fake = Fake::hostile("escapes");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
-    tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
+    let (_fake, mut tui) = top_of_hostile("escapes", "the hostile tasks", "clear");
     // Every task's details, then the locations view, a drill-down into the hostile location
     // (its path becomes the filter in the footer), and the warnings popup.
     for _ in 0..8 {
@@ -963,16 +857,12 @@ fn top_details_locations_and_warnings_escape_control_characters() {
     ] {
         assert!(!contains(&raw, bad), "{what} reached the terminal");
     }
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    tui.quit();
 }
 
 #[test]
 fn an_unknown_filter_key_is_an_error_in_the_prompt() {
-    let fake = Fake::hostile("escapes");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
-    tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
+    let (_fake, mut tui) = top_of_hostile("escapes", "the hostile tasks", "clear");
     tui.keys("/colour:red");
     tui.wait_for("the filter error", secs(5), |s| {
         s.contains("unknown key \"colour\"") && s.contains("lint:")
@@ -987,25 +877,14 @@ fn an_unknown_filter_key_is_an_error_in_the_prompt() {
         !s.contains("expected") && s.contains("clear")
     });
     tui.keys("\r");
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    tui.quit();
 }
 
 #[test]
 fn snapshot_json_keeps_hostile_names_exactly() {
     let fake = Fake::hostile("escapes");
-    let r = run(
-        &["snapshot", "--addr", &fake.url(), "--format", "json"],
-        secs(15),
-    );
-    let json = r.json();
-    let names: Vec<&str> = json["tasks"]
-        .as_array()
-        .expect("tasks")
-        .iter()
-        .filter_map(|t| t["name"].as_str())
-        .collect();
+    let json = json_snapshot(&fake, &[], secs(15)).json();
+    let names = task_names(&json);
     for want in [
         "clear\x1b[2Jscreen",
         "title\x1b]0;pwned\x07set",
@@ -1017,9 +896,7 @@ fn snapshot_json_keeps_hostile_names_exactly() {
 
 #[test]
 fn top_escapes_control_characters() {
-    let fake = Fake::hostile("escapes");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
-    tui.wait_for("the hostile tasks", secs(15), |s| s.contains("clear"));
+    let (_fake, mut tui) = top_of_hostile("escapes", "the hostile tasks", "clear");
     std::thread::sleep(Duration::from_millis(500));
     let raw = tui.raw();
     assert!(
@@ -1031,96 +908,65 @@ fn top_escapes_control_characters() {
         "ESC [2J reached the terminal"
     );
     assert!(!contains(&raw, b"bell\x07"), "BEL reached the terminal");
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    tui.quit();
 }
 
 #[test]
 fn megabyte_names_are_handled_in_bounded_time_and_memory() {
     let fake = Fake::hostile("huge-names");
-    let r = run(
-        &["snapshot", "--addr", &fake.url(), "--limit", "0"],
-        secs(30),
-    );
+    let r = snapshot(&fake, &["--limit", "0"], secs(30));
     r.no_panic();
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.elapsed < secs(3), "took {:?}", r.elapsed);
-    assert!(
-        r.hwm_kib < MEMORY_BOUND_KIB,
-        "peak memory {} KiB",
-        r.hwm_kib
-    );
+    r.within_memory();
+}
+
+/// Still drawing a second later: not exited.
+fn still_drawing(tui: &mut Pty) {
+    std::thread::sleep(Duration::from_secs(1));
+    assert_eq!(tui.exit_within(Duration::ZERO), None, "{}", tui.text());
 }
 
 #[test]
 fn timestamps_backwards_far_ahead_and_out_of_range_do_not_panic() {
     let fake = Fake::hostile("time");
-    let r = run(
-        &[
-            "snapshot",
-            "--addr",
-            &fake.url(),
-            "--wait",
-            "1s",
-            "--format",
-            "json",
-        ],
-        secs(15),
-    );
-    r.no_panic();
-    let json = r.json();
-    assert_eq!(
-        json["tasks"].as_array().expect("tasks").len(),
-        10,
-        "{json:#}"
-    );
+    let json = json_snapshot(&fake, &["--wait", "1s"], secs(15)).json();
+    assert_eq!(tasks(&json).len(), 10, "{json:#}");
     // And the table and the TUI draw it.
-    let r = run(&["snapshot", "--addr", &fake.url()], secs(15));
+    let r = snapshot(&fake, &[], secs(15));
     r.no_panic();
     assert_eq!(r.code, Some(0), "{r:?}");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
-    tui.wait_for("the tasks", secs(15), |s| s.contains("time-1"));
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(tui.exit_within(Duration::ZERO), None, "{}", tui.text());
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    let top = ["top", "--addr", &fake.url()];
+    let mut tui = tui_showing(&top, "the tasks", secs(15), "time-1");
+    still_drawing(&mut tui);
+    tui.quit();
 }
 
 #[test]
 fn histograms_that_do_not_decode_leave_the_details_view_drawing() {
-    let fake = Fake::hostile("histograms");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
-    tui.wait_for("the tasks", secs(15), |s| s.contains("small-"));
+    let (_fake, mut tui) = top_of_hostile("histograms", "the tasks", "small-");
     tui.keys("\r");
     tui.wait_for("the details view", secs(5), |s| s.contains("task details"));
-    std::thread::sleep(Duration::from_secs(1));
-    assert_eq!(tui.exit_within(Duration::ZERO), None, "{}", tui.text());
+    still_drawing(&mut tui);
     assert!(tui.text().contains("task details"), "{}", tui.text());
     tui.keys("\x1b");
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    tui.quit();
 }
 
 #[test]
 fn a_flood_of_updates_keeps_top_responsive_and_bounded() {
-    let fake = Fake::hostile("flood");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
-    tui.wait_for("the tasks", secs(15), |s| s.contains("flood-"));
+    let (fake, mut tui) = top_of_hostile("flood", "the tasks", "flood-");
     // Still drawing: the help overlay opens while the flood goes on.
     tui.keys("?");
     tui.wait_for("the help", secs(3), |s| s.contains("keys (Esc closes)"));
-    let pid = tui.pid() as u32;
-    let hwm = vm_hwm_kib(pid).unwrap_or(0);
+    let hwm = vm_hwm_kib(tui.pid() as u32).unwrap_or(0);
     tui.keys("\x1b");
     tui.keys("q");
     assert_eq!(tui.wait_exit(secs(3)), 0, "q must work under a flood");
     tui.assert_restored();
     assert!(hwm < MEMORY_BOUND_KIB, "peak memory {hwm} KiB");
     // And a snapshot ends promptly.
-    let r = run(&["snapshot", "--addr", &fake.url()], secs(10));
+    let r = snapshot(&fake, &[], secs(10));
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.elapsed < secs(5), "took {:?}", r.elapsed);
 }
@@ -1130,22 +976,25 @@ fn a_flood_of_updates_keeps_top_responsive_and_bounded() {
 
 #[test]
 fn top_says_target_exited() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "1500"]);
-    let pid = fake.0.pid().to_string();
-    let mut tui = Tui::asyncmem(&["top", "--pid", &pid]);
-    tui.wait_for("the tasks", secs(15), |s| s.contains("small-"));
+    let fake = Fake::exiting_after("1500");
+    let mut tui = tui_showing(
+        &["top", "--pid", &fake.pid()],
+        "the tasks",
+        secs(15),
+        "small-",
+    );
     tui.wait_for("target exited", secs(10), |s| s.contains("target exited"));
     assert!(tui.text().contains("small-1"), "data kept:\n{}", tui.text());
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    tui.quit();
 }
 
 #[test]
 fn snapshot_wait_says_the_target_exited() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "1000"]);
-    let pid = fake.0.pid().to_string();
-    let r = run(&["snapshot", "--pid", &pid, "--wait", "5s"], secs(15));
+    let fake = Fake::exiting_after("1000");
+    let r = run(
+        &["snapshot", "--pid", &fake.pid(), "--wait", "5s"],
+        secs(15),
+    );
     assert!(r.stderr.contains("exited"), "{r:?}");
     // What was collected is printed, marked incomplete, and the exit code says why.
     assert_eq!(r.code, Some(7), "{r:?}");
@@ -1156,8 +1005,8 @@ fn snapshot_wait_says_the_target_exited() {
 
 #[test]
 fn snapshot_wait_json_says_the_target_exited() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "1000"]);
-    let pid = fake.0.pid().to_string();
+    let fake = Fake::exiting_after("1000");
+    let pid = fake.pid();
     let r = run(
         &["snapshot", "--pid", &pid, "--wait", "5s", "-f", "json"],
         secs(15),
@@ -1176,8 +1025,7 @@ fn snapshot_wait_json_says_the_target_exited() {
 
 #[test]
 fn a_complete_snapshot_says_so() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let r = run(&["snapshot", "--addr", &fake.url(), "-f", "json"], secs(15));
+    let r = snapshot(&Fake::small(), &["-f", "json"], secs(15));
     let json = r.json();
     assert_eq!(json["complete"], true, "{json}");
     assert!(json["incomplete_reason"].is_null(), "{json}");
@@ -1187,29 +1035,43 @@ fn a_complete_snapshot_says_so() {
 // ---------------------------------------------------------------------------------------------
 // Recordings.
 
-/// A short recording of the small fake picture.
-fn recording(dir: &Path) -> PathBuf {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+/// `asyncmem record --addr URL -o OUT ARGS`.
+fn record_args<'a>(url: &'a str, out: &'a str, args: &[&'a str]) -> Vec<&'a str> {
+    [&["record", "--addr", url, "-o", out][..], args].concat()
+}
+
+/// `asyncmem record` of `fake` into `out`, with `args`.
+fn record(fake: &Fake, out: &str, args: &[&str], limit: Duration) -> Run {
+    run(&record_args(&fake.url(), out, args), limit)
+}
+
+/// A short recording of the small fake picture in a fresh temp dir `tag`: the dir and the file.
+fn recording(tag: &str) -> (PathBuf, PathBuf) {
+    let dir = tempdir(tag);
     let file = dir.join("good.amrec");
-    let r = run(
-        &[
-            "record",
-            "--addr",
-            &fake.url(),
-            "-o",
-            file.to_str().expect("utf-8 path"),
-            "--duration",
-            "1500ms",
-        ],
+    let r = record(
+        &Fake::small(),
+        arg(&file),
+        &["--duration", "1500ms"],
         secs(15),
     );
     assert_eq!(r.code, Some(0), "{r:?}");
-    file
+    (dir, file)
+}
+
+/// `replay FILE` in a pty, once the recorded tasks are shown.
+fn replaying(file: &Path) -> Pty {
+    tui_showing(
+        &["replay", arg(file)],
+        "the recorded tasks",
+        secs(10),
+        "small-",
+    )
 }
 
 /// Whether `replay FILE` in a pty refuses the file (exits non-zero at once) or plays it.
 fn replay_refuses(file: &Path) -> bool {
-    let mut tui = Tui::asyncmem(&["replay", file.to_str().expect("utf-8 path")]);
+    let mut tui = tui(&["replay", arg(file)]);
     match tui.exit_within(secs(3)) {
         Some(code) => code != 0,
         None => {
@@ -1223,8 +1085,7 @@ fn replay_refuses(file: &Path) -> bool {
 
 #[test]
 fn damaged_recordings_get_one_policy_in_replay_and_snapshot() {
-    let dir = tempdir("damaged");
-    let good = recording(&dir);
+    let (dir, good) = recording("damaged");
     let bytes = std::fs::read(&good).expect("the recording");
     let mut flipped = bytes.clone();
     let mid = flipped.len() / 2;
@@ -1236,8 +1097,7 @@ fn damaged_recordings_get_one_policy_in_replay_and_snapshot() {
     for (name, content) in cases {
         let file = dir.join(format!("{name}.amrec"));
         std::fs::write(&file, content).expect("writing");
-        let path = file.to_str().expect("utf-8 path");
-        let snap = run(&["snapshot", "--from", path], secs(10));
+        let snap = run(&["snapshot", "--from", arg(&file)], secs(10));
         snap.no_panic();
         let snapshot_refuses = snap.code != Some(0);
         if snapshot_refuses {
@@ -1253,35 +1113,22 @@ fn damaged_recordings_get_one_policy_in_replay_and_snapshot() {
 
 #[test]
 fn a_recording_replays_and_snapshots() {
-    let dir = tempdir("good");
-    let good = recording(&dir);
-    let path = good.to_str().expect("utf-8 path");
-    let r = run(&["snapshot", "--from", path], secs(10));
+    let (_dir, good) = recording("good");
+    let r = run(&["snapshot", "--from", arg(&good)], secs(10));
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.out().contains("small-1"), "{}", r.out());
-    let mut tui = Tui::asyncmem(&["replay", path]);
-    tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    replaying(&good).quit();
 }
 
 #[test]
 fn replay_of_a_pipe_plays_or_refuses() {
-    let dir = tempdir("pipe");
-    let good = recording(&dir);
-    let script = format!(
-        "exec {} replay <(cat {})",
-        env!("CARGO_BIN_EXE_asyncmem"),
-        good.display()
-    );
-    let mut tui = Tui::spawn("bash", &["-c", &script]);
+    let (_dir, good) = recording("pipe");
+    let script = format!("exec {ASYNCMEM} replay <(cat {})", good.display());
+    let mut tui = tui_of("bash", &["-c", &script]);
     let start = Instant::now();
     loop {
         if tui.text().contains("small-") {
-            tui.keys("q");
-            assert_eq!(tui.wait_exit(secs(5)), 0);
-            tui.assert_restored();
+            tui.quit();
             return;
         }
         if let Some(code) = tui.exit_within(Duration::ZERO) {
@@ -1301,19 +1148,8 @@ fn replay_of_a_pipe_plays_or_refuses() {
 #[test]
 fn record_onto_a_full_device_says_so_at_once() {
     let fake = Fake::hostile("flood");
-    let r = run(
-        &[
-            "record",
-            "--addr",
-            &fake.url(),
-            "-o",
-            "/dev/full",
-            "--overwrite",
-            "--duration",
-            "10s",
-        ],
-        secs(15),
-    );
+    let args = ["--overwrite", "--duration", "10s"];
+    let r = record(&fake, "/dev/full", &args, secs(15));
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.stderr.contains("No space left"), "{}", r.stderr);
     assert!(r.elapsed < secs(3), "took {:?}", r.elapsed);
@@ -1321,6 +1157,9 @@ fn record_onto_a_full_device_says_so_at_once() {
 
 // ---------------------------------------------------------------------------------------------
 // Absurd flags.
+
+/// An address nothing listens on: the flags are refused before it is tried.
+const NOWHERE: &str = "http://127.0.0.1:1";
 
 fn usage_error(args: &[&str], names: &str) {
     let r = run(args, secs(10));
@@ -1331,7 +1170,7 @@ fn usage_error(args: &[&str], names: &str) {
 
 #[test]
 fn huge_timeout_is_a_usage_error() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+    let fake = Fake::small();
     usage_error(
         &[
             "snapshot",
@@ -1346,38 +1185,17 @@ fn huge_timeout_is_a_usage_error() {
 
 #[test]
 fn huge_record_duration_is_a_usage_error() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let dir = tempdir("duration");
-    let file = dir.join("r.amrec");
-    usage_error(
-        &[
-            "record",
-            "--addr",
-            &fake.url(),
-            "-o",
-            file.to_str().expect("utf-8 path"),
-            "--duration",
-            "300000000000y",
-        ],
-        "--duration",
-    );
+    let fake = Fake::small();
+    let file = tempdir("duration").join("r.amrec");
+    let (url, huge) = (fake.url(), ["--duration", "300000000000y"]);
+    usage_error(&record_args(&url, arg(&file), &huge), "--duration");
 }
 
 #[test]
 fn max_message_size_too_small_is_named() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let r = run(
-        &[
-            "snapshot",
-            "--addr",
-            &fake.url(),
-            "--max-message-size",
-            "0",
-            "--timeout",
-            "5s",
-        ],
-        secs(15),
-    );
+    let fake = Fake::small();
+    let args = ["--max-message-size", "0", "--timeout", "5s"];
+    let r = snapshot(&fake, &args, secs(15));
     r.no_panic();
     assert_ne!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("max-message-size"), "{}", r.stderr);
@@ -1403,71 +1221,32 @@ fn malformed_addrs_are_bad_addresses() {
 
 #[test]
 fn huge_durations_of_every_flag_are_usage_errors() {
-    for (flag, value) in [
-        ("--connect-timeout", "1000000y"),
-        ("--wait", "300000000000y"),
-        ("--settle", "300000000000y"),
-        ("--rss-interval", "1000000y"),
+    for (command, flag, value) in [
+        ("snapshot", "--connect-timeout", "1000000y"),
+        ("snapshot", "--wait", "300000000000y"),
+        ("snapshot", "--settle", "300000000000y"),
+        ("snapshot", "--rss-interval", "1000000y"),
+        ("top", "--retain", "300000000000y"),
+        ("export", "--fit-window", "300000000000y"),
     ] {
-        usage_error(
-            &["snapshot", "--addr", "http://127.0.0.1:1", flag, value],
-            flag,
-        );
+        usage_error(&[command, "--addr", NOWHERE, flag, value], flag);
     }
-    usage_error(
-        &[
-            "top",
-            "--addr",
-            "http://127.0.0.1:1",
-            "--retain",
-            "300000000000y",
-        ],
-        "--retain",
-    );
-    usage_error(
-        &[
-            "export",
-            "--addr",
-            "http://127.0.0.1:1",
-            "--fit-window",
-            "300000000000y",
-        ],
-        "--fit-window",
-    );
 }
 
 #[test]
 fn tiny_max_message_sizes_are_usage_errors() {
     for size in ["1", "100"] {
-        usage_error(
-            &[
-                "snapshot",
-                "--addr",
-                "http://127.0.0.1:1",
-                "--max-message-size",
-                size,
-            ],
-            "--max-message-size",
-        );
+        let args = ["snapshot", "--addr", NOWHERE, "--max-message-size", size];
+        usage_error(&args, "--max-message-size");
     }
 }
 
 #[test]
 fn a_message_over_max_message_size_is_named() {
     // 5,000 tasks in the first update (about 660 KB): ten times the smallest accepted limit.
-    let fake = Fake::start(&["--mode", "hostile", "--kind", "million", "--tasks", "5000"]);
-    let r = run(
-        &[
-            "snapshot",
-            "--addr",
-            &fake.url(),
-            "--max-message-size",
-            "65536",
-            "--timeout",
-            "3s",
-        ],
-        secs(40),
-    );
+    let fake = Fake::million("5000");
+    let args = ["--max-message-size", "65536", "--timeout", "3s"];
+    let r = snapshot(&fake, &args, secs(40));
     r.no_panic();
     assert_eq!(r.code, Some(9), "{r:?}");
     assert!(
@@ -1494,20 +1273,9 @@ fn unknown_demo_lists_the_demos() {
 
 #[test]
 fn record_to_a_directory_says_it_is_a_directory() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+    let fake = Fake::small();
     let dir = tempdir("outdir");
-    let r = run(
-        &[
-            "record",
-            "--addr",
-            &fake.url(),
-            "-o",
-            dir.to_str().expect("utf-8 path"),
-            "--duration",
-            "1s",
-        ],
-        secs(10),
-    );
+    let r = record(&fake, arg(&dir), &["--duration", "1s"], secs(10));
     assert_ne!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("directory"), "{}", r.stderr);
     assert!(!r.stderr.contains("--overwrite"), "{}", r.stderr);
@@ -1515,45 +1283,34 @@ fn record_to_a_directory_says_it_is_a_directory() {
 
 #[test]
 fn at_without_from_is_a_usage_error() {
-    usage_error(
-        &["snapshot", "--addr", "http://127.0.0.1:1", "--at", "1s"],
-        "--from",
-    );
+    usage_error(&["snapshot", "--addr", NOWHERE, "--at", "1s"], "--from");
+}
+
+/// Run asyncmem with `args` and `ASYNCMEM_ADDR=addr`.
+fn run_with_asyncmem_addr(args: &[&str], addr: &str, limit: Duration) -> Run {
+    run_env(args, &[("ASYNCMEM_ADDR", addr)], limit)
+}
+
+/// `snapshot ARGS --format json` under `ASYNCMEM_ADDR=addr`.
+fn json_with_asyncmem_addr(args: &[&str], addr: &str) -> serde_json::Value {
+    let args = [&["snapshot"][..], args, &["--format", "json"]].concat();
+    run_with_asyncmem_addr(&args, addr, secs(15)).json()
 }
 
 #[test]
 fn asyncmem_addr_does_not_beat_an_explicit_pid() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let pid = fake.0.pid().to_string();
-    let r = run_env(
-        &["snapshot", "--pid", &pid, "--format", "json"],
-        &[("ASYNCMEM_ADDR", "http://127.0.0.1:1")],
-        secs(15),
-    );
-    let json = r.json();
-    assert_eq!(
-        json["tasks"].as_array().expect("tasks").len(),
-        5,
-        "{json:#}"
-    );
+    let fake = Fake::small();
+    let json = json_with_asyncmem_addr(&["--pid", &fake.pid()], NOWHERE);
+    assert_eq!(tasks(&json).len(), 5, "{json:#}");
 }
 
 #[test]
 fn asyncmem_addr_does_not_beat_from_or_demo() {
-    let dir = tempdir("envfrom");
-    let missing = dir.join("none.amrec");
-    let r = run_env(
-        &["snapshot", "--from", missing.to_str().expect("utf-8 path")],
-        &[("ASYNCMEM_ADDR", "http://127.0.0.1:1")],
-        secs(10),
-    );
+    let missing = tempdir("envfrom").join("none.amrec");
+    let r = run_with_asyncmem_addr(&["snapshot", "--from", arg(&missing)], NOWHERE, secs(10));
     // The recording is read (and is missing), the address is not tried.
     assert_eq!(r.code, Some(10), "{r:?}");
-    let r = run_env(
-        &["snapshot", "--demo", "no-such-demo"],
-        &[("ASYNCMEM_ADDR", "http://127.0.0.1:1")],
-        secs(10),
-    );
+    let r = run_with_asyncmem_addr(&["snapshot", "--demo", "no-such-demo"], NOWHERE, secs(10));
     assert_eq!(r.code, Some(2), "{r:?}");
     assert!(r.stderr.contains("unknown demo"), "{}", r.stderr);
 }
@@ -1568,10 +1325,7 @@ fn no_target_at_all_is_a_usage_error() {
 #[test]
 fn an_os_error_is_said_once() {
     let dir = tempdir("oserr");
-    let r = run(
-        &["snapshot", "--from", dir.to_str().expect("utf-8 path")],
-        secs(10),
-    );
+    let r = run(&["snapshot", "--from", arg(&dir)], secs(10));
     assert_eq!(r.code, Some(10), "{r:?}");
     let said = r.stderr.matches("os error").count();
     assert_eq!(said, 1, "{}", r.stderr);
@@ -1585,56 +1339,40 @@ fn an_os_error_is_said_once() {
 
 #[test]
 fn asyncmem_addr_is_used_without_a_flag() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let r = run_env(
-        &["snapshot", "--format", "json"],
-        &[("ASYNCMEM_ADDR", &fake.url())],
-        secs(15),
-    );
-    let json = r.json();
-    assert_eq!(
-        json["tasks"].as_array().expect("tasks").len(),
-        5,
-        "{json:#}"
-    );
+    let fake = Fake::small();
+    let json = json_with_asyncmem_addr(&[], &fake.url());
+    assert_eq!(tasks(&json).len(), 5, "{json:#}");
 }
 
 // ---------------------------------------------------------------------------------------------
 // Pipes, signals and terminals.
 
+/// `asyncmem ARGS`, its stdout read for one line and then closed (what `| head -1` does): its
+/// exit status, its stderr and that line; killed (and the test failed) if it does not end
+/// within `limit` of the close.
+fn into_a_closed_pipe(args: &[&str], limit: Duration) -> (ExitStatus, String, String) {
+    let mut child = command(ASYNCMEM, args).spawn().expect("starting asyncmem");
+    let err = spawn_reader(child.stderr.take().expect("stderr"));
+    let mut line = Vec::new();
+    BufReader::new(child.stdout.take().expect("stdout"))
+        .read_until(b'\n', &mut line)
+        .expect("the first line");
+    assert!(!line.is_empty(), "nothing written");
+    let status = wait_bounded(&mut child, Instant::now(), limit, |_| {})
+        .unwrap_or_else(|| panic!("asyncmem {args:?} did not end after its stdout was closed"));
+    let line = String::from_utf8_lossy(&line).into_owned();
+    (status, text_of(err), line)
+}
+
 #[test]
 fn snapshot_into_a_closed_pipe_ends_quietly() {
     use std::os::unix::process::ExitStatusExt;
     let fake = Fake::hostile("reuse");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asyncmem"))
-        .args(["snapshot", "--addr", &fake.url(), "--limit", "0"])
-        .env_remove("ASYNCMEM_ADDR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting asyncmem");
-    let err = spawn_reader(child.stderr.take().expect("stderr"));
-    {
-        // What `head -1` does: read one line, close the pipe.
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("the first line");
-        assert!(line.contains("asyncmem snapshot"), "{line:?}");
-    }
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("waiting") {
-            break s;
-        }
-        if start.elapsed() > secs(15) {
-            let _ = child.kill();
-            panic!("asyncmem did not end after its stdout was closed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
+    let (status, stderr, line) = into_a_closed_pipe(
+        &["snapshot", "--addr", &fake.url(), "--limit", "0"],
+        secs(15),
+    );
+    assert!(line.contains("asyncmem snapshot"), "{line:?}");
     assert!(
         status.code() == Some(0) || status.code() == Some(141) || status.signal() == Some(13),
         "{status:?}: {stderr}"
@@ -1642,58 +1380,17 @@ fn snapshot_into_a_closed_pipe_ends_quietly() {
     assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
 }
 
-/// `asyncmem ARGS`, its stdout read for one line and then closed (what `| head -1` does):
-/// its exit status and stderr.
-fn into_a_closed_pipe(args: &[&str]) -> (std::process::ExitStatus, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asyncmem"))
-        .args(args)
-        .env_remove("ASYNCMEM_ADDR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting asyncmem");
-    let err = spawn_reader(child.stderr.take().expect("stderr"));
-    {
-        let mut line = Vec::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_until(b'\n', &mut line)
-            .expect("the first line");
-        assert!(!line.is_empty(), "nothing written");
-    }
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("waiting") {
-            break s;
-        }
-        if start.elapsed() > secs(20) {
-            let _ = child.kill();
-            panic!("asyncmem {args:?} did not end after its stdout was closed");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-    (status, stderr)
-}
-
 #[test]
 fn a_large_snapshot_into_a_closed_pipe_exits_141_quietly() {
     // 20,000 rows of CSV: far more than a pipe holds, so a write does meet the closed pipe.
-    let fake = Fake::start(&["--mode", "hostile", "--kind", "million", "--tasks", "20000"]);
+    let fake = Fake::million("20000");
+    let url = fake.url();
+    let patient = ["--connect-timeout", "20s", "--timeout", "20s"];
     for format in ["csv", "json", "table"] {
-        let (status, stderr) = into_a_closed_pipe(&[
-            "snapshot",
-            "--addr",
-            &fake.url(),
-            "--limit",
-            "0",
-            "--format",
-            format,
-            "--connect-timeout",
-            "20s",
-            "--timeout",
-            "20s",
-        ]);
+        let args = [
+            "snapshot", "--addr", &url, "--limit", "0", "--format", format,
+        ];
+        let (status, stderr, _) = into_a_closed_pipe(&[&args[..], &patient].concat(), secs(20));
         assert_eq!(status.code(), Some(141), "{format}: {status:?}: {stderr}");
         assert_eq!(stderr, "", "{format}");
     }
@@ -1702,16 +1399,9 @@ fn a_large_snapshot_into_a_closed_pipe_exits_141_quietly() {
 #[test]
 fn a_recording_into_a_closed_pipe_ends_quietly() {
     let fake = Fake::hostile("flood");
-    let (status, stderr) = into_a_closed_pipe(&[
-        "record",
-        "--addr",
-        &fake.url(),
-        "-o",
-        "/dev/stdout",
-        "--overwrite",
-        "--duration",
-        "3s",
-    ]);
+    let url = fake.url();
+    let args = record_args(&url, "/dev/stdout", &["--overwrite", "--duration", "3s"]);
+    let (status, stderr, _) = into_a_closed_pipe(&args, secs(20));
     assert_eq!(status.code(), Some(141), "{status:?}: {stderr}");
     assert!(!stderr.to_lowercase().contains("broken pipe"), "{stderr}");
     assert!(!stderr.contains("error"), "{stderr}");
@@ -1726,7 +1416,7 @@ fn top_follows_a_restarted_target_behind_its_address() {
         .and_then(|p| p.parse().ok())
         .expect("port");
     let first_pid = first.pid();
-    let mut tui = Tui::asyncmem(&["top", "--addr", &url]);
+    let mut tui = tui(&["top", "--addr", &url]);
     tui.wait_for("connected", secs(20), |t| {
         t.contains("connected") && !t.contains("reconnecting")
     });
@@ -1757,56 +1447,40 @@ fn top_follows_a_restarted_target_behind_its_address() {
 }
 
 fn top_restores_the_terminal_on(sig: &str) -> u32 {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url()]);
-    tui.wait_for("the tasks", secs(15), |s| s.contains("small-"));
-    signal(tui.pid(), sig);
-    let code = tui.wait_exit(secs(5));
-    tui.assert_restored();
+    let fake = Fake::small();
+    let mut tui = tui_showing(
+        &["top", "--addr", &fake.url()],
+        "the tasks",
+        secs(15),
+        "small-",
+    );
+    let code = tui.signalled(sig);
     tui.assert_cooked();
     code
 }
 
 #[test]
-fn sigterm_to_top_restores_the_terminal() {
-    assert_eq!(top_restores_the_terminal_on("TERM"), 143);
-}
-
-#[test]
-fn sighup_to_top_restores_the_terminal() {
-    assert_eq!(top_restores_the_terminal_on("HUP"), 129);
-}
-
-#[test]
-fn sigquit_to_top_restores_the_terminal() {
-    assert_eq!(top_restores_the_terminal_on("QUIT"), 131);
-}
-
-#[test]
-fn sigint_to_top_restores_the_terminal() {
+fn signals_to_top_restore_the_terminal() {
     // In raw mode Ctrl-C is a key; SIGINT from kill is still a signal.
-    assert_eq!(top_restores_the_terminal_on("INT"), 130);
+    for (sig, code) in [("TERM", 143), ("HUP", 129), ("QUIT", 131), ("INT", 130)] {
+        assert_eq!(top_restores_the_terminal_on(sig), code, "SIG{sig}");
+    }
 }
 
 #[test]
 fn signals_to_replay_restore_the_terminal() {
-    let dir = tempdir("replay-signals");
-    let good = recording(&dir);
+    let (_dir, good) = recording("replay-signals");
     for (sig, code) in [("HUP", 129), ("QUIT", 131), ("TERM", 143)] {
-        let mut tui = Tui::asyncmem(&["replay", good.to_str().expect("utf-8 path")]);
-        tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
-        signal(tui.pid(), sig);
-        assert_eq!(tui.wait_exit(secs(5)), code, "SIG{sig}");
-        tui.assert_restored();
+        let mut tui = replaying(&good);
+        assert_eq!(tui.signalled(sig), code, "SIG{sig}");
         tui.assert_cooked();
     }
 }
 
 #[test]
 fn replay_without_a_terminal_writes_nothing_to_stdout() {
-    let dir = tempdir("replay-no-tty");
-    let good = recording(&dir);
-    let r = run(&["replay", good.to_str().expect("utf-8 path")], secs(10));
+    let (_dir, good) = recording("replay-no-tty");
+    let r = run(&["replay", arg(&good)], secs(10));
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.stdout.is_empty(), "stdout: {:?}", r.out());
     assert!(r.stderr.contains("terminal"), "{}", r.stderr);
@@ -1814,46 +1488,28 @@ fn replay_without_a_terminal_writes_nothing_to_stdout() {
 
 /// `record` to `file` from the fake at `url`, sent `sig` after `after`: its exit code and stderr.
 fn record_signalled(url: &str, file: &Path, after: Duration, sig: &str) -> (Option<i32>, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_asyncmem"))
-        .args(["record", "--addr", url, "-o"])
-        .arg(file)
-        .env_remove("ASYNCMEM_ADDR")
-        .stdin(Stdio::null())
+    let mut child = command(ASYNCMEM, &record_args(url, arg(file), &[]))
         .stdout(Stdio::null())
-        .stderr(Stdio::piped())
         .spawn()
         .expect("starting asyncmem record");
     let err = spawn_reader(child.stderr.take().expect("stderr"));
     std::thread::sleep(after);
     signal(child.id() as i32, sig);
-    let start = Instant::now();
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("waiting") {
-            break s;
-        }
-        if start.elapsed() > secs(10) {
-            let _ = child.kill();
-            panic!("record did not end within 10 s of SIG{sig}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    let stderr = String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned();
-    (status.code(), stderr)
+    let status = wait_bounded(&mut child, Instant::now(), secs(10), |_| {})
+        .unwrap_or_else(|| panic!("record did not end within 10 s of SIG{sig}"));
+    (status.code(), text_of(err))
 }
 
 #[test]
 fn record_ends_its_file_cleanly_on_sighup_and_sigquit() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+    let fake = Fake::small();
     let dir = tempdir("record-signals");
     for (sig, outcome) in [("HUP", "hung up"), ("QUIT", "quit")] {
         let file = dir.join(format!("{sig}.amrec"));
         let (code, stderr) = record_signalled(&fake.url(), &file, secs(2), sig);
         assert_eq!(code, Some(0), "SIG{sig}: {stderr}");
         assert!(stderr.contains(&format!("stopped ({outcome})")), "{stderr}");
-        let r = run(
-            &["snapshot", "--from", file.to_str().expect("utf-8 path")],
-            secs(10),
-        );
+        let r = run(&["snapshot", "--from", arg(&file)], secs(10));
         assert_eq!(r.code, Some(0), "SIG{sig}: {r:?}");
         assert!(!r.stderr.contains("cut"), "SIG{sig}: {}", r.stderr);
     }
@@ -1861,7 +1517,7 @@ fn record_ends_its_file_cleanly_on_sighup_and_sigquit() {
 
 #[test]
 fn top_without_a_terminal_writes_nothing_to_stdout() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
+    let fake = Fake::small();
     let r = run(&["top", "--addr", &fake.url()], secs(10));
     assert_ne!(r.code, Some(0), "{r:?}");
     assert!(r.stdout.is_empty(), "stdout: {:?}", r.out());
@@ -1879,48 +1535,51 @@ fn updates_seen(addr: &str, wait: &str) -> u64 {
     r.json()["updates"].as_u64().expect("an updates count")
 }
 
-#[test]
-fn top_pause_then_quit_leaves_the_target_running() {
-    let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
+/// The sleepers demo (`-n 10`, then `args`): the demo, its address, and the console updates a
+/// snapshot sees from it in 1.5 s.
+fn demo_and_its_rate(args: &[&str]) -> (Proc, String, u64) {
+    let (demo, addr) = start_demo("sleepers", &[&["-n", "10"][..], args].concat());
     let before = updates_seen(&addr, "1500ms");
-    assert!(before >= 3, "a live target sends updates: {before}");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &addr]);
-    tui.wait_for("connected", secs(20), |s| s.contains("connected"));
-    tui.keys(" ");
-    tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
-    let after = updates_seen(&addr, "1500ms");
+    (demo, addr, before)
+}
+
+/// The demo at `addr` runs (not paused): it sends at least half the updates in 1.5 s it sent
+/// `before`, or the test fails saying `what` (and `when`, after the count).
+#[track_caller]
+fn assert_running(addr: &str, before: u64, what: &str, when: &str) {
+    let after = updates_seen(addr, "1500ms");
     assert!(
         after * 2 >= before,
-        "the target stayed paused: {after} updates in 1.5 s after quitting, {before} before"
+        "{what}: {after} updates in 1.5 s{when}, {before} before"
     );
 }
 
-/// Space in a `top` of the demo at `addr`, then `sig`: exits with `code`, the terminal restored.
-fn pause_top_then_signal(addr: &str, sig: &str, code: u32) {
-    let mut tui = Tui::asyncmem(&["top", "--addr", addr]);
+/// `top` of the demo at `addr`, connected, then paused with Space.
+fn paused_top(addr: &str) -> Pty {
+    let mut tui = tui(&["top", "--addr", addr]);
     tui.wait_for("connected", secs(20), |s| s.contains("connected"));
     tui.keys(" ");
     tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
-    signal(tui.pid(), sig);
-    assert_eq!(tui.wait_exit(secs(5)), code, "SIG{sig}");
-    tui.assert_restored();
+    tui
+}
+
+#[test]
+fn top_pause_then_quit_leaves_the_target_running() {
+    let (_demo, addr, before) = demo_and_its_rate(&[]);
+    assert!(before >= 3, "a live target sends updates: {before}");
+    paused_top(&addr).quit();
+    assert_running(&addr, before, "the target stayed paused", " after quitting");
 }
 
 #[test]
 fn top_paused_then_signalled_leaves_the_target_running() {
-    let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
-    let before = updates_seen(&addr, "1500ms");
+    let (_demo, addr, before) = demo_and_its_rate(&[]);
     assert!(before >= 3, "a live target sends updates: {before}");
     for (sig, code) in [("TERM", 143), ("INT", 130), ("HUP", 129), ("QUIT", 131)] {
-        pause_top_then_signal(&addr, sig, code);
-        let after = updates_seen(&addr, "1500ms");
-        assert!(
-            after * 2 >= before,
-            "SIG{sig}: the target stayed paused: {after} updates in 1.5 s, {before} before"
-        );
+        // Space in a `top` of the demo, then `sig`: exits with `code`, the terminal restored.
+        assert_eq!(paused_top(&addr).signalled(sig), code, "SIG{sig}");
+        let what = format!("SIG{sig}: the target stayed paused");
+        assert_running(&addr, before, &what, "");
     }
 }
 
@@ -1928,64 +1587,45 @@ fn top_paused_then_signalled_leaves_the_target_running() {
 fn a_second_top_shows_the_pause_and_one_space_resumes() {
     // console-subscriber: its pause outlives the watcher that made it. (asyncmem-probe resumes
     // by itself once no watcher is left, so the case cannot arise there.)
-    let (_demo, addr) = start_demo(
-        "sleepers",
-        &["-n", "10", "--instrument", "console-subscriber"],
-    );
-    let before = updates_seen(&addr, "1500ms");
+    let (_demo, addr, before) = demo_and_its_rate(&["--instrument", "console-subscriber"]);
     // A watcher that paused the target and died without a word (SIGKILL).
-    let mut first = Tui::asyncmem(&["top", "--addr", &addr]);
-    first.wait_for("connected", secs(20), |s| s.contains("connected"));
-    first.keys(" ");
-    first.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
+    let mut first = paused_top(&addr);
     signal(first.pid(), "KILL");
     first.wait_exit(secs(5));
     assert!(
         updates_seen(&addr, "1500ms") * 2 < before,
         "the target should be paused now"
     );
-    let mut second = Tui::asyncmem(&["top", "--addr", &addr]);
+    let mut second = tui(&["top", "--addr", &addr]);
     second.wait_for("the target's pause", secs(20), |s| {
         s.contains("connected") && s.contains("PAUSED")
     });
     second.keys(" ");
     second.wait_for("the pause to end", secs(5), |s| !s.contains("PAUSED"));
-    second.keys("q");
-    assert_eq!(second.wait_exit(secs(5)), 0);
-    second.assert_restored();
-    let after = updates_seen(&addr, "1500ms");
-    assert!(
-        after * 2 >= before,
-        "one Space should have resumed the target: {after} updates in 1.5 s, {before} before"
-    );
+    second.quit();
+    let what = "one Space should have resumed the target";
+    assert_running(&addr, before, what, "");
 }
 
 #[test]
 fn a_top_that_did_not_pause_leaves_a_paused_target_paused() {
     // Left as found: only the pause a watcher made is undone when it quits.
-    let (_demo, addr) = start_demo("sleepers", &["-n", "10"]);
-    let before = updates_seen(&addr, "1500ms");
-    let mut first = Tui::asyncmem(&["top", "--addr", &addr]);
-    first.wait_for("connected", secs(20), |s| s.contains("connected"));
-    first.keys(" ");
-    first.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
-    let mut second = Tui::asyncmem(&["top", "--addr", &addr]);
+    let (_demo, addr, before) = demo_and_its_rate(&[]);
+    let mut first = paused_top(&addr);
+    let mut second = tui(&["top", "--addr", &addr]);
     second.wait_for("the target's pause", secs(20), |s| s.contains("PAUSED"));
-    second.keys("q");
-    assert_eq!(second.wait_exit(secs(5)), 0);
+    second.exit_by_q(secs(5));
     assert!(
         updates_seen(&addr, "1500ms") * 2 < before,
         "the first watcher's pause was undone by a second that did not make it"
     );
-    first.keys("q");
-    assert_eq!(first.wait_exit(secs(5)), 0);
+    first.exit_by_q(secs(5));
     assert!(updates_seen(&addr, "1500ms") * 2 >= before);
 }
 
 #[test]
 fn replay_and_snapshot_name_the_corrupt_byte() {
-    let dir = tempdir("corrupt-byte");
-    let good = recording(&dir);
+    let (dir, good) = recording("corrupt-byte");
     let mut bytes = std::fs::read(&good).expect("the recording");
     // The last byte is the end marker's checksum: damage after every event, snapshot --at
     // early included, is still found.
@@ -1993,7 +1633,7 @@ fn replay_and_snapshot_name_the_corrupt_byte() {
     bytes[last] ^= 0xff;
     let file = dir.join("flipped-end.amrec");
     std::fs::write(&file, bytes).expect("writing");
-    let path = file.to_str().expect("utf-8 path");
+    let path = arg(&file);
     for args in [
         &["snapshot", "--from", path][..],
         &["snapshot", "--from", path, "--at", "0s"][..],
@@ -2002,7 +1642,7 @@ fn replay_and_snapshot_name_the_corrupt_byte() {
         assert_eq!(r.code, Some(10), "{args:?}: {r:?}");
         assert!(r.stderr.contains("corrupt at byte"), "{}", r.stderr);
     }
-    let mut tui = Tui::asyncmem(&["replay", path]);
+    let mut tui = tui(&["replay", path]);
     assert_eq!(tui.exit_within(secs(5)), Some(10), "{}", tui.text());
     tui.wait_for("the damage named", secs(3), |s| {
         s.contains("corrupt at byte")
@@ -2012,29 +1652,25 @@ fn replay_and_snapshot_name_the_corrupt_byte() {
 
 #[test]
 fn a_cut_recording_plays_up_to_the_cut_and_says_so() {
-    let dir = tempdir("cut");
-    let good = recording(&dir);
+    let (dir, good) = recording("cut");
     let bytes = std::fs::read(&good).expect("the recording");
     let file = dir.join("cut.amrec");
     std::fs::write(&file, &bytes[..bytes.len() * 2 / 3]).expect("writing");
-    let path = file.to_str().expect("utf-8 path");
+    let path = arg(&file);
     let r = run(&["snapshot", "--from", path], secs(10));
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(r.stderr.contains("cut at byte"), "{}", r.stderr);
-    let mut tui = Tui::asyncmem(&["replay", path]);
+    let mut tui = tui(&["replay", path]);
     tui.wait_for("the cut named", secs(10), |s| {
         // (the header's end is past the pty's 120 columns)
         s.contains("small-") && s.contains("the recording is cut at")
     });
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    tui.quit();
 }
 
 #[test]
 fn replay_of_a_fifo_plays_it() {
-    let dir = tempdir("fifo");
-    let good = recording(&dir);
+    let (dir, good) = recording("fifo");
     let fifo = dir.join("rec.fifo");
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
@@ -2043,83 +1679,51 @@ fn replay_of_a_fifo_plays_it() {
         .args(["-c", &script])
         .spawn()
         .expect("a writer");
-    let mut tui = Tui::asyncmem(&["replay", fifo.to_str().expect("utf-8 path")]);
-    tui.wait_for("the recorded tasks", secs(10), |s| s.contains("small-"));
+    let mut tui = replaying(&fifo);
     // Seeking back reads the recording again: from memory, not from the spent FIFO.
     tui.keys("0");
     tui.keys(" ");
     std::thread::sleep(Duration::from_millis(500));
     assert!(tui.text().contains("small-"), "{}", tui.text());
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(5)), 0);
-    tui.assert_restored();
+    tui.quit();
     let _ = writer.wait();
 }
 
 /// `script` in bash, no terminal, killed (and the test failed) past `limit`.
 fn run_bash(script: &str, limit: Duration) -> Run {
-    let mut child = Command::new("bash")
-        .args(["-c", script])
-        .env_remove("ASYNCMEM_ADDR")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("starting bash");
-    let start = Instant::now();
-    let out = spawn_reader(child.stdout.take().expect("stdout"));
-    let err = spawn_reader(child.stderr.take().expect("stderr"));
-    let status = loop {
-        if let Some(s) = child.try_wait().expect("waiting") {
-            break s;
-        }
-        if start.elapsed() > limit {
-            let _ = child.kill();
-            panic!("{script:?} still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        code: status.code(),
-        stdout: out.join().unwrap_or_default(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap_or_default()).into_owned(),
-        elapsed: start.elapsed(),
-        hwm_kib: 0,
-    }
+    run_command(
+        command("bash", &["-c", script]),
+        &format!("{script:?}"),
+        limit,
+    )
 }
 
-/// A shell line that runs asyncmem with files limited to `kib` KiB: a write past it fails
+/// The flood fake, a file `rec.amrec` in a fresh temp dir `tag`, and a shell line that runs
+/// `asyncmem ARGS` (`args(url, file)`) with files limited to 256 KiB: a write past it fails
 /// with EFBIG ("File too large") mid-way, as a full disk would, without root.
-fn file_size_limited(kib: u32, args: &str) -> String {
-    format!(
-        "trap '' XFSZ; ulimit -f {kib}; exec {} {args}",
-        env!("CARGO_BIN_EXE_asyncmem")
-    )
+fn flood_with_files_limited(
+    tag: &str,
+    args: impl FnOnce(String, String) -> String,
+) -> (Fake, PathBuf, String) {
+    let fake = Fake::hostile("flood");
+    let file = tempdir(tag).join("rec.amrec");
+    let args = args(fake.url(), file.display().to_string());
+    let script = format!("trap '' XFSZ; ulimit -f 256; exec {ASYNCMEM} {args}");
+    (fake, file, script)
 }
 
 /// What a recording stopped by a write error must still be: readable up to the error.
 fn readable_up_to_the_error(file: &Path) {
-    let r = run(
-        &["snapshot", "--from", file.to_str().expect("utf-8 path")],
-        secs(20),
-    );
+    let r = run(&["snapshot", "--from", arg(file)], secs(20));
     assert_eq!(r.code, Some(0), "{r:?}");
     assert!(!r.stderr.contains("corrupt"), "{}", r.stderr);
 }
 
 #[test]
 fn record_stops_at_a_write_error_mid_way_and_says_so_at_once() {
-    let fake = Fake::hostile("flood");
-    let dir = tempdir("efbig");
-    let file = dir.join("rec.amrec");
-    let script = file_size_limited(
-        256,
-        &format!(
-            "record --addr {} -o {} --duration 60s",
-            fake.url(),
-            file.display()
-        ),
-    );
+    let (_fake, file, script) = flood_with_files_limited("efbig", |url, file| {
+        format!("record --addr {url} -o {file} --duration 60s")
+    });
     let r = run_bash(&script, secs(30));
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.elapsed < secs(15), "took {:?}", r.elapsed);
@@ -2137,14 +1741,10 @@ fn record_stops_at_a_write_error_mid_way_and_says_so_at_once() {
 
 #[test]
 fn top_record_shows_the_recording_and_its_write_error() {
-    let fake = Fake::hostile("flood");
-    let dir = tempdir("top-efbig");
-    let file = dir.join("rec.amrec");
-    let script = file_size_limited(
-        256,
-        &format!("top --addr {} --record {}", fake.url(), file.display()),
-    );
-    let mut tui = Tui::spawn("bash", &["-c", &script]);
+    let (_fake, file, script) = flood_with_files_limited("top-efbig", |url, file| {
+        format!("top --addr {url} --record {file}")
+    });
+    let mut tui = tui_of("bash", &["-c", &script]);
     tui.wait_for("the write error in the header", secs(20), |s| {
         s.contains("recording stopped (File too large")
     });
@@ -2159,17 +1759,14 @@ fn top_record_shows_the_recording_and_its_write_error() {
 
 #[test]
 fn top_record_shows_the_file_and_its_size() {
-    let fake = Fake::start(&["--mode", "exit-after", "--after", "60000"]);
-    let dir = tempdir("top-rec");
-    let file = dir.join("rec.amrec");
-    let path = file.to_str().expect("utf-8 path");
-    let mut tui = Tui::asyncmem(&["top", "--addr", &fake.url(), "--record", path]);
+    let fake = Fake::small();
+    let file = tempdir("top-rec").join("rec.amrec");
+    let path = arg(&file);
+    let mut tui = tui(&["top", "--addr", &fake.url(), "--record", path]);
     tui.wait_for("the recording in the header", secs(20), |s| {
         s.contains(&format!("● rec {path} ")) && s.contains("KiB")
     });
-    tui.keys("q");
-    assert_eq!(tui.wait_exit(secs(10)), 0);
-    tui.assert_restored();
+    tui.quit_within(secs(10));
 }
 
 /// A tmpfs of `kib` KiB mounted on a fresh directory, unmounted on drop (needs root).
@@ -2211,18 +1808,7 @@ fn record_onto_a_disk_that_fills_up_stops_at_once() {
     };
     let fake = Fake::hostile("flood");
     let file = disk.0.join("rec.amrec");
-    let r = run(
-        &[
-            "record",
-            "--addr",
-            &fake.url(),
-            "-o",
-            file.to_str().expect("utf-8 path"),
-            "--duration",
-            "60s",
-        ],
-        secs(30),
-    );
+    let r = record(&fake, arg(&file), &["--duration", "60s"], secs(30));
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.elapsed < secs(15), "took {:?}", r.elapsed);
     assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
@@ -2232,10 +1818,7 @@ fn record_onto_a_disk_that_fills_up_stops_at_once() {
 #[test]
 fn quitting_a_paused_top_waits_for_resume_a_bounded_time_and_says_so() {
     let (demo, addr) = start_demo("sleepers", &["-n", "10"]);
-    let mut tui = Tui::asyncmem(&["top", "--addr", &addr]);
-    tui.wait_for("connected", secs(20), |s| s.contains("connected"));
-    tui.keys(" ");
-    tui.wait_for("paused", secs(5), |s| s.contains("PAUSED"));
+    let mut tui = paused_top(&addr);
     // A target that cannot answer Resume: quitting still ends, and says what it left.
     demo.signal("STOP");
     let start = Instant::now();

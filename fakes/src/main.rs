@@ -21,10 +21,10 @@ use std::pin::Pin;
 use std::time::{Duration, SystemTime};
 
 use console_api as proto;
-use proto::field::{Name, Value};
+use proto::field::Value;
 use proto::instrument::instrument_server::{Instrument, InstrumentServer};
 use proto::instrument::{State, Temporality, Update};
-use proto::tasks::{Stats, Task, TaskDetails, TaskUpdate};
+use proto::tasks::{Stats, Task, TaskDetails};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -245,11 +245,7 @@ fn stamp(t: SystemTime) -> Option<prost_types::Timestamp> {
 }
 
 fn field(name: &str, value: Value) -> proto::Field {
-    proto::Field {
-        name: Some(Name::StrName(name.into())),
-        value: Some(value),
-        metadata_id: Some(proto::MetaId { id: META }),
-    }
+    asyncmem_testkit::str_field(META, name, value)
 }
 
 fn task(id: u64, name: &str, size: u64, file: &str) -> Task {
@@ -305,17 +301,8 @@ fn update(
     new_tasks: Vec<Task>,
     stats: Vec<(u64, Stats)>,
 ) -> Update {
-    Update {
-        now,
-        task_update: Some(TaskUpdate {
-            new_tasks,
-            stats_update: stats.into_iter().collect(),
-            dropped_events: 0,
-        }),
-        resource_update: None,
-        async_op_update: None,
-        new_metadata: if meta { metadata() } else { None },
-    }
+    let new_metadata = if meta { metadata() } else { None };
+    asyncmem_testkit::task_update_at(now, new_tasks, stats, new_metadata)
 }
 
 /// `n` announced tasks with ids `first..first + n` and their stats.
@@ -339,37 +326,66 @@ fn heartbeat(first: u64, n: u64, polls: u64) -> Update {
 
 type Tx = mpsc::Sender<Result<Update, Status>>;
 
+/// Send `u` to the watcher; false once it has gone away.
+async fn deliver(tx: &Tx, u: Update) -> bool {
+    tx.send(Ok(u)).await.is_ok()
+}
+
+/// Send `first` (if any), then `next(round)` for rounds 0, 1, 2, ..., each followed by `pause`
+/// (none: at once), until the watcher goes away.
+async fn feed(
+    tx: &Tx,
+    first: Option<Update>,
+    pause: Option<Duration>,
+    mut next: impl FnMut(u64) -> Update,
+) {
+    if let Some(u) = first {
+        if !deliver(tx, u).await {
+            return;
+        }
+    }
+    for round in 0u64.. {
+        if !deliver(tx, next(round)).await {
+            return;
+        }
+        if let Some(pause) = pause {
+            tokio::time::sleep(pause).await;
+        }
+    }
+}
+
+/// `tasks` (ids 1..=n, each polled once) announced in one update, then their stats every `tick`
+/// until the watcher goes away.
+async fn announce_then_beat(tx: &Tx, tasks: Vec<Task>, tick: Duration) {
+    let now = stamp(SystemTime::now());
+    let n = tasks.len() as u64;
+    let st = (1..=n).map(|id| (id, stats(now, 1))).collect();
+    let first = update(now, true, tasks, st);
+    feed(tx, Some(first), Some(tick), |_| heartbeat(1, n, 2)).await
+}
+
 /// Run `script` into `tx` until the watcher goes away.
 async fn play(script: Script, ready: Option<Update>, tx: Tx) {
     let tick = Duration::from_millis(100);
-    let send = |u: Update| {
-        let tx = tx.clone();
-        async move { tx.send(Ok(u)).await.is_ok() }
-    };
     match script {
         Script::Small | Script::Histograms => {
-            if !send(picture(1, 5, |id| format!("small-{id}"))).await {
+            if !deliver(&tx, picture(1, 5, |id| format!("small-{id}"))).await {
                 return;
             }
             for polls in 2.. {
                 tokio::time::sleep(tick).await;
-                if !send(heartbeat(1, 5, polls)).await {
+                if !deliver(&tx, heartbeat(1, 5, polls)).await {
                     return;
                 }
             }
         }
         Script::Million(n) => {
             let first = ready.unwrap_or_else(|| picture(1, n, |id| format!("t{id}")));
-            if !send(first).await {
-                return;
-            }
-            while send(heartbeat(1, 0, 0)).await {
-                tokio::time::sleep(tick).await;
-            }
+            feed(&tx, Some(first), Some(tick), |_| heartbeat(1, 0, 0)).await
         }
         Script::Reuse => {
             // Ids 1..=1000 announced anew every round, half of them dropped in between.
-            for round in 0u64.. {
+            let reannounce = |round: u64| {
                 let now = SystemTime::now();
                 let mut u = picture(1, 1000, |id| format!("reuse-{round}-{id}"));
                 if let Some(tu) = u.task_update.as_mut() {
@@ -380,59 +396,37 @@ async fn play(script: Script, ready: Option<Update>, tx: Tx) {
                     }
                 }
                 u.new_metadata = if round == 0 { metadata() } else { None };
-                if !send(u).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
+                u
+            };
+            feed(&tx, None, Some(Duration::from_millis(5)), reannounce).await
         }
         Script::Unannounced => {
-            if !send(picture(1, 10, |id| format!("known-{id}"))).await {
-                return;
-            }
-            for round in 0u64.. {
+            let known = picture(1, 10, |id| format!("known-{id}"));
+            let unknown = |round: u64| {
                 let mut u = heartbeat(1_000_000 + round * 1000, 1000, 1);
                 if let Some(tu) = u.task_update.as_mut() {
                     for id in 1..=10 {
                         tu.stats_update.insert(id, stats(None, round));
                     }
                 }
-                if !send(u).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
+                u
+            };
+            feed(&tx, Some(known), Some(Duration::from_millis(20)), unknown).await
         }
         Script::Escapes => {
-            let now = stamp(SystemTime::now());
             let tasks = ESCAPES
                 .iter()
                 .zip(1u64..)
                 .map(|(name, id)| task(id, name, 2048, "src/\x1b[2Jevil\n.rs"))
                 .collect();
-            let st = (1..=ESCAPES.len() as u64)
-                .map(|id| (id, stats(now, 1)))
-                .collect();
-            if !send(update(now, true, tasks, st)).await {
-                return;
-            }
-            while send(heartbeat(1, ESCAPES.len() as u64, 2)).await {
-                tokio::time::sleep(tick).await;
-            }
+            announce_then_beat(&tx, tasks, tick).await
         }
         Script::HugeNames => {
             let huge = |id: u64| format!("{id}-{}", "N".repeat(1 << 20));
-            let now = stamp(SystemTime::now());
             let tasks = (1..=8)
                 .map(|id| task(id, &huge(id), 4096, &huge(id)))
                 .collect();
-            let st = (1..=8).map(|id| (id, stats(now, 1))).collect();
-            if !send(update(now, true, tasks, st)).await {
-                return;
-            }
-            while send(heartbeat(1, 8, 2)).await {
-                tokio::time::sleep(tick).await;
-            }
+            announce_then_beat(&tx, tasks, tick).await
         }
         Script::Time => {
             let far = |secs: i64, nanos: i32| {
@@ -460,10 +454,8 @@ async fn play(script: Script, ready: Option<Update>, tx: Tx) {
                     }
                 }
             }
-            if !send(u).await {
-                return;
-            }
-            for round in 1u32.. {
+            let skewed = |r: u64| {
+                let round = r as u32 + 1;
                 // `now` goes back an hour each update, and jumps far ahead every fifth.
                 let now = if round % 5 == 0 {
                     far(i64::MAX / 4, 0)
@@ -472,21 +464,13 @@ async fn play(script: Script, ready: Option<Update>, tx: Tx) {
                 };
                 let mut u = heartbeat(1, 10, round as u64);
                 u.now = now;
-                if !send(u).await {
-                    return;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+                u
+            };
+            feed(&tx, Some(u), Some(Duration::from_millis(50)), skewed).await
         }
         Script::Flood => {
-            if !send(picture(1, 100, |id| format!("flood-{id}"))).await {
-                return;
-            }
-            for polls in 2.. {
-                if !send(heartbeat(1, 100, polls)).await {
-                    return;
-                }
-            }
+            let first = picture(1, 100, |id| format!("flood-{id}"));
+            feed(&tx, Some(first), None, |r| heartbeat(1, 100, r + 2)).await
         }
     }
 }

@@ -4,25 +4,15 @@
 //! The demos are looked up next to a binary of the same cargo target directory and profile
 //! (`next_to`): integration tests pass `env!("CARGO_BIN_EXE_asyncmem")`, which only they have.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command};
+
+use crate::process::{package_bin, spawn_ready};
 
 /// The demo binary `name` next to `next_to`, after building the demos once per process (with
 /// the default profile, as `cargo test` builds the tests).
 pub fn demo_bin(next_to: &Path, name: &str) -> PathBuf {
-    static BUILT: OnceLock<()> = OnceLock::new();
-    BUILT.get_or_init(|| {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let status = Command::new(cargo)
-            .args(["build", "-p", "asyncmem-demos", "--bins"])
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
-            .status()
-            .expect("running cargo build for the demos");
-        assert!(status.success(), "building the demos failed");
-    });
-    next_to.with_file_name(name)
+    package_bin(next_to, "asyncmem-demos", name)
 }
 
 /// A running demo target, killed and reaped on drop.
@@ -46,11 +36,19 @@ impl Drop for Target {
     }
 }
 
+/// The demo binary `bin` with `args`, its console on 127.0.0.1:`port`, publishing every 100 ms.
+pub fn demo_command(bin: &Path, port: u16, args: &[&str]) -> Command {
+    let mut cmd = Command::new(bin);
+    cmd.args(["--console-bind", &format!("127.0.0.1:{port}")])
+        .args(args)
+        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms");
+    cmd
+}
+
 /// Start the demo binary `bin` (see [`demo_bin`]) with `args`, its console on a free port,
 /// publishing every 100 ms; returns once the demo has printed its `pid=` line.
 pub fn start_demo(bin: &Path, args: &[&str]) -> Target {
     let port = crate::free_port();
-    let bind = format!("127.0.0.1:{port}");
     // The tests were written against console-subscriber, the demos' default before the probe:
     // they keep it unless they choose (`--instrument probe|none`).
     let default_instrument: &[&str] = if args.contains(&"--instrument") {
@@ -58,20 +56,10 @@ pub fn start_demo(bin: &Path, args: &[&str]) -> Target {
     } else {
         &["--instrument", "console-subscriber"]
     };
-    let mut child = Command::new(bin)
-        .args(["--console-bind", &bind])
-        .args(default_instrument)
-        .args(args)
-        .env("TOKIO_CONSOLE_PUBLISH_INTERVAL", "100ms")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("starting the demo");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("piped stdout"))
-        .read_line(&mut line)
-        .expect("reading the demo's first line");
+    let (child, line) = spawn_ready(
+        demo_command(bin, port, default_instrument).args(args),
+        "the demo",
+    );
     assert!(line.starts_with("pid="), "unexpected demo output {line:?}");
     let pid = child.id() as i32;
     Target { child, pid, port }

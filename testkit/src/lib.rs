@@ -1,5 +1,6 @@
 //! Test builders shared by asyncmem's unit tests, integration tests and benches, and by the
-//! probe's tests: free ports, real demo targets, synthetic console-api updates.
+//! probe's tests: free ports, helper processes and real demo targets, synthetic console-api
+//! updates, and (feature `pty`) a real terminal.
 //!
 //! This crate does not depend on asyncmem (its unit tests use it: a cycle would give them two
 //! copies of asyncmem's types), so everything here speaks console-api and prost types only.
@@ -11,6 +12,9 @@
 )]
 
 pub mod demo;
+pub mod process;
+#[cfg(feature = "pty")]
+pub mod pty;
 pub mod subscriber;
 pub mod synth;
 
@@ -19,7 +23,8 @@ use proto::field::{Name, Value};
 use proto::instrument::Update;
 use proto::tasks::{Stats, Task as PTask, TaskUpdate};
 
-pub use demo::{demo_bin, start_demo, Target};
+pub use demo::{demo_bin, demo_command, start_demo, Target};
+pub use process::{package_bin, spawn_ready};
 
 /// Nanoseconds per second, the unit of the synthetic clocks.
 pub const SEC: i64 = 1_000_000_000;
@@ -62,8 +67,19 @@ pub fn task_update(
     stats: impl IntoIterator<Item = (u64, Stats)>,
     new_metadata: Option<proto::RegisterMetadata>,
 ) -> Update {
+    task_update_at(stamp(now), new_tasks, stats, new_metadata)
+}
+
+/// [`task_update`] at any clock reading, none included (the fakes send the wall clock's, and
+/// odd ones).
+pub fn task_update_at(
+    now: Option<prost_types::Timestamp>,
+    new_tasks: Vec<PTask>,
+    stats: impl IntoIterator<Item = (u64, Stats)>,
+    new_metadata: Option<proto::RegisterMetadata>,
+) -> Update {
     Update {
-        now: stamp(now),
+        now,
         task_update: Some(TaskUpdate {
             new_tasks,
             stats_update: stats.into_iter().collect(),

@@ -1,143 +1,28 @@
 //! End to end: the real `asyncmem top` binary in a real pseudo-terminal (portable-pty, read back
 //! through a vt100 parser), attached to the real sleepers demo under console-subscriber.
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::common::*;
-use portable_pty::{native_pty_system, Child, CommandBuilder, MasterPty, PtySize};
+use asyncmem_testkit::pty::{CommandBuilder, Pty};
 
-const ROWS: u16 = 40;
-const COLS: u16 = 120;
-
-struct Tui {
-    child: Box<dyn Child + Send + Sync>,
-    writer: Box<dyn Write + Send>,
-    screen: Arc<Mutex<vt100::Parser>>,
-    _master: Box<dyn MasterPty + Send>,
+/// `asyncmem ARGS` in a real terminal, colours on (`NO_COLOR` removed).
+fn spawn_tui(args: &[&str]) -> Pty {
+    let mut cmd = CommandBuilder::new(ASYNCMEM);
+    cmd.args(args);
+    cmd.env_remove("NO_COLOR");
+    Pty::spawn(cmd)
 }
 
-impl Tui {
-    fn start(args: &[&str]) -> Tui {
-        let pair = native_pty_system()
-            .openpty(PtySize {
-                rows: ROWS,
-                cols: COLS,
-                pixel_width: 0,
-                pixel_height: 0,
-            })
-            .expect("a pty");
-        let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_asyncmem"));
-        cmd.args(args);
-        cmd.env("TERM", "xterm-256color");
-        cmd.env_remove("NO_COLOR");
-        let child = pair
-            .slave
-            .spawn_command(cmd)
-            .expect("spawning asyncmem top");
-        drop(pair.slave);
-        let mut reader = pair.master.try_clone_reader().unwrap();
-        let writer = pair.master.take_writer().unwrap();
-        let screen = Arc::new(Mutex::new(vt100::Parser::new(
-            ROWS.try_into().unwrap(),
-            COLS.try_into().unwrap(),
-            0,
-        )));
-        let feed = screen.clone();
-        std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
-            while let Ok(n) = reader.read(&mut buf) {
-                if n == 0 {
-                    break;
-                }
-                feed.lock().unwrap().process(&buf[..n]);
-            }
-        });
-        Tui {
-            child,
-            writer,
-            screen,
-            _master: pair.master,
-        }
-    }
-
-    fn text(&self) -> String {
-        self.screen.lock().unwrap().screen().contents()
-    }
-
-    fn rows(&self) -> Vec<String> {
-        self.text().lines().map(str::to_string).collect()
-    }
-
-    /// Wait until `pred` holds for the screen, or fail with the screen shown.
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&str) -> bool) {
-        let start = Instant::now();
-        loop {
-            let text = self.text();
-            if pred(&text) {
-                return;
-            }
-            if start.elapsed() > timeout {
-                panic!("timed out waiting for {what}; screen:\n{text}");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    fn keys(&mut self, keys: &str) {
-        self.writer.write_all(keys.as_bytes()).unwrap();
-        self.writer.flush().unwrap();
-        std::thread::sleep(Duration::from_millis(150));
-    }
-
-    /// The first task row under the table header.
-    fn first_row(&self) -> String {
-        let rows = self.rows();
-        let header = rows
-            .iter()
-            .position(|l| l.contains("State") && l.contains("Size"))
-            .expect("table header");
-        rows[header + 1].clone()
-    }
-
-    fn wait_exit(&mut self, timeout: Duration) -> u32 {
-        let start = Instant::now();
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status.exit_code();
-            }
-            if start.elapsed() > timeout {
-                let _ = self.child.kill();
-                panic!("asyncmem top did not exit; screen:\n{}", self.text());
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-
-    /// Whether the terminal is back to normal: main screen, cursor shown. The reader thread may
-    /// still be parsing the last bytes the child wrote, so give it a moment.
-    fn restored(&self) -> bool {
-        let start = Instant::now();
-        loop {
-            {
-                let p = self.screen.lock().unwrap();
-                if !p.screen().alternate_screen() && !p.screen().hide_cursor() {
-                    return true;
-                }
-            }
-            if start.elapsed() > Duration::from_secs(3) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
-}
-
-impl Drop for Tui {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
+/// The first task row under the table header.
+fn first_row(tui: &Pty) -> String {
+    let text = tui.text();
+    let rows: Vec<&str> = text.lines().collect();
+    let header = rows
+        .iter()
+        .position(|l| l.contains("State") && l.contains("Size"))
+        .expect("table header");
+    rows[header + 1].to_string()
 }
 
 const LONG: Duration = Duration::from_secs(30);
@@ -146,7 +31,7 @@ const LONG: Duration = Duration::from_secs(30);
 fn top_shows_sorts_filters_details_and_quits_cleanly() {
     let target = start_demo("sleepers", &["-n", "100", "-b", "64"]);
     let pid = target.pid.to_string();
-    let mut tui = Tui::start(&["top", "--pid", &pid]);
+    let mut tui = spawn_tui(&["top", "--pid", &pid]);
     tui.wait_for("the header and the named tasks", LONG, |s| {
         s.contains(&format!("pid {pid}"))
             && s.contains("● connected")
@@ -156,21 +41,21 @@ fn top_shows_sorts_filters_details_and_quits_cleanly() {
     assert!(tui.text().contains("RSS"), "{}", tui.text());
     // Sorted by size by default: the largest future first.
     tui.wait_for("boxed-32k on top", LONG, |_| {
-        tui.first_row().contains("boxed-32k")
+        first_row(&tui).contains("boxed-32k")
     });
     assert!(
-        tui.first_row().contains("KiB*"),
+        first_row(&tui).contains("KiB*"),
         "boxed marker: {}",
-        tui.first_row()
+        first_row(&tui)
     );
     // Inverted: the smallest first; inverted back: the largest again.
     tui.keys("i");
     tui.wait_for("ascending order", LONG, |_| {
-        !tui.first_row().contains("boxed-32k")
+        !first_row(&tui).contains("boxed-32k")
     });
     tui.keys("i");
     tui.wait_for("descending order", LONG, |_| {
-        tui.first_row().contains("boxed-32k")
+        first_row(&tui).contains("boxed-32k")
     });
     // Sort by another column and back (l moves right, h left).
     tui.keys("l");
@@ -182,7 +67,7 @@ fn top_shows_sorts_filters_details_and_quits_cleanly() {
     tui.wait_for("the filtered table", LONG, |s| {
         s.contains("1/1") && s.contains("filter: kilobyte")
     });
-    assert!(tui.first_row().contains("kilobyte"));
+    assert!(first_row(&tui).contains("kilobyte"));
     tui.keys("\x1b");
     tui.wait_for("the filter cleared", LONG, |s| {
         !s.contains("filter: kilobyte")
@@ -207,7 +92,7 @@ fn top_shows_sorts_filters_details_and_quits_cleanly() {
 fn target_exit_is_shown_and_data_kept() {
     let mut target = start_demo("sleepers", &["-n", "20"]);
     let pid = target.pid.to_string();
-    let mut tui = Tui::start(&["top", "--pid", &pid]);
+    let mut tui = spawn_tui(&["top", "--pid", &pid]);
     tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
     let _ = target.child.kill();
     let _ = target.child.wait();
@@ -226,9 +111,9 @@ fn target_exit_is_shown_and_data_kept() {
 fn sigterm_and_ctrl_c_restore_the_terminal() {
     let target = start_demo("sleepers", &["-n", "20"]);
     let pid = target.pid.to_string();
-    let tui = Tui::start(&["top", "--pid", &pid]);
+    let tui = spawn_tui(&["top", "--pid", &pid]);
     tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
-    let top_pid = tui.child.process_id().unwrap() as i32;
+    let top_pid = tui.pid();
     let status = std::process::Command::new("kill")
         .args(["-TERM", &top_pid.to_string()])
         .status()
@@ -238,7 +123,7 @@ fn sigterm_and_ctrl_c_restore_the_terminal() {
     assert_eq!(tui.wait_exit(LONG), 143);
     assert!(tui.restored(), "terminal not restored:\n{}", tui.text());
 
-    let mut tui = Tui::start(&["top", "--pid", &pid]);
+    let mut tui = spawn_tui(&["top", "--pid", &pid]);
     tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
     tui.keys("\x03"); // Ctrl-C as the keyboard sends it in raw mode
     assert_eq!(tui.wait_exit(LONG), 0);
@@ -255,7 +140,7 @@ fn a_process_without_console_is_watched_in_rss_only_mode() {
         ])
         .spawn()
         .unwrap();
-    let mut tui = Tui::start(&["top", "--pid", &py.id().to_string()]);
+    let mut tui = spawn_tui(&["top", "--pid", &py.id().to_string()]);
     tui.wait_for("the RSS-only banner", LONG, |s| {
         s.contains("so RSS only")
             && s.contains("console_subscriber::init()")
@@ -288,7 +173,7 @@ fn top_records_and_replay_plays_it_back() {
     let file = dir.join("top.amrec");
     let file_arg = file.to_str().unwrap();
     let target = start_demo("sleepers", &["-n", "20"]);
-    let mut tui = Tui::start(&["top", "--addr", &target.addr(), "--record", file_arg]);
+    let mut tui = spawn_tui(&["top", "--addr", &target.addr(), "--record", file_arg]);
     tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
     std::thread::sleep(Duration::from_secs(3));
     tui.keys("q");
@@ -296,7 +181,7 @@ fn top_records_and_replay_plays_it_back() {
     drop(target);
 
     // Played back at 4x: the same tasks, then pause, rewind, step, jump to the end.
-    let mut tui = Tui::start(&["replay", file_arg, "--speed", "4"]);
+    let mut tui = spawn_tui(&["replay", file_arg, "--speed", "4"]);
     tui.wait_for("the replay header", LONG, |s| {
         s.contains("replay of") && s.contains("×4")
     });
@@ -331,7 +216,7 @@ fn top_records_and_replay_plays_it_back() {
     let bytes = std::fs::read(&file).unwrap();
     let cut = dir.join("cut.amrec");
     std::fs::write(&cut, &bytes[..bytes.len() - 5]).unwrap();
-    let mut tui = Tui::start(&["replay", cut.to_str().unwrap(), "--speed", "16"]);
+    let mut tui = spawn_tui(&["replay", cut.to_str().unwrap(), "--speed", "16"]);
     tui.wait_for("the cut notice", LONG, |s| s.contains("cut at byte"));
     tui.wait_for("the tasks", LONG, |s| s.contains("boxed-32k"));
     tui.keys("q");
@@ -358,7 +243,7 @@ fn a_console_that_opens_late_is_picked_up_and_named() {
         pid: 0,
         port,
     };
-    let mut tui = Tui::start(&["top", "--pid", &late.child.id().to_string()]);
+    let mut tui = spawn_tui(&["top", "--pid", &late.child.id().to_string()]);
     tui.wait_for("the RSS-only banner", LONG, |s| s.contains("so RSS only"));
     tui.wait_for("the tasks, once the console opened", LONG, |s| {
         s.contains("boxed-32k")
