@@ -323,53 +323,43 @@ pub async fn run(
     let mut sampler: Option<(i32, tokio::task::AbortHandle)> = None;
     let mut exited_said = false;
     loop {
-        let current = match next.take() {
-            Some(a) => a,
-            None => match attach(&endpoint, &cfg).await {
-                Ok(a) => a,
-                Err(e) => {
-                    attempt += 1;
-                    let retry = wait_to_retry(
-                        pid,
-                        follow,
-                        &endpoint,
-                        attempt,
-                        e.to_string(),
-                        &mut exited_said,
-                        &tx,
-                    );
-                    if !retry.await {
-                        break;
-                    }
-                    continue;
-                }
-            },
+        let attached = match next.take() {
+            Some(a) => Ok(a),
+            None => attach(&endpoint, &cfg).await.map_err(|e| e.to_string()),
         };
-        if attempt > 0 {
-            // A reconnect: the process behind the endpoint may have changed.
-            match discover::pid_of(&endpoint) {
-                Some(new_pid) => pid = Some(new_pid),
-                // The old process is gone and the new one cannot be seen.
-                None if target_gone(pid) => pid = None,
-                None => {}
-            }
-        }
-        if let (Follow::Address { rss_interval }, Some(p)) = (follow, pid) {
-            if sampler.as_ref().is_none_or(|(old, _)| *old != p) {
-                if let Some((_, old)) = sampler.take() {
-                    old.abort();
+        // Why this round ended: the attach failed, or the stream it gave dropped.
+        let reason = match attached {
+            Err(reason) => reason,
+            Ok(current) => {
+                if attempt > 0 {
+                    // A reconnect: the process behind the endpoint may have changed.
+                    match discover::pid_of(&endpoint) {
+                        Some(new_pid) => pid = Some(new_pid),
+                        // The old process is gone and the new one cannot be seen.
+                        None if target_gone(pid) => pid = None,
+                        None => {}
+                    }
                 }
-                let task = tokio::spawn(super::rss::run(p, rss_interval, tx.clone()));
-                sampler = Some((p, task.abort_handle()));
+                if let (Follow::Address { rss_interval }, Some(p)) = (follow, pid) {
+                    if sampler.as_ref().is_none_or(|(old, _)| *old != p) {
+                        if let Some((_, old)) = sampler.take() {
+                            old.abort();
+                        }
+                        let task = tokio::spawn(super::rss::run(p, rss_interval, tx.clone()));
+                        sampler = Some((p, task.abort_handle()));
+                    }
+                }
+                attempt = 0;
+                exited_said = false;
+                if tx.send(Event::Connected { pid }).await.is_err() {
+                    break;
+                }
+                match stream(current, &cfg, &tx, &mut control, &mut watched).await {
+                    Some(reason) => reason,
+                    None => break,
+                }
             }
-        }
-        attempt = 0;
-        exited_said = false;
-        if tx.send(Event::Connected { pid }).await.is_err() {
-            break;
-        }
-        let reason = stream(current, &cfg, &tx, &mut control, &mut watched).await;
-        let Some(reason) = reason else { break };
+        };
         attempt += 1;
         let retry = wait_to_retry(
             pid,
