@@ -3,13 +3,11 @@
 # 30 s, after 40 s to let the target's tasks be announced. Usage:
 #   bench/ab_top.sh OLD_BINARY NEW_BINARY [TASKS] [PUBLISH_INTERVAL]
 # e.g. build the old commit in a clone, then: bench/ab_top.sh /tmp/old/asyncmem target/release/asyncmem 10000 100ms
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 OLD=$1; NEW=$2; N=${3:-10000}; INTERVAL=${4:-100ms}
 cargo build --release -q -p asyncmem-demos
 cp "$OLD" /tmp/asyncmem-old; cp "$NEW" /tmp/asyncmem-new   # distinct process names for pgrep -x
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
 port=$(free_port)
 TOKIO_CONSOLE_PUBLISH_INTERVAL=$INTERVAL target/release/sleepers --instrument console-subscriber --ramp 0 -n "$N" --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
 target=$!

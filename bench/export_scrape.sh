@@ -4,13 +4,11 @@
 # then times SCRAPES requests of /metrics with curl and prints min / median / max in ms, the
 # body size, and asyncmem's own CPU time over the scrapes.
 # Usage: bench/export_scrape.sh [N] [SCRAPES]
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 N=${1:-10000}
 SCRAPES=${2:-50}
 cargo build --release -q --workspace
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
 console=$(free_port)
 listen=$(free_port)
 TOKIO_CONSOLE_PUBLISH_INTERVAL=100ms target/release/sleepers --instrument console-subscriber --ramp 0 -n "$N" -b 1024 \

@@ -19,8 +19,8 @@
 # console-subscriber at 1M would need ~52 GB of RSS and hours of absorption: skipped. Its
 # watchers are capped at CONSOLE_WATCH_TIMEOUT seconds (default 180; 100k needs ~470 s).
 # Usage: bench/probe_cost.sh [N ...]. Environment: REPS, CONSOLE_WATCH_TIMEOUT, PROBE_WATCH_TIMEOUT.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 NS=("$@")
 ((${#NS[@]})) || NS=(10000 100000 1000000)
 REPS=${REPS:-3}
@@ -28,8 +28,6 @@ CONSOLE_WATCH_TIMEOUT=${CONSOLE_WATCH_TIMEOUT:-180}
 PROBE_WATCH_TIMEOUT=${PROBE_WATCH_TIMEOUT:-120}
 cargo build --release -q -p asyncmem-demos
 cargo build --release -q -p asyncmem-probe --example watch_count
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 WATCH=target/release/examples/watch_count

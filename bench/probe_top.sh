@@ -9,15 +9,13 @@
 # (help) and `Esc` and reports how long until each shows on the screen (read with capture-pane).
 # Prints the JSON of peer_sample.py and the key timings.
 # Usage: bench/probe_top.sh [N]. Environment: WINDOW, SETTLE.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 N=${1:-1000000}
 WINDOW=${WINDOW:-60}
 SETTLE=${SETTLE:-10}
 cargo build --release -q --bin asyncmem
 cargo build --release -q -p asyncmem-demos
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
 WORK=$(mktemp -d)
 SOCK="$WORK/tmux.sock"
 tm() { tmux -S "$SOCK" "$@"; }

@@ -5,9 +5,8 @@
 #
 #   bench/record_size.sh [TASKS] [DURATION_S]      (defaults: 1000 tasks, 60 s)
 #   PUBLISH=100ms bench/record_size.sh             (the subscriber's publish interval; default 1s)
-set -euo pipefail
-cd "$(dirname "$0")/.."
-source bench/lib.sh
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 tasks=${1:-1000}
 duration=${2:-60}
 publish=${PUBLISH:-1s}

@@ -7,16 +7,14 @@
 # task details view (Enter: WatchTaskDetails) with its histograms and fields.
 # Usage: bench/tokio_console_compat.sh [N]. Needs `cargo install tokio-console --version 0.1.14
 # --locked` (minutes) and tmux. Exits 0 on success, 1 on failure, 2 if a tool is missing.
-set -euo pipefail
-cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
 N=${1:-20000}
 TC=${TOKIO_CONSOLE:-$(command -v tokio-console || echo "$HOME/.cargo/bin/tokio-console")}
 [[ -x $TC ]] || { echo "tokio-console not found (cargo install tokio-console --version 0.1.14 --locked)"; exit 2; }
 command -v tmux >/dev/null || { echo "tmux not found"; exit 2; }
 echo "tokio-console: $("$TC" --version)"
 cargo build --release -q -p asyncmem-demos
-# shellcheck source=bench/lib.sh
-source bench/lib.sh
 port=$(free_port)
 session=asyncmem-tc-compat-$$
 screen=$(mktemp)

@@ -141,6 +141,21 @@ wait_for() { # DESCRIPTION REGEX
     die "timed out after ${TIMEOUT}s waiting for $what"
 }
 
+# Poll until FUNCTION succeeds, run in this shell (so that it can keep counts) with the screen on
+# stdin, every INTERVAL seconds for at most SECONDS; die with LATE when it does not in time and
+# with GONE when asyncmem exits.
+poll() { # FUNCTION SECONDS INTERVAL LATE GONE
+    local fn="$1" deadline=$((SECONDS + $2)) interval="$3" late="$4" gone="$5"
+    until "$fn" < <(screen); do
+        ((SECONDS < deadline)) || {
+            screen >&2
+            die "$late"
+        }
+        dead && die "$gone"
+        sleep "$interval"
+    done
+}
+
 wait_until() { # DESCRIPTION FUNCTION: FUNCTION is called with the screen on stdin
     local what="$1" fn="$2" deadline=$((SECONDS + ${3:-$TIMEOUT}))
     while ((SECONDS < deadline)); do
@@ -278,16 +293,9 @@ watch_bursts() {
     # Done after two bursts, once the RSS has drained to under half its peak.
     ((bursts >= 2 && in_burst == 0 && r * 2 < peak))
 }
-# Not through `wait_until`: its pipe would run watch_bursts in a subshell and lose the counts.
-deadline=$((SECONDS + TIMEOUT + 60))
-until watch_bursts < <(screen); do
-    ((SECONDS < deadline)) || {
-        screen >&2
-        die "timed out waiting for two bursts to spike and drain"
-    }
-    dead && die "asyncmem exited during the spike demo"
-    sleep 0.25
-done
+# `poll`, not `wait_until`: its pipe would run watch_bursts in a subshell and lose the counts.
+poll watch_bursts $((TIMEOUT + 60)) 0.25 \
+    "timed out waiting for two bursts to spike and drain" "asyncmem exited during the spike demo"
 sleep 2
 # The table can be blank for a moment while the finished tasks of a burst expire (its index
 # still lists them): take the picture once it shows rows again.
@@ -317,15 +325,7 @@ second_burst() {
     fi
     ((bursts >= 2))
 }
-deadline=$((SECONDS + TIMEOUT))
-until second_burst < <(screen); do
-    ((SECONDS < deadline)) || {
-        screen >&2
-        die "timed out waiting for the replay's second burst"
-    }
-    dead && die "asyncmem replay exited"
-    sleep 0.1
-done
+poll second_burst "$TIMEOUT" 0.1 "timed out waiting for the replay's second burst" "asyncmem replay exited"
 keys Space
 wait_for "the replay paused" '⏸ [0-9]+:[0-9]{2} /'
 sleep 3.5 # the header's lint counts are refreshed at least every 3 s

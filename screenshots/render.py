@@ -115,6 +115,18 @@ def parse_extended_colour(params, i):
     return None, len(params)
 
 
+# The attributes that SGR codes turn on and off, as (attribute, on, off); 22 turns off both bold
+# and dim (and 4 also turns underline on, below).
+SGR_FLAGS = [
+    ("bold", 1, 22), ("dim", 2, 22), ("italic", 3, 23), ("underline", 21, 24),
+    ("reverse", 7, 27), ("hidden", 8, 28), ("strike", 9, 29),
+]
+
+# The SGR codes that pick one of the 16 colours, eight in a row: (attribute, first code, first
+# colour of the palette).
+SGR_PALETTE = [("fg", 30, 0), ("bg", 40, 0), ("fg", 90, 8), ("bg", 100, 8)]
+
+
 def apply_sgr(attr, text):
     params = text.split(";") if text else ["0"]
     i = 0
@@ -130,47 +142,20 @@ def apply_sgr(attr, text):
                 attr.bg = colour
         elif code == 0:
             attr.reset()
-        elif code == 1:
-            attr.bold = True
-        elif code == 2:
-            attr.dim = True
-        elif code == 3:
-            attr.italic = True
         elif code == 4:
             # 4:0 turns underline off; 4:1..4:5 are underline styles.
             attr.underline = not p.startswith("4:0")
-        elif code == 7:
-            attr.reverse = True
-        elif code == 8:
-            attr.hidden = True
-        elif code == 9:
-            attr.strike = True
-        elif code == 21:
-            attr.underline = True
-        elif code == 22:
-            attr.bold = attr.dim = False
-        elif code == 23:
-            attr.italic = False
-        elif code == 24:
-            attr.underline = False
-        elif code == 27:
-            attr.reverse = False
-        elif code == 28:
-            attr.hidden = False
-        elif code == 29:
-            attr.strike = False
-        elif 30 <= code <= 37:
-            attr.fg = PALETTE16[code - 30]
         elif code == 39:
             attr.fg = None
-        elif 40 <= code <= 47:
-            attr.bg = PALETTE16[code - 40]
         elif code == 49:
             attr.bg = None
-        elif 90 <= code <= 97:
-            attr.fg = PALETTE16[code - 90 + 8]
-        elif 100 <= code <= 107:
-            attr.bg = PALETTE16[code - 100 + 8]
+        else:
+            for name, on, off in SGR_FLAGS:
+                if code in (on, off):
+                    setattr(attr, name, code == on)
+            for name, first, index in SGR_PALETTE:
+                if first <= code < first + 8:
+                    setattr(attr, name, PALETTE16[index + code - first])
         # Anything else (blink, overline, fonts, ...) is ignored.
         i += 1
 

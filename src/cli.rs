@@ -389,13 +389,15 @@ fn usage(name: &str, kind: clap::error::ErrorKind, message: &str) -> clap::Error
 mod tests {
     use super::*;
 
+    /// The command `args` parse to.
+    fn parsed(args: &[&str]) -> Command {
+        Cli::try_parse_from(args).expect("parses").command
+    }
+
     /// The defaults clap parses back are the constants they were written from.
     #[test]
     fn defaults_are_the_constants() {
-        let Command::Snapshot(args) = Cli::try_parse_from(["asyncmem", "snapshot", "--pid", "1"])
-            .expect("parses")
-            .command
-        else {
+        let Command::Snapshot(args) = parsed(&["asyncmem", "snapshot", "--pid", "1"]) else {
             panic!("not the snapshot command");
         };
         assert_eq!(args.timeout, DEFAULT_SNAPSHOT_TIMEOUT);
@@ -409,10 +411,7 @@ mod tests {
         );
         assert_eq!(args.connect.rss_interval, DEFAULT_RSS_INTERVAL);
         assert_eq!(args.connect.max_tasks, ModelConfig::default().max_tasks);
-        let Command::Top(top) = Cli::try_parse_from(["asyncmem", "top", "--pid", "1"])
-            .expect("parses")
-            .command
-        else {
+        let Command::Top(top) = parsed(&["asyncmem", "top", "--pid", "1"]) else {
             panic!("not the top command");
         };
         assert_eq!(top.retain, DEFAULT_RETAIN_DONE);

@@ -92,14 +92,6 @@ impl Common {
                     builder = builder.server_addr(addr);
                 }
                 builder.init();
-                // console-subscriber binds in a thread of its own: announce the endpoint only
-                // once it accepts connections, so that a watcher started on this line finds it.
-                wait_for_listener(&self.console_url());
-                println!(
-                    "pid={} console={} instrument=console-subscriber",
-                    std::process::id(),
-                    self.console_url()
-                );
             }
             Instrument::Probe => {
                 let mut builder = asyncmem_probe::Builder::default().with_default_env();
@@ -107,17 +99,22 @@ impl Common {
                     builder = builder.server_addr(addr);
                 }
                 builder.init();
-                wait_for_listener(&self.console_url());
-                println!(
-                    "pid={} console={} instrument=probe",
-                    std::process::id(),
-                    self.console_url()
-                );
             }
-            Instrument::None => {
-                println!("pid={} console=none instrument=none", std::process::id());
-            }
+            Instrument::None => {}
         }
+        let console = if self.instrument == Instrument::None {
+            "none".to_string()
+        } else {
+            // Both instrumentations bind in a thread of their own: announce the endpoint only
+            // once it accepts connections, so that a watcher started on this line finds it.
+            wait_for_listener(&self.console_url());
+            self.console_url()
+        };
+        println!(
+            "pid={} console={console} instrument={}",
+            std::process::id(),
+            self.instrument.as_str()
+        );
         let exit_after = self.exit_after;
         runtime.block_on(async move {
             tokio::spawn(body);

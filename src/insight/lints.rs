@@ -237,6 +237,8 @@ mod tests {
             ..Default::default()
         };
         let of = |t: &Task| lint_list(lints(t, 10 * sec, &cfg)).collect::<Vec<_>>();
+        // A small task with these stats has no lint, for the reason `why`.
+        let fine = |stats, why: &str| assert_eq!(of(&task(Some(8), false, stats)), vec![], "{why}");
         assert_eq!(of(&task(Some(100), false, idle)), vec![]);
         assert_eq!(of(&task(Some(1024), false, idle)), vec![Lint::LargeFuture]);
         assert_eq!(
@@ -260,11 +262,7 @@ mod tests {
             self_wakes: 5,
             ..idle
         };
-        assert_eq!(
-            of(&task(Some(8), false, half)),
-            vec![],
-            "exactly half is not over half"
-        );
+        fine(half, "exactly half is not over half");
         let hog = TaskStats {
             last_poll_started: 2 * sec,
             last_poll_ended: sec,
@@ -276,20 +274,12 @@ mod tests {
             last_poll_ended: sec,
             ..idle
         };
-        assert_eq!(
-            of(&task(Some(8), false, brief)),
-            vec![],
-            "running briefly is fine"
-        );
+        fine(brief, "running briefly is fine");
         let done_lost = TaskStats {
             dropped_at: 3 * sec,
             ..lost
         };
-        assert_eq!(
-            of(&task(Some(8), false, done_lost)),
-            vec![],
-            "a done task has no waker to lose"
-        );
+        fine(done_lost, "a done task has no waker to lose");
     }
 
     #[test]

@@ -285,37 +285,30 @@ mod tests {
         assert!(o.is_dependency());
         assert_eq!(o.dependency().as_deref(), Some("axum 0.8.9"));
         assert_eq!(short_location(reg), "axum-0.8.9/src/serve/mod.rs:389:5");
-        // Another CARGO_HOME, another registry, a hyphenated crate with a pre-release.
-        let other = "/opt/cargo/registry/src/github.com-1ecc6299db9ec823/tokio-util-0.7.1-alpha.1/src/lib.rs:1:1";
-        assert_eq!(
-            origin(other).dependency().as_deref(),
-            Some("tokio-util 0.7.1-alpha.1")
-        );
-        assert_eq!(
-            short_location(other),
-            "tokio-util-0.7.1-alpha.1/src/lib.rs:1:1"
-        );
-
-        let git = "/home/u/.cargo/git/checkouts/tokio-377c595163f99a10/a1b2c3d/tokio/src/task/spawn.rs:10:5";
-        assert_eq!(
-            origin(git).dependency().as_deref(),
-            Some("tokio (git a1b2c3d)")
-        );
-        assert_eq!(
-            short_location(git),
-            "tokio@a1b2c3d/tokio/src/task/spawn.rs:10:5"
-        );
-
-        let std =
-            "/rustc/90b35a6239c3d8bdabc530a6a0816f7ff89a0aaf/library/std/src/thread/mod.rs:10:5";
-        assert_eq!(
-            origin(std).dependency().as_deref(),
-            Some("the Rust standard library (std)")
-        );
-        assert_eq!(
-            short_location(std),
-            "rustc/library/std/src/thread/mod.rs:10:5"
-        );
+        // Each location with the dependency it names and its short form.
+        for (location, dependency, short) in [
+            // Another CARGO_HOME, another registry, a hyphenated crate with a pre-release.
+            (
+                "/opt/cargo/registry/src/github.com-1ecc6299db9ec823/tokio-util-0.7.1-alpha.1/src/lib.rs:1:1",
+                "tokio-util 0.7.1-alpha.1",
+                "tokio-util-0.7.1-alpha.1/src/lib.rs:1:1",
+            ),
+            // A git dependency, at its commit.
+            (
+                "/home/u/.cargo/git/checkouts/tokio-377c595163f99a10/a1b2c3d/tokio/src/task/spawn.rs:10:5",
+                "tokio (git a1b2c3d)",
+                "tokio@a1b2c3d/tokio/src/task/spawn.rs:10:5",
+            ),
+            // The toolchain's standard library.
+            (
+                "/rustc/90b35a6239c3d8bdabc530a6a0816f7ff89a0aaf/library/std/src/thread/mod.rs:10:5",
+                "the Rust standard library (std)",
+                "rustc/library/std/src/thread/mod.rs:10:5",
+            ),
+        ] {
+            assert_eq!(origin(location).dependency().as_deref(), Some(dependency));
+            assert_eq!(short_location(location), short);
+        }
     }
 
     #[test]

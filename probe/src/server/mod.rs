@@ -51,6 +51,23 @@ impl Service {
             mpsc::error::TrySendError::Closed(_) => Status::unavailable("probe publisher stopped"),
         })
     }
+
+    /// A stream of `T` for a new watcher: `watch` is the command that hands the publisher its
+    /// sending end.
+    fn watch<T>(
+        &self,
+        watch: impl FnOnce(mpsc::Sender<Result<T, Status>>) -> Command,
+    ) -> Result<Response<ReceiverStream<Result<T, Status>>>, Status> {
+        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
+        self.command(watch(tx))?;
+        Ok(Response::new(ReceiverStream::new(rx)))
+    }
+
+    /// The empty answer `R` to a command the publisher takes without a reply.
+    fn acknowledge<R: Default>(&self, c: Command) -> Result<Response<R>, Status> {
+        self.command(c)?;
+        Ok(Response::new(R::default()))
+    }
 }
 
 #[tonic::async_trait]
@@ -63,9 +80,7 @@ impl Instrument for Service {
         &self,
         _req: Request<proto::instrument::InstrumentRequest>,
     ) -> Result<Response<Self::WatchUpdatesStream>, Status> {
-        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
-        self.command(Command::Watch(tx))?;
-        Ok(Response::new(ReceiverStream::new(rx)))
+        self.watch(Command::Watch)
     }
 
     async fn watch_task_details(
@@ -77,38 +92,33 @@ impl Instrument for Service {
             .id
             .ok_or_else(|| Status::invalid_argument("missing task id"))?
             .id;
-        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
         let (reply, answer) = oneshot::channel();
-        self.command(Command::Details { id, tx, reply })?;
+        let stream = self.watch(|tx| Command::Details { id, tx, reply })?;
         answer
             .await
             .map_err(|_| Status::unavailable("probe publisher stopped"))??;
-        Ok(Response::new(ReceiverStream::new(rx)))
+        Ok(stream)
     }
 
     async fn watch_state(
         &self,
         _req: Request<proto::instrument::StateRequest>,
     ) -> Result<Response<Self::WatchStateStream>, Status> {
-        let (tx, rx) = mpsc::channel(WATCHER_BUFFER);
-        self.command(Command::State(tx))?;
-        Ok(Response::new(ReceiverStream::new(rx)))
+        self.watch(Command::State)
     }
 
     async fn pause(
         &self,
         _req: Request<proto::instrument::PauseRequest>,
     ) -> Result<Response<proto::instrument::PauseResponse>, Status> {
-        self.command(Command::Pause)?;
-        Ok(Response::new(proto::instrument::PauseResponse {}))
+        self.acknowledge(Command::Pause)
     }
 
     async fn resume(
         &self,
         _req: Request<proto::instrument::ResumeRequest>,
     ) -> Result<Response<proto::instrument::ResumeResponse>, Status> {
-        self.command(Command::Resume)?;
-        Ok(Response::new(proto::instrument::ResumeResponse {}))
+        self.acknowledge(Command::Resume)
     }
 }
 

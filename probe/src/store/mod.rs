@@ -380,6 +380,22 @@ mod tests {
         }
     }
 
+    /// A store with a task for each of `spans`.
+    fn store_of(spans: std::ops::RangeInclusive<u64>) -> Store {
+        let s = Store::default();
+        for span in spans {
+            s.insert(span, rec());
+        }
+        s
+    }
+
+    /// What every shard has changed, appended to `out`.
+    fn take_all_dirty(s: &Store, out: &mut Vec<Taken>) {
+        for i in 0..s.shard_count() {
+            s.take_dirty(i, out);
+        }
+    }
+
     #[test]
     fn a_record_is_compact() {
         assert!(
@@ -391,14 +407,9 @@ mod tests {
 
     #[test]
     fn new_changed_and_dropped_tasks_are_taken_once_and_dropped_slots_reused() {
-        let s = Store::default();
-        for span in 1..=100u64 {
-            s.insert(span, rec());
-        }
+        let s = store_of(1..=100);
         let mut out = Vec::new();
-        for i in 0..s.shard_count() {
-            s.take_dirty(i, &mut out);
-        }
+        take_all_dirty(&s, &mut out);
         assert_eq!(out.len(), 100);
         assert!(out.iter().all(|t| t.was_new));
         let mut ids: Vec<u64> = out.iter().map(|t| t.rec.id).collect();
@@ -408,9 +419,7 @@ mod tests {
 
         // Nothing changed: nothing taken.
         out.clear();
-        for i in 0..s.shard_count() {
-            s.take_dirty(i, &mut out);
-        }
+        take_all_dirty(&s, &mut out);
         assert!(out.is_empty());
 
         // Two polls and a drop.
@@ -418,18 +427,14 @@ mod tests {
         assert!(s.update(7, |t| t.polls += 1));
         assert!(s.close(9, s.now()).is_some());
         assert!(!s.update(9, |t| t.polls += 1), "a closed span is gone");
-        for i in 0..s.shard_count() {
-            s.take_dirty(i, &mut out);
-        }
+        take_all_dirty(&s, &mut out);
         assert_eq!(out.len(), 2);
         assert!(out.iter().all(|t| !t.was_new));
         assert_eq!(s.len(), 99);
         // The span id is reused by a new task, which gets a new console id.
         s.insert(9, rec());
         out.clear();
-        for i in 0..s.shard_count() {
-            s.take_dirty(i, &mut out);
-        }
+        take_all_dirty(&s, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].rec.id, 101);
         assert_eq!(s.len(), 100);
@@ -450,9 +455,7 @@ mod tests {
         assert!(!s.update(a, |t| t.polls += 1), "a closed span is gone");
         assert!(!s.update(crate::layer::UNTRACKED, |t| t.polls += 1));
         let mut out = Vec::new();
-        for i in 0..s.shard_count() {
-            s.take_dirty(i, &mut out);
-        }
+        take_all_dirty(&s, &mut out);
         assert_eq!(out.len(), 2);
         let dropped = out
             .iter()
@@ -469,10 +472,7 @@ mod tests {
 
     #[test]
     fn copy_live_walks_every_record_in_batches() {
-        let s = Store::default();
-        for span in 1..=1000u64 {
-            s.insert(span, rec());
-        }
+        let s = store_of(1..=1000);
         let mut seen = 0;
         for i in 0..s.shard_count() {
             let mut from = 0;
@@ -492,22 +492,15 @@ mod tests {
 
     #[test]
     fn a_mostly_empty_shard_is_compacted() {
-        let s = Store::default();
-        for span in 1..=200_000u64 {
-            s.insert(span, rec());
-        }
+        let s = store_of(1..=200_000);
         let mut out = Vec::new();
-        for i in 0..s.shard_count() {
-            s.take_dirty(i, &mut out);
-        }
+        take_all_dirty(&s, &mut out);
         for span in 1..=199_000u64 {
             s.close(span, s.now());
         }
         for _ in 0..2 {
             out.clear();
-            for i in 0..s.shard_count() {
-                s.take_dirty(i, &mut out);
-            }
+            take_all_dirty(&s, &mut out);
         }
         assert_eq!(s.len(), 1000);
         let slots: usize = (0..s.shard_count()).map(|i| s.shard(i).high_water()).sum();
