@@ -27,14 +27,10 @@ fn whole(line: Line<'static>) -> Groups {
 /// Where a continued line resumes: indented, so that a wrapped row reads as the line before's.
 const INDENT: &str = "   ";
 
-/// Rows the header takes at `width`: one per line, more where a line wraps.
-pub fn height(app: &App, model: &Model, width: u16) -> u16 {
-    let rows = wrap(
-        &lines(app, model, Theme { color: false }),
-        usize::from(width),
-    )
-    .len();
-    u16::try_from(rows).unwrap_or(u16::MAX)
+/// The header's rows at `width`: one per line, more where a line wraps. The layout gives the
+/// header as many rows as this has (or what the terminal has), and [`draw`] draws them.
+pub fn rows(app: &App, model: &Model, width: u16, theme: Theme) -> Vec<Line<'static>> {
+    wrap(&lines(app, model, theme), usize::from(width))
 }
 
 /// `lines` wrapped to `width` columns: no word is cut unless a word alone is wider than a row.
@@ -166,8 +162,8 @@ fn connection(c: &Connection, theme: Theme) -> (String, ratatui::style::Style) {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
-    let rows = wrap(&lines(app, model, theme), usize::from(area.width));
+/// Draw `rows` (from [`rows`] at the area's width).
+pub fn draw(frame: &mut Frame, area: Rect, rows: Vec<Line<'static>>) {
     frame.render_widget(Paragraph::new(rows), area);
 }
 

@@ -12,6 +12,7 @@ mod table;
 mod tasks;
 
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
@@ -23,6 +24,9 @@ use crate::model::{Connection, Model};
 /// but a word.
 pub struct Areas {
     pub header: Rect,
+    /// What the header shows, wrapped to its width (as many rows as `header` has, or more on a
+    /// terminal too short for them all).
+    pub header_rows: Vec<Line<'static>>,
     /// Zero height on short terminals.
     pub chart: Rect,
     pub body: Rect,
@@ -43,7 +47,10 @@ pub fn areas(area: Rect, app: &App, model: &Model) -> Option<Areas> {
     }
     // The header gets the rows its lines wrap to at this width, leaving the body and the
     // footer two rows and a row on the shortest terminals (a table header and one task).
-    let header_height = header::height(app, model, area.width).min(area.height - 3);
+    let header_rows = header::rows(app, model, area.width, Theme { color: app.color });
+    let header_height = u16::try_from(header_rows.len())
+        .unwrap_or(u16::MAX)
+        .min(area.height - 3);
     // The chart takes a third of a tall terminal, less what the body needs to keep its
     // minimum under a wrapped header, and none rather than a squashed one.
     let chart_height = if area.height >= 24 {
@@ -76,6 +83,7 @@ pub fn areas(area: Rect, app: &App, model: &Model) -> Option<Areas> {
     .areas(area);
     Some(Areas {
         header,
+        header_rows,
         chart,
         body,
         footer,
@@ -98,7 +106,7 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
         );
         return;
     };
-    header::draw(frame, a.header, app, model, theme);
+    header::draw(frame, a.header, a.header_rows);
     if a.chart.height > 0 {
         chart::draw(frame, a.chart, app, model, theme);
     }
