@@ -73,15 +73,16 @@ impl Column {
 }
 
 /// A column in a layout: its width, and its rank (how much it matters: the highest rank is
-/// dropped first when the width is short).
+/// dropped first when the width is short). `C` is the kind of column: the task table's
+/// [`Column`] or another table's (the TUI's locations view).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Spec {
-    pub column: Column,
+pub struct Spec<C = Column> {
+    pub column: C,
     pub width: usize,
     pub rank: u8,
 }
 
-const fn spec(column: Column, width: usize, rank: u8) -> Spec {
+pub const fn spec<C>(column: C, width: usize, rank: u8) -> Spec<C> {
     Spec {
         column,
         width,
@@ -127,18 +128,33 @@ pub const TABLE_MIN_LOCATION: usize = 16;
 
 /// The columns of `layout` that fit `width` with `reserved` characters left over, dropping the
 /// highest rank first (one space between columns; at least one column stays).
-pub fn fit(layout: &[Spec], width: usize, reserved: usize) -> Vec<Spec> {
-    let mut keep = layout.to_vec();
-    let total = |cols: &[Spec]| cols.iter().map(|c| c.width + 1).sum::<usize>();
-    while keep.len() > 1 && total(&keep) + reserved > width {
-        let least = keep
+pub fn fit<C: Copy + PartialEq>(layout: &[Spec<C>], width: usize, reserved: usize) -> Vec<Spec<C>> {
+    fit_keeping(layout, width, reserved, None)
+}
+
+/// [`fit`], but `keep` (the column a view sorts by: the one being looked at) is never dropped;
+/// the next highest rank goes in its place.
+pub fn fit_keeping<C: Copy + PartialEq>(
+    layout: &[Spec<C>],
+    width: usize,
+    reserved: usize,
+    keep: Option<C>,
+) -> Vec<Spec<C>> {
+    let mut kept = layout.to_vec();
+    let total = |cols: &[Spec<C>]| cols.iter().map(|c| c.width + 1).sum::<usize>();
+    while kept.len() > 1 && total(&kept) + reserved > width {
+        let Some(least) = kept
             .iter()
             .enumerate()
+            .filter(|(_, c)| Some(c.column) != keep)
             .max_by_key(|(_, c)| c.rank)
-            .map_or(0, |(i, _)| i);
-        keep.remove(least);
+            .map(|(i, _)| i)
+        else {
+            break;
+        };
+        kept.remove(least);
     }
-    keep
+    kept
 }
 
 /// A task's future size: `1.5 KiB`, `40.0 KiB*` when tokio boxed it, `?` when unknown.
@@ -196,6 +212,24 @@ mod tests {
             titles(fit(&TABLE, 1, TABLE_MIN_LOCATION)),
             vec![Column::Size]
         );
+    }
+
+    #[test]
+    fn the_kept_column_stays_and_the_next_rank_goes_instead() {
+        let titles = |cols: Vec<Spec>| cols.iter().map(|c| c.column).collect::<Vec<_>>();
+        // At 80 columns the TUI drops Wakes (the busy lesson sorts by it) ...
+        assert!(!titles(fit(&TUI, 80, 0)).contains(&Column::Wakes));
+        // ... unless it is the kept column: it stays, and the result still fits.
+        let kept = fit_keeping(&TUI, 80, 0, Some(Column::Wakes));
+        assert!(titles(kept.clone()).contains(&Column::Wakes));
+        assert!(kept.iter().map(|c| c.width + 1).sum::<usize>() <= 80);
+        // Too narrow for anything else: the kept column is the one that stays.
+        assert_eq!(
+            titles(fit_keeping(&TUI, 1, 0, Some(Column::Wakes))),
+            vec![Column::Wakes]
+        );
+        // Keeping nothing is `fit`.
+        assert_eq!(fit_keeping(&TUI, 80, 0, None), fit(&TUI, 80, 0));
     }
 
     #[test]

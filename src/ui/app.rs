@@ -270,7 +270,7 @@ impl App {
     /// page length to the rows the table will show (the draw itself reads the app only).
     pub fn prepare(&mut self, model: &Model, area: Rect) {
         self.sync(model);
-        match view::areas(area, model) {
+        match view::areas(area, self, model) {
             // Too small to draw a table: paging moves one row.
             None => self.page = 1,
             Some(_) if self.mode == Mode::Details => {}

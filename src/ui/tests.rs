@@ -179,6 +179,17 @@ fn filter_and_details_with_histograms() {
     let filtered = render(&mut app, &model, 100, 14);
     key(&mut app, &mut model, KeyCode::Enter);
     assert_eq!(app.outbox, vec![super::Request::WatchDetails(1)]);
+    model.apply(details_of(1));
+    insta::assert_snapshot!("filtered", filtered.backend());
+    insta::assert_snapshot!("details", render(&mut app, &model, 120, 36).backend());
+    key(&mut app, &mut model, KeyCode::Esc);
+    assert_eq!(app.mode, app::Mode::Tasks);
+    assert!(model.details().is_none());
+}
+
+/// The details of console id `id`: the same four-sample histogram for poll and scheduled
+/// times.
+fn details_of(id: u64) -> Event {
     let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 2).unwrap();
     for v in [20_000u64, 25_000, 30_000, 900_000] {
         h.record(v).unwrap();
@@ -191,19 +202,14 @@ fn filter_and_details_with_histograms() {
         high_outliers: 0,
         highest_outlier: None,
     };
-    model.apply(Event::Details(Box::new(console_api::tasks::TaskDetails {
-        task_id: Some(console_api::Id { id: 1 }),
+    Event::Details(Box::new(console_api::tasks::TaskDetails {
+        task_id: Some(console_api::Id { id }),
         now: stamp(60 * SEC),
         poll_times_histogram: Some(
             console_api::tasks::task_details::PollTimesHistogram::Histogram(hist.clone()),
         ),
         scheduled_times_histogram: Some(hist),
-    })));
-    insta::assert_snapshot!("filtered", filtered.backend());
-    insta::assert_snapshot!("details", render(&mut app, &model, 120, 36).backend());
-    key(&mut app, &mut model, KeyCode::Esc);
-    assert_eq!(app.mode, app::Mode::Tasks);
-    assert!(model.details().is_none());
+    }))
 }
 
 #[test]
@@ -542,4 +548,138 @@ fn the_header_says_when_the_picture_is_incomplete() {
     let model = scripted_model();
     let screen = render(&mut app, &model, 200, 8).backend().to_string();
     assert!(!screen.contains("incomplete"), "{screen}");
+}
+
+/// A replay of the scripted service, cut short (the header says so).
+fn replayed(mut model: Model) -> Model {
+    model.apply(Event::Playback(crate::model::Playback {
+        position: 83 * SEC,
+        length: 3723 * SEC,
+        speed: 0.25,
+        playing: true,
+        problem: Some(
+            "the recording is cut at byte 4242, inside a frame; replay stops there".into(),
+        ),
+    }));
+    model
+}
+
+/// A target without a console endpoint: a minute of RSS only.
+fn rss_only() -> Model {
+    let mut m = Model::default();
+    m.apply(Event::NoConsole);
+    for step in 0..=60 {
+        m.apply_rss(RssSample {
+            at: step * SEC,
+            rss_bytes: (20 + step as u64 / 2) * 1024 * 1024,
+            anon_rss_bytes: (12 + step as u64 / 2) * 1024 * 1024,
+            threads: 4,
+        });
+    }
+    m
+}
+
+/// The words of the header, in order, as drawn at `w` x `h` (in the rows the layout gives it).
+fn header_words(app: &mut App, model: &Model, w: u16, h: u16) -> Vec<String> {
+    let t = render(app, model, w, h);
+    let rect = ratatui::layout::Rect::new(0, 0, w, h);
+    let header = super::view::areas(rect, app, model).unwrap().header;
+    let buf = t.backend().buffer();
+    (header.y..header.bottom())
+        .flat_map(|y| {
+            let row: String = (0..w).map(|x| buf[(x, y)].symbol().to_string()).collect();
+            row.split_whitespace().map(String::from).collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+#[test]
+fn at_80_columns_the_header_wraps_and_loses_no_word() {
+    let mut warned = scripted_model();
+    warned.apply_update(&update(61 * SEC, false, vec![], vec![(777, stats(SEC))]));
+    for (what, model) in [
+        ("live", warned),
+        ("replay", replayed(scripted_model())),
+        ("rss-only", rss_only()),
+    ] {
+        let mut app = App::new(target(), false);
+        // So wide that no line wraps: every word of every line.
+        let all = header_words(&mut app, &model, 1000, 60);
+        let narrow = header_words(&mut app, &model, 80, 24);
+        assert_eq!(narrow, all, "{what}: the header at 80 columns");
+        // It took more rows than lines, from the layout (not a fixed height).
+        let rect = ratatui::layout::Rect::new(0, 0, 80, 24);
+        let rows = super::view::areas(rect, &app, &model)
+            .unwrap()
+            .header
+            .height;
+        let lines = if what == "rss-only" { 6 } else { 5 };
+        assert!(rows > lines, "{what}: {rows} rows");
+    }
+    let model = scripted_model();
+    let mut app = App::new(target(), false);
+    let words = header_words(&mut app, &model, 80, 24).join(" ");
+    assert!(
+        words.contains("console-subscriber (~50.9 KiB/task)"),
+        "{words}"
+    );
+    assert!(words.contains("+ other 973 KiB"), "{words}");
+}
+
+#[test]
+fn at_80x24_the_sorted_column_stays_and_the_table_says_what_it_hides() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    // The busy lesson sorts by Wakes: Size -> Polls -> Busy -> Sched -> Idle -> Wakes.
+    for _ in 0..5 {
+        key(&mut app, &mut model, KeyCode::Right);
+    }
+    assert_eq!(app.sort, crate::present::Column::Wakes);
+    let t = render(&mut app, &model, 80, 24);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("Wakes▼"), "{screen}");
+    // What it hid to keep Wakes, and how to see it.
+    assert!(screen.contains("Location +5 cols: ←→"), "{screen}");
+    insta::assert_snapshot!("tasks_by_wakes_80x24", t.backend());
+}
+
+#[test]
+fn at_80x24_the_locations_view_keeps_its_location() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let t = render(&mut app, &model, 80, 24);
+    let screen = t.backend().to_string();
+    for loc in [
+        "src/conn.rs:88:5",
+        "src/server.rs:40:5",
+        "src/server.rs:12:5",
+    ] {
+        assert!(screen.contains(loc), "{loc} missing:\n{screen}");
+    }
+    assert!(screen.contains("Sum▼"), "{screen}");
+    insta::assert_snapshot!("locations_80x24", t.backend());
+}
+
+#[test]
+fn each_view_at_80x24() {
+    let mut model = scripted_model();
+    model.apply_update(&update(61 * SEC, false, vec![], vec![(777, stats(SEC))]));
+    let mut app = App::new(target(), false);
+    render(&mut app, &model, 80, 24);
+    key(&mut app, &mut model, KeyCode::Enter);
+    model.apply(details_of(1));
+    insta::assert_snapshot!("details_80x24", render(&mut app, &model, 80, 24).backend());
+    key(&mut app, &mut model, KeyCode::Esc);
+    key(&mut app, &mut model, KeyCode::Char('?'));
+    insta::assert_snapshot!("help_80x24", render(&mut app, &model, 80, 24).backend());
+    key(&mut app, &mut model, KeyCode::Esc);
+    key(&mut app, &mut model, KeyCode::Char('w'));
+    insta::assert_snapshot!("warnings_80x24", render(&mut app, &model, 80, 24).backend());
+    let model = replayed(scripted_model());
+    let mut app = App::new(target(), false);
+    insta::assert_snapshot!("replay_80x24", render(&mut app, &model, 80, 24).backend());
+    let model = rss_only();
+    let mut app = App::new(target(), false);
+    insta::assert_snapshot!("rss_only_80x24", render(&mut app, &model, 80, 24).backend());
 }

@@ -19,8 +19,11 @@ impl Tmux {
             ok,
             "tmux is needed for this test (apt-get install tmux; .ci/run does it)"
         );
+        // One server per test: tests of this binary run at once, and each kills its own.
+        static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Tmux {
-            socket: format!("asyncmem-test-{}", std::process::id()),
+            socket: format!("asyncmem-test-{}-{n}", std::process::id()),
         }
     }
 
@@ -35,17 +38,13 @@ impl Tmux {
 
     /// Run `cmd` in the session `top`, 120x40, that `screen` reads.
     fn start(&self, cmd: &str) {
-        self.tmux(&[
-            "new-session",
-            "-d",
-            "-s",
-            "top",
-            "-x",
-            "120",
-            "-y",
-            "40",
-            cmd,
-        ]);
+        self.start_sized(cmd, 120, 40);
+    }
+
+    /// Run `cmd` in the session `top`, `width` x `height`.
+    fn start_sized(&self, cmd: &str, width: u16, height: u16) {
+        let (w, h) = (width.to_string(), height.to_string());
+        self.tmux(&["new-session", "-d", "-s", "top", "-x", &w, "-y", &h, cmd]);
     }
 
     fn screen(&self) -> String {
@@ -134,6 +133,36 @@ fn top_demo_in_tmux_starts_its_demo_and_stops_it_on_quit() {
     let gone = !PathBuf::from(format!("/proc/{pid}")).exists();
     assert!(gone, "the demo {pid} outlived top");
     let _ = std::fs::remove_file(&status);
+}
+
+#[test]
+fn at_80x24_the_header_wraps_and_the_tables_keep_what_a_lesson_needs() {
+    crate::common::demo_bin("sleepers");
+    let tmux = Tmux::new();
+    let cmd = format!(
+        "exec {} top --demo sleepers -- -n 200",
+        env!("CARGO_BIN_EXE_asyncmem")
+    );
+    tmux.start_sized(&cmd, 80, 24);
+    // The instrumentation's cost, past 80 columns on one line, is on a row of its own.
+    tmux.wait_for("the header, wrapped", |s| {
+        s.contains("boxed-32k") && s.lines().any(|l| l.trim_end().ends_with("/task)"))
+    });
+    let screen = tmux.screen();
+    assert!(screen.lines().all(|l| l.chars().count() <= 80), "{screen}");
+    // The busy lesson sorts by Wakes: it stays, and the table says what it hides.
+    for _ in 0..5 {
+        tmux.tmux(&["send-keys", "-t", "top", "Right"]);
+    }
+    tmux.wait_for("Wakes kept", |s| {
+        s.contains("Wakes▼") && s.contains("cols: ←→")
+    });
+    // The locations view keeps its Location column.
+    tmux.tmux(&["send-keys", "-t", "top", "g"]);
+    tmux.wait_for("locations with their location", |s| {
+        s.contains("Sum▼") && s.contains("sleepers.rs:")
+    });
+    tmux.tmux(&["send-keys", "-t", "top", "q"]);
 }
 
 /// Console updates a snapshot of the target at `addr` sees in 1.5 s.

@@ -1,4 +1,6 @@
 //! The footer: the selection's row, the filter, and the keys (from the keymap's table).
+//! Where the keys do not all fit, whole entries go from the end and the last (`? help`, which
+//! lists them all) stays.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -39,8 +41,56 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, replay: bool, theme: Theme
         if let Some(e) = app.index.filter_error() {
             spans.push(Span::styled(format!("{}  ", escape(e)), theme.bad()));
         }
-        spans.push(Span::styled(keymap::footer(replay), theme.label()));
+        let used: usize = spans.iter().map(Span::width).sum();
+        let room = usize::from(area.width).saturating_sub(used);
+        spans.push(Span::styled(
+            fit_keys(&keymap::footer(replay), room),
+            theme.label(),
+        ));
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The footer's key entries (`keys what`, two spaces apart) that fit `room` columns: the first
+/// ones in order, then always the last.
+fn fit_keys(keys: &str, room: usize) -> String {
+    let entries: Vec<&str> = keys.split("  ").collect();
+    let width = |s: &str| Span::raw(s).width();
+    if width(keys) <= room {
+        return keys.to_string();
+    }
+    let Some((last, first)) = entries.split_last() else {
+        return String::new();
+    };
+    let mut shown: Vec<&str> = Vec::new();
+    let mut used = width(last);
+    for e in first {
+        if used + width(e) + 2 > room {
+            break;
+        }
+        used += width(e) + 2;
+        shown.push(e);
+    }
+    shown.push(last);
+    shown.join("  ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_help_key_stays_when_the_keys_do_not_fit() {
+        let keys = keymap::footer(false);
+        assert_eq!(fit_keys(&keys, 500), keys);
+        let short = fit_keys(&keys, 40);
+        assert!(Span::raw(short.as_str()).width() <= 40, "{short}");
+        assert!(
+            short.starts_with("q quit  ") && short.ends_with("  ? help"),
+            "{short}"
+        );
+        // Whole entries only: every one shown is one of the keymap's.
+        assert!(short.split("  ").all(|e| keys.split("  ").any(|k| k == e)));
+    }
 }

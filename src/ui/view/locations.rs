@@ -9,17 +9,41 @@ use super::super::app::{App, LocColumn};
 use super::super::theme::Theme;
 use crate::insight::Location;
 use crate::model::{Model, TaskState};
+use crate::present::columns::{fit_keeping, spec, Spec};
 use crate::present::location;
 use crate::present::units::bytes;
+
+/// The columns in display order, with their ranks (the highest is dropped first on a narrow
+/// terminal): the location and what lesson 2 compares (sum, count, mean, max, min) stay
+/// longest. Location takes what the others leave.
+const LAYOUT: [Spec<LocColumn>; 9] = [
+    spec(LocColumn::Tasks, 9, 2),
+    spec(LocColumn::Live, 9, 6),
+    spec(LocColumn::Idle, 9, 8),
+    spec(LocColumn::SizeMin, 9, 5),
+    spec(LocColumn::SizeMean, 9, 3),
+    spec(LocColumn::SizeMax, 9, 4),
+    spec(LocColumn::SizeSum, 9, 1),
+    spec(LocColumn::Boxed, 9, 7),
+    spec(LocColumn::Location, 20, 0),
+];
+
+/// Columns that fit `width`, never dropping `sort`.
+pub fn columns(width: u16, sort: LocColumn) -> Vec<(LocColumn, u16)> {
+    fit_keeping(&LAYOUT, usize::from(width), 0, Some(sort))
+        .into_iter()
+        .map(|c| (c.column, c.width as u16))
+        .collect()
+}
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let visible = super::table_rows(area);
     let view = &app.locations;
-    let widths: Vec<(LocColumn, u16)> = LocColumn::ALL
-        .iter()
-        .map(|c| (*c, if *c == LocColumn::Location { 20 } else { 9 }))
-        .collect();
+    let widths = columns(area.width, view.sort);
     let loc_width = super::table::location_width(&widths, area.width);
+    let title_width =
+        LocColumn::Location.title().len() + usize::from(view.sort == LocColumn::Location);
+    let note = super::table::hidden_note(LAYOUT.len() - widths.len(), title_width, loc_width);
     let size = |l: &Location, v: u64| {
         if l.sized > 0 {
             bytes(v)
@@ -55,7 +79,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             Row::new(cells).style(style)
         });
     frame.render_widget(
-        super::table::sorted(rows, &widths, view.sort, view.descending, theme),
+        super::table::sorted(rows, &widths, view.sort, view.descending, &note, theme),
         area,
     );
 }

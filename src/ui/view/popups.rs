@@ -21,14 +21,26 @@ fn popup(area: Rect, w: u16, h: u16) -> Rect {
     }
 }
 
+/// Width of the help's key column, with the two spaces after it.
+const KEYS_WIDTH: usize = 16;
+
 pub fn help(frame: &mut Frame, area: Rect, theme: Theme) {
+    // What a key does wraps under itself where the popup is narrower than the text.
+    let text_width = usize::from(area.width.min(96).saturating_sub(2)).saturating_sub(KEYS_WIDTH);
     let lines: Vec<Line> = keymap::BINDINGS
         .iter()
-        .map(|b| {
-            Line::from(vec![
-                Span::styled(format!("{:>14}  ", b.keys), theme.value()),
-                Span::raw(b.what),
-            ])
+        .flat_map(|b| {
+            wrap_words(b.what, text_width.max(1))
+                .into_iter()
+                .enumerate()
+                .map(|(i, part)| {
+                    let keys = if i == 0 { b.keys } else { "" };
+                    Line::from(vec![
+                        Span::styled(format!("{keys:>14}  "), theme.value()),
+                        Span::raw(part),
+                    ])
+                })
+                .collect::<Vec<_>>()
         })
         .collect();
     let r = popup(area, 96, lines.len() as u16 + 2);
@@ -60,4 +72,23 @@ pub fn warnings(frame: &mut Frame, area: Rect, model: &Model, theme: Theme) {
             .block(Block::bordered().title(Span::styled(" warnings (Esc closes) ", theme.warn()))),
         r,
     );
+}
+
+/// `text` in rows of at most `width` columns, broken between words (a longer word has a row of
+/// its own).
+fn wrap_words(text: &str, width: usize) -> Vec<String> {
+    let mut rows = vec![String::new()];
+    for word in text.split(' ') {
+        let Some(row) = rows.last_mut() else { break };
+        let used = Span::raw(row.as_str()).width();
+        if used > 0 && used + 1 + Span::raw(word).width() > width {
+            rows.push(word.to_string());
+        } else {
+            if used > 0 {
+                row.push(' ');
+            }
+            row.push_str(word);
+        }
+    }
+    rows
 }

@@ -39,21 +39,46 @@ pub fn location_width<C: SortColumn>(cols: &[(C, u16)], width: u16) -> usize {
     usize::from(width.saturating_sub(fixed))
 }
 
-/// `rows` under a header that marks the `sort` column with its direction.
+/// What the location column's title says of the `hidden` columns that did not fit, in the
+/// longest form that fits after its title in `width` (sorting by a column shows it: the sorted
+/// column is always kept).
+pub fn hidden_note(hidden: usize, title_width: usize, width: usize) -> String {
+    if hidden == 0 {
+        return String::new();
+    }
+    let s = if hidden == 1 { "" } else { "s" };
+    [
+        format!("  +{hidden} column{s} hidden: ←→ sorts by one and shows it, or widen"),
+        format!("  +{hidden} column{s}: ←→ or widen"),
+        format!("  +{hidden} cols: ←→/widen"),
+        format!(" +{hidden} cols: ←→"),
+        format!(" +{hidden}"),
+    ]
+    .into_iter()
+    .find(|n| title_width + n.chars().count() <= width)
+    .unwrap_or_default()
+}
+
+/// `rows` under a header that marks the `sort` column with its direction; `note` follows the
+/// location column's title.
 pub fn sorted<'a, C: SortColumn>(
     rows: impl IntoIterator<Item = Row<'a>>,
     cols: &[(C, u16)],
     sort: C,
     descending: bool,
+    note: &str,
     theme: Theme,
 ) -> Table<'a> {
     let arrow = if descending { "▼" } else { "▲" };
     let header = Row::new(cols.iter().map(|(c, _)| {
-        let title = if *c == sort {
+        let mut title = if *c == sort {
             format!("{}{arrow}", c.title())
         } else {
             c.title().to_string()
         };
+        if *c == C::LOCATION {
+            title.push_str(note);
+        }
         Cell::from(title)
     }))
     .style(theme.header_row());
