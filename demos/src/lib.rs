@@ -71,6 +71,12 @@ impl Common {
     }
 
     /// Install the instrumentation, build the runtime, run `body`, then wait for the end.
+    ///
+    /// `body` runs in the runtime's `block_on` task (kind `block_on`), not in a task of its own:
+    /// besides the tasks a demo spawns there is only that one, and `#[track_caller]` gives it the
+    /// demo's own `….run(` line as its spawn location (tokio takes `block_on`'s location from
+    /// its caller), not a line of this file.
+    #[track_caller]
     #[allow(
         clippy::expect_used,
         reason = "a demo that cannot build its runtime has nothing to show: it stops with the cause"
@@ -117,8 +123,17 @@ impl Common {
         );
         let exit_after = self.exit_after;
         runtime.block_on(async move {
-            tokio::spawn(body);
-            wait_for_end(exit_after).await;
+            // The body may end (it spawned its tasks) or loop for ever (it spawns more): the
+            // demo ends at the end either way. Pinned on the heap, so that `block_on`'s own
+            // future stays small (a spawning loop's state is not what a lesson is about).
+            let body = Box::pin(async move {
+                body.await;
+                std::future::pending::<()>().await;
+            });
+            tokio::select! {
+                () = body => {}
+                () = wait_for_end(exit_after) => {}
+            }
         });
         // Idle tasks sleep for an hour: do not wait for them.
         runtime.shutdown_background();

@@ -88,12 +88,12 @@ pub fn assert_no_warnings(json: &serde_json::Value, context: &str) {
     );
 }
 
-/// The sleepers demo's holders: every unnamed task spawned at its spawn site.
+/// The sleepers demo's holders: every task named `sleeper` spawned at its spawn site.
 pub fn sleepers_holders(json: &serde_json::Value) -> Vec<&serde_json::Value> {
     tasks(json)
         .iter()
         .filter(|t| {
-            t["name"].is_null()
+            t["name"] == "sleeper"
                 && t["location"]
                     .as_str()
                     .is_some_and(|l| l.contains("sleepers.rs"))

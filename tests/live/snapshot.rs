@@ -15,7 +15,7 @@ fn check_sleepers_picture(json: &Value, target: &Target) {
     assert!(json["rss_bytes"].as_u64().unwrap() > 0);
     let live = json["live_tasks"].as_u64().unwrap();
     assert!(live >= N as u64 + 4, "live tasks {live} < {}", N + 4);
-    // The holders of 4096 bytes: every unnamed task spawned at the sleepers' spawn site.
+    // The holders of 4096 bytes: every `sleeper` spawned at the sleepers' spawn site.
     let holders: Vec<&Value> = sleepers_holders(json);
     assert!(holders.len() >= N, "only {} holders", holders.len());
     for t in &holders {

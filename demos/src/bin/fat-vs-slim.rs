@@ -7,15 +7,26 @@
 //! - `boxed`: the buffer is on the heap (`Box`) and only the pointer lives in the future: the
 //!   future is small, but the 16 KiB are still paid, on the heap, where `size.bytes` cannot see.
 //!
-//! Each variant spawns from its own line, so `g` in `asyncmem top` shows one location each.
+//! Every buffer is written whole (a byte pattern, not zeros the allocator could leave
+//! untouched), so all of it is resident and RSS counts it. Each variant's tasks are named after
+//! it and spawn from its own line, so `g` in `asyncmem top` shows one location each; `--only
+//! VARIANT` runs one variant alone, so that the RSS of one process is the cost of one variant.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use asyncmem_demos::Common;
-use clap::Parser;
+use asyncmem_demos::{spawn_named, Common};
+use clap::{Parser, ValueEnum};
 
 const BUF: usize = 16 * 1024;
+
+/// One way to write the handler.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+enum Variant {
+    Fat,
+    Slim,
+    Boxed,
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -25,8 +36,19 @@ struct Args {
     /// Tasks of each variant.
     #[arg(long, short = 'n', default_value_t = 1000)]
     tasks: usize,
+    /// Run only this variant (to compare the RSS of one process per variant).
+    #[arg(long, value_enum)]
+    only: Option<Variant>,
     #[command(flatten)]
     common: Common,
+}
+
+/// Write every byte of `buf` (a pattern, so that no page stays the allocator's untouched zeros).
+fn fill(buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i % 251) as u8 + 1;
+    }
+    black_box(buf);
 }
 
 fn checksum(buf: &[u8]) -> u64 {
@@ -36,7 +58,7 @@ fn checksum(buf: &[u8]) -> u64 {
 /// The buffer is alive across the await: it is part of the future's state.
 async fn fat(nap: Duration) {
     let mut buf = [0u8; BUF];
-    buf[0] = 1;
+    fill(&mut buf);
     tokio::time::sleep(nap).await;
     black_box(checksum(&buf));
 }
@@ -45,7 +67,7 @@ async fn fat(nap: Duration) {
 async fn slim(nap: Duration) {
     let sum = {
         let mut buf = [0u8; BUF];
-        buf[0] = 1;
+        fill(&mut buf);
         checksum(black_box(&buf))
     };
     tokio::time::sleep(nap).await;
@@ -55,7 +77,7 @@ async fn slim(nap: Duration) {
 /// The buffer is on the heap: the future holds a pointer, the heap holds the 16 KiB.
 async fn boxed(nap: Duration) {
     let mut buf = vec![0u8; BUF].into_boxed_slice();
-    buf[0] = 1;
+    fill(&mut buf);
     tokio::time::sleep(nap).await;
     black_box(checksum(&buf));
 }
@@ -64,16 +86,32 @@ fn main() {
     let args = Args::parse();
     let nap = args.common.nap();
     let n = args.tasks;
+    let runs = |v: Variant| args.only.is_none_or(|only| only == v);
+    let (with_fat, with_slim, with_boxed) = (
+        runs(Variant::Fat),
+        runs(Variant::Slim),
+        runs(Variant::Boxed),
+    );
     args.common.run(async move {
-        for _ in 0..n {
-            tokio::spawn(fat(nap));
+        let mut variants = Vec::new();
+        if with_fat {
+            for _ in 0..n {
+                spawn_named("fat", fat(nap));
+            }
+            variants.push("fat");
         }
-        for _ in 0..n {
-            tokio::spawn(slim(nap));
+        if with_slim {
+            for _ in 0..n {
+                spawn_named("slim", slim(nap));
+            }
+            variants.push("slim");
         }
-        for _ in 0..n {
-            tokio::spawn(boxed(nap));
+        if with_boxed {
+            for _ in 0..n {
+                spawn_named("boxed", boxed(nap));
+            }
+            variants.push("boxed");
         }
-        eprintln!("fat-vs-slim: {n} tasks each of fat, slim and boxed");
+        eprintln!("fat-vs-slim: {n} tasks each of {}", variants.join(", "));
     });
 }

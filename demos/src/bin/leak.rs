@@ -1,14 +1,15 @@
 //! `leak`: tasks that never complete, a few more every second, each holding a 4 KiB request.
 //!
-//! Half of them wait on a channel whose sender is kept forever (a waker is registered, so they
-//! look healthy: only the growing count and RSS give them away); the other half await a future
-//! that registers no waker at all (`std::future::pending`), which asyncmem's lost-waker lint
-//! flags. Watch the live task count and the RSS climb together in `asyncmem top --demo leak`.
+//! Half of them, named `channel-waiting`, wait on a channel whose sender is kept forever (a
+//! waker is registered, so they look healthy: only the growing count and RSS give them away);
+//! the other half, named `lost-waker`, await a future that registers no waker at all
+//! (`std::future::pending`), which asyncmem's lost-waker lint flags. Watch the live task count
+//! and the RSS climb together in `asyncmem top --demo leak`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
-use asyncmem_demos::Common;
+use asyncmem_demos::{spawn_named, Common};
 use clap::Parser;
 
 #[derive(Parser, Debug)]
@@ -47,9 +48,9 @@ fn main() {
                 if i % 2 == 0 {
                     let (tx, rx) = tokio::sync::oneshot::channel::<u64>();
                     senders.push(tx);
-                    tokio::spawn(waits_for_reply(rx));
+                    spawn_named("channel-waiting", waits_for_reply(rx));
                 } else {
-                    tokio::spawn(waits_forever());
+                    spawn_named("lost-waker", waits_forever());
                 }
             }
         }

@@ -65,16 +65,16 @@ async fn tick<const N: usize>(nap: Duration, every: Duration) {
 
 fn spawn_sleeper(bytes: usize, nap: Duration, wake: Option<Duration>) {
     match (bytes, wake) {
-        (0, None) => drop(tokio::spawn(hold::<0>(nap))),
-        (64, None) => drop(tokio::spawn(hold::<64>(nap))),
-        (1024, None) => drop(tokio::spawn(hold::<1024>(nap))),
-        (4096, None) => drop(tokio::spawn(hold::<4096>(nap))),
-        (20480, None) => drop(tokio::spawn(hold::<20480>(nap))),
-        (0, Some(w)) => drop(tokio::spawn(tick::<0>(nap, w))),
-        (64, Some(w)) => drop(tokio::spawn(tick::<64>(nap, w))),
-        (1024, Some(w)) => drop(tokio::spawn(tick::<1024>(nap, w))),
-        (4096, Some(w)) => drop(tokio::spawn(tick::<4096>(nap, w))),
-        (20480, Some(w)) => drop(tokio::spawn(tick::<20480>(nap, w))),
+        (0, None) => spawn_named("sleeper", hold::<0>(nap)),
+        (64, None) => spawn_named("sleeper", hold::<64>(nap)),
+        (1024, None) => spawn_named("sleeper", hold::<1024>(nap)),
+        (4096, None) => spawn_named("sleeper", hold::<4096>(nap)),
+        (20480, None) => spawn_named("sleeper", hold::<20480>(nap)),
+        (0, Some(w)) => spawn_named("sleeper", tick::<0>(nap, w)),
+        (64, Some(w)) => spawn_named("sleeper", tick::<64>(nap, w)),
+        (1024, Some(w)) => spawn_named("sleeper", tick::<1024>(nap, w)),
+        (4096, Some(w)) => spawn_named("sleeper", tick::<4096>(nap, w)),
+        (20480, Some(w)) => spawn_named("sleeper", tick::<20480>(nap, w)),
         (other, _) => unreachable!("clap restricts --bytes, got {other}"),
     }
 }

@@ -1,9 +1,9 @@
 //! `spike`: a burst of short connection-like tasks over a steady baseline.
 //!
-//! A few hundred idle tasks (long-lived connections) stay for the whole run. Every `--period` an
-//! `acceptor` task admits a burst of `--burst` short tasks, spread over `--ramp` (about 1.5 s).
-//! Each holds a 2 KiB request buffer across a couple of awaits: a sleep of `--hold` standing in
-//! for I/O, then a yield, then it finishes. The live task count and the RSS spike, then drain.
+//! A few hundred idle tasks (long-lived connections, named `connection`) stay for the whole run.
+//! Every `--period` an `acceptor` task admits a burst of `--burst` short tasks (named `request`),
+//! spread over `--ramp` (about 1.5 s). Each holds a 2 KiB request buffer across a couple of
+//! awaits: a sleep of `--hold` standing in for I/O, then a yield, then it finishes. The live task count and the RSS spike, then drain.
 //!
 //! Two things stand between a burst and a visible drain, and the demo handles both by default:
 //! - console-subscriber keeps the stats of a finished task (~50 KB) for `TOKIO_CONSOLE_RETENTION`,
@@ -18,7 +18,6 @@
 //! lags, tasks announced after they finished show up as done, and the default bursts (20,000
 //! every 20 s) are more than it keeps up with; `-- --burst 5000` shows a burst whole.
 
-use std::future::Future;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -79,16 +78,6 @@ async fn session(nap: Duration) {
     black_box(&state);
 }
 
-/// Spawn an unnamed task; its spawn location is the caller's line.
-#[track_caller]
-fn spawn_task<F>(fut: F)
-where
-    F: Future<Output = ()> + Send + 'static,
-{
-    drop(tokio::spawn(fut));
-}
-
-/// Spawn a named task; its spawn location is the caller's line.
 /// Admit `burst` requests every `period`, spread over `ramp`.
 async fn acceptor(
     burst: usize,
@@ -108,7 +97,7 @@ async fn acceptor(
             // Cumulative target, so the total is exactly `burst` whatever the rounding.
             let target = burst * k / RAMP_STEPS as usize;
             while admitted < target {
-                spawn_task(request(id, hold));
+                spawn_named("request", request(id, hold));
                 id += 1;
                 admitted += 1;
             }
@@ -171,7 +160,7 @@ fn main() {
         spawn_named("housekeeping", housekeeping(args.trim));
         spawn_named("listener", session(nap));
         for _ in 0..args.baseline {
-            spawn_task(session(nap));
+            spawn_named("connection", session(nap));
         }
     });
 }
