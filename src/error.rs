@@ -41,7 +41,7 @@ pub mod exit {
     pub const QUIT: i32 = 131;
 }
 
-pub const HOW_TO_INSTRUMENT: &str = "to instrument a tokio process: add `console-subscriber` and call `console_subscriber::init()` at start-up, enable tokio's `tracing` feature, and build with RUSTFLAGS=\"--cfg tokio_unstable\" (it then listens on 127.0.0.1:6669, or $TOKIO_CONSOLE_BIND)";
+pub const HOW_TO_INSTRUMENT: &str = "to instrument a tokio process: add `asyncmem-probe` and call `asyncmem_probe::init()` at start-up (the lean choice; `console-subscriber` with `console_subscriber::init()` works too), enable tokio's `tracing` feature, and build with RUSTFLAGS=\"--cfg tokio_unstable\" (it then listens on 127.0.0.1:6669, or $TOKIO_CONSOLE_BIND)";
 
 #[derive(Debug, Error)]
 pub enum AttachError {

@@ -124,6 +124,10 @@ fn process_without_console_says_how_to_instrument() {
     assert_eq!(code, 4, "{err}");
     assert!(err.contains("console_subscriber::init()"), "{err}");
     assert!(
+        err.contains("asyncmem_probe::init()"),
+        "the lean probe is the advice: {err}"
+    );
+    assert!(
         err.contains("tokio_unstable") && err.contains("tracing"),
         "{err}"
     );
