@@ -73,6 +73,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         look_line(app, model, theme),
     ];
     if *model.connection() == Connection::RssOnly {
+        lines[3] = rss_only_per_task(model, theme);
         lines.push(Line::from(Span::styled(
             format!(" no tokio console endpoint, so RSS only; {HOW_TO_INSTRUMENT}"),
             theme.warn(),
@@ -242,6 +243,28 @@ fn fit_line(app: &App, model: &Model, theme: Theme) -> Line<'static> {
         },
     }
     Line::from(line4)
+}
+
+/// RSS-only mode: bytes per task from the task count the target reports (`tasks=N`), if any.
+fn rss_only_per_task(model: &Model, theme: Theme) -> Line<'static> {
+    let Some(r) = insight::reported_per_task(model) else {
+        return Line::from(Span::styled(
+            " bytes/task: unknown without a console (the target reports no task count)",
+            theme.label(),
+        ));
+    };
+    let mut line = vec![Span::raw(" ")];
+    line.extend(kv("≈ bytes/task ", signed_bytes(r.bytes_per_task), theme));
+    line.push(Span::styled(
+        format!(
+            " = (RSS {} - {} at start-up) / {} tasks the target reports; no console, not a fit",
+            bytes(r.rss_bytes),
+            bytes(r.baseline_rss_bytes),
+            r.tasks
+        ),
+        theme.label(),
+    ));
+    Line::from(line)
 }
 
 /// What deserves a look: lints, the subscriber's lag, warnings.
