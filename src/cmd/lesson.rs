@@ -189,7 +189,7 @@ async fn idle_tasks(args: IdleTasksArgs) -> Result<(), Failure> {
 
 fn method(args: &IdleTasksArgs) -> String {
     format!(
-        "{n} tasks per row, each asleep on a one-hour timer holding nothing else, spawned at once; per task = (RSS with the tasks - RSS before the spawn) / {n}, RSS (VmRSS) read from /proc of the same process, each reading once it has been unchanged for {settle}",
+        "{n} tasks per row, each asleep on a one-hour timer, holding nothing else; per task = (RSS with the tasks - RSS before the spawn) / {n}; RSS is VmRSS from /proc, both readings of the same process; A reading counts once unchanged for {settle}",
         n = args.tasks,
         settle = humantime::format_duration(args.settle)
     )
@@ -457,23 +457,41 @@ fn megabytes(b: f64) -> String {
     }
 }
 
+/// The row's name under its runtime's heading in the table.
+fn short_label(id: &str) -> &'static str {
+    match id {
+        "tokio-none" => "no instrumentation",
+        "tokio-probe" => "under asyncmem-probe",
+        "tokio-console-subscriber" => "under console-subscriber",
+        "asyncio-tasks" => "asyncio, a Task each",
+        _ => "bare coroutines (never run)",
+    }
+}
+
+/// The table, 80 columns wide: one heading per runtime with what the claim says for it, the
+/// rows under it.
 fn table(report: &Report) -> String {
     let mut s = format!(
         "asyncmem lesson idle-tasks: what {} idle tasks cost, measured here\n{}.\n\n",
         report.tasks,
         report.method.replace("; ", ".\n")
     );
-    let head = [
-        "runtime",
-        "before",
-        "with tasks",
-        "per task",
-        "per 100k",
-        "the claim per 100k",
-    ];
-    let mut cells: Vec<[String; 6]> = vec![head.map(String::from)];
+    s.push_str(&format!(
+        "{:<30}{:>10}{:>11}{:>10}{:>12}\n",
+        "", "before", "with tasks", "per task", "per 100k"
+    ));
     let mut notes = Vec::new();
+    let mut heading = None;
     for r in &report.rows {
+        if heading != Some(r.runtime) {
+            heading = Some(r.runtime);
+            let name = match r.runtime {
+                Runtime::Tokio => "tokio",
+                Runtime::Python => "Python",
+            };
+            s.push_str(&format!("{name} (the claim: {} per 100k)\n", r.claim));
+        }
+        let label = format!("  {}", short_label(r.id));
         let (Some(before), Some(after), Some(per_task), Some(per_100k), None) = (
             r.baseline_rss_bytes,
             r.settled_rss_bytes,
@@ -482,14 +500,10 @@ fn table(report: &Report) -> String {
             &r.error,
         ) else {
             let why = r.error.as_deref().unwrap_or("not measured");
-            cells.push([
-                r.label.to_string(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                "-".into(),
-                r.claim.to_string(),
-            ]);
+            s.push_str(&format!(
+                "{label:<30}{:>10}{:>11}{:>10}{:>12}\n",
+                "-", "-", "-", "-"
+            ));
             notes.push(format!("{}: {}", r.label, crate::present::escape(why)));
             continue;
         };
@@ -501,40 +515,13 @@ fn table(report: &Report) -> String {
                 humantime::format_duration(SETTLE_TIMEOUT)
             ));
         }
-        cells.push([
-            r.label.to_string(),
+        s.push_str(&format!(
+            "{label:<30}{:>10}{:>11}{:>10}{:>12}\n",
             bytes(before),
             bytes(after),
             format!("{mark}{per_task:.0} B"),
             format!("{mark}{}", megabytes(per_100k)),
-            r.claim.to_string(),
-        ]);
-    }
-    let widths: Vec<usize> = (0..6)
-        .map(|c| {
-            cells
-                .iter()
-                .map(|r| r[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    for row in &cells {
-        let line = row
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (cell, w))| {
-                if c == 0 || c == 5 {
-                    format!("{cell:<w$}")
-                } else {
-                    format!("{cell:>w$}")
-                }
-            })
-            .collect::<Vec<_>>()
-            .join("  ");
-        s.push_str(line.trim_end());
-        s.push('\n');
+        ));
     }
     s.push_str(&format!("\nThe claim: \"{}\".\n", report.claim));
     for n in notes {

@@ -92,31 +92,47 @@ fn idle_tasks_without_python3_says_so_and_measures_the_rest() {
         table.contains("The claim: \"Tokio: hundreds of KB"),
         "{table}"
     );
+    assert!(
+        table.contains("tokio (the claim: hundreds of KB - few MB per 100k)"),
+        "{table}"
+    );
+    assert!(
+        table.contains("Python (the claim: ~45-50 MB per 100k)"),
+        "{table}"
+    );
     let line = |label: &str| {
         table
             .lines()
-            .find(|l| l.starts_with(label))
+            .find(|l| l.starts_with(&format!("  {label}")))
             .unwrap_or_else(|| panic!("no row {label:?} in\n{table}"))
             .to_string()
     };
     for label in [
-        "tokio, no instrumentation",
-        "tokio under asyncmem-probe",
-        "tokio under console-subscriber",
+        "no instrumentation",
+        "under asyncmem-probe",
+        "under console-subscriber",
     ] {
         let l = line(label);
         assert!(
-            l.contains(" B ") && (l.contains(" MB ") || l.contains(" GB ")),
+            l.contains(" B ") && (l.ends_with(" MB") || l.ends_with(" GB")),
             "{l}"
         );
     }
-    for label in ["Python asyncio, a Task each", "Python, bare coroutines"] {
-        assert!(line(label).contains(" - "), "{}", line(label));
+    for (label, long) in [
+        ("asyncio, a Task each", "Python asyncio, a Task each"),
+        ("bare coroutines", "Python, bare coroutines"),
+    ] {
+        assert!(line(label).trim_end().ends_with(" -"), "{}", line(label));
         assert!(
-            table.contains(&format!("note: {label}")) && table.contains("python3 is not installed"),
+            table.contains(&format!("note: {long}")) && table.contains("python3 is not installed"),
             "{table}"
         );
     }
+    let mut body = table.lines().take_while(|l| !l.starts_with("The claim"));
+    assert!(
+        body.all(|l| l.chars().count() <= 80),
+        "wider than 80 columns:\n{table}"
+    );
     let err = stderr_of(&out);
     assert!(
         err.contains("2 of 5 rows could not be measured: asyncio-tasks, python-bare-coroutines"),
