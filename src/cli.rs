@@ -497,6 +497,41 @@ mod tests {
     }
 
     #[test]
+    fn lesson_idle_tasks_takes_a_count_and_a_format() {
+        let Command::Lesson(LessonArgs {
+            lesson: LessonCommand::IdleTasks(a),
+        }) = parsed(&["asyncmem", "lesson", "idle-tasks"])
+        else {
+            panic!("not the lesson command")
+        };
+        assert_eq!(a.tasks, DEFAULT_LESSON_TASKS);
+        assert_eq!(a.format, LessonFormat::Table);
+        let Command::Lesson(LessonArgs {
+            lesson: LessonCommand::IdleTasks(a),
+        }) = parsed(&[
+            "asyncmem",
+            "lesson",
+            "idle-tasks",
+            "-n",
+            "7",
+            "--format",
+            "json",
+        ])
+        else {
+            panic!("not the lesson command")
+        };
+        assert_eq!((a.tasks, a.format), (7, LessonFormat::Json));
+        for bad in [&["-n", "0"][..], &["--format", "csv"], &["--settle", "1ms"]] {
+            let mut args = vec!["asyncmem", "lesson", "idle-tasks"];
+            args.extend_from_slice(bad);
+            let e = Cli::try_parse_from(&args).expect_err("refused");
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        let e = Cli::try_parse_from(["asyncmem", "lesson"]).expect_err("which lesson");
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
     fn at_needs_from() {
         let e = checked(&["asyncmem", "snapshot", "--pid", "1", "--at", "1s"], None)
             .expect_err("--at without --from");
