@@ -41,6 +41,7 @@ Exit codes:
   10   the recording cannot be read (missing, not a recording, corrupt, newer version)
   11   export: cannot listen on the --listen address
   12   the target is stopped (SIGSTOP, job control) or held by a debugger
+  13   lesson: some rows could not be measured (the table is printed; each row says why)
   129  hung up (SIGHUP: the terminal went away)
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
   131  quit (SIGQUIT)
@@ -74,6 +75,48 @@ pub enum Command {
     /// Serve Prometheus metrics of the target at http://LISTEN/metrics until stopped.
     #[command(after_help = EXIT_CODES, long_about = EXPORT_ABOUT)]
     Export(ExportArgs),
+    /// Lessons measured on this machine: `lesson idle-tasks` prints the seed's table.
+    #[command(after_help = EXIT_CODES)]
+    Lesson(LessonArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LessonArgs {
+    #[command(subcommand)]
+    pub lesson: LessonCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum LessonCommand {
+    /// What N idle tasks cost, measured here: tokio uninstrumented, under asyncmem-probe and
+    /// under console-subscriber, Python asyncio tasks and bare coroutines, beside the common
+    /// claim. Progress goes to stderr; rows that cannot run (no python3) say why, and the
+    /// exit code is then 13.
+    #[command(after_help = EXIT_CODES)]
+    IdleTasks(IdleTasksArgs),
+}
+
+/// Default of `lesson idle-tasks -n`: the whole lesson took 24.9 s in a release build on 2
+/// shared cores (`time asyncmem lesson idle-tasks`), console-subscriber's ~1 GiB row included.
+pub const DEFAULT_LESSON_TASKS: u64 = 20_000;
+
+#[derive(Args, Debug)]
+pub struct IdleTasksArgs {
+    /// Idle tasks per row.
+    #[arg(long = "tasks", short = 'n', default_value_t = DEFAULT_LESSON_TASKS, value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub tasks: u64,
+    /// Output format.
+    #[arg(long, short = 'f', value_enum, default_value_t = LessonFormat::Table)]
+    pub format: LessonFormat,
+    /// An RSS reading counts once it has not changed for this long.
+    #[arg(long, default_value = "2s", value_parser = duration_at_least_10ms)]
+    pub settle: Duration,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LessonFormat {
+    Table,
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -349,7 +392,7 @@ impl Cli {
             }
             Command::Record(a) => ("record", &mut a.target, None),
             Command::Export(a) => ("export", &mut a.target, None),
-            Command::Replay(_) => return Ok(self),
+            Command::Replay(_) | Command::Lesson(_) => return Ok(self),
         };
         let given = target.pid.is_some()
             || target.addr.is_some()
@@ -450,6 +493,41 @@ mod tests {
         let e = checked(&["asyncmem", "snapshot"], None).expect_err("no target");
         assert_eq!(e.exit_code(), 2);
         let e = checked(&["asyncmem", "export"], None).expect_err("no target");
+        assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn lesson_idle_tasks_takes_a_count_and_a_format() {
+        let Command::Lesson(LessonArgs {
+            lesson: LessonCommand::IdleTasks(a),
+        }) = parsed(&["asyncmem", "lesson", "idle-tasks"])
+        else {
+            panic!("not the lesson command")
+        };
+        assert_eq!(a.tasks, DEFAULT_LESSON_TASKS);
+        assert_eq!(a.format, LessonFormat::Table);
+        let Command::Lesson(LessonArgs {
+            lesson: LessonCommand::IdleTasks(a),
+        }) = parsed(&[
+            "asyncmem",
+            "lesson",
+            "idle-tasks",
+            "-n",
+            "7",
+            "--format",
+            "json",
+        ])
+        else {
+            panic!("not the lesson command")
+        };
+        assert_eq!((a.tasks, a.format), (7, LessonFormat::Json));
+        for bad in [&["-n", "0"][..], &["--format", "csv"], &["--settle", "1ms"]] {
+            let mut args = vec!["asyncmem", "lesson", "idle-tasks"];
+            args.extend_from_slice(bad);
+            let e = Cli::try_parse_from(&args).expect_err("refused");
+            assert_eq!(e.exit_code(), 2, "{bad:?}");
+        }
+        let e = Cli::try_parse_from(["asyncmem", "lesson"]).expect_err("which lesson");
         assert_eq!(e.exit_code(), 2);
     }
 

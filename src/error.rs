@@ -29,6 +29,8 @@ pub mod exit {
     pub const LISTEN: i32 = 11;
     /// The target is stopped (SIGSTOP, job control) or held by a debugger: it cannot answer.
     pub const STOPPED: i32 = 12;
+    /// `lesson`: some rows could not be measured (the others are printed).
+    pub const LESSON_INCOMPLETE: i32 = 13;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
     /// Stopped by SIGTERM (128 + SIGTERM).

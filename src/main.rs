@@ -22,6 +22,7 @@ fn main() -> ExitCode {
                     Command::Record(args) => cmd::record::run(args).await,
                     Command::Replay(args) => cmd::replay::run(args).await,
                     Command::Export(args) => cmd::export::run(args).await,
+                    Command::Lesson(args) => cmd::lesson::run(args).await,
                 }
             });
             // Do not wait for sources blocked on a dead target.

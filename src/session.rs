@@ -21,10 +21,28 @@ pub struct Session {
 }
 
 /// RSS only, while the process has no console endpoint; every 2 s asyncmem looks again, so a
-/// process that opens its endpoint late (or is still starting) is picked up.
-fn rss_only_session(pid: i32, connect: &ConnectArgs) -> Session {
+/// process that opens its endpoint late (or is still starting) is picked up. A demo's
+/// `tasks=N` lines become [`Event::TasksReported`].
+fn rss_only_session(pid: i32, connect: &ConnectArgs, demo: Option<Demo>) -> Session {
     let (tx, events) = mpsc::channel(CHANNEL_CAPACITY);
     let _ = tx.try_send(Event::NoConsole);
+    if let Some(mut reported) = demo.as_ref().map(Demo::reported) {
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            while reported.changed().await.is_ok() {
+                let Some(r) = *reported.borrow_and_update() else {
+                    continue;
+                };
+                let event = Event::TasksReported {
+                    tasks: r.tasks,
+                    baseline_rss_bytes: r.baseline_rss_bytes,
+                };
+                if tx.send(event).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
     tokio::spawn(rss::run(pid, connect.rss_interval, tx.clone()));
     let (control, control_rx) = mpsc::channel(16);
     let cfg = connect.console();
@@ -50,7 +68,7 @@ fn rss_only_session(pid: i32, connect: &ConnectArgs) -> Session {
         },
         events,
         control,
-        demo: None,
+        demo,
     }
 }
 
@@ -80,7 +98,7 @@ pub async fn start_with(
         (Some(pid), _, _) => match console::attach_pid(pid, &cfg).await {
             Ok(attached) => (attached, Some(pid)),
             Err(AttachError::NoConsole { .. }) if watching => {
-                return Ok(rss_only_session(pid, connect))
+                return Ok(rss_only_session(pid, connect, None))
             }
             Err(e) => return Err(e),
         },
@@ -97,6 +115,10 @@ pub async fn start_with(
         (None, None, Some(name)) => {
             let started = Demo::start(name, demo_args)?;
             let pid = started.pid();
+            if !started.has_console() && watching {
+                // `--instrument none`, or a Python demo: its RSS alone, stopped on quit.
+                return Ok(rss_only_session(pid, connect, Some(started)));
+            }
             let attached = started.attach(&cfg).await;
             demo = Some(started);
             (attached?, Some(pid))

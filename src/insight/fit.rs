@@ -301,6 +301,31 @@ impl BytesPerTask {
     }
 }
 
+/// RSS-only mode, when the target says how many tasks it holds (a demo's `tasks=N`): what
+/// each costs, `(RSS - RSS before them) / tasks`. Not a fit: one difference, as good as the
+/// baseline (read when the target announced itself, just before its workload started).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ReportedPerTask {
+    pub bytes_per_task: f64,
+    pub tasks: u64,
+    pub baseline_rss_bytes: u64,
+    pub rss_bytes: u64,
+}
+
+/// [`ReportedPerTask`] from the model's latest RSS reading, when there is a reported task
+/// count (over 0) and a baseline.
+pub fn reported_per_task(model: &Model) -> Option<ReportedPerTask> {
+    let (tasks, baseline) = model.reported_tasks()?;
+    let baseline_rss_bytes = baseline?;
+    let rss_bytes = model.last_rss()?.rss_bytes;
+    (tasks > 0).then(|| ReportedPerTask {
+        bytes_per_task: (rss_bytes as f64 - baseline_rss_bytes as f64) / tasks as f64,
+        tasks,
+        baseline_rss_bytes,
+        rss_bytes,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,5 +508,47 @@ mod tests {
             "the sample at the late announcement is left out"
         );
         assert!(b.slope.is_some_and(|s| (s - 1000.0).abs() < 1e-6));
+    }
+
+    #[test]
+    fn rss_only_per_task_is_the_reported_tasks_share_of_the_growth() {
+        use crate::model::{Event, RssSample};
+        let rss = |at, rss_bytes| {
+            Event::Rss(RssSample {
+                at,
+                rss_bytes,
+                anon_rss_bytes: 0,
+                threads: 1,
+            })
+        };
+        let mut m = Model::default();
+        m.apply(Event::NoConsole);
+        m.apply(rss(1, 5_000_000));
+        assert_eq!(reported_per_task(&m), None, "no count reported yet");
+        m.apply(Event::TasksReported {
+            tasks: 0,
+            baseline_rss_bytes: Some(4_000_000),
+        });
+        assert_eq!(reported_per_task(&m), None, "no tasks, no share");
+        m.apply(Event::TasksReported {
+            tasks: 1000,
+            baseline_rss_bytes: None,
+        });
+        assert_eq!(reported_per_task(&m), None, "no baseline");
+        m.apply(Event::TasksReported {
+            tasks: 1000,
+            baseline_rss_bytes: Some(4_000_000),
+        });
+        let r = reported_per_task(&m).expect("a figure");
+        assert_eq!(r.bytes_per_task, 1000.0);
+        assert_eq!(
+            (r.tasks, r.baseline_rss_bytes, r.rss_bytes),
+            (1000, 4_000_000, 5_000_000)
+        );
+        m.apply(rss(2, 6_000_000));
+        assert_eq!(
+            reported_per_task(&m).map(|r| r.bytes_per_task),
+            Some(2000.0)
+        );
     }
 }

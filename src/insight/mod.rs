@@ -10,8 +10,8 @@ pub mod locations;
 
 pub use filter::Filter;
 pub use fit::{
-    bytes_per_task, instrumentation_bytes_per_task, BytesPerTask, Fit, NoFit, Reading, Split,
-    CONSOLE_SUBSCRIBER_BYTES_PER_TASK, POOR_FIT_R2,
+    bytes_per_task, instrumentation_bytes_per_task, reported_per_task, BytesPerTask, Fit, NoFit,
+    Reading, ReportedPerTask, Split, CONSOLE_SUBSCRIBER_BYTES_PER_TASK, POOR_FIT_R2,
 };
 pub use lints::{lint_list, lints, Lint, LintConfig, LintCounts};
 pub use locations::{by_location, origin, short_location, Location, Origin};

@@ -69,6 +69,12 @@ pub enum Event {
     TargetExited,
     /// The target has no console endpoint: only its RSS is read.
     NoConsole,
+    /// How many tasks the target says it holds (a demo's `tasks=N` line), and its RSS before
+    /// it started them, if read: RSS-only mode's per-task figure.
+    TasksReported {
+        tasks: u64,
+        baseline_rss_bytes: Option<u64>,
+    },
     /// The console endpoint found after a start without one (RSS-only mode).
     Endpoint(String),
     /// Replay went back in time: forget everything; the events from the start follow.

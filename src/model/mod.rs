@@ -118,6 +118,8 @@ pub struct Model {
     playback: Option<Playback>,
     /// The console endpoint, when it was found after the session started.
     endpoint: Option<String>,
+    /// Tasks the target says it holds and its RSS before them (RSS-only mode).
+    reported: Option<(u64, Option<u64>)>,
 }
 
 impl Default for Model {
@@ -208,6 +210,11 @@ impl Model {
         self.endpoint.as_deref()
     }
 
+    /// The task count the target reports (a demo's `tasks=N`) and its RSS before those tasks.
+    pub fn reported_tasks(&self) -> Option<(u64, Option<u64>)> {
+        self.reported
+    }
+
     pub fn new(cfg: ModelConfig) -> Self {
         let window = time::nanos_of(cfg.series_window);
         Model {
@@ -232,6 +239,7 @@ impl Model {
             dropped_events: 0,
             playback: None,
             endpoint: None,
+            reported: None,
         }
     }
 
@@ -271,6 +279,10 @@ impl Model {
             }
             Event::Playback(p) => self.playback = Some(p),
             Event::Endpoint(e) => self.endpoint = Some(e),
+            Event::TasksReported {
+                tasks,
+                baseline_rss_bytes,
+            } => self.reported = Some((tasks, baseline_rss_bytes)),
         }
     }
 

@@ -126,7 +126,7 @@ pub fn encode_frame(buf: &mut Vec<u8>, at: Nanos, event: &Event) {
         Event::TargetExited => encode_body(buf, Kind::TargetExited, at, |_| {}),
         Event::NoConsole => encode_body(buf, Kind::NoConsole, at, |_| {}),
         // Replay's own events are not recorded, nor the late endpoint (the header has it).
-        Event::Rewind | Event::Playback(_) | Event::Endpoint(_) => {}
+        Event::Rewind | Event::Playback(_) | Event::Endpoint(_) | Event::TasksReported { .. } => {}
     }
 }
 

@@ -5,6 +5,7 @@
 //! Run it under `asyncmem snapshot --pid <pid>` or with `--instrument none` for a baseline.
 
 use std::hint::black_box;
+use std::io::Write;
 use std::time::Duration;
 
 use asyncmem_demos::{spawn_named, Common};
@@ -28,6 +29,10 @@ struct Args {
     /// task polled again and again), still holding their bytes.
     #[arg(long, value_parser = humantime::parse_duration)]
     wake: Option<Duration>,
+    /// Before spawning the sleepers print `ready` and wait for a line on stdin (`asyncmem
+    /// lesson idle-tasks` reads the RSS before the spawn meanwhile).
+    #[arg(long)]
+    handshake: bool,
     #[command(flatten)]
     common: Common,
 }
@@ -91,6 +96,11 @@ fn main() {
         spawn_named("sixteen-k", hold::<16384>(nap));
         // 32 KiB: over tokio's auto-box threshold in debug (2 KiB) and release (16 KiB) builds.
         spawn_named("boxed-32k", hold::<32768>(nap));
+        if args.handshake {
+            let _ = writeln!(std::io::stdout(), "ready");
+            // Blocking a worker is fine here: nothing else runs yet.
+            let _ = std::io::stdin().read_line(&mut String::new());
+        }
         let started = std::time::Instant::now();
         let ramp = args
             .ramp
@@ -119,5 +129,8 @@ fn main() {
             started.elapsed().as_micros(),
             instrument.as_str()
         );
+        // What the demo holds, for a watcher without a console (`asyncmem --demo`, RSS only);
+        // a reader that went away is no reason to stop.
+        let _ = writeln!(std::io::stdout(), "spawned tasks={}", args.tasks + 4);
     });
 }

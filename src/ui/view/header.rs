@@ -178,6 +178,7 @@ fn lines(app: &App, model: &Model, theme: Theme) -> Vec<Groups> {
         look_line(app, model, theme),
     ];
     if *model.connection() == Connection::RssOnly {
+        lines[3] = rss_only_per_task(model, theme);
         lines.push(whole(Line::from(Span::styled(
             format!(" no tokio console endpoint, so RSS only; {HOW_TO_INSTRUMENT}"),
             theme.warn(),
@@ -357,6 +358,28 @@ fn fit_line(app: &App, model: &Model, theme: Theme) -> Groups {
         },
     }
     vec![line4, split]
+}
+
+/// RSS-only mode: bytes per task from the task count the target reports (`tasks=N`), if any.
+fn rss_only_per_task(model: &Model, theme: Theme) -> Groups {
+    let Some(r) = insight::reported_per_task(model) else {
+        return whole(Line::from(Span::styled(
+            " bytes/task: unknown without a console (the target reports no task count)",
+            theme.label(),
+        )));
+    };
+    let mut line = vec![Span::raw(" ")];
+    line.extend(kv("≈ bytes/task ", signed_bytes(r.bytes_per_task), theme));
+    let explained = vec![Span::styled(
+        format!(
+            " = (RSS {} - {} at start-up) / {} tasks the target reports; no console, not a fit",
+            bytes(r.rss_bytes),
+            bytes(r.baseline_rss_bytes),
+            r.tasks
+        ),
+        theme.label(),
+    )];
+    vec![line, explained]
 }
 
 /// What deserves a look: lints, the subscriber's lag, warnings.
