@@ -106,7 +106,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             ))
         })
         .collect();
-    let lint_height = (lints.len() as u16 * 2).min(right.height / 3);
+    // As many rows as the explanations wrap to at this width (at 80 columns one takes four),
+    // leaving the histograms at least half of the pane.
+    let wrapped: usize = lints
+        .iter()
+        .map(|l| wrapped_rows(&l.to_string(), usize::from(right.width)))
+        .sum();
+    let lint_height = u16::try_from(wrapped)
+        .unwrap_or(u16::MAX)
+        .min(right.height / 2);
     let [lint_area, right] =
         Layout::vertical([Constraint::Length(lint_height), Constraint::Fill(1)]).areas(right);
     frame.render_widget(Paragraph::new(lints).wrap(Wrap { trim: true }), lint_area);
@@ -201,4 +209,43 @@ fn histogram(
         bins[i.min(n - 1)] += v.count_at_value();
     }
     frame.render_widget(Sparkline::default().data(&bins).style(theme.tasks()), bars);
+}
+
+/// The rows `text` takes when wrapped at word boundaries into `width` columns (as the
+/// paragraph's word wrapping does: a word longer than a row is broken).
+fn wrapped_rows(text: &str, width: usize) -> usize {
+    if width == 0 {
+        return 0;
+    }
+    let (mut rows, mut col) = (1, 0usize);
+    for word in text.split(' ') {
+        let w = word.chars().count();
+        col = if col == 0 {
+            w
+        } else if col + 1 + w <= width {
+            col + 1 + w
+        } else {
+            rows += 1;
+            w
+        };
+        while col > width {
+            rows += 1;
+            col -= width;
+        }
+    }
+    rows
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrapped_rows;
+
+    #[test]
+    fn wrapped_rows_counts_word_wrapping() {
+        assert_eq!(wrapped_rows("", 10), 1);
+        assert_eq!(wrapped_rows("one two", 7), 1);
+        assert_eq!(wrapped_rows("one two", 6), 2);
+        assert_eq!(wrapped_rows("abcdefghijkl", 5), 3);
+        assert_eq!(wrapped_rows("a b", 0), 0);
+    }
 }
