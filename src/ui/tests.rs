@@ -109,6 +109,19 @@ fn key(app: &mut App, model: &mut Model, code: KeyCode) {
     app.on_key(model, KeyEvent::new(code, KeyModifiers::NONE));
 }
 
+/// The help popup (`?`), then the warnings popup (`w`), each compared with its snapshot
+/// (`help{suffix}`, `warnings{suffix}`) at `size`.
+fn help_and_warnings(app: &mut App, model: &mut Model, (w, h): (u16, u16), suffix: &str) {
+    key(app, model, KeyCode::Char('?'));
+    insta::assert_snapshot!(format!("help{suffix}"), render(app, model, w, h).backend());
+    key(app, model, KeyCode::Esc);
+    key(app, model, KeyCode::Char('w'));
+    insta::assert_snapshot!(
+        format!("warnings{suffix}"),
+        render(app, model, w, h).backend()
+    );
+}
+
 fn typed(app: &mut App, model: &mut Model, text: &str) {
     for c in text.chars() {
         key(app, model, KeyCode::Char(c));
@@ -246,11 +259,7 @@ fn help_warnings_and_pause() {
     // stats for an id never announced: a warning
     model.apply_update(&update(61 * SEC, false, vec![], vec![(777, stats(SEC))]));
     let mut app = App::new(target(), false);
-    key(&mut app, &mut model, KeyCode::Char('?'));
-    insta::assert_snapshot!("help", render(&mut app, &model, 100, 30).backend());
-    key(&mut app, &mut model, KeyCode::Esc);
-    key(&mut app, &mut model, KeyCode::Char('w'));
-    insta::assert_snapshot!("warnings", render(&mut app, &model, 100, 30).backend());
+    help_and_warnings(&mut app, &mut model, (100, 30), "");
     key(&mut app, &mut model, KeyCode::Esc);
     key(&mut app, &mut model, KeyCode::Char(' '));
     assert!(app.frozen);
@@ -367,22 +376,13 @@ fn locations_view_groups_and_drills_down() {
 #[test]
 fn replay_header_and_keys() {
     use super::Request;
-    use crate::model::Playback;
     use crate::source::replay::Control;
     let mut model = scripted_model();
     let mut app = App::new(target(), false);
     // Live: the replay keys do nothing.
     key(&mut app, &mut model, KeyCode::Char(']'));
     assert!(app.outbox.is_empty());
-    model.apply(Event::Playback(Playback {
-        position: 83 * SEC,
-        length: 3723 * SEC,
-        speed: 0.25,
-        playing: true,
-        problem: Some(
-            "the recording is cut at byte 4242, inside a frame; replay stops there".into(),
-        ),
-    }));
+    let mut model = replayed(model);
     insta::assert_snapshot!("replay", render(&mut app, &model, 140, 12).backend());
     for c in [' ', ']', '{', '0', '.', '>', '<'] {
         key(&mut app, &mut model, KeyCode::Char(c));
@@ -671,11 +671,7 @@ fn each_view_at_80x24() {
     model.apply(details_of(1));
     insta::assert_snapshot!("details_80x24", render(&mut app, &model, 80, 24).backend());
     key(&mut app, &mut model, KeyCode::Esc);
-    key(&mut app, &mut model, KeyCode::Char('?'));
-    insta::assert_snapshot!("help_80x24", render(&mut app, &model, 80, 24).backend());
-    key(&mut app, &mut model, KeyCode::Esc);
-    key(&mut app, &mut model, KeyCode::Char('w'));
-    insta::assert_snapshot!("warnings_80x24", render(&mut app, &model, 80, 24).backend());
+    help_and_warnings(&mut app, &mut model, (80, 24), "_80x24");
     let model = replayed(scripted_model());
     let mut app = App::new(target(), false);
     insta::assert_snapshot!("replay_80x24", render(&mut app, &model, 80, 24).backend());

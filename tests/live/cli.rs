@@ -65,14 +65,24 @@ pub fn named<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Val
         .unwrap_or_else(|| panic!("no task named {name} in {json:#}"))
 }
 
+/// The element of the array `json[array]` whose `key` is `value`.
+pub fn entry<'a>(
+    json: &'a serde_json::Value,
+    array: &str,
+    key: &str,
+    value: &str,
+) -> &'a serde_json::Value {
+    json[array]
+        .as_array()
+        .unwrap_or_else(|| panic!("no array {array} in {json:#}"))
+        .iter()
+        .find(|e| e[key] == value)
+        .unwrap_or_else(|| panic!("no {key} {value} in {array} of {json:#}"))
+}
+
 /// The snapshot's entry for lint `name`.
 pub fn lint<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    json["lints"]
-        .as_array()
-        .expect("lints array")
-        .iter()
-        .find(|l| l["lint"] == name)
-        .unwrap_or_else(|| panic!("no lint {name} in {json:#}"))
+    entry(json, "lints", "lint", name)
 }
 
 /// The snapshot warns of nothing (else its warnings are shown after `context`).

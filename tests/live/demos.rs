@@ -17,21 +17,20 @@ fn demo(name: &str, instrument: &str, args: &[&str]) -> Target {
     start_demo(name, &all)
 }
 
-fn snapshot(target: &Target, extra: &[&str]) -> Value {
+/// `asyncmem snapshot --addr TARGET --format json` and `args`, run, its JSON.
+fn snapshot_json(addr: &str, args: &[&str]) -> Value {
     let out = asyncmem()
-        .args([
-            "snapshot",
-            "--addr",
-            &target.addr(),
-            "--format",
-            "json",
-            "--timeout",
-            "30s",
-        ])
-        .args(extra)
+        .args(["snapshot", "--addr", addr, "--format", "json"])
+        .args(args)
         .output()
         .expect("running asyncmem");
     json_of(&out)
+}
+
+fn snapshot(target: &Target, extra: &[&str]) -> Value {
+    let mut args = vec!["--timeout", "30s"];
+    args.extend_from_slice(extra);
+    snapshot_json(&target.addr(), &args)
 }
 
 fn live(json: &Value) -> u64 {
@@ -254,21 +253,10 @@ fn watch_sleepers(instrument: &str, bytes: &str) -> std::thread::JoinHandle<Valu
         &["-n", "2000", "-b", bytes, "--ramp", "250"],
     );
     std::thread::spawn(move || {
-        let out = asyncmem()
-            .args([
-                "snapshot",
-                "--addr",
-                &target.addr(),
-                "--format",
-                "json",
-                "--wait",
-                "11s",
-                "--rss-interval",
-                "250ms",
-            ])
-            .output()
-            .unwrap();
-        json_of(&out)
+        snapshot_json(
+            &target.addr(),
+            &["--wait", "11s", "--rss-interval", "250ms"],
+        )
     })
 }
 

@@ -18,12 +18,7 @@ const ROW_IDS: [&str; 5] = [
 ];
 
 fn row<'a>(json: &'a serde_json::Value, id: &str) -> &'a serde_json::Value {
-    json["rows"]
-        .as_array()
-        .expect("rows")
-        .iter()
-        .find(|r| r["id"] == id)
-        .unwrap_or_else(|| panic!("no row {id} in {json:#}"))
+    crate::cli::entry(json, "rows", "id", id)
 }
 
 fn per_task(json: &serde_json::Value, id: &str) -> f64 {
