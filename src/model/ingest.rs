@@ -232,7 +232,9 @@ impl Model {
             self.warnings.add(WarningKind::Malformed, 1, self.now);
             return;
         };
-        if self.table.slot_of(id).is_none() && self.table.is_full() {
+        // Parsing the fields and the location below leaves the table as it is: the slot holds.
+        let known = self.table.slot_of(id);
+        if known.is_none() && self.table.is_full() {
             // Not tracked: said once, before its strings take room in the interner.
             self.warnings.add(WarningKind::TaskLimit, 1, self.now);
             return;
@@ -271,7 +273,7 @@ impl Model {
             t.size_bytes = size_bytes;
             t.announced = true;
         };
-        if let Some(slot) = self.table.slot_of(id) {
+        if let Some(slot) = known {
             if let Some(existing) = self.table.slot(slot) {
                 let same = if existing.task_id.is_some() {
                     existing.task_id == fields.task_id

@@ -61,14 +61,13 @@ impl Bound {
 
     /// Whether the task `id` is let through (taking a place if it is new and there is room).
     fn admit(&mut self, id: u64) -> bool {
-        if self.held.contains(&id) {
-            return true;
+        // One hash lookup either way: with room, inserting a held id is a no-op.
+        if self.held.len() < self.max_tasks {
+            self.held.insert(id);
+            true
+        } else {
+            self.held.contains(&id)
         }
-        if self.held.len() >= self.max_tasks {
-            return false;
-        }
-        self.held.insert(id);
-        true
     }
 
     /// Decode one `Update` message.
