@@ -10,6 +10,7 @@ pub mod cmd;
 pub mod demo;
 pub mod error;
 pub mod insight;
+pub mod layout;
 pub mod model;
 pub mod output;
 pub mod present;
