@@ -5,6 +5,7 @@
 
 pub mod filter;
 pub mod fit;
+pub mod layout;
 pub mod lints;
 pub mod locations;
 
