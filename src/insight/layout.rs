@@ -410,4 +410,197 @@ mod tests {
         f.states.push(st("Suspend1", 24));
         assert_eq!(largest_state(&f).unwrap().name, "Suspend1");
     }
+
+    #[test]
+    fn the_join_reads_the_spawn_line_and_bills_the_matched_tasks() {
+        let dir = std::env::temp_dir().join(format!("asyncmem-join-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("src")).unwrap();
+        std::fs::write(
+            dir.join("src/net.rs"),
+            "fn x() {\n    tokio::spawn(conn::handle(s));\n}\n",
+        )
+        .unwrap();
+        let mut layout = index().layout;
+        layout.workspace_root = Some(dir.to_string_lossy().into_owned());
+        let join = LayoutJoin::new(layout);
+        let tasks = [
+            ("src/net.rs:2:5", Some(96)),
+            ("src/net.rs:2:5", Some(96)),
+            ("src/main.rs:10:5", Some(16640)),
+            ("src/main.rs:11:5", None),
+            ("src/gone.rs:2:5", Some(96)),
+        ];
+        let joined = join.join(tasks.into_iter());
+        assert_eq!(joined.len(), 4);
+        assert_eq!(joined[0].0, "src/net.rs:2:5");
+        assert_eq!(joined[0].1.live, 2);
+        assert_eq!(
+            joined[0].1.matched,
+            Match::Exact {
+                spawn: 2,
+                how: How::SizeAndLocation
+            }
+        );
+        let gone = joined
+            .iter()
+            .find(|(l, _)| *l == "src/gone.rs:2:5")
+            .unwrap();
+        assert!(matches!(gone.1.matched, Match::Ambiguous { .. }));
+        // Cells: 2 x 384 (the larger scheduler's) + 1 x 16896; instrumentation 100 each.
+        let bill = join.bill(&joined, 100);
+        assert_eq!(bill.tasks, 5);
+        assert_eq!(bill.matched, 3);
+        assert_eq!(bill.cell_bytes, 2 * 384 + 16896);
+        assert_eq!(bill.per_task(), Some((2 * 384 + 16896 + 300) / 3));
+        let share = bill
+            .share_of(Some(bill.per_task().unwrap() as f64 * 2.0))
+            .unwrap();
+        assert!((share - 0.5).abs() < 1e-9, "{share}");
+        assert_eq!(bill.share_of(None), None);
+        assert_eq!(Bill::default().per_task(), None);
+    }
+}
+
+/// A layout joined to a live picture: the index plus what the matches need from outside the
+/// layout (the source line at a spawn location, read once).
+#[derive(Debug)]
+pub struct LayoutJoin {
+    index: LayoutIndex,
+    /// Where the layout's relative paths start (the built workspace's root).
+    root: Option<std::path::PathBuf>,
+    lines: std::sync::Mutex<HashMap<(String, u32), Option<String>>>,
+}
+
+/// Source files larger than this are not read for a spawn line.
+const MAX_SOURCE_BYTES: u64 = 8 << 20;
+
+/// What the layout says about the tasks of one spawn location that have one size.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Joined {
+    pub size: Option<u64>,
+    /// Live tasks of that location with that size.
+    pub live: u64,
+    pub matched: Match,
+}
+
+impl LayoutJoin {
+    pub fn new(layout: Layout) -> LayoutJoin {
+        let root = layout.workspace_root.as_ref().map(std::path::PathBuf::from);
+        LayoutJoin {
+            index: LayoutIndex::new(layout),
+            root,
+            lines: Default::default(),
+        }
+    }
+
+    pub fn index(&self) -> &LayoutIndex {
+        &self.index
+    }
+
+    /// Match the tasks of `location` that have `size`.
+    pub fn match_at(&self, size: Option<u64>, location: &str) -> Match {
+        let line = file_line(location).and_then(|(f, l)| self.line(f, l));
+        self.index.match_task(size, location, line.as_deref())
+    }
+
+    /// The source line `line` of `file` (relative to the layout's root, or absolute), read
+    /// once; `None` when it cannot be read.
+    fn line(&self, file: &str, line: u32) -> Option<String> {
+        let key = (file.to_string(), line);
+        let mut cache = self.lines.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(hit) = cache.get(&key) {
+            return hit.clone();
+        }
+        let path = std::path::Path::new(file);
+        let path = if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            self.root.as_ref()?.join(path)
+        };
+        let text = std::fs::metadata(&path)
+            .ok()
+            .filter(|m| m.len() <= MAX_SOURCE_BYTES)
+            .and_then(|_| std::fs::read_to_string(&path).ok())
+            .and_then(|t| {
+                t.lines()
+                    .nth(usize::try_from(line).ok()?.checked_sub(1)?)
+                    .map(str::to_string)
+            });
+        cache.insert(key, text.clone());
+        text
+    }
+
+    /// Every (location, size) of the live tasks, matched, largest share of live tasks first.
+    pub fn join<'a>(
+        &self,
+        tasks: impl Iterator<Item = (&'a str, Option<u64>)>,
+    ) -> Vec<(&'a str, Joined)> {
+        let mut groups: HashMap<(&'a str, Option<u64>), u64> = HashMap::new();
+        for key in tasks {
+            *groups.entry(key).or_default() += 1;
+        }
+        let mut out: Vec<(&'a str, Joined)> = groups
+            .into_iter()
+            .map(|((loc, size), live)| {
+                (
+                    loc,
+                    Joined {
+                        size,
+                        live,
+                        matched: self.match_at(size, loc),
+                    },
+                )
+            })
+            .collect();
+        out.sort_by(|a, b| {
+            b.1.live
+                .cmp(&a.1.live)
+                .then(a.0.cmp(b.0))
+                .then(a.1.size.cmp(&b.1.size))
+        });
+        out
+    }
+
+    /// The bytes the layout accounts for per live task: for each exactly matched task its
+    /// cell (the largest scheduler's, future + tokio's header, trailer and padding), plus
+    /// `instrumentation` bytes per task; with the tasks it covers.
+    pub fn bill(&self, joined: &[(&str, Joined)], instrumentation: u64) -> Bill {
+        let mut bill = Bill::default();
+        for (_, j) in joined {
+            bill.tasks += j.live;
+            if let Match::Exact { spawn, .. } = j.matched {
+                if let Some((_, cell)) = cell_size(self.index.spawn(spawn)) {
+                    bill.matched += j.live;
+                    bill.cell_bytes += cell.saturating_mul(j.live);
+                }
+            }
+        }
+        bill.instrumentation_bytes = instrumentation.saturating_mul(bill.matched);
+        bill
+    }
+}
+
+/// What the layout explains of the live tasks' memory (see [`LayoutJoin::bill`]).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Bill {
+    /// Live tasks looked at, and those matched exactly to a spawned future with a known cell.
+    pub tasks: u64,
+    pub matched: u64,
+    /// Their cells, summed.
+    pub cell_bytes: u64,
+    /// The instrumentation's estimated bytes for them.
+    pub instrumentation_bytes: u64,
+}
+
+impl Bill {
+    /// Mean bytes per matched task: cell + instrumentation.
+    pub fn per_task(&self) -> Option<u64> {
+        (self.cell_bytes + self.instrumentation_bytes).checked_div(self.matched)
+    }
+
+    /// The share of a measured RSS slope (bytes per task) that [`Bill::per_task`] explains.
+    pub fn share_of(&self, slope: Option<f64>) -> Option<f64> {
+        let per = self.per_task()? as f64;
+        slope.filter(|s| *s > 0.0).map(|s| per / s)
+    }
 }

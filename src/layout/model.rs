@@ -18,6 +18,10 @@ pub struct Layout {
     pub toolchain: String,
     /// What was built: package, target (bin/example name), profile, features.
     pub target: BuildTarget,
+    /// The built workspace's root: relative paths of spans, await points and spawn locations
+    /// start here.
+    #[serde(default)]
+    pub workspace_root: Option<String>,
     /// Every coroutine of every crate's report, each printed type once (deduplicated by name).
     pub futures: Vec<Future>,
     /// Futures that reach a tokio spawn, with the cell tokio allocates for each.
