@@ -42,6 +42,7 @@ Exit codes:
   11   export: cannot listen on the --listen address
   12   the target is stopped (SIGSTOP, job control) or held by a debugger
   13   lesson: some rows could not be measured (the table is printed; each row says why)
+  14   the --layout file cannot be read (missing, not a layout file, corrupt, newer schema)
   129  hung up (SIGHUP: the terminal went away)
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
   131  quit (SIGQUIT)
@@ -137,6 +138,10 @@ pub struct TopArgs {
     /// Replace the --record file if it exists.
     #[arg(long, requires = "record")]
     pub overwrite: bool,
+    /// A layout file (`asyncmem layout --format json -o FILE`): each spawn location is matched
+    /// to its future type, with its largest state, its await line and the fields held there.
+    #[arg(long, value_name = "FILE")]
+    pub layout: Option<PathBuf>,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]
     pub demo_args: Vec<String>,
@@ -178,6 +183,10 @@ pub struct ReplayArgs {
     /// Write asyncmem's own logs to this file (never to the screen).
     #[arg(long, value_name = "FILE")]
     pub log: Option<PathBuf>,
+    /// A layout file (`asyncmem layout --format json -o FILE`): each spawn location is matched
+    /// to its future type, with its largest state, its await line and the fields held there.
+    #[arg(long, value_name = "FILE")]
+    pub layout: Option<PathBuf>,
 }
 
 /// Which process to watch: one of these is required (or `ASYNCMEM_ADDR`, see
@@ -289,6 +298,10 @@ pub struct SnapshotArgs {
     /// the tasks.
     #[arg(long)]
     pub series: bool,
+    /// A layout file (`asyncmem layout --format json -o FILE`): each spawn location is matched
+    /// to its future type, with its largest state, its await line and the fields held there.
+    #[arg(long, value_name = "FILE")]
+    pub layout: Option<PathBuf>,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]
     pub demo_args: Vec<String>,

@@ -31,6 +31,8 @@ pub mod exit {
     pub const STOPPED: i32 = 12;
     /// `lesson`: some rows could not be measured (the others are printed).
     pub const LESSON_INCOMPLETE: i32 = 13;
+    /// `--layout FILE` cannot be read (missing, not a layout file, corrupt, newer schema).
+    pub const BAD_LAYOUT: i32 = 14;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
     /// Stopped by SIGTERM (128 + SIGTERM).
@@ -145,6 +147,11 @@ impl Failure {
             format_args!("reading the recording {}", path.display()),
             err,
         )
+    }
+
+    /// A `--layout` file that cannot be read.
+    pub fn reading_layout(err: &crate::layout::file::LayoutFileError) -> Failure {
+        Failure::new(exit::BAD_LAYOUT, err)
     }
 
     /// A signal arrived before the command got going: `asyncmem: interrupted`.

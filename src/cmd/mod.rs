@@ -204,3 +204,14 @@ async fn finish_recording(
         )),
     }
 }
+
+/// `--layout FILE`, read and indexed (a bad file is a [`crate::error::exit::BAD_LAYOUT`]).
+pub fn load_layout(
+    path: Option<&std::path::Path>,
+) -> Result<Option<std::sync::Arc<crate::insight::layout::LayoutJoin>>, Failure> {
+    let Some(path) = path else { return Ok(None) };
+    let layout = crate::layout::file::load(path).map_err(|e| Failure::reading_layout(&e))?;
+    Ok(Some(std::sync::Arc::new(
+        crate::insight::layout::LayoutJoin::new(layout),
+    )))
+}

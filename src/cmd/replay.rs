@@ -13,6 +13,7 @@ use crate::ui::Controls;
 
 pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     start_log(args.log.as_deref())?;
+    let layout = super::load_layout(args.layout.as_deref())?;
     // A pipe is read once, here, into memory: until its writer ends.
     let (input, scan) = tokio::task::block_in_place(|| {
         let input = replay::Input::open(&args.file)?;
@@ -62,6 +63,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     model.set_pid(scan.header.pid);
     let mut app = new_app(target);
     app.lints.large_future_bytes = args.large_future;
+    app.layout = layout;
     run_tui(
         &mut app,
         &mut model,

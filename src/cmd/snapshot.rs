@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::{Format, SnapshotArgs};
 use crate::error::{exit, AttachError, Failure};
+use crate::insight::layout::LayoutJoin;
 use crate::model::{Event, Model};
 use crate::output::{self, TargetInfo};
 use crate::recording;
@@ -32,6 +33,9 @@ pub async fn run(args: SnapshotArgs) -> Result<(), Failure> {
 }
 
 async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
+    // The layout first: a bad file is named before any attach or wait.
+    let layout = super::load_layout(args.layout.as_deref())?;
+    let layout = layout.as_deref();
     if let Some(path) = &args.from {
         let state = tokio::task::block_in_place(|| {
             recording::state_at(path, args.at, args.connect.model())
@@ -44,7 +48,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             pid: state.header.pid,
             endpoint: format!("{} (recorded)", state.header.endpoint),
         };
-        return write_snapshot(args, &state.model, &target, None);
+        return write_snapshot(args, &state.model, &target, None, layout);
     }
     let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
     let mut model = Model::new(args.connect.model());
@@ -111,7 +115,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
                     Some(more) => format!("{reason} ({more})"),
                     None => reason,
                 };
-                write_snapshot(args, &model, &session.target, Some(&reason))?;
+                write_snapshot(args, &model, &session.target, Some(&reason), layout)?;
                 return Err(Failure::new(
                     exit::TARGET_EXITED,
                     format_args!("{reason}: the snapshot is what was collected until then"),
@@ -137,7 +141,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             crate::present::escape(reason)
         );
     }
-    write_snapshot(args, &model, &session.target, incomplete.as_deref())?;
+    write_snapshot(args, &model, &session.target, incomplete.as_deref(), layout)?;
     drop(session);
     Ok(())
 }
@@ -162,6 +166,7 @@ fn write_snapshot(
     model: &Model,
     target: &TargetInfo,
     incomplete: Option<&str>,
+    layout: Option<&LayoutJoin>,
 ) -> Result<(), Failure> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -177,12 +182,21 @@ fn write_snapshot(
     };
     let lints = args.connect.lints();
     match (args.format, args.series) {
-        (Format::Json, false) => output::json::write(&mut out, model, target, &lints, incomplete)?,
+        (Format::Json, false) => {
+            output::json::write(&mut out, model, target, &lints, incomplete, layout)?
+        }
         (Format::Table, false) => {
             let width = terminal_width();
             output::table::write(
                 &mut out, model, target, &lints, width, args.limit, incomplete,
-            )?
+            )?;
+            if let Some(join) = layout {
+                output::joined::write_table(
+                    &mut out,
+                    &output::joined::section(model, join),
+                    width,
+                )?;
+            }
         }
         (Format::Csv, false) => output::csv::write_tasks(&mut out, model, &lints)?,
         (Format::Csv, true) => output::csv::write_series(&mut out, model)?,

@@ -16,6 +16,7 @@ use crate::ui::Controls;
 pub async fn run(args: TopArgs) -> Result<(), Failure> {
     need_terminal("top")?;
     start_log(args.log.as_deref())?;
+    let layout = super::load_layout(args.layout.as_deref())?;
     // Attach before taking the terminal, so that errors print plainly.
     let start = session::start_with(&args.target, &args.connect, &args.demo_args, true);
     let mut session = attach(start, signal::first(signal::INTERRUPT)).await?;
@@ -30,6 +31,7 @@ pub async fn run(args: TopArgs) -> Result<(), Failure> {
     model.set_pid(session.target.pid);
     let mut app = new_app(session.target.clone());
     app.lints = args.connect.lints();
+    app.layout = layout;
     if let Some((recorder, path)) = &recorder {
         app.recording = Some(RecordingStatus::new(
             path.display().to_string(),

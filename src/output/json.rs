@@ -32,6 +32,9 @@ pub struct Snapshot<'a> {
     pub warnings: Vec<WarningOut>,
     pub locations: Vec<LocationOut<'a>>,
     pub tasks: Vec<TaskOut<'a>>,
+    /// With `--layout FILE`: the live tasks joined to the compile-time layout.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub layout: Option<super::joined::LayoutSection<'a>>,
 }
 
 #[derive(Serialize)]
@@ -241,6 +244,7 @@ pub fn snapshot<'a>(
             })
             .collect(),
         tasks,
+        layout: None,
     }
 }
 
@@ -250,8 +254,10 @@ pub fn write(
     target: &TargetInfo,
     lint_cfg: &LintConfig,
     incomplete: Option<&str>,
+    layout: Option<&crate::insight::layout::LayoutJoin>,
 ) -> std::io::Result<()> {
     let mut snap = snapshot(model, target, lint_cfg);
+    snap.layout = layout.map(|join| super::joined::section(model, join));
     if let Some(reason) = incomplete {
         snap.complete = false;
         snap.incomplete_reason = Some(reason.to_string());

@@ -6,6 +6,7 @@
 
 pub mod columns;
 pub mod escape;
+pub mod layout;
 pub mod location;
 pub mod units;
 

@@ -72,6 +72,8 @@ pub struct App {
     pub locations: LocationView,
     /// Tasks per lint, recounted when the model changes.
     pub lint_counts: LintCounts,
+    /// `--layout FILE`: the compile-time layout the details view explains futures with.
+    pub layout: Option<std::sync::Arc<crate::insight::layout::LayoutJoin>>,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
 }
@@ -242,6 +244,7 @@ impl App {
             lints: LintConfig::default(),
             locations: LocationView::default(),
             lint_counts: LintCounts::default(),
+            layout: None,
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }

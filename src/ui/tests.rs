@@ -679,3 +679,145 @@ fn each_view_at_80x24() {
     let mut app = App::new(target(), false);
     insta::assert_snapshot!("rss_only_80x24", render(&mut app, &model, 80, 24).backend());
 }
+
+/// A layout for [`scripted_model`]: the acceptor's future (16,640 B) is one spawned type with
+/// a 16 KiB buffer held across its await and an awaitee two levels deep; the connections'
+/// size (2,304 B) is shared by two types, so those match ambiguously.
+fn scripted_layout() -> crate::layout::model::Layout {
+    use crate::layout::model::*;
+    let field = |kind, name: &str, size, ty: Option<&str>, future| Field {
+        kind,
+        name: name.into(),
+        size,
+        offset: None,
+        align: None,
+        ty: ty.map(str::to_string),
+        future,
+        boxed: false,
+    };
+    let state = |name: &str, size, fields, at: Option<(u32, &str)>| State {
+        name: name.into(),
+        size,
+        fields,
+        await_point: at.map(|(line, text)| AwaitPoint::Mapped {
+            file: "src/server.rs".into(),
+            line,
+            col: 31,
+            text: text.into(),
+        }),
+    };
+    let future = |name: &str, path: &str, size, states| Future {
+        name: name.into(),
+        kind: FutureKind::AsyncFn,
+        origin: Origin::Path { path: path.into() },
+        crate_name: "server".into(),
+        size,
+        align: 8,
+        discriminant: 1,
+        end_padding: 0,
+        states,
+    };
+    let spawn = |ty: &str, size, future| Spawn {
+        ty: ty.into(),
+        size,
+        future,
+        boxed_by_tokio: false,
+        cells: vec![Cell {
+            scheduler: "Arc<multi_thread::Handle>".into(),
+            size: (size + 88).div_ceil(128) * 128,
+            header: 40,
+            core: size + 24,
+            trailer: 48,
+            end_padding: 0,
+        }],
+    };
+    Layout {
+        schema: SCHEMA,
+        toolchain: "rustc 1.95.0".into(),
+        futures: vec![
+            future(
+                "{async fn body of accept()}",
+                "accept",
+                16_640,
+                vec![
+                    state(
+                        "Unresumed",
+                        16,
+                        vec![field(FieldKind::Upvar, "addr", 16, None, None)],
+                        None,
+                    ),
+                    state(
+                        "Suspend0",
+                        16_632,
+                        vec![
+                            field(FieldKind::Upvar, "addr", 16, None, None),
+                            field(FieldKind::Local, "buf", 16_384, None, None),
+                            field(
+                                FieldKind::Local,
+                                "__awaitee",
+                                232,
+                                Some("{async fn body of read_frame()}"),
+                                Some(1),
+                            ),
+                        ],
+                        Some((20, "let n = read_frame(&mut sock).await?;")),
+                    ),
+                ],
+            ),
+            future(
+                "{async fn body of read_frame()}",
+                "read_frame",
+                232,
+                vec![state(
+                    "Suspend0",
+                    224,
+                    vec![field(
+                        FieldKind::Local,
+                        "__awaitee",
+                        224,
+                        Some("Sleep"),
+                        None,
+                    )],
+                    Some((31, "sleep(backoff).await;")),
+                )],
+            ),
+        ],
+        spawns: vec![
+            spawn("{async fn body of accept()}", 16_640, Some(0)),
+            spawn("{async fn body of conn::serve()}", 2_304, None),
+            spawn("{async block@src/conn.rs:200:9: 200:19}", 2_304, None),
+        ],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn details_with_a_layout_explain_the_future() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    app.layout = Some(std::sync::Arc::new(
+        crate::insight::layout::LayoutJoin::new(scripted_layout()),
+    ));
+    render(&mut app, &model, 120, 36);
+    key(&mut app, &mut model, KeyCode::Down); // acceptor, 16,640 B
+    key(&mut app, &mut model, KeyCode::Enter);
+    let t = render(&mut app, &model, 120, 36);
+    let screen = format!("{:?}", t.backend());
+    assert!(
+        screen.contains("largest state Suspend0 16.2 KiB"),
+        "{screen}"
+    );
+    assert!(screen.contains("buf 16.0 KiB (local)"), "{screen}");
+    assert!(screen.contains("read_frame"), "{screen}");
+    insta::assert_snapshot!("details_layout", t.backend());
+    key(&mut app, &mut model, KeyCode::Esc);
+    // A connection: its size is shared by two spawned types; said so, with both.
+    key(&mut app, &mut model, KeyCode::Down);
+    key(&mut app, &mut model, KeyCode::Enter);
+    let t = render(&mut app, &model, 120, 36);
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains("ambiguous, 2 types"), "{screen}");
+    // At 80x24 the explanation takes at most half of the right pane; the histograms stay.
+    let t = render(&mut app, &model, 80, 24);
+    assert!(format!("{:?}", t.backend()).contains("poll times"));
+}

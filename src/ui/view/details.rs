@@ -118,6 +118,26 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     let [lint_area, right] =
         Layout::vertical([Constraint::Length(lint_height), Constraint::Fill(1)]).areas(right);
     frame.render_widget(Paragraph::new(lints).wrap(Wrap { trim: true }), lint_area);
+    // With --layout: the future as the compiler laid it out, before the histograms (at most
+    // half of what is left).
+    let right = match &app.layout {
+        Some(join) => {
+            let text = crate::present::layout::lines(join, task.size_bytes, where_);
+            let rows: usize = text
+                .iter()
+                .map(|l| wrapped_rows(l, usize::from(right.width)))
+                .sum();
+            let height = u16::try_from(rows)
+                .unwrap_or(u16::MAX)
+                .min(right.height / 2);
+            let [area, rest] =
+                Layout::vertical([Constraint::Length(height), Constraint::Fill(1)]).areas(right);
+            let lines: Vec<Line> = text.into_iter().map(Line::from).collect();
+            frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), area);
+            rest
+        }
+        None => right,
+    };
     let [poll, sched] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(right);
     histogram(
         frame,
