@@ -223,6 +223,17 @@ pub fn largest_state(f: &Future) -> Option<&State> {
     })
 }
 
+/// The fields of a state, largest first, without padding.
+pub fn largest_fields(state: &State) -> Vec<&crate::layout::model::Field> {
+    let mut fields: Vec<_> = state
+        .fields
+        .iter()
+        .filter(|f| f.kind != crate::layout::model::FieldKind::Padding)
+        .collect();
+    fields.sort_by_key(|f| std::cmp::Reverse(f.size));
+    fields
+}
+
 /// The task cell tokio allocates for a spawn: one size when every scheduler's cell has it,
 /// else the smallest and largest.
 pub fn cell_size(spawn: &Spawn) -> Option<(u64, u64)> {

@@ -7,7 +7,9 @@ use std::io::{self, Write};
 
 use serde::Serialize;
 
-use crate::insight::layout::{cell_size, largest_state, How, Joined, LayoutJoin, Match};
+use crate::insight::layout::{
+    cell_size, largest_fields, largest_state, How, Joined, LayoutJoin, Match,
+};
 use crate::insight::{self, Reading};
 use crate::layout::model::{AwaitPoint, FieldKind, Future, State};
 use crate::model::{Model, TaskState};
@@ -76,12 +78,7 @@ pub struct FieldOut<'a> {
 }
 
 fn state_out(s: &State) -> StateOut<'_> {
-    let mut fields: Vec<_> = s
-        .fields
-        .iter()
-        .filter(|f| f.kind != FieldKind::Padding)
-        .collect();
-    fields.sort_by_key(|f| std::cmp::Reverse(f.size));
+    let fields = largest_fields(s);
     StateOut {
         name: &s.name,
         size_bytes: s.size,

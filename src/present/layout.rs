@@ -3,7 +3,7 @@
 //! the fields held there, and the awaitee tree below it (each awaited coroutine's own largest
 //! state, a few levels down).
 
-use crate::insight::layout::{cell_size, largest_state, How, LayoutJoin, Match};
+use crate::insight::layout::{cell_size, largest_fields, largest_state, How, LayoutJoin, Match};
 use crate::layout::model::{AwaitPoint, FieldKind, Future, State};
 use crate::present::escape;
 use crate::present::units::bytes;
@@ -26,12 +26,7 @@ fn await_text(state: &State) -> Option<String> {
 }
 
 fn fields_text(state: &State) -> String {
-    let mut fields: Vec<_> = state
-        .fields
-        .iter()
-        .filter(|f| f.kind != FieldKind::Padding)
-        .collect();
-    fields.sort_by_key(|f| std::cmp::Reverse(f.size));
+    let fields = largest_fields(state);
     let shown: Vec<String> = fields
         .iter()
         .take(FIELDS)

@@ -108,13 +108,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         .collect();
     // As many rows as the explanations wrap to at this width (at 80 columns one takes four),
     // leaving the histograms at least half of the pane.
-    let wrapped: usize = lints
-        .iter()
-        .map(|l| wrapped_rows(&l.to_string(), usize::from(right.width)))
-        .sum();
-    let lint_height = u16::try_from(wrapped)
-        .unwrap_or(u16::MAX)
-        .min(right.height / 2);
+    let texts: Vec<String> = lints.iter().map(|l| l.to_string()).collect();
+    let lint_height = rows_for(texts.iter().map(String::as_str), right).min(right.height / 2);
     let [lint_area, right] =
         Layout::vertical([Constraint::Length(lint_height), Constraint::Fill(1)]).areas(right);
     frame.render_widget(Paragraph::new(lints).wrap(Wrap { trim: true }), lint_area);
@@ -229,6 +224,14 @@ fn histogram(
         bins[i.min(n - 1)] += v.count_at_value();
     }
     frame.render_widget(Sparkline::default().data(&bins).style(theme.tasks()), bars);
+}
+
+/// The rows `lines` take when wrapped into `area`'s width.
+fn rows_for<'a>(lines: impl Iterator<Item = &'a str>, area: Rect) -> u16 {
+    let rows: usize = lines
+        .map(|l| wrapped_rows(l, usize::from(area.width)))
+        .sum();
+    u16::try_from(rows).unwrap_or(u16::MAX)
 }
 
 /// The rows `text` takes when wrapped at word boundaries into `width` columns (as the
