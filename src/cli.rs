@@ -42,7 +42,7 @@ Exit codes:
   11   export: cannot listen on the --listen address
   12   the target is stopped (SIGSTOP, job control) or held by a debugger
   13   lesson: some rows could not be measured (the table is printed; each row says why)
-  14   the --layout file cannot be read (missing, not a layout file, corrupt, newer schema)
+  18   the --layout file cannot be read (missing, not a layout file, corrupt, newer schema)
   129  hung up (SIGHUP: the terminal went away)
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
   131  quit (SIGQUIT)

@@ -32,7 +32,7 @@ pub mod exit {
     /// `lesson`: some rows could not be measured (the others are printed).
     pub const LESSON_INCOMPLETE: i32 = 13;
     /// `--layout FILE` cannot be read (missing, not a layout file, corrupt, newer schema).
-    pub const BAD_LAYOUT: i32 = 14;
+    pub const BAD_LAYOUT: i32 = 18;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
     /// Stopped by SIGTERM (128 + SIGTERM).
