@@ -135,6 +135,7 @@ fn check(future: &Future, located: Located, count: usize) -> Result<Vec<AwaitPoi
 fn agrees(site: &Site, awaitee: &Awaitee) -> Result<(), String> {
     match (site, awaitee) {
         (Site::Macro { name }, Awaitee::TokioMacro(m)) if name == m => Ok(()),
+        (Site::Macro { .. }, Awaitee::PollFnByItem) => Ok(()),
         (Site::Macro { name }, _) => Err(format!("is a `{name}!`")),
         (Site::Await { .. }, Awaitee::TokioMacro(m)) => Err(format!("is not a `{m}!`")),
         (Site::Await { callee, block_at }, Awaitee::AsyncFn(name)) => match (callee, block_at) {
@@ -154,6 +155,6 @@ fn agrees(site: &Site, awaitee: &Awaitee) -> Result<(), String> {
             },
             Awaitee::Named(_),
         ) => Err("awaits an async block".into()),
-        (Site::Await { .. }, Awaitee::Named(_) | Awaitee::Opaque) => Ok(()),
+        (Site::Await { .. }, Awaitee::Named(_) | Awaitee::Opaque | Awaitee::PollFnByItem) => Ok(()),
     }
 }

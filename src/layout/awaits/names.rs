@@ -134,6 +134,9 @@ pub(crate) enum Awaitee {
     /// `PollFn<{closure@.../tokio-X/src/macros/select.rs:..}>`: the one await of a tokio
     /// `select!` / `join!` / `try_join!`, by macro name.
     TokioMacro(String),
+    /// `PollFn<{closure@path::f::{closure#0}::{closure#1}}>`: a closure named by item, as a
+    /// tokio macro's is when its report is another crate's: a `select!` or a `poll_fn`.
+    PollFnByItem,
     /// Any other type: its last path segment without generics (`Sleep`, `Timeout`, `Pin`).
     Named(String),
     /// Nothing to compare (an async block named by item, an async closure body, no type).
@@ -164,6 +167,11 @@ pub(crate) fn classify_awaitee(ty: &str) -> Awaitee {
                 return Awaitee::TokioMacro(mac.to_string());
             }
         }
+        let inner = ty.trim_start_matches("PollFn<{closure@");
+        let inner = inner.strip_suffix("}>").unwrap_or(inner);
+        if span_start(inner).is_none() {
+            return Awaitee::PollFnByItem;
+        }
     }
     let head = match ty.find('<') {
         Some(i) => &ty[..i],
@@ -177,7 +185,11 @@ pub(crate) fn classify_awaitee(ty: &str) -> Awaitee {
 
 /// `FILE:L:C: L2:C2` -> (L, C), parsed from the right (the file may hold `:`).
 pub(crate) fn span_start(span: &str) -> Option<(u32, u32)> {
-    let (head, _end) = span.rsplit_once(": ")?;
+    let (head, end) = span.rsplit_once(": ")?;
+    // The item form (`run<{async block@f.rs:1:2: 1:3}>::{closure#0}`) holds a span inside.
+    let (end_line, end_col) = end.split_once(':')?;
+    end_line.parse::<u32>().ok()?;
+    end_col.parse::<u32>().ok()?;
     let (head, col) = head.rsplit_once(':')?;
     let (_file, line) = head.rsplit_once(':')?;
     Some((line.parse().ok()?, col.parse().ok()?))
@@ -243,6 +255,20 @@ mod tests {
         assert_eq!(
             classify_awaitee("PollFn<{closure@/root/.cargo/registry/src/index.crates.io-1949cf8c6b5b557f/tokio-1.54.1/src/macros/select.rs:664:46: 664:50}>"),
             Awaitee::TokioMacro("select".into())
+        );
+        assert_eq!(
+            classify_awaitee(
+                "PollFn<{closure@asyncmem_demos::wait_for_end::{closure#0}::{closure#1}}>"
+            ),
+            Awaitee::PollFnByItem
+        );
+        assert_eq!(
+            classify_awaitee("PollFn<{closure@src/x.rs:1:2: 1:3}>"),
+            Awaitee::Named("PollFn".into())
+        );
+        assert_eq!(
+            classify_awaitee("{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/fat-vs-slim.rs:95:21: 95:31}>::{closure#0}}"),
+            Awaitee::Opaque
         );
         assert_eq!(classify_awaitee("Sleep"), Awaitee::Named("Sleep".into()));
         assert_eq!(

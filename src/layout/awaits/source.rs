@@ -28,7 +28,7 @@ pub(crate) struct Parsed {
     pub shown: String,
     text: String,
     line_starts: Vec<usize>,
-    ast: syn::File,
+    ast: Rc<syn::File>,
 }
 
 impl Parsed {
@@ -81,6 +81,9 @@ enum Owner {
 
 struct FnEntry {
     file: Rc<Parsed>,
+    /// What `steps` start from: the file's items, or the items inside an item-level macro
+    /// call (`cfg_rt! { mod task; }`).
+    root: Rc<syn::File>,
     /// Modules (and enclosing fns) from the crate root.
     modpath: Vec<String>,
     owner: Owner,
@@ -296,6 +299,7 @@ impl<'s> Index<'s> {
         let mut seen = HashSet::new();
         seen.insert(root.clone());
         let mut walker = ModWalk {
+            root: file.ast.clone(),
             index: self,
             cwd: &cwd,
             out: &mut index,
@@ -375,6 +379,18 @@ impl<'s> Index<'s> {
                         && f.owner == Owner::Inherent(segs[n - 2].clone())
                         && f.modpath == segs[..n - 2]))
         });
+        // A type printed by the path it is re-exported at (`tokio::sync::mpsc::Receiver` is
+        // defined in `sync::mpsc::bounded`): its impl is in a module under that path.
+        let under = || {
+            if n < 2 {
+                return None;
+            }
+            unique(&index, |f| {
+                &f.name == name
+                    && f.owner == Owner::Inherent(segs[n - 2].clone())
+                    && f.modpath.starts_with(&segs[..n - 2])
+            })
+        };
         let relaxed = || {
             unique(&index, |f| {
                 &f.name == name
@@ -386,7 +402,7 @@ impl<'s> Index<'s> {
                     }
             })
         };
-        match exact.or_else(relaxed) {
+        match exact.or_else(under).or_else(relaxed) {
             Some(Ok(i)) => Ok((index, i)),
             Some(Err(count)) => Err(format!(
                 "`{}` matches {count} fns in crate `{krate}`",
@@ -404,7 +420,7 @@ impl<'s> Index<'s> {
         }
         let (index, i) = self.find_fn(printing_crate, &item)?;
         let entry = &index.fns[i];
-        let Some(f) = resolve(&entry.file.ast, &entry.steps) else {
+        let Some(f) = resolve(&entry.root, &entry.steps) else {
             return Err(format!("`{path}` was indexed but not found again"));
         };
         if f.sig.asyncness.is_none() {
@@ -488,7 +504,7 @@ impl<'s> Index<'s> {
         }
         let (index, i) = self.find_fn(printing_crate, &item)?;
         let entry = &index.fns[i];
-        let Some(f) = resolve(&entry.file.ast, &entry.steps) else {
+        let Some(f) = resolve(&entry.root, &entry.steps) else {
             return Err(format!("`{path}` was indexed but not found again"));
         };
         let mut indices = item.closures.as_slice();
@@ -557,7 +573,14 @@ fn unique(index: &CrateIndex, pred: impl Fn(&FnEntry) -> bool) -> Option<Result<
 }
 
 fn read_parse(path: &Path, cwd: &Path) -> Result<Parsed, String> {
-    let shown = path.strip_prefix(cwd).unwrap_or(path).display().to_string();
+    // As rustc prints it: relative for the workspace's own crates, absolute for registry and
+    // git dependencies (cargo gives rustc their absolute paths).
+    let text_path = path.to_string_lossy();
+    let dependency = text_path.contains("/registry/src/") || text_path.contains("/git/checkouts/");
+    let shown = match path.strip_prefix(cwd) {
+        Ok(rel) if !dependency => rel.display().to_string(),
+        _ => path.display().to_string(),
+    };
     let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: {e}"))?;
     if meta.len() > MAX_FILE_BYTES {
         return Err(format!(
@@ -577,11 +600,13 @@ fn read_parse(path: &Path, cwd: &Path) -> Result<Parsed, String> {
         shown,
         text,
         line_starts,
-        ast,
+        ast: Rc::new(ast),
     })
 }
 
 struct ModWalk<'a, 's> {
+    /// The items the current steps start from.
+    root: Rc<syn::File>,
     index: &'a mut Index<'s>,
     cwd: &'a Path,
     out: &'a mut CrateIndex,
@@ -717,7 +742,9 @@ impl ModWalk<'_, '_> {
                         let Ok(child) = self.index.file(&path, self.cwd) else {
                             return;
                         };
+                        let outer = std::mem::replace(&mut self.root, child.ast.clone());
                         self.items(&child, &child.ast.items, &[], &inner, &child_dir, depth + 1);
+                        self.root = outer;
                     }
                 }
             }
@@ -730,6 +757,21 @@ impl ModWalk<'_, '_> {
                         self.unfree.insert(name);
                     }
                 }
+            }
+            // An item-level macro call whose body is items (`cfg_rt! { pub mod task; }`, as
+            // tokio declares most of its modules): its items as if written here. Which cfg
+            // holds is not known: a name defined twice is ambiguous, not guessed.
+            Item::Macro(m) => {
+                let Ok(inner) = syn::parse2::<syn::File>(m.mac.tokens.clone()) else {
+                    return;
+                };
+                if inner.items.is_empty() {
+                    return;
+                }
+                let inner = Rc::new(inner);
+                let outer = std::mem::replace(&mut self.root, inner.clone());
+                self.items(file, &inner.items, &[], modpath, dir, depth + 1);
+                self.root = outer;
             }
             _ => {}
         }
@@ -770,6 +812,7 @@ impl ModWalk<'_, '_> {
     ) {
         self.out.fns.push(FnEntry {
             file: file.clone(),
+            root: self.root.clone(),
             modpath: modpath.to_vec(),
             owner,
             name,

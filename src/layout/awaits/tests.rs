@@ -688,3 +688,113 @@ impl Drop for Dir {
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
+
+#[test]
+fn the_fat_vs_slim_demo_maps_fully() {
+    // The brief's debug report of `demos`' fat-vs-slim bin (top crate only), with the demos
+    // sources it was built from.
+    let dir = fixtures().join("demos");
+    let report = std::fs::read_to_string(dir.join("fat-vs-slim.debug.types")).unwrap();
+    let mut layout = Layout {
+        futures: futures_of(&report, "fat_vs_slim"),
+        ..Layout::default()
+    };
+    let sources = Sources {
+        crates: vec![
+            (
+                "fat_vs_slim".into(),
+                dir.join("demos/src/bin/fat-vs-slim.rs"),
+                dir.clone(),
+            ),
+            (
+                "asyncmem_demos".into(),
+                dir.join("demos/src/lib.rs"),
+                dir.clone(),
+            ),
+        ],
+    };
+    map(&mut layout, &sources);
+    let bin = "demos/src/bin/fat-vs-slim.rs";
+    assert_eq!(
+        at(&layout, "{async fn body of fat()}"),
+        [format!("{bin}:62:29")]
+    );
+    assert_eq!(
+        text(&layout, "{async fn body of fat()}", 0),
+        "tokio::time::sleep(nap).await;"
+    );
+    let run = "{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/fat-vs-slim.rs:95:21: 95:31}>::{closure#0}}";
+    assert_eq!(at(&layout, run), ["demos/src/lib.rs:133:13"]);
+    assert_eq!(text(&layout, run, 0), "tokio::select! {");
+    let inner = "{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/fat-vs-slim.rs:95:21: 95:31}>::{closure#0}::{closure#0}}";
+    assert_eq!(
+        at(&layout, inner),
+        ["demos/src/lib.rs:130:22", "demos/src/lib.rs:131:46"]
+    );
+    assert_eq!(
+        at(
+            &layout,
+            "{async block@asyncmem_demos::wait_for_end::{closure#0}::{closure#0}}"
+        ),
+        ["demos/src/lib.rs:183:46", "demos/src/lib.rs:184:44"]
+    );
+    let unmapped: Vec<&str> = layout
+        .futures
+        .iter()
+        .flat_map(|f| f.states.iter())
+        .filter(|s| matches!(s.await_point, Some(AwaitPoint::Unmapped { .. })))
+        .map(|s| s.name.as_str())
+        .collect();
+    assert!(unmapped.is_empty(), "{unmapped:?}");
+}
+
+#[test]
+fn modules_declared_in_macros_and_types_printed_at_their_reexport() {
+    // As tokio does: `cfg_x! { mod chan; }`, and `chan::bounded::Rx` printed as `chan::Rx`
+    // (another `Rx::recv` elsewhere makes a search by name alone ambiguous).
+    let dir =
+        Dir(std::env::temp_dir().join(format!("asyncmem-awaits-mods-{}", std::process::id())));
+    std::fs::create_dir_all(dir.path().join("src/chan")).unwrap();
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "macro_rules! cfg_x { ($($i:item)*) => { $($i)* } }\ncfg_x! {\n    pub mod chan;\n}\n\
+         pub mod other { pub struct Rx; impl Rx { pub async fn recv(&self) -> u8 { 0 } } }\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("src/chan/mod.rs"),
+        "mod bounded;\npub use bounded::Rx;\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("src/chan/bounded.rs"),
+        "pub struct Rx;\nimpl Rx {\n    pub async fn recv(&self) -> u8 {\n        poll_fn(|_| todo!()).await\n    }\n}\n",
+    )
+    .unwrap();
+    let text = "print-type-size type: `{async fn body of dep::chan::Rx::recv()}`: 2 bytes, alignment: 1 bytes\n\
+                print-type-size     variant `Suspend0`: 1 bytes\n\
+                print-type-size         local `.__awaitee`: 1 bytes, type: PollFn<{closure@dep::chan::bounded::Rx::recv::{closure#0}::{closure#0}}>\n";
+    let mut layout = Layout {
+        futures: futures_of(text, "user"),
+        ..Layout::default()
+    };
+    let sources = Sources {
+        crates: vec![
+            (
+                "user".into(),
+                dir.path().join("src/main.rs"),
+                dir.path().to_path_buf(),
+            ),
+            (
+                "dep".into(),
+                dir.path().join("src/lib.rs"),
+                dir.path().to_path_buf(),
+            ),
+        ],
+    };
+    map(&mut layout, &sources);
+    assert_eq!(
+        at(&layout, "{async fn body of dep::chan::Rx::recv()}"),
+        ["src/chan/bounded.rs:4:30"]
+    );
+}
