@@ -1,7 +1,7 @@
 //! The mapping on captured reports of the corpus crate `tests/corpus/layout/awaits`, against a
 //! copy of the exact sources they came from (`tests/fixtures/layout/awaits/`).
 //!
-//! Captured with (debug; `--release` printed the same entries byte for byte, `diff` empty):
+//! Captured with (debug, and `--release`, which printed the same entries byte for byte):
 //! `RUSTC_BOOTSTRAP=1 CARGO_TARGET_DIR=/work/wt/corpus-target cargo rustc --lib -- -Zprint-type-sizes`
 //! and `... --bin awaits -- -Zprint-type-sizes`, keeping the coroutines that are not tokio's.
 
@@ -113,13 +113,17 @@ fn corpus_sources(dir: &Path) -> Sources {
 }
 
 fn corpus_layout() -> Layout {
+    corpus_layout_of("debug")
+}
+
+fn corpus_layout_of(profile: &str) -> Layout {
     let dir = fixtures();
     let mut futures = futures_of(
-        &std::fs::read_to_string(dir.join("bin.debug.types")).unwrap(),
+        &std::fs::read_to_string(dir.join(format!("bin.{profile}.types"))).unwrap(),
         "awaits",
     );
     futures.extend(futures_of(
-        &std::fs::read_to_string(dir.join("lib.debug.types")).unwrap(),
+        &std::fs::read_to_string(dir.join(format!("lib.{profile}.types"))).unwrap(),
         "asyncmem_corpus_awaits",
     ));
     let mut layout = Layout {
@@ -492,6 +496,22 @@ fn a_dependency_instantiated_by_the_bin_maps_to_the_dependency() {
     );
     // The lib's own report names its items without the prefix.
     assert_eq!(at(&l, "{async fn body of lib_leaf()}"), lib(&["8:30"]));
+}
+
+#[test]
+fn release_maps_as_debug() {
+    // Optimizations run after the coroutine transform: a release build has the same states.
+    let debug = corpus_layout_of("debug");
+    let release = corpus_layout_of("release");
+    assert_eq!(debug.futures.len(), release.futures.len());
+    assert_eq!(debug, release);
+    let mapped = release
+        .futures
+        .iter()
+        .flat_map(|f| f.states.iter())
+        .filter(|s| matches!(s.await_point, Some(AwaitPoint::Mapped { .. })))
+        .count();
+    assert_eq!(mapped, 194);
 }
 
 #[test]
