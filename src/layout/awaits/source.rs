@@ -507,6 +507,15 @@ impl<'s> Index<'s> {
         let Some(f) = resolve(&entry.root, &entry.steps) else {
             return Err(format!("`{path}` was indexed but not found again"));
         };
+        // An attribute macro (`#[tracing::instrument]`, `#[tokio::main]`) rewrites the body
+        // and makes closures of its own: the source's count is not rustc's.
+        if let Some(attr) = f.attrs.iter().find(|a| !is_inert_attr(a)) {
+            let (line, _) = walk::start(attr.pound_token.span);
+            return Err(format!(
+                "`{path}`: the attribute at {}:{line} may rewrite the body, so its closures cannot be counted",
+                entry.file.shown
+            ));
+        }
         let mut indices = item.closures.as_slice();
         if f.sig.asyncness.is_some() {
             // The async fn's body is `{closure#0}` of the fn.
@@ -555,6 +564,28 @@ impl<'s> Index<'s> {
         }
         Err(format!("`{path}` names no async block"))
     }
+}
+
+/// Attributes that leave a fn's body as written.
+fn is_inert_attr(attr: &Attribute) -> bool {
+    const INERT: &[&str] = &[
+        "allow",
+        "cfg",
+        "cfg_attr",
+        "cold",
+        "deny",
+        "deprecated",
+        "doc",
+        "expect",
+        "forbid",
+        "inline",
+        "must_use",
+        "track_caller",
+        "warn",
+    ];
+    attr.path()
+        .get_ident()
+        .is_some_and(|i| INERT.iter().any(|n| i == n))
 }
 
 fn unique(index: &CrateIndex, pred: impl Fn(&FnEntry) -> bool) -> Option<Result<usize, usize>> {

@@ -645,6 +645,11 @@ fn missing_or_odd_sources_are_unmapped_with_the_cause() {
         "pub async fn h() { g().await }\n",
     )
     .unwrap();
+    std::fs::write(
+        dir.path().join("src/lib.rs"),
+        "#[tracing::instrument]\npub async fn spawns<F>(f: F) { tokio::spawn(async move { f.await }); }\n",
+    )
+    .unwrap();
     let text = "print-type-size type: `{async fn body of f()}`: 2 bytes, alignment: 1 bytes\n\
                 print-type-size     variant `Suspend0`: 1 bytes\n\
                 print-type-size type: `{async block@src/ok.rs:1:20: 1:25}`: 2 bytes, alignment: 1 bytes\n\
@@ -653,16 +658,28 @@ fn missing_or_odd_sources_are_unmapped_with_the_cause() {
                 print-type-size     variant `Suspend0`: 1 bytes\n";
     let mut futures = futures_of(text, "odd");
     futures.extend(futures_of(text, "unknown_crate"));
+    futures.extend(futures_of(
+        "print-type-size type: `{async block@dep::spawns<u8>::{closure#0}::{closure#0}}`: 2 bytes, alignment: 1 bytes\n\
+         print-type-size     variant `Suspend0`: 1 bytes\n",
+        "odd",
+    ));
     let mut layout = Layout {
         futures,
         ..Layout::default()
     };
     let sources = Sources {
-        crates: vec![(
-            "odd".into(),
-            dir.path().join("src/main.rs"),
-            dir.path().to_path_buf(),
-        )],
+        crates: vec![
+            (
+                "odd".into(),
+                dir.path().join("src/main.rs"),
+                dir.path().to_path_buf(),
+            ),
+            (
+                "dep".into(),
+                dir.path().join("src/lib.rs"),
+                dir.path().to_path_buf(),
+            ),
+        ],
     };
     map(&mut layout, &sources);
     let reasons: Vec<String> = layout
@@ -691,6 +708,12 @@ fn missing_or_odd_sources_are_unmapped_with_the_cause() {
     assert_eq!(
         reasons[3],
         "the build's sources do not list crate `unknown_crate`"
+    );
+    // A closure index into a fn an attribute macro rewrites is not counted.
+    let last = reasons.last().unwrap();
+    assert!(
+        last.contains("the attribute at src/lib.rs:1 may rewrite the body"),
+        "{last}"
     );
 }
 
