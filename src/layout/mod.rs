@@ -8,8 +8,10 @@
 use std::path::PathBuf;
 
 pub mod awaits;
+pub mod build;
 pub mod model;
 pub mod report;
+pub mod wrapper;
 
 /// One crate's type-size report, as the build captured it.
 #[derive(Debug, Clone)]
