@@ -322,7 +322,9 @@ pub async fn build(req: &Request, stop: impl Future<Output = Signal>) -> Result<
         .env(wrapper::DIR_VAR, &store)
         // Incremental reuse would skip printing the layouts it does not recompute.
         .env("CARGO_INCREMENTAL", "0")
-        .env_remove("RUSTC_WORKSPACE_WRAPPER")
+        // Empty overrides a `build.rustc-workspace-wrapper` of the project's config too: the
+        // wrapper runs nothing but rustc.
+        .env("RUSTC_WORKSPACE_WRAPPER", "")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -90,7 +90,19 @@ const TAKES_VALUE: &[&str] = &[
 /// name, cargo's `-C metadata`, a source file, and no `--print`/`-`/`-V` (whose stdout cargo
 /// reads).
 pub fn real_compilation(args: &[OsString], cwd: &Path) -> Option<Capture> {
-    let args: Vec<&str> = args.iter().map(|a| a.to_str()).collect::<Option<_>>()?;
+    // `@FILE` (cargo's argfile for long command lines): its lines are arguments.
+    let mut expanded = Vec::new();
+    for a in args {
+        let a = a.to_str()?;
+        match a.strip_prefix('@') {
+            Some(file) => {
+                let text = std::fs::read_to_string(cwd.join(file)).ok()?;
+                expanded.extend(text.lines().map(str::to_string));
+            }
+            None => expanded.push(a.to_string()),
+        }
+    }
+    let args: Vec<&str> = expanded.iter().map(String::as_str).collect();
     let mut crate_name = None;
     let mut src = None;
     let mut out_dir = None;
@@ -296,6 +308,16 @@ mod tests {
             cwd
         )
         .is_none());
+        let dir = std::env::temp_dir().join(format!("asyncmem-argfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("args"),
+            "--crate-name\nb\nb.rs\n-C\nmetadata=9\n--out-dir\n/o\n",
+        )
+        .unwrap();
+        let from_file = real_compilation(&args("@args"), &dir).map(|c| c.key());
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(from_file, Some("b-m9".into()));
         let no_extra = args("--crate-name a a.rs -Cmetadata=12 --out-dir=/o");
         assert_eq!(
             real_compilation(&no_extra, cwd).map(|c| c.key()),
