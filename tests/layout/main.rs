@@ -200,9 +200,10 @@ fn the_spawn_in_a_dependency_is_found() {
     );
 }
 
-/// The corpus's own `build.rustflags` (`--cfg tokio_unstable`) reached the compilers: with
-/// them, tokio's `spawn` wraps each future in `tracing::instrument::Instrumented`, and the
-/// task cells of the captured report say so (RUSTFLAGS would have replaced those flags).
+/// The corpus's own `build.rustflags` reached the compilers (RUSTFLAGS would have replaced
+/// them): `--cfg corpus_flag` compiles `flagged_handler`, and with `--cfg tokio_unstable`
+/// tokio's `spawn` wraps each future in `tracing::instrument::Instrumented`, which the task
+/// cells of the captured report say.
 #[test]
 fn the_projects_rustflags_are_kept() {
     server();
@@ -216,8 +217,8 @@ fn the_projects_rustflags_are_kept() {
             n.starts_with("server-") && n.ends_with(".types")
         })
         .map(|p| std::fs::read_to_string(p).unwrap())
-        .find(|t| t.contains("fat_handler"))
-        .expect("server's report");
+        .find(|t| t.contains("fat_handler") && t.contains("flagged_handler"))
+        .expect("server's report, with flagged_handler: the corpus's --cfg corpus_flag was lost");
     assert!(
         report.contains(
             "core::Cell<tracing::instrument::Instrumented<{async fn body of fat_handler()}>"

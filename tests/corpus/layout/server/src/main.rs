@@ -54,6 +54,13 @@ async fn level3() -> u64 {
     std::hint::black_box(&buf)[0] as u64
 }
 
+/// Compiled only with the corpus's own `build.rustflags` (`--cfg corpus_flag`).
+#[cfg(corpus_flag)]
+async fn flagged_handler() -> u64 {
+    tick().await;
+    7
+}
+
 fn print_sizes() {
     println!("fat_handler {}", std::mem::size_of_val(&fat_handler(0)));
     println!("slim_handler {}", std::mem::size_of_val(&slim_handler(0)));
@@ -74,5 +81,7 @@ async fn main() {
     let _ = tokio::spawn(medium_handler(3)).await;
     let _ = tokio::spawn(twice_handler([4; 1024])).await;
     let _ = tokio::spawn(deep_handler()).await;
+    #[cfg(corpus_flag)]
+    let _ = tokio::spawn(flagged_handler()).await;
     netlib::serve(2).await;
 }
