@@ -42,6 +42,11 @@ Exit codes:
   11   export: cannot listen on the --listen address
   12   the target is stopped (SIGSTOP, job control) or held by a debugger
   13   lesson: some rows could not be measured (the table is printed; each row says why)
+  14   layout: nothing to build there (no Cargo.toml, not a package, no such package, binary
+       or example)
+  15   layout: the build failed (the compiler's errors are shown above)
+  16   layout: the toolchain refuses the type-size report (-Zprint-type-sizes)
+  17   layout --max-future: a spawned future is over the limit (each one is named)
   18   the --layout file cannot be read (missing, not a layout file, corrupt, newer schema)
   129  hung up (SIGHUP: the terminal went away)
   130  interrupted (SIGINT, or Ctrl-C before the UI started)
@@ -79,6 +84,92 @@ pub enum Command {
     /// Lessons measured on this machine: `lesson idle-tasks` prints the seed's table.
     #[command(after_help = EXIT_CODES)]
     Lesson(LessonArgs),
+    /// Build a crate with the compiler's type-size report and say why each spawned future is
+    /// as large as it is: its states, the fields held across each await, the awaitee tree.
+    /// The build has a target directory of its own (a full build the first time, then only
+    /// what changed); cargo's progress is shown on stderr.
+    #[command(after_help = EXIT_CODES)]
+    Layout(LayoutArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct LayoutArgs {
+    /// The package's (or workspace's) Cargo.toml, or its directory (default: found from the
+    /// current directory upward, as cargo does).
+    #[arg(long, value_name = "PATH")]
+    pub manifest_path: Option<PathBuf>,
+    /// The workspace member to build (default: the package of the manifest, or the
+    /// workspace's only default member).
+    #[arg(long, short = 'p', value_name = "PKG")]
+    pub package: Option<String>,
+    /// Build only this binary of the package.
+    #[arg(long, value_name = "NAME", conflicts_with = "example")]
+    pub bin: Option<String>,
+    /// Build only this example of the package.
+    #[arg(long, value_name = "NAME")]
+    pub example: Option<String>,
+    /// The release profile (the layouts differ: tokio boxes futures over 16 KiB in release,
+    /// over 2 KiB in debug).
+    #[arg(long)]
+    pub release: bool,
+    /// Features to enable, as cargo takes them (comma or space separated, repeatable).
+    #[arg(long, short = 'F', value_name = "FEATURES")]
+    pub features: Vec<String>,
+    /// Enable all features.
+    #[arg(long)]
+    pub all_features: bool,
+    /// Do not enable the default features.
+    #[arg(long)]
+    pub no_default_features: bool,
+    /// Output format (json: the layout file, for tools and `--layout`).
+    #[arg(long, short = 'f', value_enum, default_value_t = LayoutFormat::Table)]
+    pub format: LayoutFormat,
+    /// Write the output to this file (replaced whole, never left half-written).
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Exit with code 17, naming each one, when a spawned future is larger than this
+    /// (bytes, or with a unit: 4k, 16KiB, 1M).
+    #[arg(long, value_name = "SIZE", value_parser = byte_size)]
+    pub max_future: Option<u64>,
+    /// The build's target directory (default: `asyncmem-layout` inside the workspace's target
+    /// directory, so that the usual build cache stays valid).
+    #[arg(long, value_name = "DIR")]
+    pub target_dir: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LayoutFormat {
+    Table,
+    Json,
+}
+
+/// A size in bytes: `4096`, `4k`, `4K`, `4KiB`, `4kb`, `16 KiB`, `1M`, `1MiB` (binary units:
+/// sizes of types are read against powers of two).
+pub fn byte_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    if digits.is_empty() {
+        return Err(format!(
+            "{s:?} is not a size (expected e.g. 4096, 4k, 16KiB, 1M)"
+        ));
+    }
+    let n: u64 = digits
+        .parse()
+        .map_err(|_| format!("{s:?} is too large a size"))?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown unit {other:?} in {s:?} (expected B, k/KiB, M/MiB or G/GiB)"
+            ))
+        }
+    };
+    n.checked_mul(scale)
+        .ok_or_else(|| format!("{s:?} is too large a size"))
 }
 
 #[derive(Args, Debug)]
@@ -405,7 +496,7 @@ impl Cli {
             }
             Command::Record(a) => ("record", &mut a.target, None),
             Command::Export(a) => ("export", &mut a.target, None),
-            Command::Replay(_) | Command::Lesson(_) => return Ok(self),
+            Command::Replay(_) | Command::Lesson(_) | Command::Layout(_) => return Ok(self),
         };
         let given = target.pid.is_some()
             || target.addr.is_some()
@@ -448,6 +539,27 @@ mod tests {
     /// The command `args` parse to.
     fn parsed(args: &[&str]) -> Command {
         Cli::try_parse_from(args).expect("parses").command
+    }
+
+    #[test]
+    fn sizes_read_with_binary_units() {
+        assert_eq!(byte_size("4096"), Ok(4096));
+        assert_eq!(byte_size("4k"), Ok(4096));
+        assert_eq!(byte_size("16KiB"), Ok(16384));
+        assert_eq!(byte_size("16 KiB"), Ok(16384));
+        assert_eq!(byte_size("1M"), Ok(1 << 20));
+        assert_eq!(byte_size("2gb"), Ok(2 << 30));
+        assert!(byte_size("4x").unwrap_err().contains("unknown unit"));
+        assert!(byte_size("KiB").unwrap_err().contains("not a size"));
+        assert!(byte_size("99999999999999999999").is_err());
+        assert!(byte_size("99999999999G").unwrap_err().contains("too large"));
+        let Command::Layout(args) = parsed(&["asyncmem", "layout", "--max-future", "4k"]) else {
+            panic!("not the layout command");
+        };
+        assert_eq!(args.max_future, Some(4096));
+        assert!(
+            Cli::try_parse_from(["asyncmem", "layout", "--bin", "a", "--example", "b"]).is_err()
+        );
     }
 
     /// The defaults clap parses back are the constants they were written from.

@@ -31,6 +31,15 @@ pub mod exit {
     pub const STOPPED: i32 = 12;
     /// `lesson`: some rows could not be measured (the others are printed).
     pub const LESSON_INCOMPLETE: i32 = 13;
+    /// `layout`: nothing to build there (no Cargo.toml, not a package, no such package,
+    /// binary or example).
+    pub const LAYOUT_NO_TARGET: i32 = 14;
+    /// `layout`: the build failed (the compiler's errors are shown as cargo prints them).
+    pub const LAYOUT_BUILD_FAILED: i32 = 15;
+    /// `layout`: the toolchain refuses the type-size report (`-Zprint-type-sizes`).
+    pub const LAYOUT_TOOLCHAIN: i32 = 16;
+    /// `layout --max-future`: a spawned future is larger than the limit.
+    pub const LAYOUT_OVER_LIMIT: i32 = 17;
     /// `--layout FILE` cannot be read (missing, not a layout file, corrupt, newer schema).
     pub const BAD_LAYOUT: i32 = 18;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).

@@ -8,6 +8,10 @@ use asyncmem::cmd;
 use asyncmem::error::{exit, Failure};
 
 fn main() -> ExitCode {
+    // `asyncmem layout` runs cargo with asyncmem as its RUSTC_WRAPPER: that is this mode.
+    if let Some(store) = std::env::var_os(asyncmem::layout::wrapper::DIR_VAR) {
+        return asyncmem::layout::wrapper::run(store.into());
+    }
     let cli = Cli::parse_checked();
     let result = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -23,6 +27,7 @@ fn main() -> ExitCode {
                     Command::Replay(args) => cmd::replay::run(args).await,
                     Command::Export(args) => cmd::export::run(args).await,
                     Command::Lesson(args) => cmd::lesson::run(args).await,
+                    Command::Layout(args) => cmd::layout::run(args).await,
                 }
             });
             // Do not wait for sources blocked on a dead target.

@@ -3,6 +3,7 @@
 //! recording. Each command's `run` returns a [`Failure`] for `main` to print and exit with.
 
 pub mod export;
+pub mod layout;
 pub mod lesson;
 pub mod record;
 pub mod replay;

@@ -8,9 +8,11 @@
 use std::path::PathBuf;
 
 pub mod awaits;
+pub mod build;
 pub mod file;
 pub mod model;
 pub mod report;
+pub mod wrapper;
 
 /// One crate's type-size report, as the build captured it.
 #[derive(Debug, Clone)]
