@@ -488,3 +488,4 @@ fn ctrl_c_stops_the_build_and_writes_nothing() {
     assert!(left.is_empty(), "still running: {left:?}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+mod join;

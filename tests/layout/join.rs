@@ -1,0 +1,163 @@
+//! `--layout FILE` joined to a live target: the layout of the demos' `fat-vs-slim` (built by
+//! `asyncmem layout` from this repository, the same debug profile the test demos run in), and
+//! `snapshot --layout` on that demo under the probe: each variant's spawn location matches its
+//! future type exactly, and the fat one's largest state holds its 16 KiB buffer at the
+//! `sleep(..).await` line of the demo's source.
+
+use std::path::Path;
+
+use asyncmem_testkit::demo::{demo_bin, start_demo};
+use serde_json::Value;
+
+use super::{asyncmem, root, shared_dir, stderr};
+
+const FAT_VS_SLIM: &str = include_str!("../../demos/src/bin/fat-vs-slim.rs");
+
+/// The 1-based line of `fat-vs-slim.rs` that contains `needle` (the first one).
+fn line_of(needle: &str) -> u64 {
+    FAT_VS_SLIM
+        .lines()
+        .position(|l| l.contains(needle))
+        .map(|i| i as u64 + 1)
+        .unwrap_or_else(|| panic!("{needle} not in fat-vs-slim.rs"))
+}
+
+fn demos_layout(out: &Path) {
+    let o = asyncmem()
+        .args(["layout", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .args([
+            "-p",
+            "asyncmem-demos",
+            "--bin",
+            "fat-vs-slim",
+            "--format",
+            "json",
+            "-o",
+        ])
+        .arg(out)
+        .arg("--target-dir")
+        .arg(shared_dir())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn snapshot_with_a_layout_explains_each_variant_of_fat_vs_slim() {
+    let dir = std::env::temp_dir().join(format!("asyncmem-join-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("fat-vs-slim.layout.json");
+    demos_layout(&file);
+    let bin = demo_bin(Path::new(env!("CARGO_BIN_EXE_asyncmem")), "fat-vs-slim");
+    let target = start_demo(&bin, &["--instrument", "probe", "-n", "20"]);
+    let o = asyncmem()
+        .args([
+            "snapshot",
+            "--addr",
+            &target.addr(),
+            "--format",
+            "json",
+            "--settle",
+            "1s",
+        ])
+        .arg("--layout")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let json: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let section = &json["layout"];
+    let entries = section["locations"].as_array().unwrap();
+    for variant in ["fat", "slim", "boxed"] {
+        let line = line_of(&format!("spawn_named(\"{variant}\""));
+        let at = format!("fat-vs-slim.rs:{line}:");
+        let e = entries
+            .iter()
+            .find(|e| e["location"].as_str().unwrap().contains(&at))
+            .unwrap_or_else(|| panic!("no layout entry at {at}: {section:#}"));
+        assert_eq!(e["live_tasks"], 20, "{e:#}");
+        assert_eq!(e["match"], "exact", "{variant}: {e:#}");
+        let future = e["future"].as_str().unwrap();
+        assert!(
+            future.contains(&format!("{variant}()")),
+            "{variant}: {future}"
+        );
+        let state = &e["largest_state"];
+        assert!(
+            state["name"].as_str().unwrap().starts_with("Suspend"),
+            "{e:#}"
+        );
+        // Every variant is parked at its `sleep(nap).await`, and the report says where.
+        let point = &state["await_point"];
+        assert_eq!(point["kind"], "mapped", "{variant}: {point:#}");
+        let await_line = point["line"].as_u64().unwrap();
+        let text = FAT_VS_SLIM.lines().nth(await_line as usize - 1).unwrap();
+        assert!(
+            text.contains("sleep(nap).await"),
+            "{variant}: line {await_line}: {text}"
+        );
+        let biggest = &state["fields"][0];
+        if variant == "fat" {
+            assert_eq!(biggest["name"], "buf", "{state:#}");
+            assert_eq!(biggest["size_bytes"], 16 * 1024, "{state:#}");
+        } else {
+            assert!(
+                biggest["size_bytes"].as_u64().unwrap() < 1024,
+                "{variant}: {state:#}"
+            );
+        }
+        // The cell holds the future (or tokio's box of it) plus tokio's header and trailer.
+        let cell = e["cell_bytes"].as_u64().unwrap();
+        let size = e["size_bytes"].as_u64().unwrap();
+        if e["boxed_by_tokio"] == true {
+            assert!(
+                cell < size,
+                "{variant}: a boxed future's cell holds a pointer: {e:#}"
+            );
+        } else {
+            assert!(cell > size, "{variant}: {e:#}");
+        }
+    }
+    assert!(
+        section["matched_tasks"].as_u64().unwrap() >= 60,
+        "{section:#}"
+    );
+    // The table says the same, for people.
+    let o = asyncmem()
+        .args(["snapshot", "--addr", &target.addr(), "--settle", "1s"])
+        .arg("--layout")
+        .arg(&file)
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("largest state Suspend"), "{table}");
+    assert!(table.contains("buf 16.0 KiB (local)"), "{table}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn a_bad_layout_file_is_named_with_its_own_exit_code() {
+    let dir = std::env::temp_dir().join(format!("asyncmem-badlayout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, b"{\"not\": \"a layout\"}").unwrap();
+    // Refused before attaching: no target needed.
+    let o = asyncmem()
+        .args(["snapshot", "--addr", "http://127.0.0.1:1", "--layout"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(
+        o.status.code(),
+        Some(asyncmem::error::exit::BAD_LAYOUT),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("not an asyncmem layout file"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
