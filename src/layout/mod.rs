@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 
 pub mod awaits;
+pub mod explain;
 pub mod link;
 pub mod model;
 pub mod report;

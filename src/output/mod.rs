@@ -3,6 +3,7 @@
 
 pub mod csv;
 pub mod json;
+pub mod layout;
 pub mod prometheus;
 pub mod table;
 
