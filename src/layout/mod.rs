@@ -9,7 +9,9 @@ use std::path::PathBuf;
 
 pub mod awaits;
 pub mod build;
+pub mod explain;
 pub mod file;
+pub mod link;
 pub mod model;
 pub mod report;
 pub mod wrapper;

@@ -4,6 +4,7 @@
 pub mod csv;
 pub mod joined;
 pub mod json;
+pub mod layout;
 pub mod prometheus;
 pub mod table;
 
