@@ -67,6 +67,7 @@ pub async fn run(args: LayoutArgs) -> Result<(), Failure> {
         profile: req.profile().into(),
         features: args.features.clone(),
     };
+    layout.workspace_root = Some(req.workspace_root.display().to_string());
     if layout.futures.is_empty() {
         super::say(&format!(
             "asyncmem: no async code found in the {} crates of this build (no async fn, async block or async closure in their type-size reports)",
@@ -75,22 +76,26 @@ pub async fn run(args: LayoutArgs) -> Result<(), Failure> {
     }
     let text = match args.format {
         LayoutFormat::Json => {
-            let mut t = serde_json::to_string_pretty(&layout)?;
-            t.push('\n');
+            let mut t = Vec::new();
+            crate::output::layout::write_json(&mut t, &layout)?;
             t
         }
-        LayoutFormat::Table => table(&layout),
+        LayoutFormat::Table => {
+            let mut t = Vec::new();
+            crate::output::layout::write_table(&mut t, &layout, TABLE_OTHERS)?;
+            t
+        }
     };
     match &args.output {
         Some(path) => {
-            write_atomically(path, text.as_bytes()).map_err(|e| {
+            write_atomically(path, &text).map_err(|e| {
                 Failure::caused_by(exit::OTHER, format_args!("writing {}", path.display()), &e)
             })?;
             super::say(&format!("asyncmem: wrote the layout to {}", path.display()));
         }
         None => {
             let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())?;
+            out.write_all(&text)?;
             out.flush()?;
         }
     }
@@ -100,30 +105,16 @@ pub async fn run(args: LayoutArgs) -> Result<(), Failure> {
     }
 }
 
-/// TRANSITIONAL: the table writer (output/layout.rs, another helper) replaces this: one line
-/// per spawned future, largest first.
-fn table(layout: &Layout) -> String {
-    let mut spawns: Vec<_> = layout.spawns.iter().collect();
-    spawns.sort_by_key(|s| std::cmp::Reverse(s.size));
-    let mut t =
-        String::from("SIZE      FUTURE (placeholder table: `--format json` has everything)\n");
-    for s in spawns {
-        t.push_str(&format!("{:<9} {}\n", bytes(s.size), s.ty));
-    }
-    if layout.spawns.is_empty() {
-        t.push_str("(no spawned futures found)\n");
-    }
-    t
-}
+/// Futures that are not spawned themselves (the awaitees the spawned ones hold) listed after
+/// the spawned ones in the table.
+const TABLE_OTHERS: usize = 10;
 
-/// `--max-future`: each spawned future over the limit, named. TRANSITIONAL: the lead swaps in
-/// `explain::over_limit` (which names the largest state too).
+/// `--max-future`: each spawned future over the limit, named with its largest state.
 fn over_limit(layout: &Layout, limit: u64) -> Result<(), Failure> {
-    let mut over: Vec<_> = layout.spawns.iter().filter(|s| s.size > limit).collect();
+    let over = crate::layout::explain::over_limit(layout, limit);
     if over.is_empty() {
         return Ok(());
     }
-    over.sort_by_key(|s| std::cmp::Reverse(s.size));
     let mut f = Failure::new(
         exit::LAYOUT_OVER_LIMIT,
         format_args!(
@@ -133,8 +124,8 @@ fn over_limit(layout: &Layout, limit: u64) -> Result<(), Failure> {
             bytes(limit)
         ),
     );
-    for s in over {
-        f = f.then_say(format!("  {} ({} bytes): {}", bytes(s.size), s.size, s.ty));
+    for o in over {
+        f = f.then_say(format!("  {}", crate::present::escape(&o.to_string())));
     }
     Err(f)
 }
