@@ -165,18 +165,21 @@ fn held_into<'a>(ty: &'a str, boxed: bool, out: &mut Vec<(&'a str, bool)>, depth
     }
 }
 
-/// One piece of a type name for matching trimmed paths.
+/// One piece of a type name for matching trimmed paths, as byte ranges of the name (so an
+/// index can keep the pieces of every name without borrowing it).
 #[derive(Debug, PartialEq, Eq)]
-enum Token<'a> {
-    Path(Vec<&'a str>),
-    Other(&'a str),
+enum Token {
+    /// The segments of a path (`a::b::C`).
+    Path(Vec<(usize, usize)>),
+    /// Any other character.
+    Other(usize, usize),
 }
 
 fn is_ident(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_'
 }
 
-fn tokens(s: &str) -> Vec<Token<'_>> {
+fn tokens(s: &str) -> Vec<Token> {
     let b = s.as_bytes();
     let mut out = Vec::new();
     let mut i = 0;
@@ -188,7 +191,7 @@ fn tokens(s: &str) -> Vec<Token<'_>> {
                 while i < b.len() && is_ident(b[i]) {
                     i += 1;
                 }
-                segs.push(&s[start..i]);
+                segs.push((start, i));
                 if i + 2 < b.len() && b[i] == b':' && b[i + 1] == b':' && is_ident(b[i + 2]) {
                     i += 2;
                 } else {
@@ -198,7 +201,7 @@ fn tokens(s: &str) -> Vec<Token<'_>> {
             out.push(Token::Path(segs));
         } else {
             let len = s[i..].chars().next().map_or(1, char::len_utf8);
-            out.push(Token::Other(&s[i..i + len]));
+            out.push(Token::Other(i, i + len));
             i += len;
         }
     }
@@ -206,25 +209,40 @@ fn tokens(s: &str) -> Vec<Token<'_>> {
 }
 
 /// Every path cut to its last segment: the same for a name and any trimmed form of it.
-fn key(s: &str) -> String {
+fn key(s: &str, toks: &[Token]) -> String {
     let mut k = String::with_capacity(s.len());
-    for t in tokens(s) {
+    for t in toks {
         match t {
-            Token::Path(segs) => k.push_str(segs.last().copied().unwrap_or("")),
-            Token::Other(o) => k.push_str(o),
+            Token::Path(segs) => {
+                if let Some(&(a, b)) = segs.last() {
+                    k.push_str(&s[a..b]);
+                }
+            }
+            Token::Other(a, b) => k.push_str(&s[*a..*b]),
         }
     }
     k
 }
 
 /// Whether `short` is `full` with some paths trimmed (each a suffix by whole segments).
-fn trimmed_form_of(short: &str, full: &str) -> bool {
-    let (a, b) = (tokens(short), tokens(full));
-    a.len() == b.len()
-        && a.iter().zip(&b).all(|(x, y)| match (x, y) {
-            (Token::Path(s), Token::Path(f)) => f.ends_with(s),
-            (x, y) => x == y,
+fn trimmed_form_of(short: &str, st: &[Token], full: &str, ft: &[Token]) -> bool {
+    st.len() == ft.len()
+        && st.iter().zip(ft).all(|(x, y)| match (x, y) {
+            (Token::Path(a), Token::Path(b)) => {
+                a.len() <= b.len()
+                    && a.iter()
+                        .rev()
+                        .zip(b.iter().rev())
+                        .all(|(p, q)| short[p.0..p.1] == full[q.0..q.1])
+            }
+            (Token::Other(a0, a1), Token::Other(b0, b1)) => short[*a0..*a1] == full[*b0..*b1],
+            _ => false,
         })
+}
+
+#[cfg(test)]
+fn trimmed(short: &str, full: &str) -> bool {
+    trimmed_form_of(short, &tokens(short), full, &tokens(full))
 }
 
 /// Names of [`Layout::futures`] -> ids, exact and by trimmed form.
@@ -232,21 +250,26 @@ pub struct Index {
     exact: HashMap<String, FutureId>,
     by_key: HashMap<String, Vec<FutureId>>,
     names: Vec<String>,
+    tokens: Vec<Vec<Token>>,
 }
 
 impl Index {
     pub fn new(layout: &Layout) -> Index {
         let mut exact = HashMap::with_capacity(layout.futures.len());
         let mut by_key: HashMap<String, Vec<FutureId>> = HashMap::new();
+        let mut tokens_of = Vec::with_capacity(layout.futures.len());
         for (id, f) in layout.futures.iter().enumerate() {
             exact.entry(f.name.clone()).or_insert(id);
-            by_key.entry(key(&f.name)).or_default().push(id);
+            let t = tokens(&f.name);
+            by_key.entry(key(&f.name, &t)).or_default().push(id);
+            tokens_of.push(t);
         }
         let names = layout.futures.iter().map(|f| f.name.clone()).collect();
         Index {
             exact,
             by_key,
             names,
+            tokens: tokens_of,
         }
     }
 
@@ -255,12 +278,13 @@ impl Index {
         if let Some(&id) = self.exact.get(name) {
             return Some(id);
         }
+        let short = tokens(name);
         let mut fits = self
             .by_key
-            .get(&key(name))?
+            .get(&key(name, &short))?
             .iter()
             .copied()
-            .filter(|&id| trimmed_form_of(name, &self.names[id]));
+            .filter(|&id| trimmed_form_of(name, &short, &self.names[id], &self.tokens[id]));
         let first = fits.next()?;
         fits.next().is_none().then_some(first)
     }
@@ -306,6 +330,13 @@ fn spawns(layout: &Layout, index: &Index, parsed: &Parsed<'_>, threshold: u64) -
             order.push(plain);
         }
     }
+    // Each cell by the future it stores (boxed or not), once: a lookup per spawn, not a scan.
+    let mut by_future: HashMap<&str, Vec<(&RawCell, bool)>> = HashMap::new();
+    for cell in &parsed.cells {
+        for (plain, boxed) in cell_futures(&cell.stored) {
+            by_future.entry(plain).or_default().push((cell, boxed));
+        }
+    }
     order
         .into_iter()
         .map(|ty| {
@@ -317,11 +348,12 @@ fn spawns(layout: &Layout, index: &Index, parsed: &Parsed<'_>, threshold: u64) -
                 .or_else(|| future.map(|id| layout.futures[id].size))
                 .unwrap_or(0);
             let boxed_by_tokio = size > threshold;
-            let cells = parsed
-                .cells
-                .iter()
-                .filter(|c| cell_holds(c, ty) == Some(boxed_by_tokio))
-                .map(|c| Cell {
+            let cells = by_future
+                .get(ty)
+                .into_iter()
+                .flatten()
+                .filter(|(_, boxed)| *boxed == boxed_by_tokio)
+                .map(|(c, _)| Cell {
                     scheduler: c.scheduler.clone(),
                     size: c.size,
                     header: c.header,
@@ -341,19 +373,20 @@ fn spawns(layout: &Layout, index: &Index, parsed: &Parsed<'_>, threshold: u64) -
         .collect()
 }
 
-/// Whether a cell stores `ty` (Some(false)), `Pin<Box<ty>>` (Some(true)), either maybe in
-/// tokio's own `Instrumented<..>` (its `tracing` feature under `tokio_unstable`), or neither.
-fn cell_holds(cell: &RawCell, ty: &str) -> Option<bool> {
-    let check = |stored: &str| {
-        if stored == ty {
-            Some(false)
-        } else if unbox(stored) == Some(ty) {
-            Some(true)
-        } else {
-            None
-        }
+/// The futures a cell may store, each with whether boxed: `F` or `Pin<Box<F>>`, either maybe
+/// in tokio's own `Instrumented<..>` (its `tracing` feature under `tokio_unstable`). Both
+/// readings of an outer `Instrumented<..>` are kept (the user's or tokio's): a spawn matches
+/// the one that is exactly its type.
+fn cell_futures(stored: &str) -> Vec<(&str, bool)> {
+    let read = |t| match unbox(t) {
+        Some(plain) => (plain, true),
+        None => (t, false),
     };
-    check(&cell.stored).or_else(|| uninstrument(&cell.stored).and_then(check))
+    let mut out = vec![read(stored)];
+    if let Some(inner) = uninstrument(stored) {
+        out.push(read(inner));
+    }
+    out
 }
 
 /// A state unfolded down to the leaf futures.
@@ -516,20 +549,20 @@ mod tests {
 
     #[test]
     fn trimmed_forms() {
-        assert!(trimmed_form_of(
+        assert!(trimmed(
             "{async fn body of Signal::recv()}",
             "{async fn body of tokio::signal::unix::Signal::recv()}"
         ));
         // A suffix by characters is not a suffix by segments.
-        assert!(!trimmed_form_of(
+        assert!(!trimmed(
             "{async fn body of nal::recv()}",
             "{async fn body of tokio::signal::unix::Signal::recv()}"
         ));
-        assert!(!trimmed_form_of(
+        assert!(!trimmed(
             "{async fn body of Other::recv()}",
             "{async fn body of tokio::signal::unix::Signal::recv()}"
         ));
-        assert!(trimmed_form_of(
+        assert!(trimmed(
             "{async block@Common::run<{async block@demos/src/bin/f.rs:95:21: 95:31}>::{closure#0}}",
             "{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/f.rs:95:21: 95:31}>::{closure#0}}"
         ));
