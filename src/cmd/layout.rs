@@ -56,7 +56,7 @@ pub async fn run(args: LayoutArgs) -> Result<(), Failure> {
         built.compiled,
         built.fresh
     ));
-    let mut layout = report::assemble(&built.reports)
+    let mut layout = report::assemble_for(&built.reports, !req.options.release)
         .map_err(|e| Failure::caused_by(exit::OTHER, "reading the type-size report", &e))?;
     awaits::map(&mut layout, &built.sources);
     layout.schema = SCHEMA;

@@ -283,6 +283,9 @@ const STOP_GRACE: Duration = Duration::from_secs(3);
 pub async fn build(req: &Request, stop: impl Future<Output = Signal>) -> Result<Built, BuildError> {
     let store = req.store();
     std::fs::create_dir_all(&store).map_err(io(format!("create {}", store.display())))?;
+    // One layout build per store at a time, as cargo does per target dir: another run's
+    // clean-up would take the files this one's compilers are writing.
+    let _lock = lock(&store).map_err(io(format!("lock {}", store.display())))?;
     clean(&store);
     let exe = std::env::current_exe().map_err(io("find asyncmem's own executable"))?;
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
@@ -411,6 +414,24 @@ async fn stop_group(pgid: Option<i32>, child: &mut tokio::process::Child) {
 }
 
 /// Leftovers of interrupted wrappers and the refusal of an earlier run.
+/// An exclusive lock on the store, held until the guard (the open lock file) is dropped; says
+/// so when it has to wait for another run.
+fn lock(store: &Path) -> std::io::Result<std::fs::File> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(store.join(".lock"))?;
+    if file.try_lock().is_err() {
+        eprintln!(
+            "asyncmem: waiting for another `asyncmem layout` using {}",
+            store.display()
+        );
+        file.lock()?;
+    }
+    Ok(file)
+}
+
 fn clean(store: &Path) {
     let _ = std::fs::remove_file(store.join(wrapper::REFUSED_FILE));
     if let Ok(dir) = std::fs::read_dir(store) {
