@@ -8,7 +8,8 @@
 # Mono). Installs tmux, fonts-dejavu-core (apt-get) and Pillow (pip) when they are missing.
 #
 # Environment: COLS, ROWS (terminal size, default 140x45), FONT_SIZE (16), KEEP=1 keeps the raw
-# captures (*.ans) next to the PNGs, TIMEOUT (seconds to wait for any one screen, default 90).
+# captures (*.ans) next to the PNGs, TIMEOUT (seconds to wait for any one screen, default 90),
+# ONLY (the sections to make, of "sleepers small spike replay"; default all; replay needs spike).
 # Exits non-zero when a step fails or a screen does not show up in time; every tmux session and
 # demo it started is stopped on the way out.
 
@@ -215,7 +216,11 @@ rss_mib() {
         awk '{ v = $2; if ($3 == "GiB") v *= 1024; if ($3 == "KiB") v /= 1024; printf "%d\n", v }'
 }
 
+want() { [[ -z ${ONLY:-} || " $ONLY " == *" $1 "* ]]; }
+
 # --- sleepers: overview, details, filter --------------------------------------------------
+
+if want sleepers; then
 
 say "sleepers: overview, details, filter, help"
 # The sleepers wake every 500 ms: asyncmem-probe (the demos' default) keeps poll-time histograms
@@ -262,9 +267,31 @@ wait_for "the help" 'keys \(Esc closes\)'
 shoot help
 report_warnings
 stop_session sleepers
+fi
+
+# --- small: lesson 1 at 80x24, the classroom projector ----------------------------------------
+
+if want small; then
+say "sleepers at 80x24: overview-80x24"
+wide=("$COLS" "$ROWS")
+COLS=80
+ROWS=24
+# Lesson 1's command as demos/README.md gives it.
+start small "$asyncmem" top --demo sleepers -- -n 10000 -b 1024
+all_sleepers_10k() { local n; n="$(live_tasks)"; [[ -n $n && $n -ge 10004 ]]; }
+wait_until "the 10000 sleepers" all_sleepers_10k
+wait_for "the bytes/task figure" 'bytes/task [0-9.]+ [KM]?i?B \(r²'
+keys Home
+wait_for "boxed-32k at the top" '^boxed-32k'
+shoot overview-80x24
+stop_session small
+COLS="${wide[0]}"
+ROWS="${wide[1]}"
+fi
 
 # --- spike: two bursts, spike and drain -----------------------------------------------------
 
+if want spike; then
 say "spike: two bursts (about 50 s)"
 # 5,000 tasks per burst: console-subscriber absorbs ~600 new tasks a second, so bursts of the
 # default 20,000 every 20 s would outrun what it can report.
@@ -303,9 +330,12 @@ wait_for "table rows" '^[0-9]+ +[0-9-]+ '
 shoot spike
 report_warnings
 stop_session spike
+fi
 
 # --- replay of the spike session, paused in its second burst -------------------------------
 
+if want replay; then
+want spike || die "replay shows the spike section's recording: ONLY must hold spike too"
 say "replay: the spike session, at 4x"
 start replay "$asyncmem" replay "$work/spike.amrec" --speed 4
 keys +
@@ -331,5 +361,6 @@ wait_for "the replay paused" '⏸ [0-9]+:[0-9]{2} /'
 sleep 3.5 # the header's lint counts are refreshed at least every 3 s
 shoot replay
 stop_session replay
+fi
 
 say "done in $((SECONDS - started)) s"

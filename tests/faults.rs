@@ -1943,3 +1943,51 @@ fn probe_replaces_a_stale_socket_file() {
     assert!(live_tasks_at(&["--addr", &format!("file://{}", sock.display())]) >= 30);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A demo whose console port another process holds stops at once, naming the cause: the
+/// instrumentations only say it in their own thread and run on without a console, while the
+/// demo announced the other process's listener as its console.
+fn demo_on_a_taken_port_exits_naming_it(instrument: &str) {
+    let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("a listener");
+    let addr = holder.local_addr().expect("its address").to_string();
+    let program = demo_bin("sleepers");
+    let program = arg(&program);
+    let args = [
+        "--instrument",
+        instrument,
+        "--console-bind",
+        &addr,
+        "-n",
+        "10",
+    ];
+    let r = run_command(
+        command(program, &args),
+        &format!("sleepers {args:?}"),
+        secs(5),
+    );
+    assert_eq!(r.code, Some(3), "{instrument}: {}", r.stderr);
+    assert!(
+        r.stderr
+            .contains(&format!("sleepers: cannot serve the console on {addr}"))
+            && r.stderr.contains("the port is in use"),
+        "{instrument}: {}",
+        r.stderr
+    );
+    // Nothing announced: no `pid=... console=` line that a watcher would trust.
+    assert!(
+        r.stdout.is_empty(),
+        "{instrument}: {:?}",
+        String::from_utf8_lossy(&r.stdout)
+    );
+    drop(holder);
+}
+
+#[test]
+fn demo_under_console_subscriber_on_a_taken_port_exits_naming_it() {
+    demo_on_a_taken_port_exits_naming_it("console-subscriber");
+}
+
+#[test]
+fn demo_under_the_probe_on_a_taken_port_exits_naming_it() {
+    demo_on_a_taken_port_exits_naming_it("probe");
+}

@@ -31,6 +31,9 @@ impl Instrument {
     }
 }
 
+/// The exit code of a demo whose console endpoint cannot be served (its address is taken).
+pub const EXIT_CONSOLE_UNAVAILABLE: i32 = 3;
+
 /// Flags every demo takes.
 #[derive(Args, Clone, Debug)]
 pub struct Common {
@@ -70,6 +73,38 @@ impl Common {
         format!("http://{bind}")
     }
 
+    /// The TCP address the console is to listen on (None: a Unix socket, `file://`).
+    fn console_tcp_addr(&self) -> Option<SocketAddr> {
+        self.console_url().strip_prefix("http://")?.parse().ok()
+    }
+
+    /// Stop with the cause when the console's address is taken: both instrumentations bind in
+    /// a thread of their own and, when that fails, only say so there (console-subscriber's
+    /// thread panics, the probe prints a line) while the demo runs on without a console, and
+    /// the process that holds the address would answer a watcher in its place.
+    fn console_address_free_or_exit(&self) {
+        let Some(addr) = self.console_tcp_addr() else {
+            return;
+        };
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            let why = if e.kind() == std::io::ErrorKind::AddrInUse {
+                "the port is in use (another process listens there): pick a free one with --console-bind".to_string()
+            } else {
+                e.to_string()
+            };
+            let me = std::env::args()
+                .next()
+                .and_then(|a| {
+                    std::path::Path::new(&a)
+                        .file_name()
+                        .map(|f| f.to_string_lossy().into_owned())
+                })
+                .unwrap_or_else(|| "demo".to_string());
+            eprintln!("{me}: cannot serve the console on {addr}: {why}");
+            std::process::exit(EXIT_CONSOLE_UNAVAILABLE);
+        }
+    }
+
     /// Install the instrumentation, build the runtime, run `body`, then wait for the end.
     ///
     /// `body` runs in the runtime's `block_on` task (kind `block_on`), not in a task of its own:
@@ -91,6 +126,9 @@ impl Common {
             .build()
             .expect("building the tokio runtime");
         let _guard = runtime.enter();
+        if self.instrument != Instrument::None {
+            self.console_address_free_or_exit();
+        }
         match self.instrument {
             Instrument::Console => {
                 let mut builder = console_subscriber::ConsoleLayer::builder().with_default_env();

@@ -40,6 +40,12 @@ const SETTLE_TIMEOUT: Duration = Duration::from_secs(300);
 const SPAWN_TIMEOUT: Duration = Duration::from_secs(300);
 /// How often progress is said while a phase takes long.
 const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+/// console-subscriber's own default event buffer (`ConsoleLayer::DEFAULT_EVENT_BUFFER_CAPACITY`).
+const SUBSCRIBER_DEFAULT_EVENT_BUFFER: u64 = 1024 * 100;
+/// Event-buffer slots the console-subscriber row gives each task: a spawn, its `Sleep`
+/// resource and their poll ops pass through it before the aggregator drains it, and with 16 a
+/// task a burst of 100,000 spawns dropped none (a watcher counted `dropped_events` 0).
+const SUBSCRIBER_EVENTS_PER_TASK: u64 = 16;
 
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
@@ -57,6 +63,23 @@ struct Spec {
     instrumentation: Option<&'static str>,
     demo: &'static str,
     args: &'static [&'static str],
+    /// The row runs console-subscriber: its event buffer is sized to the burst (see
+    /// [`subscriber_event_buffer`]).
+    subscriber: bool,
+}
+
+/// The event buffer the console-subscriber row runs with (`TOKIO_CONSOLE_BUFFER_CAPACITY`).
+///
+/// When the buffer is full, console-subscriber drops the event, and a dropped spawn is a task
+/// it never tracks: no stats, no two HdrHistograms, none of its ~52 KB (console-subscriber
+/// 0.5, `send_stats` in its lib.rs creates a task's stats only when its spawn event enters the
+/// buffer). Under the default buffer a burst of N spawns loses a share of them that depends on
+/// how soon the aggregator gets a core, so the figure would change from run to run and
+/// undercount what each tracked task costs. Sized to the burst, every task is tracked.
+fn subscriber_event_buffer(tasks: u64) -> u64 {
+    tasks
+        .saturating_mul(SUBSCRIBER_EVENTS_PER_TASK)
+        .max(SUBSCRIBER_DEFAULT_EVENT_BUFFER)
 }
 
 const SPECS: [Spec; 5] = [
@@ -67,6 +90,7 @@ const SPECS: [Spec; 5] = [
         instrumentation: Some("none"),
         demo: "sleepers",
         args: &["--instrument", "none"],
+        subscriber: false,
     },
     Spec {
         id: "tokio-probe",
@@ -75,6 +99,7 @@ const SPECS: [Spec; 5] = [
         instrumentation: Some("asyncmem-probe"),
         demo: "sleepers",
         args: &["--instrument", "probe"],
+        subscriber: false,
     },
     Spec {
         id: "tokio-console-subscriber",
@@ -83,6 +108,7 @@ const SPECS: [Spec; 5] = [
         instrumentation: Some("console-subscriber"),
         demo: "sleepers",
         args: &["--instrument", "console-subscriber"],
+        subscriber: true,
     },
     Spec {
         id: "asyncio-tasks",
@@ -91,6 +117,7 @@ const SPECS: [Spec; 5] = [
         instrumentation: None,
         demo: "py-sleepers",
         args: &[],
+        subscriber: false,
     },
     Spec {
         id: "python-bare-coroutines",
@@ -99,6 +126,7 @@ const SPECS: [Spec; 5] = [
         instrumentation: None,
         demo: "py-sleepers",
         args: &["--bare"],
+        subscriber: false,
     },
 ];
 
@@ -126,6 +154,10 @@ struct Row {
     claim: &'static str,
     /// Why this row could not be measured.
     error: Option<String>,
+    /// The console-subscriber row: the event buffer it ran with (`TOKIO_CONSOLE_BUFFER_CAPACITY`,
+    /// sized to the burst so that no spawn is dropped; the subscriber's default is 102,400).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subscriber_event_buffer: Option<u64>,
 }
 
 #[derive(Debug, Serialize)]
@@ -217,6 +249,7 @@ async fn measure_all(args: &IdleTasksArgs) -> Vec<Row> {
                 Runtime::Python => CLAIM_ASYNCIO,
             },
             error: None,
+            subscriber_event_buffer: spec.subscriber.then(|| subscriber_event_buffer(args.tasks)),
         };
         if let Err(why) = measure(spec, args, &step, &mut row).await {
             progress(&format!("{step}: not measured: {why}"));
@@ -268,6 +301,13 @@ impl Kid {
                 .args(["--ramp", "0", "-b", "0", "-n", &n]);
         } else {
             cmd.args(["-b", "0", "-n", &n]);
+        }
+        if spec.subscriber {
+            // Over an inherited value too: the row measures every task tracked.
+            cmd.env(
+                "TOKIO_CONSOLE_BUFFER_CAPACITY",
+                subscriber_event_buffer(args.tasks).to_string(),
+            );
         }
         let mut child = cmd
             .args(spec.args)
@@ -511,6 +551,12 @@ fn table(report: &Report) -> String {
             notes.push(format!("{}: {}", r.label, crate::present::escape(why)));
             continue;
         };
+        if let Some(buffer) = r.subscriber_event_buffer {
+            notes.push(format!(
+                "{}: its event buffer raised to {buffer} events\n  (TOKIO_CONSOLE_BUFFER_CAPACITY; default {SUBSCRIBER_DEFAULT_EVENT_BUFFER}): a spawn it drops when\n  the buffer is full is a task it never tracks, and under the default the\n  figure varied with how many it dropped",
+                r.label
+            ));
+        }
         let mark = if r.settled { "" } else { "~" };
         if !r.settled {
             notes.push(format!(

@@ -74,6 +74,35 @@ fn idle_tasks_measures_every_row_the_same_way() {
 }
 
 #[test]
+fn idle_tasks_console_row_tracks_every_task_of_the_burst() {
+    // A tiny inherited event buffer (64 events) would make console-subscriber drop most of the
+    // 2,000 spawns, and a dropped spawn is a task it never tracks (30 KB a task measured here,
+    // not 53 KB): the row sizes the buffer to the burst over it, so every task is tracked.
+    let out = asyncmem()
+        .args(["lesson", "idle-tasks", "-n", "2000", "--format", "json"])
+        .env("TOKIO_CONSOLE_BUFFER_CAPACITY", "64")
+        .output()
+        .unwrap();
+    let json = json_of(&out);
+    let r = row(&json, "tokio-console-subscriber");
+    let buffer = r["subscriber_event_buffer"].as_u64().unwrap();
+    assert!(buffer >= 16 * 2000, "{r:#}");
+    let estimate = asyncmem::insight::fit::CONSOLE_SUBSCRIBER_BYTES_PER_TASK as f64;
+    let per = per_task(&json, "tokio-console-subscriber");
+    assert!(
+        per > 0.9 * estimate,
+        "{per} B per task under a {buffer}-event buffer: {r:#}"
+    );
+    // Only that row runs console-subscriber.
+    for id in ["tokio-none", "tokio-probe", "asyncio-tasks"] {
+        assert!(
+            row(&json, id).get("subscriber_event_buffer").is_none(),
+            "{id}"
+        );
+    }
+}
+
+#[test]
 fn idle_tasks_without_python3_says_so_and_measures_the_rest() {
     // PATH without python3: the Python rows say why; the tokio demos are found next to asyncmem.
     let out = asyncmem()

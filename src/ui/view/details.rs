@@ -191,23 +191,33 @@ fn histogram(
         return;
     }
     let q = |p: f64| duration_ns(hist.value_at_quantile(p));
-    let mut summary = format!(
-        "n {}  p50 {}  p90 {}  p99 {}  max {}",
-        hist.len(),
-        q(0.5),
-        q(0.9),
-        q(0.99),
-        duration_ns(hist.max())
-    );
+    let mut parts = vec![
+        format!("n {}", hist.len()),
+        format!("p50 {}", q(0.5)),
+        format!("p90 {}", q(0.9)),
+        format!("p99 {}", q(0.99)),
+        format!("max {}", duration_ns(hist.max())),
+    ];
     if h.high_outliers > 0 {
-        summary.push_str(&format!(
-            "  +{} outliers ≤ {}",
+        parts.push(format!(
+            "+{} outliers ≤ {}",
             h.high_outliers,
             duration_ns(h.highest_outlier.unwrap_or(0))
         ));
     }
-    let [text, bars] = Layout::vertical([Constraint::Length(1), Constraint::Fill(1)]).areas(inner);
-    frame.render_widget(Paragraph::new(summary), text);
+    // The summary wraps between its figures (at 80 columns the pane is 33 wide: p99 and max
+    // go to a second row) and comes first: the bars get the rows it leaves (at 80x24 the
+    // scheduled-times pane has two, both the summary's).
+    let summary = pack(&parts, usize::from(inner.width));
+    let text_rows = u16::try_from(summary.len())
+        .unwrap_or(u16::MAX)
+        .min(inner.height);
+    let [text, bars] =
+        Layout::vertical([Constraint::Length(text_rows), Constraint::Fill(1)]).areas(inner);
+    frame.render_widget(
+        Paragraph::new(summary.into_iter().map(Line::from).collect::<Vec<_>>()),
+        text,
+    );
     // Counts in equal-width bins from the smallest to the largest value.
     let n = usize::from(bars.width).max(1);
     // One distinct value: one bar at the left, not a lone bar at the far edge.
@@ -232,6 +242,22 @@ fn rows_for<'a>(lines: impl Iterator<Item = &'a str>, area: Rect) -> u16 {
         .map(|l| wrapped_rows(l, usize::from(area.width)))
         .sum();
     u16::try_from(rows).unwrap_or(u16::MAX)
+}
+
+/// `parts` joined by two spaces into rows of at most `width` columns, a part never split
+/// (one wider than a row gets a row of its own).
+fn pack(parts: &[String], width: usize) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for part in parts {
+        match rows.last_mut() {
+            Some(row) if row.chars().count() + 2 + part.chars().count() <= width => {
+                row.push_str("  ");
+                row.push_str(part);
+            }
+            _ => rows.push(part.clone()),
+        }
+    }
+    rows
 }
 
 /// The rows `text` takes when wrapped at word boundaries into `width` columns (as the
@@ -261,7 +287,25 @@ fn wrapped_rows(text: &str, width: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use super::wrapped_rows;
+    use super::{pack, wrapped_rows};
+
+    #[test]
+    fn pack_wraps_between_parts() {
+        let parts: Vec<String> = ["n 4", "p50 25.1µs", "p90 901.1µs", "p99 1.0ms", "max 1.0ms"]
+            .map(String::from)
+            .to_vec();
+        assert_eq!(
+            pack(&parts, 80),
+            ["n 4  p50 25.1µs  p90 901.1µs  p99 1.0ms  max 1.0ms"]
+        );
+        assert_eq!(
+            pack(&parts, 33),
+            ["n 4  p50 25.1µs  p90 901.1µs", "p99 1.0ms  max 1.0ms"]
+        );
+        // A part wider than the row is not split: it gets a row of its own.
+        assert_eq!(pack(&parts[..2], 5), ["n 4", "p50 25.1µs"]);
+        assert!(pack(&[], 10).is_empty());
+    }
 
     #[test]
     fn wrapped_rows_counts_word_wrapping() {
