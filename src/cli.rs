@@ -121,9 +121,10 @@ pub struct LayoutArgs {
     /// Do not enable the default features.
     #[arg(long)]
     pub no_default_features: bool,
-    /// Output format (json: the layout file, for tools and `--layout`).
-    #[arg(long, short = 'f', value_enum, default_value_t = LayoutFormat::Table)]
-    pub format: LayoutFormat,
+    /// Output format (json: the layout file, for tools and `--layout`). Default: table, or json
+    /// when -o names a `.json` file.
+    #[arg(long, short = 'f', value_enum)]
+    pub format: Option<LayoutFormat>,
     /// Write the output to this file (replaced whole, never left half-written).
     #[arg(long, short = 'o', value_name = "FILE")]
     pub output: Option<PathBuf>,

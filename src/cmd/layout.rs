@@ -74,7 +74,16 @@ pub async fn run(args: LayoutArgs) -> Result<(), Failure> {
             built.reports.len()
         ));
     }
-    let text = match args.format {
+    let json_file = args
+        .output
+        .as_ref()
+        .is_some_and(|p| p.extension().is_some_and(|e| e == "json"));
+    let format = args.format.unwrap_or(if json_file {
+        LayoutFormat::Json
+    } else {
+        LayoutFormat::Table
+    });
+    let text = match format {
         LayoutFormat::Json => {
             let mut t = Vec::new();
             crate::output::layout::write_json(&mut t, &layout)?;

@@ -59,8 +59,20 @@ fn parse(bytes: &[u8]) -> Result<Layout, ParseError> {
     struct Head {
         schema: u32,
     }
-    let head: Head =
-        serde_json::from_slice(bytes).map_err(|e| ParseError::Invalid(e.to_string()))?;
+    let head: Head = serde_json::from_slice(bytes).map_err(|e| {
+        ParseError::Invalid(match e.classify() {
+            serde_json::error::Category::Data
+                if serde_json::from_slice::<serde::de::IgnoredAny>(bytes).is_ok() =>
+            {
+                format!(
+                    "it has no `schema` number (line {} column {})",
+                    e.line(),
+                    e.column()
+                )
+            }
+            _ => format!("it is not JSON ({e})"),
+        })
+    })?;
     if head.schema > SCHEMA {
         return Err(ParseError::Newer(head.schema));
     }
@@ -108,6 +120,13 @@ mod tests {
         assert!(matches!(load(&p), Err(LayoutFileError::NotLayout { .. })));
         let p = write("other.json", br#"{"name": "a recording?"}"#);
         assert!(matches!(load(&p), Err(LayoutFileError::NotLayout { .. })));
+        // The table format written to a file by mistake: named as not JSON at all.
+        let p = write("table.json", b"16 spawned future type(s), largest first\n");
+        let e = load(&p).unwrap_err();
+        assert!(e.to_string().contains("it is not JSON"), "{e}");
+        let p = write("nohead.json", br#"{"futures": []}"#);
+        let e = load(&p).unwrap_err();
+        assert!(e.to_string().contains("no `schema` number"), "{e}");
         let p = write("newer.json", br#"{"schema": 99}"#);
         let e = load(&p).unwrap_err();
         assert!(matches!(e, LayoutFileError::Newer { found: 99, .. }), "{e}");
