@@ -38,6 +38,14 @@ pub enum NoMatch {
     SizeUnknown,
     /// No spawned future of the layout has that size.
     NoSuchSize(u64),
+    /// No spawned future has that size, but a coroutine that is not spawned through tokio's
+    /// spawn does (a `block_on` root, or one spawned through a wrapper the report shows as
+    /// another type): how many, and one of them.
+    NotSpawned {
+        size: u64,
+        count: usize,
+        example: String,
+    },
 }
 
 impl std::fmt::Display for NoMatch {
@@ -47,6 +55,14 @@ impl std::fmt::Display for NoMatch {
             NoMatch::NoSuchSize(s) => write!(
                 f,
                 "no spawned future of the layout is {s} bytes (is the layout from another build or profile?)"
+            ),
+            NoMatch::NotSpawned {
+                size,
+                count,
+                example,
+            } => write!(
+                f,
+                "no spawned future is {size} bytes; {count} coroutine(s) of that size reach no tokio spawn in the layout (a block_on root?), e.g. {example}"
             ),
         }
     }
@@ -100,7 +116,15 @@ impl LayoutIndex {
             return Match::None(NoMatch::SizeUnknown);
         };
         let Some(candidates) = self.by_size.get(&size) else {
-            return Match::None(NoMatch::NoSuchSize(size));
+            let mut others = self.layout.futures.iter().filter(|f| f.size == size);
+            return Match::None(match others.next() {
+                Some(first) => NoMatch::NotSpawned {
+                    size,
+                    count: 1 + others.count(),
+                    example: first.name.clone(),
+                },
+                None => NoMatch::NoSuchSize(size),
+            });
         };
         if let [only] = candidates[..] {
             return Match::Exact {
@@ -392,6 +416,31 @@ mod tests {
             assert!(why.to_string().contains("another build"), "{why}");
         }
         assert_eq!(ix.size_coverage([16640, 96, 12, 7].iter()), (2, 4));
+        // A coroutine of that size exists but reaches no spawn (a block_on root): said so.
+        let mut layout = index().layout;
+        layout.futures.push(future(
+            "{async block@src/main.rs:5:1: 5:11}",
+            Origin::Path {
+                path: "main".into(),
+            },
+            520,
+        ));
+        let ix = LayoutIndex::new(layout);
+        let m = ix.match_task(Some(520), "src/main.rs:5:1", None);
+        assert!(
+            matches!(
+                &m,
+                Match::None(NoMatch::NotSpawned {
+                    size: 520,
+                    count: 1,
+                    ..
+                })
+            ),
+            "{m:?}"
+        );
+        if let Match::None(why) = m {
+            assert!(why.to_string().contains("block_on"), "{why}");
+        }
     }
 
     #[test]
@@ -432,6 +481,8 @@ mod tests {
         )
         .unwrap();
         let mut layout = index().layout;
+        // fat is boxed by tokio: its cell holds a pointer, the future is a heap block too.
+        layout.spawns[0].boxed_by_tokio = true;
         layout.workspace_root = Some(dir.to_string_lossy().into_owned());
         let join = LayoutJoin::new(layout);
         let tasks = [
@@ -462,7 +513,8 @@ mod tests {
         assert_eq!(bill.tasks, 5);
         assert_eq!(bill.matched, 3);
         assert_eq!(bill.cell_bytes, 2 * 384 + 16896);
-        assert_eq!(bill.per_task(), Some((2 * 384 + 16896 + 300) / 3));
+        assert_eq!(bill.boxed_bytes, 16640);
+        assert_eq!(bill.per_task(), Some((2 * 384 + 16896 + 16640 + 300) / 3));
         let share = bill
             .share_of(Some(bill.per_task().unwrap() as f64 * 2.0))
             .unwrap();
@@ -573,16 +625,21 @@ impl LayoutJoin {
     }
 
     /// The bytes the layout accounts for per live task: for each exactly matched task its
-    /// cell (the largest scheduler's, future + tokio's header, trailer and padding), plus
-    /// `instrumentation` bytes per task; with the tasks it covers.
+    /// cell (the largest scheduler's, future + tokio's header, trailer and padding; for a future
+    /// tokio boxed, the cell holds a pointer and the future is a heap block of its own, counted
+    /// too), plus `instrumentation` bytes per task; with the tasks it covers.
     pub fn bill(&self, joined: &[(&str, Joined)], instrumentation: u64) -> Bill {
         let mut bill = Bill::default();
         for (_, j) in joined {
             bill.tasks += j.live;
             if let Match::Exact { spawn, .. } = j.matched {
-                if let Some((_, cell)) = cell_size(self.index.spawn(spawn)) {
+                let sp = self.index.spawn(spawn);
+                if let Some((_, cell)) = cell_size(sp) {
                     bill.matched += j.live;
                     bill.cell_bytes += cell.saturating_mul(j.live);
+                    if sp.boxed_by_tokio {
+                        bill.boxed_bytes += sp.size.saturating_mul(j.live);
+                    }
                 }
             }
         }
@@ -599,6 +656,8 @@ pub struct Bill {
     pub matched: u64,
     /// Their cells, summed.
     pub cell_bytes: u64,
+    /// The futures tokio boxed (a heap block each, beside the cell), summed.
+    pub boxed_bytes: u64,
     /// The instrumentation's estimated bytes for them.
     pub instrumentation_bytes: u64,
 }
@@ -606,7 +665,7 @@ pub struct Bill {
 impl Bill {
     /// Mean bytes per matched task: cell + instrumentation.
     pub fn per_task(&self) -> Option<u64> {
-        (self.cell_bytes + self.instrumentation_bytes).checked_div(self.matched)
+        (self.cell_bytes + self.boxed_bytes + self.instrumentation_bytes).checked_div(self.matched)
     }
 
     /// The share of a measured RSS slope (bytes per task) that [`Bill::per_task`] explains.

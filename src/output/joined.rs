@@ -29,9 +29,11 @@ pub struct LayoutSection<'a> {
     pub matched_tasks: u64,
     /// Mean over the matched tasks of their cell (future + tokio's header, trailer, padding).
     pub cell_bytes_per_task: Option<u64>,
+    /// Mean over the matched tasks of the futures tokio boxed (a heap block beside the cell).
+    pub boxed_future_bytes_per_task: Option<u64>,
     /// The instrumentation's estimated bytes per task (as `instrumentation` says).
     pub instrumentation_bytes_per_task: Option<u64>,
-    /// Cell + instrumentation: what the layout accounts for per matched task.
+    /// Cell + boxed future + instrumentation: what the layout accounts for per matched task.
     pub bytes_per_task: Option<u64>,
     /// The measured RSS slope (bytes per live task), when one was fitted and trusted.
     pub rss_slope_bytes_per_task: Option<f64>,
@@ -159,6 +161,7 @@ pub fn section<'a>(model: &'a Model, join: &'a LayoutJoin) -> LayoutSection<'a> 
         live_tasks: bill.tasks,
         matched_tasks: bill.matched,
         cell_bytes_per_task: bill.cell_bytes.checked_div(bill.matched),
+        boxed_future_bytes_per_task: bill.boxed_bytes.checked_div(bill.matched),
         instrumentation_bytes_per_task: instr,
         bytes_per_task: instr.and(bill.per_task()),
         rss_slope_bytes_per_task: slope,
@@ -192,10 +195,12 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
             ),
             _ => " (no trusted RSS slope to compare with)".into(),
         };
+        let boxed = s.boxed_future_bytes_per_task.unwrap_or(0);
         writeln!(
             out,
-            "  per task: cell {} + instrumentation {} = {}{share}",
+            "  per task: cell {} + future boxed by tokio {} + instrumentation {} = {}{share}",
             bytes(cell),
+            bytes(boxed),
             bytes(instr),
             bytes(total)
         )?;
