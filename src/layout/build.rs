@@ -377,6 +377,12 @@ pub async fn build(req: &Request, stop: impl Future<Output = Signal>) -> Result<
         });
     }
     let mut built = collect(&store, &artifacts)?;
+    // Artifacts arrive in the order the compilers finish, which parallel builds vary: the
+    // layout must not (two runs of one build give the same file).
+    built
+        .reports
+        .sort_by(|a, b| (&a.crate_name, &a.src_path).cmp(&(&b.crate_name, &b.src_path)));
+    built.sources.crates.sort();
     built.toolchain = toolchain(&req.workspace_root).await;
     Ok(built)
 }

@@ -255,13 +255,13 @@ fn a_second_run_is_warm_and_reads_only_its_own_captures() {
         .to_string(),
     )
     .unwrap();
-    let started = Instant::now();
+    // Warm: nothing recompiled (how long it takes is bench/layout.sh's; here other tests may
+    // hold the store's lock meanwhile). The same file as the cold run, whatever order the
+    // compilers finished in then.
     let o = layout(&["-p", "server", "--format", "json"], &shared_dir());
-    let took = started.elapsed();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("(0 compiled now"), "{err}");
-    assert!(took < Duration::from_secs(20), "a warm run took {took:?}");
     let parsing = |s: &str| {
         s.lines()
             .find(|l| l.starts_with("asyncmem: parsing"))
