@@ -161,3 +161,62 @@ fn a_bad_layout_file_is_named_with_its_own_exit_code() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Lesson 7: `layers`' `deep` handler holds nothing itself: its bytes are an 8 KiB frame three
+/// async fns down, which the awaitee links reach; `twice` stores its 4 KiB argument twice.
+#[test]
+fn the_layers_demo_shows_the_awaitee_path_and_the_argument_stored_twice() {
+    use asyncmem::layout::link::largest_state;
+    use asyncmem::layout::model::Layout;
+    let o = asyncmem()
+        .args(["layout", "--manifest-path"])
+        .arg(root().join("Cargo.toml"))
+        .args([
+            "-p",
+            "asyncmem-demos",
+            "--bin",
+            "layers",
+            "--format",
+            "json",
+        ])
+        .arg("--target-dir")
+        .arg(shared_dir())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let layout: Layout = serde_json::from_slice(&o.stdout).unwrap();
+    let spawned = |name: &str| {
+        let s = layout
+            .spawns
+            .iter()
+            .find(|s| s.ty == format!("{{async fn body of {name}()}}"))
+            .unwrap_or_else(|| panic!("{name} is not spawned in the layout"));
+        s.future.unwrap()
+    };
+    // deep -> session -> read_frame, each through the largest state's awaitee.
+    let mut id = spawned("deep");
+    let mut path = vec![];
+    for _ in 0..3 {
+        let f = &layout.futures[id];
+        path.push(f.name.clone());
+        let st = &f.states[largest_state(&layout, id).unwrap()];
+        match st
+            .fields
+            .iter()
+            .find(|x| x.name == "__awaitee")
+            .and_then(|x| x.future)
+        {
+            Some(next) if path.len() < 3 => id = next,
+            _ => {
+                let frame = st.fields.iter().find(|x| x.name == "frame");
+                assert_eq!(frame.map(|x| x.size), Some(8 * 1024), "{path:?}: {st:#?}");
+            }
+        }
+    }
+    assert!(path[2].contains("read_frame"), "{path:?}");
+    let twice = spawned("twice");
+    let why = asyncmem::layout::explain::reason(&layout, twice)
+        .unwrap()
+        .to_string();
+    assert!(why.contains("`config` stored twice"), "{why}");
+}
