@@ -228,3 +228,17 @@ async fn wait_for_end(exit_after: Option<Duration>) {
         _ = timer => {}
     }
 }
+
+/// Write every byte of `buf` (a pattern, so that no page stays the allocator's untouched zeros
+/// and RSS counts all of it).
+pub fn fill(buf: &mut [u8]) {
+    for (i, b) in buf.iter_mut().enumerate() {
+        *b = (i % 251) as u8 + 1;
+    }
+    std::hint::black_box(buf);
+}
+
+/// A sum of `buf`'s bytes, so that the compiler keeps the buffer.
+pub fn checksum(buf: &[u8]) -> u64 {
+    buf.iter().map(|b| u64::from(*b)).sum()
+}

@@ -22,25 +22,21 @@ fn line_of(needle: &str) -> u64 {
         .unwrap_or_else(|| panic!("{needle} not in fat-vs-slim.rs"))
 }
 
-fn demos_layout(out: &Path) {
-    let o = asyncmem()
-        .args(["layout", "--manifest-path"])
+/// `asyncmem layout -p asyncmem-demos --bin BIN --format json` (and `-o out`), in the shared
+/// target dir; its stdout.
+fn demos_layout(bin: &str, out: Option<&Path>) -> Vec<u8> {
+    let mut cmd = asyncmem();
+    cmd.args(["layout", "--manifest-path"])
         .arg(root().join("Cargo.toml"))
-        .args([
-            "-p",
-            "asyncmem-demos",
-            "--bin",
-            "fat-vs-slim",
-            "--format",
-            "json",
-            "-o",
-        ])
-        .arg(out)
+        .args(["-p", "asyncmem-demos", "--bin", bin, "--format", "json"])
         .arg("--target-dir")
-        .arg(shared_dir())
-        .output()
-        .unwrap();
+        .arg(shared_dir());
+    if let Some(out) = out {
+        cmd.arg("-o").arg(out);
+    }
+    let o = cmd.output().unwrap();
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    o.stdout
 }
 
 #[test]
@@ -48,7 +44,7 @@ fn snapshot_with_a_layout_explains_each_variant_of_fat_vs_slim() {
     let dir = std::env::temp_dir().join(format!("asyncmem-join-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("fat-vs-slim.layout.json");
-    demos_layout(&file);
+    demos_layout("fat-vs-slim", Some(&file));
     let bin = demo_bin(Path::new(env!("CARGO_BIN_EXE_asyncmem")), "fat-vs-slim");
     let target = start_demo(&bin, &["--instrument", "probe", "-n", "20"]);
     let o = asyncmem()
@@ -168,23 +164,7 @@ fn a_bad_layout_file_is_named_with_its_own_exit_code() {
 fn the_layers_demo_shows_the_awaitee_path_and_the_argument_stored_twice() {
     use asyncmem::layout::link::largest_state;
     use asyncmem::layout::model::Layout;
-    let o = asyncmem()
-        .args(["layout", "--manifest-path"])
-        .arg(root().join("Cargo.toml"))
-        .args([
-            "-p",
-            "asyncmem-demos",
-            "--bin",
-            "layers",
-            "--format",
-            "json",
-        ])
-        .arg("--target-dir")
-        .arg(shared_dir())
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
-    let layout: Layout = serde_json::from_slice(&o.stdout).unwrap();
+    let layout: Layout = serde_json::from_slice(&demos_layout("layers", None)).unwrap();
     let spawned = |name: &str| {
         let s = layout
             .spawns

@@ -13,7 +13,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use asyncmem_demos::{spawn_named, Common};
+use asyncmem_demos::{checksum, fill, spawn_named, Common};
 use clap::{Parser, ValueEnum};
 
 const FRAME: usize = 8 * 1024;
@@ -36,17 +36,6 @@ struct Args {
     only: Option<Variant>,
     #[command(flatten)]
     common: Common,
-}
-
-fn fill(buf: &mut [u8]) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = (i % 251) as u8 + 1;
-    }
-    black_box(buf);
-}
-
-fn checksum(buf: &[u8]) -> u64 {
-    buf.iter().map(|b| u64::from(*b)).sum()
 }
 
 /// Level 1: the spawned handler; it holds only its awaitee.
