@@ -298,14 +298,17 @@ impl App {
             self.relocate_selection(model);
         }
         self.clamp();
-        // Lints touch every task: at most once a second, and at least every few seconds
-        // (never-yielded depends on the clock, not only on updates).
+        // Lints touch every task: at most once a second, and at least every few seconds;
+        // every second while a task is running (never-yielded depends on the clock, not on
+        // updates: at a 3 s cadence a blocker whose polls last ~3 s was never caught past 1 s).
         let since = self.lints_counted_at.map(|t| t.elapsed());
         let due = match since {
             None => true,
             Some(e) => {
                 e >= Duration::from_secs(1)
-                    && (self.lint_generation != model.generation() || e >= Duration::from_secs(3))
+                    && (self.lint_generation != model.generation()
+                        || model.counts().running > 0
+                        || e >= Duration::from_secs(3))
             }
         };
         if due {

@@ -821,3 +821,25 @@ fn details_with_a_layout_explain_the_future() {
     let t = render(&mut app, &model, 80, 24);
     assert!(format!("{:?}", t.backend()).contains("poll times"));
 }
+
+/// A task stuck in one poll gets `Y` in the TUI as in `snapshot`: the lint depends on the
+/// clock, so it is recounted every second while a task runs, even when the updates change
+/// nothing else (they used to wait up to 3 s, and a blocker whose polls last ~3 s was missed).
+#[test]
+fn a_task_stuck_in_its_poll_gets_never_yielded() {
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    render(&mut app, &model, 160, 30);
+    // The acceptor (id 2) has been running since 59 s; an update at 61 s changes nothing.
+    let generation = model.generation();
+    model.apply_update(&update(61 * SEC, false, vec![], vec![]));
+    assert_eq!(model.generation(), generation);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let t = render(&mut app, &model, 160, 30);
+    let screen = format!("{:?}", t.backend());
+    assert_eq!(
+        app.lint_counts.of(crate::insight::Lint::NeverYielded),
+        1,
+        "{screen}"
+    );
+}
