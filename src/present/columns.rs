@@ -94,7 +94,7 @@ pub const fn spec<C>(column: C, width: usize, rank: u8) -> Spec<C> {
 pub const TUI: [Spec; 12] = [
     spec(Column::Id, 16, 6),
     spec(Column::TaskId, 6, 7),
-    spec(Column::Name, 14, 2),
+    spec(Column::Name, 16, 2),
     spec(Column::State, 9, 1),
     spec(Column::Size, 10, 0),
     spec(Column::Polls, 6, 8),
