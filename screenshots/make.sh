@@ -9,7 +9,8 @@
 #
 # Environment: COLS, ROWS (terminal size, default 140x45), FONT_SIZE (16), KEEP=1 keeps the raw
 # captures (*.ans) next to the PNGs, TIMEOUT (seconds to wait for any one screen, default 90),
-# ONLY (the sections to make, of "sleepers small spike replay"; default all; replay needs spike).
+# ONLY (the sections to make, of "sleepers small layout spike replay"; default all; replay needs
+# spike).
 # Exits non-zero when a step fails or a screen does not show up in time; every tmux session and
 # demo it started is stopped on the way out.
 
@@ -287,6 +288,24 @@ shoot overview-80x24
 stop_session small
 COLS="${wide[0]}"
 ROWS="${wide[1]}"
+fi
+
+# --- layout: the details view explained by the compiler's layout (lesson 7) -------------------
+
+if want layout; then
+say "layers with --layout: details-layout (a release layout build: minutes the first time)"
+# The layout of the same release build that --demo runs, so that the sizes match.
+"$asyncmem" layout -p asyncmem-demos --bin layers --release -o "$work/layers.json" ||
+    die "asyncmem layout failed"
+start layout "$asyncmem" top --demo layers --layout "$work/layers.json" -- -n 200
+all_layers() { local n; n="$(live_tasks)"; [[ -n $n && $n -ge 400 ]]; }
+wait_until "the 400 layers tasks" all_layers
+keys Home
+wait_for "deep at the top" '^[0-9]+ .*deep'
+keys Enter
+wait_for "the layout in the details" 'largest state Suspend'
+shoot details-layout
+stop_session layout
 fi
 
 # --- spike: two bursts, spike and drain -----------------------------------------------------

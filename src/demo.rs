@@ -18,7 +18,7 @@ use crate::source::console::{self, Attached, ConsoleConfig};
 use crate::source::{alive, rss, Endpoint};
 
 /// The tokio demos: binaries built next to asyncmem.
-pub const DEMOS: &[&str] = &["sleepers", "fat-vs-slim", "spike", "leak", "busy"];
+pub const DEMOS: &[&str] = &["sleepers", "fat-vs-slim", "spike", "leak", "busy", "layers"];
 
 /// The Python demos: scripts compiled into asyncmem, run by `python3 -c`.
 pub const PY_DEMOS: &[(&str, &str)] =
