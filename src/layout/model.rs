@@ -115,6 +115,18 @@ pub enum FieldKind {
     Padding,
 }
 
+impl FieldKind {
+    /// As the report (and the layout file) names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FieldKind::Upvar => "upvar",
+            FieldKind::Local => "local",
+            FieldKind::Field => "field",
+            FieldKind::Padding => "padding",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Field {
     pub kind: FieldKind,

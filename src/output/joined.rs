@@ -254,11 +254,7 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
                             .fields
                             .iter()
                             .map(|f| {
-                                let kind = match f.kind {
-                                    FieldKind::Upvar => "upvar",
-                                    FieldKind::Local => "local",
-                                    _ => "field",
-                                };
+                                let kind = f.kind.as_str();
                                 let ty = f.ty.map_or(String::new(), |t| format!(", {}", escape(t)));
                                 format!("{} {} ({kind}{ty})", escape(f.name), bytes(f.size_bytes))
                             })

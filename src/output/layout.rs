@@ -125,12 +125,7 @@ fn details(out: &mut impl Write, layout: &Layout, id: FutureId) -> io::Result<()
 }
 
 fn field_text(layout: &Layout, x: &Field) -> String {
-    let kind = match x.kind {
-        FieldKind::Upvar => "upvar",
-        FieldKind::Local => "local",
-        FieldKind::Field => "field",
-        FieldKind::Padding => "padding",
-    };
+    let kind = x.kind.as_str();
     let what = match (x.future, &x.ty) {
         (Some(id), _) => format!(" {}", layout.futures[id].name),
         (None, Some(ty)) => format!(" {ty}"),

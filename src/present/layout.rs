@@ -4,7 +4,7 @@
 //! state, a few levels down).
 
 use crate::insight::layout::{cell_size, largest_fields, largest_state, How, LayoutJoin, Match};
-use crate::layout::model::{AwaitPoint, FieldKind, Future, State};
+use crate::layout::model::{AwaitPoint, Future, State};
 use crate::present::escape;
 use crate::present::units::bytes;
 
@@ -31,11 +31,7 @@ fn fields_text(state: &State) -> String {
         .iter()
         .take(FIELDS)
         .map(|f| {
-            let kind = match f.kind {
-                FieldKind::Upvar => "upvar",
-                FieldKind::Local => "local",
-                _ => "field",
-            };
+            let kind = f.kind.as_str();
             format!("{} {} ({kind})", escape(&f.name), bytes(f.size))
         })
         .collect();
