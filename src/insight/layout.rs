@@ -233,18 +233,10 @@ fn fn_name(path: &str) -> &str {
     p.rsplit("::").next().unwrap_or(p)
 }
 
-/// The state that makes the future as large as it is (the largest; a suspend state on a tie).
+/// The state that makes the future as large as it is (the same choice as the layout table's:
+/// [`crate::layout::link::largest_of`]).
 pub fn largest_state(f: &Future) -> Option<&State> {
-    f.states.iter().max_by(|a, b| {
-        a.size
-            .cmp(&b.size)
-            .then_with(|| {
-                a.name
-                    .starts_with("Suspend")
-                    .cmp(&b.name.starts_with("Suspend"))
-            })
-            .then_with(|| b.name.cmp(&a.name))
-    })
+    crate::layout::link::largest_of(&f.states).map(|i| &f.states[i])
 }
 
 /// The fields of a state, largest first, without padding.

@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Cell, FieldKind, FutureId, Layout, Spawn};
+use super::model::{Cell, FieldKind, FutureId, Layout, Spawn, State};
 use super::report::{classify, Parsed, RawCell};
 
 /// tokio's `BOX_FUTURE_THRESHOLD` (tokio/src/runtime/mod.rs): a spawned future larger than
@@ -495,12 +495,21 @@ fn unfold(
     node
 }
 
-/// The index of a future's largest state (the first of equals), if it has any.
+/// The index of a future's largest state, if it has any (see [`largest_of`]).
 pub fn largest_state(layout: &Layout, future: FutureId) -> Option<usize> {
-    let states = &layout.futures.get(future)?.states;
+    largest_of(&layout.futures.get(future)?.states)
+}
+
+/// The index of the largest of `states`: among equals a suspend state (the one a parked task
+/// is in, with an await line), else the first.
+pub fn largest_of(states: &[State]) -> Option<usize> {
+    let suspend = |i: usize| states[i].name.starts_with("Suspend");
     let mut best: Option<usize> = None;
     for (i, s) in states.iter().enumerate() {
-        if best.is_none_or(|b| s.size > states[b].size) {
+        let better = best.is_none_or(|b| {
+            s.size > states[b].size || (s.size == states[b].size && suspend(i) && !suspend(b))
+        });
+        if better {
             best = Some(i);
         }
     }
