@@ -268,8 +268,7 @@ pub fn over_limit(layout: &Layout, max: u64) -> Vec<OverLimit> {
 mod tests {
     use super::*;
     use crate::layout::model::AwaitPoint;
-    use crate::layout::report::assemble;
-    use crate::layout::CrateReport;
+    use crate::layout::report::one_crate as layout;
 
     const FAT_VS_SLIM: &str = include_str!("../../tests/fixtures/layout/fat-vs-slim.debug.types");
     const CORPUS: &str = include_str!("../../tests/fixtures/layout/corpus.debug.types");
@@ -289,16 +288,6 @@ print-type-size         upvar `.arg`: 8192 bytes
 print-type-size     variant `Panicked`: 8192 bytes
 print-type-size         upvar `.arg`: 8192 bytes
 ";
-
-    fn layout(text: &str) -> Layout {
-        assemble(&[CrateReport {
-            crate_name: "x".into(),
-            src_path: "src/main.rs".into(),
-            cwd: "/".into(),
-            text: text.into(),
-        }])
-        .unwrap()
-    }
 
     fn reason_of(l: &Layout, name: &str) -> Option<Reason> {
         reason(l, l.futures.iter().position(|f| f.name == name).unwrap())

@@ -369,6 +369,18 @@ fn span(at: &str) -> Option<Origin> {
     })
 }
 
+/// One crate's report text, assembled (for the tests of this room).
+#[cfg(test)]
+pub(crate) fn one_crate(text: &str) -> Layout {
+    assemble(&[CrateReport {
+        crate_name: "x".into(),
+        src_path: "src/main.rs".into(),
+        cwd: "/".into(),
+        text: text.into(),
+    }])
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -143,21 +143,10 @@ fn field_text(layout: &Layout, x: &Field) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::layout::report::assemble;
-    use crate::layout::CrateReport;
+    use crate::layout::report::one_crate as layout;
 
     const FAT_VS_SLIM: &str = include_str!("../../tests/fixtures/layout/fat-vs-slim.debug.types");
     const CORPUS: &str = include_str!("../../tests/fixtures/layout/corpus.debug.types");
-
-    fn layout(text: &str) -> Layout {
-        assemble(&[CrateReport {
-            crate_name: "x".into(),
-            src_path: "src/main.rs".into(),
-            cwd: "/".into(),
-            text: text.into(),
-        }])
-        .unwrap()
-    }
 
     fn table(l: &Layout, others: usize) -> String {
         let mut out = Vec::new();
