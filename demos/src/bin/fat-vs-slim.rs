@@ -15,7 +15,7 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use asyncmem_demos::{spawn_named, Common};
+use asyncmem_demos::{checksum, fill, spawn_named, Common};
 use clap::{Parser, ValueEnum};
 
 const BUF: usize = 16 * 1024;
@@ -41,18 +41,6 @@ struct Args {
     only: Option<Variant>,
     #[command(flatten)]
     common: Common,
-}
-
-/// Write every byte of `buf` (a pattern, so that no page stays the allocator's untouched zeros).
-fn fill(buf: &mut [u8]) {
-    for (i, b) in buf.iter_mut().enumerate() {
-        *b = (i % 251) as u8 + 1;
-    }
-    black_box(buf);
-}
-
-fn checksum(buf: &[u8]) -> u64 {
-    buf.iter().map(|b| u64::from(*b)).sum()
 }
 
 /// The buffer is alive across the await: it is part of the future's state.
