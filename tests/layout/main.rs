@@ -118,18 +118,25 @@ fn future<'a>(layout: &'a Layout, name: &str) -> Option<(usize, &'a Future)> {
     })
 }
 
-/// `BOX_FUTURE_THRESHOLD` of the debug build, read from the tokio source this build compiled
-/// (the sidecar of tokio's capture says where that is).
-fn tokio_debug_threshold() -> u64 {
-    let store = shared_dir().join("asyncmem-types");
-    let sidecar = std::fs::read_dir(&store)
+/// The files of the shared capture store whose names start with `prefix` and end with `suffix`.
+fn captures(prefix: &str, suffix: &str) -> Vec<PathBuf> {
+    std::fs::read_dir(shared_dir().join("asyncmem-types"))
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .find(|p| {
+        .filter(|p| {
             let n = p.file_name().unwrap().to_string_lossy();
-            n.starts_with("tokio-") && n.ends_with(".json")
+            n.starts_with(prefix) && n.ends_with(suffix)
         })
+        .collect()
+}
+
+/// `BOX_FUTURE_THRESHOLD` of the debug build, read from the tokio source this build compiled
+/// (the sidecar of tokio's capture says where that is).
+fn tokio_debug_threshold() -> u64 {
+    let sidecar = captures("tokio-", ".json")
+        .into_iter()
+        .next()
         .expect("tokio's capture");
     let side: serde_json::Value = serde_json::from_slice(&std::fs::read(sidecar).unwrap()).unwrap();
     let dir = PathBuf::from(side["cwd"].as_str().unwrap());
@@ -207,15 +214,8 @@ fn the_spawn_in_a_dependency_is_found() {
 #[test]
 fn the_projects_rustflags_are_kept() {
     server();
-    let store = shared_dir().join("asyncmem-types");
-    let report = std::fs::read_dir(&store)
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| {
-            let n = p.file_name().unwrap().to_string_lossy();
-            n.starts_with("server-") && n.ends_with(".types")
-        })
+    let report = captures("server-", ".types")
+        .into_iter()
         .map(|p| std::fs::read_to_string(p).unwrap())
         .find(|t| t.contains("fat_handler") && t.contains("flagged_handler"))
         .expect("server's report, with flagged_handler: the corpus's --cfg corpus_flag was lost");
