@@ -72,6 +72,8 @@ impl std::fmt::Display for NoMatch {
 #[derive(Debug, Default)]
 pub struct LayoutIndex {
     layout: Layout,
+    /// The futures' names, for resolving the coroutines a field's type holds (built once).
+    names: crate::layout::link::Index,
     /// Spawn indices by size, one per distinct future (the same type reaching several spawn
     /// functions counts once).
     by_size: HashMap<u64, Vec<usize>>,
@@ -87,11 +89,21 @@ impl LayoutIndex {
                 v.push(i);
             }
         }
-        LayoutIndex { layout, by_size }
+        let names = crate::layout::link::Index::new(&layout);
+        LayoutIndex {
+            layout,
+            names,
+            by_size,
+        }
     }
 
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// The futures' names, indexed (see [`crate::layout::link::Index`]).
+    pub fn names(&self) -> &crate::layout::link::Index {
+        &self.names
     }
 
     pub fn spawn(&self, i: usize) -> &Spawn {

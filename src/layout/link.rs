@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Cell, FieldKind, FutureId, Layout, Spawn, State};
+use super::model::{Cell, Field, FieldKind, FutureId, Layout, Spawn, State};
 use super::report::{classify, Parsed, RawCell};
 
 /// tokio's `BOX_FUTURE_THRESHOLD` (tokio/src/runtime/mod.rs): a spawned future larger than
@@ -246,6 +246,7 @@ fn trimmed(short: &str, full: &str) -> bool {
 }
 
 /// Names of [`Layout::futures`] -> ids, exact and by trimmed form.
+#[derive(Debug, Default)]
 pub struct Index {
     exact: HashMap<String, FutureId>,
     by_key: HashMap<String, Vec<FutureId>>,
@@ -287,6 +288,15 @@ impl Index {
             .filter(|&id| trimmed_form_of(name, &short, &self.names[id], &self.tokens[id]));
         let first = fits.next()?;
         fits.next().is_none().then_some(first)
+    }
+
+    /// Every coroutine a type holds that resolves, with whether it is boxed (a `join!` tuple
+    /// holds several).
+    pub fn resolve_all(&self, ty: &str) -> Vec<(FutureId, bool)> {
+        held(ty)
+            .into_iter()
+            .filter_map(|(n, b)| self.resolve(n).map(|id| (id, b)))
+            .collect()
     }
 
     /// The one coroutine a type holds, resolved, with whether it is boxed; `None` when it holds
@@ -407,7 +417,18 @@ pub struct Node {
 /// (0 = the root alone). A child is shown in its largest state; each field holding several
 /// coroutines (a `join!` tuple) gives a child for each one that resolves.
 pub fn tree(layout: &Layout, future: FutureId, state: Option<usize>, depth: u32) -> Option<Node> {
-    let index = Index::new(layout);
+    tree_in(layout, &Index::new(layout), future, state, depth)
+}
+
+/// [`tree`] with the layout's [`Index`] built once by the caller (a view drawn every frame
+/// keeps it).
+pub fn tree_in(
+    layout: &Layout,
+    index: &Index,
+    future: FutureId,
+    state: Option<usize>,
+    depth: u32,
+) -> Option<Node> {
     let f = layout.futures.get(future)?;
     let state = state.or_else(|| largest_state(layout, future));
     if let Some(s) = state {
@@ -418,7 +439,7 @@ pub fn tree(layout: &Layout, future: FutureId, state: Option<usize>, depth: u32)
     let mut path = vec![future];
     Some(unfold(
         layout,
-        &index,
+        index,
         future,
         state,
         String::new(),
@@ -451,17 +472,7 @@ fn unfold(
         return node;
     };
     for field in &layout.futures[future].states[s].fields {
-        let mut found: Vec<(FutureId, bool)> = Vec::new();
-        if let Some(id) = field.future {
-            found.push((id, field.boxed));
-        } else if let Some(ty) = &field.ty {
-            found.extend(
-                held(ty)
-                    .into_iter()
-                    .filter_map(|(n, b)| index.resolve(n).map(|id| (id, b))),
-            );
-        }
-        for (child, child_boxed) in found {
+        for (child, child_boxed) in held_by(index, field) {
             if path.contains(&child) {
                 let mut leaf = unfold(
                     layout,
@@ -493,6 +504,16 @@ fn unfold(
         }
     }
     node
+}
+
+/// The coroutines a field holds: the one the linker found, else every one its type names that
+/// resolves (a `join!` tuple's).
+pub fn held_by(index: &Index, field: &Field) -> Vec<(FutureId, bool)> {
+    match (field.future, &field.ty) {
+        (Some(id), _) => vec![(id, field.boxed)],
+        (None, Some(ty)) => index.resolve_all(ty),
+        (None, None) => Vec::new(),
+    }
 }
 
 /// The index of a future's largest state, if it has any (see [`largest_of`]).

@@ -11,8 +11,9 @@ use crate::insight::layout::{
     cell_size, largest_fields, largest_state, How, Joined, LayoutJoin, Match,
 };
 use crate::insight::{self, Reading};
-use crate::layout::model::{AwaitPoint, FieldKind, Future, State};
+use crate::layout::model::{AwaitPoint, Field, FieldKind, Future, Layout, State};
 use crate::model::{Model, TaskState};
+use crate::present::layout::{await_text, field_text, short_type, TYPE_WIDTH};
 use crate::present::units::bytes;
 use crate::present::{escape, location};
 
@@ -21,6 +22,9 @@ const FIELDS_SHOWN: usize = 5;
 
 #[derive(Serialize)]
 pub struct LayoutSection<'a> {
+    /// The layout itself, for the table's text.
+    #[serde(skip)]
+    pub layout: &'a Layout,
     pub toolchain: &'a str,
     pub package: &'a str,
     pub profile: &'a str,
@@ -64,6 +68,8 @@ pub struct JoinedOut<'a> {
 
 #[derive(Serialize)]
 pub struct StateOut<'a> {
+    #[serde(skip)]
+    pub state: &'a State,
     pub name: &'a str,
     pub size_bytes: u64,
     pub await_point: Option<&'a AwaitPoint>,
@@ -72,6 +78,8 @@ pub struct StateOut<'a> {
 
 #[derive(Serialize)]
 pub struct FieldOut<'a> {
+    #[serde(skip)]
+    pub field: &'a Field,
     pub kind: FieldKind,
     pub name: &'a str,
     pub size_bytes: u64,
@@ -82,6 +90,7 @@ pub struct FieldOut<'a> {
 fn state_out(s: &State) -> StateOut<'_> {
     let fields = largest_fields(s);
     StateOut {
+        state: s,
         name: &s.name,
         size_bytes: s.size,
         await_point: s.await_point.as_ref(),
@@ -89,6 +98,7 @@ fn state_out(s: &State) -> StateOut<'_> {
             .into_iter()
             .take(FIELDS_SHOWN)
             .map(|f| FieldOut {
+                field: f,
                 kind: f.kind,
                 name: &f.name,
                 size_bytes: f.size,
@@ -155,6 +165,7 @@ pub fn section<'a>(model: &'a Model, join: &'a LayoutJoin) -> LayoutSection<'a> 
     };
     let layout = join.index().layout();
     LayoutSection {
+        layout,
         toolchain: &layout.toolchain,
         package: &layout.target.package,
         profile: &layout.target.profile,
@@ -226,23 +237,10 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
                 writeln!(
                     out,
                     "{head}  {}{boxed}{cell}",
-                    escape(j.future.unwrap_or("?"))
+                    escape(&short_type(j.future.unwrap_or("?"), TYPE_WIDTH))
                 )?;
                 if let Some(st) = &j.largest_state {
-                    let at = match st.await_point {
-                        Some(AwaitPoint::Mapped {
-                            file,
-                            line,
-                            col,
-                            text,
-                        }) => {
-                            format!(" at {}:{line}:{col} `{}`", escape(file), escape(text))
-                        }
-                        Some(AwaitPoint::Unmapped { reason }) => {
-                            format!(" (await not mapped: {})", escape(reason))
-                        }
-                        None => String::new(),
-                    };
+                    let at = await_text(st.state).map_or(String::new(), |a| format!(", {a}"));
                     writeln!(
                         out,
                         "      largest state {} {}{at}",
@@ -253,13 +251,9 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
                         let fields: Vec<String> = st
                             .fields
                             .iter()
-                            .map(|f| {
-                                let kind = f.kind.as_str();
-                                let ty = f.ty.map_or(String::new(), |t| format!(", {}", escape(t)));
-                                format!("{} {} ({kind}{ty})", escape(f.name), bytes(f.size_bytes))
-                            })
+                            .map(|f| field_text(s.layout, f.field, bytes, TYPE_WIDTH))
                             .collect();
-                        writeln!(out, "      holds: {}", fields.join(", "))?;
+                        writeln!(out, "      holds {}", fields.join(", "))?;
                     }
                 }
             }
@@ -267,7 +261,7 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
                 let c: Vec<String> = j
                     .candidates
                     .iter()
-                    .map(|c| escape(c).into_owned())
+                    .map(|c| escape(&short_type(c, TYPE_WIDTH)).into_owned())
                     .collect();
                 writeln!(out, "{head} between {}", c.join(" | "))?;
             }

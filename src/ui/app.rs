@@ -1,6 +1,6 @@
 //! The view state of `top` and how actions change it. No drawing, no I/O: testable alone.
 
-use std::collections::VecDeque;
+use std::collections::{HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -11,9 +11,11 @@ use super::keymap::{self, Action};
 use super::throttle::Throttle;
 use super::view;
 use super::Request;
+use crate::insight::layout::LayoutJoin;
 use crate::insight::{self, LintConfig, LintCounts};
 use crate::model::{Event, Model, TaskState};
 use crate::output::TargetInfo;
+use crate::present::layout as layout_text;
 use crate::present::Column;
 use crate::recording::Progress;
 use crate::source::replay;
@@ -23,6 +25,8 @@ pub enum Mode {
     Tasks,
     Locations,
     Details,
+    /// The selected task's future as an unfoldable tree (`t`, with `--layout`).
+    Future,
     Help,
     Warnings,
 }
@@ -74,8 +78,102 @@ pub struct App {
     pub lint_counts: LintCounts,
     /// `--layout FILE`: the compile-time layout the details view explains futures with.
     pub layout: Option<std::sync::Arc<crate::insight::layout::LayoutJoin>>,
+    /// The layout view's tree (`t`).
+    pub future: FutureView,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
+}
+
+/// The layout view: one task's future as a tree of its states, their fields and the coroutines
+/// those hold, unfolded and folded by the user.
+#[derive(Default)]
+pub struct FutureView {
+    /// What the layout says of the task (the match), and its future when one matched.
+    pub head: String,
+    pub root: Option<crate::layout::model::FutureId>,
+    /// The unfolded nodes, by path.
+    pub open: HashSet<layout_text::Path>,
+    pub selected: usize,
+    pub offset: usize,
+    /// Where Esc goes back to.
+    back: Option<Mode>,
+}
+
+impl FutureView {
+    /// The rows as shown now.
+    pub fn rows(&self, join: Option<&LayoutJoin>) -> Vec<layout_text::Row> {
+        match (join, self.root) {
+            (Some(j), Some(root)) => layout_text::rows(j.index(), root, &self.open, None),
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_action(&mut self, join: Option<&LayoutJoin>, action: Action, page: usize) -> bool {
+        let rows = self.rows(join);
+        let last = rows.len().saturating_sub(1);
+        let row = rows.get(self.selected);
+        if let Some(to) = moved(self.selected, action, page, last) {
+            self.selected = to;
+            return true;
+        }
+        match action {
+            // Enter toggles; → unfolds, or steps into what is unfolded.
+            Action::Open | Action::SortRight => {
+                if let Some(r) = row.filter(|r| r.foldable) {
+                    if !r.open {
+                        self.open.insert(r.path.clone());
+                    } else if action == Action::Open {
+                        self.open.remove(&r.path);
+                    } else {
+                        self.selected = (self.selected + 1).min(last);
+                    }
+                }
+            }
+            // ← folds, or steps out to the parent.
+            Action::SortLeft => {
+                if let Some(r) = row {
+                    if r.open {
+                        self.open.remove(&r.path);
+                    } else if let Some((_, parent)) = r.path.split_last() {
+                        if let Some(i) = rows
+                            .iter()
+                            .position(|x| x.path == parent && x.node.is_some())
+                        {
+                            self.selected = i;
+                        }
+                    }
+                }
+            }
+            Action::Back => return false,
+            _ => {}
+        }
+        true
+    }
+
+    /// Keep the selection on a row and on screen (`page` rows shown).
+    fn clamp(&mut self, rows: usize, page: usize) {
+        self.selected = self.selected.min(rows.saturating_sub(1));
+        let page = page.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + page {
+            self.offset = self.selected + 1 - page;
+        }
+    }
+}
+
+/// Where a movement key takes the selection of a list of `last + 1` rows shown `page` at a
+/// time; `None` for the other actions.
+fn moved(selected: usize, action: Action, page: usize, last: usize) -> Option<usize> {
+    Some(match action {
+        Action::Up => selected.saturating_sub(1),
+        Action::Down => (selected + 1).min(last),
+        Action::PageUp => selected.saturating_sub(page),
+        Action::PageDown => (selected + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return None,
+    })
 }
 
 /// A recording running beside the UI (`top --record`), for the header.
@@ -245,6 +343,7 @@ impl App {
             locations: LocationView::default(),
             lint_counts: LintCounts::default(),
             layout: None,
+            future: FutureView::default(),
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }
@@ -277,6 +376,12 @@ impl App {
             // Too small to draw a table: paging moves one row.
             None => self.page = 1,
             Some(_) if self.mode == Mode::Details => {}
+            Some(a) if self.mode == Mode::Future => {
+                // The tree's rows: the body less its border and the head line.
+                self.page = usize::from(a.body.height.saturating_sub(3)).max(1);
+                let rows = self.future.rows(self.layout.as_deref()).len();
+                self.future.clamp(rows, self.page);
+            }
             Some(a) => {
                 self.page = view::table_rows(a.body).max(1);
                 self.sync(model);
@@ -422,6 +527,16 @@ impl App {
                 model.clear_details();
             }
             (Mode::Locations, Action::Locations | Action::Back) => self.mode = Mode::Tasks,
+            (Mode::Future, Action::Tree) => self.mode = self.future.back.unwrap_or(Mode::Tasks),
+            (Mode::Future, a) => {
+                let page = self.page.max(1);
+                if !self.future.on_action(self.layout.as_deref(), a, page) {
+                    self.mode = self.future.back.unwrap_or(Mode::Tasks);
+                }
+                let rows = self.future.rows(self.layout.as_deref()).len();
+                self.future.clamp(rows, page);
+            }
+            (Mode::Tasks | Mode::Details, Action::Tree) => self.open_future(model),
             (Mode::Tasks, Action::Locations) => {
                 self.mode = Mode::Locations;
                 self.locations.refresh(model, true);
@@ -465,18 +580,43 @@ impl App {
         self.sync(model);
     }
 
+    /// The layout view of the selected task (with `--layout`): its future unfolded as the
+    /// details view's summary is, the rest folded.
+    fn open_future(&mut self, model: &Model) {
+        let Some(join) = self.layout.clone() else {
+            return;
+        };
+        let task = match self.mode {
+            Mode::Details => self.selected_uid.and_then(|uid| model.task_by_uid(uid)),
+            _ => self.selected_slot().and_then(|s| model.slot(s)),
+        };
+        let Some(task) = task else {
+            return;
+        };
+        let e = layout_text::explain(&join, task.size_bytes, model.resolve(task.location));
+        self.future = FutureView {
+            head: e.head,
+            root: e.root,
+            open: e.root.map_or_else(HashSet::new, |r| {
+                layout_text::default_open(join.index(), r, layout_text::TREE_DEPTH)
+            }),
+            selected: 0,
+            offset: 0,
+            back: Some(self.mode),
+        };
+        self.mode = Mode::Future;
+    }
+
     fn on_location_action(&mut self, model: &mut Model, action: Action) {
         let n = self.locations.rows.len();
         let page = self.page.max(1);
         let l = &mut self.locations;
         let last = n.saturating_sub(1);
+        if let Some(to) = moved(l.selected, action, page, last) {
+            l.selected = to;
+            return;
+        }
         match action {
-            Action::Up => l.selected = l.selected.saturating_sub(1),
-            Action::Down => l.selected = (l.selected + 1).min(last),
-            Action::PageUp => l.selected = l.selected.saturating_sub(page),
-            Action::PageDown => l.selected = (l.selected + page).min(last),
-            Action::Top => l.selected = 0,
-            Action::Bottom => l.selected = last,
             Action::SortLeft | Action::SortRight | Action::InvertSort => {
                 match action {
                     Action::SortLeft => l.sort = l.sort.step(-1),

@@ -30,6 +30,8 @@ pub enum Action {
     Help,
     Warnings,
     Locations,
+    /// The selected task's future as a tree (with `--layout`).
+    Tree,
     /// A replay control (ignored when watching a live target).
     Replay(Control),
 }
@@ -186,6 +188,12 @@ pub const BINDINGS: &[Binding] = &[
         what: "group by spawn location (count, states, sizes); g again for tasks",
         presses: &[(key('g'), Action::Locations)],
         footer: both(11, "g", "locations"),
+    },
+    Binding {
+        keys: "t",
+        what: "with --layout: the task's future as a tree (states, fields, awaitees); → or Enter unfolds, ← folds",
+        presses: &[(key('t'), Action::Tree)],
+        footer: None,
     },
     Binding {
         keys: "Space",

@@ -804,12 +804,50 @@ fn details_with_a_layout_explain_the_future() {
     let t = render(&mut app, &model, 120, 36);
     let screen = format!("{:?}", t.backend());
     assert!(
-        screen.contains("largest state Suspend0 16.2 KiB"),
+        screen.contains("Suspend0 16.2 KiB, the largest, at src/server.rs:20:31"),
         "{screen}"
     );
     assert!(screen.contains("buf 16.0 KiB (local)"), "{screen}");
     assert!(screen.contains("read_frame"), "{screen}");
     insta::assert_snapshot!("details_layout", t.backend());
+    // t: the whole tree, in a view of its own; → unfolds a folded state, ← folds it, Esc
+    // goes back to the details.
+    key(&mut app, &mut model, KeyCode::Char('t'));
+    let tree = |app: &mut App, model: &Model| {
+        let t = render(app, model, 120, 36);
+        format!("{:?}", t.backend())
+    };
+    let screen = tree(&mut app, &model);
+    assert!(screen.contains("future layout"), "{screen}");
+    assert!(
+        screen.contains("▾ {async fn body of accept()} 16.2 KiB"),
+        "{screen}"
+    );
+    assert!(screen.contains("▸ Unresumed"), "{screen}");
+    let rows = app.future.rows(app.layout.as_deref());
+    let unresumed = rows
+        .iter()
+        .position(|r| r.text.starts_with("Unresumed"))
+        .unwrap();
+    for _ in 0..unresumed {
+        key(&mut app, &mut model, KeyCode::Down);
+    }
+    key(&mut app, &mut model, KeyCode::Right);
+    let screen = tree(&mut app, &model);
+    assert!(screen.contains("▾ Unresumed"), "{screen}");
+    let opened = app.future.rows(app.layout.as_deref()).len();
+    assert!(opened > rows.len(), "{screen}");
+    insta::assert_snapshot!("future_layout_unfolded", {
+        let t = render(&mut app, &model, 120, 36);
+        t.backend().clone()
+    });
+    key(&mut app, &mut model, KeyCode::Left);
+    assert_eq!(app.future.rows(app.layout.as_deref()).len(), rows.len());
+    // ← on a closed row steps to its parent (the root).
+    key(&mut app, &mut model, KeyCode::Left);
+    assert_eq!(app.future.selected, 0);
+    key(&mut app, &mut model, KeyCode::Esc);
+    assert_eq!(app.mode, super::app::Mode::Details);
     key(&mut app, &mut model, KeyCode::Esc);
     // A connection: its size is shared by two spawned types; said so, with both.
     key(&mut app, &mut model, KeyCode::Down);
