@@ -652,6 +652,65 @@ impl LayoutJoin {
     }
 }
 
+/// A spawn location's future as the layout explains it, in brief (the locations view's
+/// columns): its largest state and where that state is parked, and the biggest field held
+/// there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Brief {
+    /// `Some` when the tasks matched a spawned future exactly; else why not, in a word
+    /// (`ambiguous`, `no match`).
+    pub state: Result<BriefState, &'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BriefState {
+    pub name: String,
+    pub size: u64,
+    /// `file:line` of its await, when mapped.
+    pub at: Option<String>,
+    /// The biggest field held in it: name and size.
+    pub field: Option<(String, u64)>,
+}
+
+impl LayoutJoin {
+    /// [`Brief`] of the tasks of `location` whose future is `size` bytes.
+    pub fn brief(&self, size: Option<u64>, location: &str) -> Brief {
+        let spawn = match self.match_at(size, location) {
+            Match::Exact { spawn, .. } => spawn,
+            Match::Ambiguous { .. } => {
+                return Brief {
+                    state: Err("ambiguous"),
+                }
+            }
+            Match::None(_) => {
+                return Brief {
+                    state: Err("no match"),
+                }
+            }
+        };
+        let Some(st) = self.index.spawned_future(spawn).and_then(largest_state) else {
+            return Brief {
+                state: Err("not in layout"),
+            };
+        };
+        let at = match &st.await_point {
+            Some(crate::layout::model::AwaitPoint::Mapped { file, line, .. }) => {
+                let name = file.rsplit('/').next().unwrap_or(file);
+                Some(format!("{name}:{line}"))
+            }
+            _ => None,
+        };
+        Brief {
+            state: Ok(BriefState {
+                name: st.name.clone(),
+                size: st.size,
+                at,
+                field: largest_fields(st).first().map(|f| (f.name.clone(), f.size)),
+            }),
+        }
+    }
+}
+
 /// What the layout explains of the live tasks' memory (see [`LayoutJoin::bill`]).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Bill {

@@ -1,6 +1,6 @@
 //! The view state of `top` and how actions change it. No drawing, no I/O: testable alone.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -11,9 +11,9 @@ use super::keymap::{self, Action};
 use super::throttle::Throttle;
 use super::view;
 use super::Request;
-use crate::insight::layout::LayoutJoin;
+use crate::insight::layout::{Brief, LayoutJoin};
 use crate::insight::{self, LintConfig, LintCounts};
-use crate::model::{Event, Model, TaskState};
+use crate::model::{Event, Model, Sym, TaskState};
 use crate::output::TargetInfo;
 use crate::present::layout as layout_text;
 use crate::present::Column;
@@ -80,6 +80,8 @@ pub struct App {
     pub layout: Option<std::sync::Arc<crate::insight::layout::LayoutJoin>>,
     /// The layout view's tree (`t`).
     pub future: FutureView,
+    /// With `--layout`: what the layout accounts for per live task, recounted with the lints.
+    pub layout_bill: Option<crate::insight::layout::Bill>,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
 }
@@ -214,11 +216,15 @@ pub enum LocColumn {
     SizeMax,
     SizeSum,
     Boxed,
+    /// With `--layout`: the largest state of the location's future and its await line.
+    State,
+    /// With `--layout`: the biggest field held in that state.
+    Holds,
     Location,
 }
 
 impl LocColumn {
-    pub const ALL: [LocColumn; 9] = [
+    pub const ALL: [LocColumn; 11] = [
         LocColumn::Tasks,
         LocColumn::Live,
         LocColumn::Idle,
@@ -227,8 +233,15 @@ impl LocColumn {
         LocColumn::SizeMax,
         LocColumn::SizeSum,
         LocColumn::Boxed,
+        LocColumn::State,
+        LocColumn::Holds,
         LocColumn::Location,
     ];
+
+    /// Shown only with a layout.
+    pub fn needs_layout(self) -> bool {
+        matches!(self, LocColumn::State | LocColumn::Holds)
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -240,16 +253,26 @@ impl LocColumn {
             LocColumn::SizeMax => "Max",
             LocColumn::SizeSum => "Sum",
             LocColumn::Boxed => "Boxed",
+            LocColumn::State => "Largest state",
+            LocColumn::Holds => "Holds",
             LocColumn::Location => "Location",
         }
     }
 
-    fn step(self, by: isize) -> LocColumn {
-        let n = Self::ALL.len() as isize;
-        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0) as isize;
-        Self::ALL[((i + by).rem_euclid(n)) as usize]
+    /// The next column `by` steps away, among those shown (`layout`: with a layout).
+    fn step(self, by: isize, layout: bool) -> LocColumn {
+        let shown: Vec<LocColumn> = Self::ALL
+            .into_iter()
+            .filter(|c| layout || !c.needs_layout())
+            .collect();
+        let n = shown.len() as isize;
+        let i = shown.iter().position(|c| *c == self).unwrap_or(0) as isize;
+        shown[((i + by).rem_euclid(n)) as usize]
     }
 }
+
+/// Locations' briefs kept at most (a target spawning from more places starts the cache anew).
+const MAX_BRIEFS: usize = 100_000;
 
 /// The per-location aggregates, recomputed when the model changed (throttled like the index).
 pub struct LocationView {
@@ -258,8 +281,24 @@ pub struct LocationView {
     pub descending: bool,
     pub selected: usize,
     pub offset: usize,
+    /// With `--layout`: each location's future in brief, by location and largest size (the
+    /// layout does not change: computed once a location).
+    pub briefs: HashMap<(Sym, Option<u64>), Brief>,
+    pub with_layout: bool,
     built_generation: u64,
     throttle: Throttle,
+}
+
+impl LocationView {
+    /// The brief of a location's row (its largest future), when a layout is loaded.
+    pub fn brief(&self, l: &insight::Location) -> Option<&Brief> {
+        self.briefs.get(&(l.location, brief_size(l)))
+    }
+}
+
+/// The size a location is matched to the layout by: its largest future.
+fn brief_size(l: &insight::Location) -> Option<u64> {
+    (l.sized > 0).then_some(l.size_max)
 }
 
 impl Default for LocationView {
@@ -270,6 +309,8 @@ impl Default for LocationView {
             descending: true,
             selected: 0,
             offset: 0,
+            briefs: HashMap::new(),
+            with_layout: false,
             built_generation: u64::MAX,
             throttle: Throttle::new(Duration::from_millis(100)),
         }
@@ -277,13 +318,25 @@ impl Default for LocationView {
 }
 
 impl LocationView {
-    pub fn refresh(&mut self, model: &Model, force: bool) {
+    pub fn refresh(&mut self, model: &Model, join: Option<&LayoutJoin>, force: bool) {
         let changed = self.built_generation != model.generation();
         if !force && (!changed || !self.throttle.ready()) {
             return;
         }
         let started = Instant::now();
         self.rows = insight::by_location(model.tasks());
+        self.with_layout = join.is_some();
+        if let Some(join) = join {
+            if self.briefs.len() > MAX_BRIEFS {
+                self.briefs.clear();
+            }
+            for l in &self.rows {
+                let key = (l.location, brief_size(l));
+                self.briefs
+                    .entry(key)
+                    .or_insert_with(|| join.brief(key.1, model.resolve(l.location)));
+            }
+        }
         self.sort_rows(model);
         self.throttle.built(started);
         self.built_generation = model.generation();
@@ -291,8 +344,16 @@ impl LocationView {
 
     fn sort_rows(&mut self, model: &Model) {
         let col = self.sort;
+        let briefs = &self.briefs;
+        let brief = |l: &insight::Location| {
+            briefs
+                .get(&(l.location, brief_size(l)))
+                .and_then(|b| b.state.as_ref().ok())
+        };
         let key = |l: &insight::Location| -> u64 {
             match col {
+                LocColumn::State => brief(l).map_or(0, |s| s.size),
+                LocColumn::Holds => brief(l).and_then(|s| s.field.as_ref()).map_or(0, |f| f.1),
                 LocColumn::Tasks => l.tasks,
                 LocColumn::Live => l.live(),
                 LocColumn::Idle => l.of(TaskState::Idle),
@@ -344,6 +405,7 @@ impl App {
             lint_counts: LintCounts::default(),
             layout: None,
             future: FutureView::default(),
+            layout_bill: None,
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }
@@ -420,9 +482,17 @@ impl App {
             self.lints_counted_at = Some(std::time::Instant::now());
             self.lint_generation = model.generation();
             self.lint_counts = LintCounts::count(model, &self.lints);
+            if let Some(join) = &self.layout {
+                let instr = insight::instrumentation_bytes_per_task(model.instrumentation());
+                let live = model
+                    .tasks()
+                    .filter(|t| t.state() != TaskState::Done)
+                    .map(|t| (model.resolve(t.location), t.size_bytes));
+                self.layout_bill = Some(join.bill(&join.join(live), instr.unwrap_or(0)));
+            }
         }
         if self.mode == Mode::Locations {
-            self.locations.refresh(model, false);
+            self.locations.refresh(model, self.layout.as_deref(), false);
             let page = self.page.max(1);
             let l = &mut self.locations;
             if l.selected < l.offset {
@@ -539,7 +609,7 @@ impl App {
             (Mode::Tasks | Mode::Details, Action::Tree) => self.open_future(model),
             (Mode::Tasks, Action::Locations) => {
                 self.mode = Mode::Locations;
-                self.locations.refresh(model, true);
+                self.locations.refresh(model, self.layout.as_deref(), true);
             }
             (Mode::Locations, a) => self.on_location_action(model, a),
             (_, Action::Help) => self.mode = Mode::Help,
@@ -619,8 +689,8 @@ impl App {
         match action {
             Action::SortLeft | Action::SortRight | Action::InvertSort => {
                 match action {
-                    Action::SortLeft => l.sort = l.sort.step(-1),
-                    Action::SortRight => l.sort = l.sort.step(1),
+                    Action::SortLeft => l.sort = l.sort.step(-1, l.with_layout),
+                    Action::SortRight => l.sort = l.sort.step(1, l.with_layout),
                     _ => l.descending = !l.descending,
                 }
                 l.sort_rows(model);

@@ -791,13 +791,19 @@ fn scripted_layout() -> crate::layout::model::Layout {
     }
 }
 
-#[test]
-fn details_with_a_layout_explain_the_future() {
-    let mut model = scripted_model();
+/// An app with `--layout` given: [`scripted_layout`].
+fn app_with_layout() -> App {
     let mut app = App::new(target(), false);
     app.layout = Some(std::sync::Arc::new(
         crate::insight::layout::LayoutJoin::new(scripted_layout()),
     ));
+    app
+}
+
+#[test]
+fn details_with_a_layout_explain_the_future() {
+    let mut model = scripted_model();
+    let mut app = app_with_layout();
     render(&mut app, &model, 120, 36);
     key(&mut app, &mut model, KeyCode::Down); // acceptor, 16,640 B
     key(&mut app, &mut model, KeyCode::Enter);
@@ -880,4 +886,43 @@ fn a_task_stuck_in_its_poll_gets_never_yielded() {
         1,
         "{screen}"
     );
+}
+
+/// With a layout, the locations view gets each location's largest state, its await line and
+/// the biggest field held there; a location whose tasks match no future exactly says why in
+/// a word. Without one, those columns are not shown, nor reachable by the sort keys.
+#[test]
+fn locations_with_a_layout_show_the_largest_state_and_what_it_holds() {
+    use super::app::LocColumn;
+    let mut model = scripted_model();
+    let mut app = app_with_layout();
+    render(&mut app, &model, 160, 36);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let t = render(&mut app, &model, 160, 36);
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains("Largest state"), "{screen}");
+    assert!(
+        screen.contains("Suspend0 16.2 KiB @ server.rs:20"),
+        "{screen}"
+    );
+    assert!(screen.contains("buf 16.0 KiB"), "{screen}");
+    assert!(screen.contains("ambiguous"), "{screen}");
+    insta::assert_snapshot!("locations_layout", t.backend());
+    // Sorting steps through the layout's columns too.
+    let mut seen = vec![];
+    for _ in 0..LocColumn::ALL.len() {
+        key(&mut app, &mut model, KeyCode::Right);
+        seen.push(app.locations.sort);
+    }
+    assert!(seen.contains(&LocColumn::State) && seen.contains(&LocColumn::Holds));
+    // Without a layout: neither shown nor sorted by.
+    let mut app = App::new(target(), false);
+    render(&mut app, &model, 160, 36);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let screen = format!("{:?}", render(&mut app, &model, 160, 36).backend());
+    assert!(!screen.contains("Largest state"), "{screen}");
+    for _ in 0..LocColumn::ALL.len() {
+        key(&mut app, &mut model, KeyCode::Right);
+        assert!(!app.locations.sort.needs_layout());
+    }
 }
