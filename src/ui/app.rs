@@ -598,7 +598,19 @@ impl App {
             }
             (Mode::Locations, Action::Locations | Action::Back) => self.mode = Mode::Tasks,
             (Mode::Future, Action::Tree) => self.mode = self.future.back.unwrap_or(Mode::Tasks),
-            (Mode::Future, a) => {
+            (
+                Mode::Future,
+                a @ (Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
+                | Action::Open
+                | Action::SortLeft
+                | Action::SortRight
+                | Action::Back),
+            ) => {
                 let page = self.page.max(1);
                 if !self.future.on_action(self.layout.as_deref(), a, page) {
                     self.mode = self.future.back.unwrap_or(Mode::Tasks);

@@ -386,20 +386,15 @@ fn layout_spans(
         _ => None,
     };
     let matched = if bill.matched < bill.tasks {
-        format!(" ({} of {} tasks matched)", bill.matched, bill.tasks)
+        format!(" ({} of {} live tasks matched)", bill.matched, bill.tasks)
     } else {
         String::new()
     };
-    match bill.share_of(slope) {
-        Some(share) => spans.push(Span::styled(
-            format!(" = {:.0} % of bytes/task{matched}", share * 100.0),
-            theme.label(),
-        )),
-        None => spans.push(Span::styled(
-            format!(" (no trusted bytes/task to compare){matched}"),
-            theme.label(),
-        )),
-    }
+    let share = match bill.share_of(slope) {
+        Some(share) => format!(" = {:.0} % of bytes/task", share * 100.0),
+        None => ", no trusted bytes/task to compare".into(),
+    };
+    spans.push(Span::styled(format!("{share}{matched}"), theme.label()));
     Some(spans)
 }
 

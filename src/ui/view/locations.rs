@@ -16,18 +16,19 @@ use crate::present::{escape, location};
 
 /// The columns in display order, with their ranks (the highest is dropped first on a narrow
 /// terminal): the location and what lesson 2 compares (sum, count, mean, max, min) stay
-/// longest. Location takes what the others leave.
+/// longest, and with a layout its two columns right after the count. Location takes what the
+/// others leave.
 const LAYOUT: [Spec<LocColumn>; 11] = [
     spec(LocColumn::Tasks, 9, 2),
-    spec(LocColumn::Live, 9, 6),
-    spec(LocColumn::Idle, 9, 8),
-    spec(LocColumn::SizeMin, 9, 5),
-    spec(LocColumn::SizeMean, 9, 3),
-    spec(LocColumn::SizeMax, 9, 4),
+    spec(LocColumn::Live, 9, 8),
+    spec(LocColumn::Idle, 9, 10),
+    spec(LocColumn::SizeMin, 9, 7),
+    spec(LocColumn::SizeMean, 9, 5),
+    spec(LocColumn::SizeMax, 9, 6),
     spec(LocColumn::SizeSum, 9, 1),
-    spec(LocColumn::Boxed, 9, 7),
-    spec(LocColumn::State, 32, 9),
-    spec(LocColumn::Holds, 20, 10),
+    spec(LocColumn::Boxed, 9, 9),
+    spec(LocColumn::State, 32, 3),
+    spec(LocColumn::Holds, 20, 4),
     spec(LocColumn::Location, 20, 0),
 ];
 
