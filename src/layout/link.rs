@@ -75,6 +75,26 @@ pub(crate) fn spawned_future(name: &str) -> Option<&str> {
     (args.len() == 1).then(|| args[0])
 }
 
+/// The future a runtime's `block_on` was given: the `F` of
+/// `{closure@tokio::runtime::scheduler::multi_thread::MultiThread::block_on<F>::{closure#0}}`
+/// (or `current_thread::CurrentThread`), without tokio's `Instrumented<..>` and the
+/// `Pin<Box<..>>` it puts a large future in: the future whose size tokio reports.
+pub(crate) fn block_on_future(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("{closure@tokio::runtime::scheduler::")?;
+    let open = rest.find('<')?;
+    let head = &rest[..open];
+    if !(head.ends_with("MultiThread::block_on") || head.ends_with("CurrentThread::block_on")) {
+        return None;
+    }
+    let inner = rest[open + 1..].strip_suffix(">::{closure#0}}")?;
+    let args = split_args(inner);
+    let [f] = args.as_slice() else {
+        return None;
+    };
+    let f = uninstrument(f).unwrap_or(f);
+    Some(unbox(f).unwrap_or(f))
+}
+
 /// `Pin<Box<X>>` -> X (any path prefix).
 fn unbox(ty: &str) -> Option<&str> {
     let (head, arg) = generic(ty)?;
@@ -328,6 +348,12 @@ pub(crate) fn link(layout: &mut Layout, parsed: &Parsed<'_>, box_threshold: u64)
         }
     }
     layout.spawns = spawns(layout, &index, parsed, box_threshold);
+    layout.block_on = parsed
+        .block_on
+        .iter()
+        .filter_map(|f| index.resolve_held(f).map(|(id, _)| id))
+        .collect();
+    layout.block_on.dedup();
 }
 
 fn spawns(layout: &Layout, index: &Index, parsed: &Parsed<'_>, threshold: u64) -> Vec<Spawn> {
@@ -596,6 +622,42 @@ mod tests {
             "{async block@Common::run<{async block@demos/src/bin/f.rs:95:21: 95:31}>::{closure#0}}",
             "{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/f.rs:95:21: 95:31}>::{closure#0}}"
         ));
+    }
+
+    #[test]
+    fn block_on_future_names() {
+        let inner = "{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/layers.rs:71:21: 71:31}>::{closure#0}}";
+        for (sched, wrapped) in [
+            (
+                "multi_thread::MultiThread",
+                format!("tracing::instrument::Instrumented<{inner}>"),
+            ),
+            (
+                "current_thread::CurrentThread",
+                format!(
+                    "tracing::instrument::Instrumented<std::pin::Pin<std::boxed::Box<{inner}>>>"
+                ),
+            ),
+            (
+                "multi_thread::MultiThread",
+                "{async fn body of main()}".to_string(),
+            ),
+        ] {
+            let name = format!("{{closure@tokio::runtime::scheduler::{sched}::block_on<{wrapped}>::{{closure#0}}}}");
+            let want = if wrapped.contains("main()") {
+                "{async fn body of main()}"
+            } else {
+                inner
+            };
+            assert_eq!(block_on_future(&name), Some(want), "{name}");
+        }
+        // The closures inside it and the park thread's block_on are not the runtime's.
+        let nested = format!("{{closure@tokio::runtime::scheduler::current_thread::CurrentThread::block_on<{inner}>::{{closure#0}}::{{closure#0}}}}");
+        assert_eq!(block_on_future(&nested), None);
+        let park = format!(
+            "{{closure@tokio::runtime::park::CachedParkThread::block_on<{inner}>::{{closure#0}}}}"
+        );
+        assert_eq!(block_on_future(&park), None);
     }
 
     #[test]

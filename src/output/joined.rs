@@ -51,7 +51,8 @@ pub struct JoinedOut<'a> {
     pub location: &'a str,
     pub size_bytes: Option<u64>,
     pub live_tasks: u64,
-    /// `exact`, `ambiguous` or `none`.
+    /// `exact`, `block_on` (the future a runtime's `block_on` was given, which the console
+    /// shows as a task), `ambiguous` or `none`.
     #[serde(rename = "match")]
     pub matched: &'static str,
     /// For `exact`: `size` (one spawned type has it) or `size_and_location`.
@@ -142,6 +143,12 @@ fn joined_out<'a>(join: &'a LayoutJoin, loc: &'a str, j: &Joined) -> JoinedOut<'
                 .and_then(largest_state)
                 .map(state_out);
         }
+        Match::BlockOn { future } => {
+            out.matched = "block_on";
+            let f = ix.future(*future);
+            out.future = f.map(|f| f.name.as_str());
+            out.largest_state = f.and_then(largest_state).map(state_out);
+        }
         Match::Ambiguous { spawns } => {
             out.matched = "ambiguous";
             out.candidates = spawns.iter().map(|&i| ix.spawn(i).ty.as_str()).collect();
@@ -225,12 +232,14 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
             j.matched
         );
         match j.matched {
-            "exact" => {
+            "exact" | "block_on" => {
                 let cell = j
                     .cell_bytes
                     .map_or(String::new(), |c| format!("  cell {}", bytes(c)));
                 let boxed = if j.boxed_by_tokio == Some(true) {
                     " (boxed by tokio)"
+                } else if j.matched == "block_on" {
+                    " (given to the runtime's block_on: no spawned task, no task cell)"
                 } else {
                     ""
                 };

@@ -32,7 +32,7 @@ pub fn await_text(state: &State) -> Option<String> {
             text,
         }) => Some(format!(
             "at {}:{line}:{col}  {}",
-            escape(file),
+            escape(&crate::insight::short_location(file)),
             escape(text)
         )),
         Some(AwaitPoint::Unmapped { reason }) => {
@@ -471,6 +471,17 @@ pub fn explain(join: &LayoutJoin, size: Option<u64>, location: &str) -> Explaine
                     names.join(" | ")
                 ),
                 root: None,
+            };
+        }
+        Match::BlockOn { future } => {
+            let name = ix.future(future).map_or("?".into(), |f| {
+                escape(&short_type(&f.name, TYPE_WIDTH)).into_owned()
+            });
+            return Explained {
+                head: format!(
+                    "layout: {name} (the future given to the runtime's block_on: no spawned task, no task cell)"
+                ),
+                root: Some(future),
             };
         }
         Match::None(why) => {
