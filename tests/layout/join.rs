@@ -119,6 +119,23 @@ fn snapshot_with_a_layout_explains_each_variant_of_fat_vs_slim() {
         section["matched_tasks"].as_u64().unwrap() >= 60,
         "{section:#}"
     );
+    // The demo's body, which the runtime's block_on runs (the console shows it as a task): the
+    // future the report says block_on was given, not a spawn, and no other task is left out.
+    let roots: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["match"] == "block_on")
+        .collect();
+    assert_eq!(roots.len(), 1, "{section:#}");
+    assert!(
+        roots[0]["future"].as_str().unwrap().contains("Common::run"),
+        "{section:#}"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["match"] == "exact" || e["match"] == "block_on"),
+        "{section:#}"
+    );
     // The table says the same, for people.
     let o = asyncmem()
         .args(["snapshot", "--addr", &target.addr(), "--settle", "1s"])
