@@ -236,6 +236,7 @@ fn poll_start(store: &Store, span: u64) {
     });
     if known {
         let _ = POLLING.try_with(|p| p.set(span));
+        crate::dump::seen_runtime();
     }
     if let Some((task, Some(d))) = watched {
         if let Some(details) = lock(&store.details).get_mut(&task) {

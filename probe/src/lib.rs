@@ -27,9 +27,11 @@
 //! tracing_subscriber::registry().with(probe).init();
 //! ```
 
+pub mod dump;
 mod layer;
 mod server;
 mod store;
+pub mod wire;
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 #[cfg(unix)]

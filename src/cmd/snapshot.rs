@@ -48,7 +48,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             pid: state.header.pid,
             endpoint: format!("{} (recorded)", state.header.endpoint),
         };
-        return write_snapshot(args, &state.model, &target, None, layout);
+        return write_snapshot(args, &state.model, &target, None, layout, None);
     }
     let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
     let mut model = Model::new(args.connect.model());
@@ -115,7 +115,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
                     Some(more) => format!("{reason} ({more})"),
                     None => reason,
                 };
-                write_snapshot(args, &model, &session.target, Some(&reason), layout)?;
+                write_snapshot(args, &model, &session.target, Some(&reason), layout, None)?;
                 return Err(Failure::new(
                     exit::TARGET_EXITED,
                     format_args!("{reason}: the snapshot is what was collected until then"),
@@ -141,9 +141,31 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             crate::present::escape(reason)
         );
     }
-    write_snapshot(args, &model, &session.target, incomplete.as_deref(), layout)?;
+    let dump = if args.dump {
+        let max = args.connect.model().max_tasks;
+        let endpoint = crate::source::Endpoint::parse(&session.target.endpoint)?;
+        Some(
+            crate::source::dump::take(&endpoint, &args.connect.console(), args.dump_timeout, max)
+                .await,
+        )
+    } else {
+        None
+    };
+    let taken = dump.as_ref().and_then(|d| d.as_ref().ok());
+    write_snapshot(
+        args,
+        &model,
+        &session.target,
+        incomplete.as_deref(),
+        layout,
+        taken,
+    )?;
     drop(session);
-    Ok(())
+    match dump {
+        // The picture is printed; the dump's failure is said and has a code of its own.
+        Some(Err(e)) => Err(Failure::caused_by(exit::NO_DUMP, "--dump", &e)),
+        _ => Ok(()),
+    }
 }
 
 /// The error of a target gone: its pid if known, else its endpoint.
@@ -167,6 +189,7 @@ fn write_snapshot(
     target: &TargetInfo,
     incomplete: Option<&str>,
     layout: Option<&LayoutJoin>,
+    dump: Option<&crate::source::dump::Dump>,
 ) -> Result<(), Failure> {
     let mut out: Box<dyn Write> = match &args.output {
         Some(path) => Box::new(std::io::BufWriter::new(
@@ -183,7 +206,8 @@ fn write_snapshot(
     let lints = args.connect.lints();
     match (args.format, args.series) {
         (Format::Json, false) => {
-            output::json::write(&mut out, model, target, &lints, incomplete, layout)?
+            let dump = dump.map(|d| output::dump::section(d, model, layout));
+            output::json::write(&mut out, model, target, &lints, incomplete, layout, dump)?
         }
         (Format::Table, false) => {
             let width = terminal_width();
@@ -196,6 +220,10 @@ fn write_snapshot(
                     &output::joined::section(model, join),
                     width,
                 )?;
+            }
+            if let Some(d) = dump {
+                let section = output::dump::section(d, model, layout);
+                output::dump::write_table(&mut out, &section, width)?;
             }
         }
         (Format::Csv, false) => output::csv::write_tasks(&mut out, model, &lints)?,

@@ -3,6 +3,7 @@
 //! by-location aggregates ([`locations`]) and the task filter language ([`filter`]). Pure
 //! functions of the model; no terminal, no serializer.
 
+pub mod dump;
 pub mod filter;
 pub mod fit;
 pub mod layout;

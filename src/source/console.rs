@@ -66,7 +66,12 @@ pub struct Attached {
     pub updates: Streaming<Decoded>,
 }
 
-async fn channel(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Channel, AttachError> {
+/// A gRPC channel to `endpoint` (TCP or a Unix socket), telling "nobody listens" apart from
+/// "something listens but is not gRPC".
+pub(crate) async fn channel(
+    endpoint: &Endpoint,
+    cfg: &ConsoleConfig,
+) -> Result<Channel, AttachError> {
     let unreachable = |detail: String| AttachError::Unreachable {
         endpoint: endpoint.to_string(),
         detail,

@@ -2,6 +2,7 @@
 //! forwards every request to the publisher ([`publish`]); the publisher encodes the records
 //! ([`encode`]) and sends them to the watchers.
 
+mod dump;
 mod encode;
 mod publish;
 
@@ -155,11 +156,12 @@ pub(crate) fn spawn_thread(store: Arc<Store>, addr: ServerAddr, interval: Durati
 async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
     let (cmds, rx) = mpsc::channel(64);
     let publisher = tokio::spawn(Publisher::new(store, interval, rx).run());
-    let service = InstrumentServer::new(Service { cmds });
+    let routes = tonic::service::Routes::new(InstrumentServer::new(Service { cmds }))
+        .add_service(dump::DumpServer);
     let served = match &addr {
-        ServerAddr::Tcp(tcp) => serve_tcp(*tcp, service).await,
+        ServerAddr::Tcp(tcp) => serve_tcp(*tcp, routes).await,
         #[cfg(unix)]
-        ServerAddr::Unix(path) => serve_unix(path, service).await,
+        ServerAddr::Unix(path) => serve_unix(path, routes).await,
     };
     match served {
         Ok(Ok(())) => {}
@@ -175,23 +177,23 @@ async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
 /// Bind failed (outer error), or the server stopped (inner error).
 type Served = std::io::Result<Result<(), tonic::transport::Error>>;
 
-async fn serve_tcp(addr: std::net::SocketAddr, service: InstrumentServer<Service>) -> Served {
+async fn serve_tcp(addr: std::net::SocketAddr, routes: tonic::service::Routes) -> Served {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     Ok(tonic::transport::Server::builder()
-        .add_service(service)
+        .add_routes(routes)
         .serve_with_incoming(incoming)
         .await)
 }
 
 /// Serve on a Unix socket at `path`, replacing a stale socket file left by an earlier run.
 #[cfg(unix)]
-async fn serve_unix(path: &std::path::Path, service: InstrumentServer<Service>) -> Served {
+async fn serve_unix(path: &std::path::Path, routes: tonic::service::Routes) -> Served {
     remove_stale_socket(path)?;
     let listener = tokio::net::UnixListener::bind(path)?;
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
     Ok(tonic::transport::Server::builder()
-        .add_service(service)
+        .add_routes(routes)
         .serve_with_incoming(incoming)
         .await)
 }
