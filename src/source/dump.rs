@@ -5,9 +5,7 @@
 
 use std::time::Duration;
 
-use asyncmem_probe::wire::{
-    DumpReply, DumpRequest, DumpSummary, TaskTrace, DEFAULT_TASKS_PER_MESSAGE, TAKE_DUMP_PATH,
-};
+use asyncmem_probe::wire::{DumpReply, DumpRequest, DEFAULT_TASKS_PER_MESSAGE, TAKE_DUMP_PATH};
 use thiserror::Error;
 use tonic::Code;
 
@@ -16,13 +14,7 @@ use super::Endpoint;
 use crate::error::AttachError;
 
 /// A dump as the target gave it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Dump {
-    pub summary: DumpSummary,
-    pub tasks: Vec<TaskTrace>,
-    /// Tasks past `max_tasks`, not kept.
-    pub left_out: u64,
-}
+pub use crate::model::TaskDump as Dump;
 
 #[derive(Debug, Error)]
 pub enum DumpError {
@@ -43,7 +35,8 @@ pub enum DumpError {
 }
 
 /// Ask `endpoint` for a dump that may take `timeout` on the target's side; keep at most
-/// `max_tasks` tasks.
+/// `max_tasks` tasks, and at most `--max-message-size` bytes of traces in all (a hostile
+/// target's dump cannot grow asyncmem past it; the rest is counted as left out).
 pub async fn take(
     endpoint: &Endpoint,
     cfg: &ConsoleConfig,
@@ -82,12 +75,15 @@ pub async fn take(
             .into_inner();
         let mut dump = Dump::default();
         let mut summary = None;
+        let mut kept_bytes = 0usize;
         while let Some(reply) = replies.message().await.map_err(status)? {
             if let Some(s) = reply.summary {
                 summary = Some(s);
             }
             for t in reply.tasks {
-                if dump.tasks.len() < max_tasks {
+                let size = prost::Message::encoded_len(&t);
+                if dump.tasks.len() < max_tasks && kept_bytes + size <= cfg.max_message_bytes {
+                    kept_bytes += size;
                     dump.tasks.push(t);
                 } else {
                     dump.left_out += 1;

@@ -27,6 +27,10 @@ pub enum Mode {
     Details,
     /// The selected task's future as an unfoldable tree (`t`, with `--layout`).
     Future,
+    /// Asking before a task dump (`d`): y takes it, any other key does not.
+    ConfirmDump,
+    /// Where tasks wait: the last dump's tasks grouped by parked-at point.
+    Parked,
     Help,
     Warnings,
 }
@@ -82,6 +86,8 @@ pub struct App {
     pub future: FutureView,
     /// With `--layout`: what the layout accounts for per live task, recounted with the lints.
     pub layout_bill: Option<crate::insight::layout::Bill>,
+    /// The parked view (`d`).
+    pub parked: ParkedView,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
 }
@@ -161,6 +167,46 @@ impl FutureView {
         } else if self.selected >= self.offset + page {
             self.offset = self.selected + 1 - page;
         }
+    }
+}
+
+/// The parked view: the last dump's groups, rebuilt when a new dump arrives.
+#[derive(Default)]
+pub struct ParkedView {
+    pub groups: Vec<crate::insight::dump::Group>,
+    /// The dump the groups are of (its `seq`), and the one asked for (`Some` while waiting).
+    pub built_for: u64,
+    pub waiting_since: Option<u64>,
+    pub selected: usize,
+    pub offset: usize,
+    /// Whether the selected group's chain is shown.
+    pub open: bool,
+}
+
+impl ParkedView {
+    fn refresh(&mut self, model: &Model, join: Option<&LayoutJoin>) {
+        let Some(d) = model.dump() else { return };
+        if d.seq == self.built_for {
+            return;
+        }
+        self.built_for = d.seq;
+        self.waiting_since = None;
+        self.groups = match &d.outcome {
+            Ok(dump) => crate::insight::dump::groups(&dump.tasks, model, join),
+            Err(_) => Vec::new(),
+        };
+        self.selected = self.selected.min(self.groups.len().saturating_sub(1));
+    }
+}
+
+/// The first row shown, moved as little as keeps `selected` on a page of `page` rows.
+fn scrolled(offset: usize, selected: usize, page: usize) -> usize {
+    if selected < offset {
+        selected
+    } else if selected >= offset + page {
+        selected + 1 - page
+    } else {
+        offset
     }
 }
 
@@ -406,6 +452,7 @@ impl App {
             layout: None,
             future: FutureView::default(),
             layout_bill: None,
+            parked: ParkedView::default(),
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }
@@ -491,15 +538,16 @@ impl App {
                 self.layout_bill = Some(join.bill(&join.join(live), instr.unwrap_or(0)));
             }
         }
+        let page = self.page.max(1);
+        if self.mode == Mode::Parked {
+            self.parked.refresh(model, self.layout.as_deref());
+            let p = &mut self.parked;
+            p.offset = scrolled(p.offset, p.selected, page);
+        }
         if self.mode == Mode::Locations {
             self.locations.refresh(model, self.layout.as_deref(), false);
-            let page = self.page.max(1);
             let l = &mut self.locations;
-            if l.selected < l.offset {
-                l.offset = l.selected;
-            } else if l.selected >= l.offset + page {
-                l.offset = l.selected + 1 - page;
-            }
+            l.offset = scrolled(l.offset, l.selected, page);
         }
     }
 
@@ -557,6 +605,17 @@ impl App {
 
     pub fn on_key(&mut self, model: &mut Model, key: KeyEvent) {
         if key.kind != KeyEventKind::Press {
+            return;
+        }
+        if self.mode == Mode::ConfirmDump {
+            // Only y takes the dump: it pauses the target's workers.
+            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                self.parked.waiting_since = Some(self.parked.built_for);
+                self.outbox.push(Request::TakeDump);
+                self.mode = Mode::Parked;
+            } else {
+                self.mode = Mode::Tasks;
+            }
             return;
         }
         if self.editing_filter {
@@ -619,6 +678,18 @@ impl App {
                 self.future.clamp(rows, page);
             }
             (Mode::Tasks | Mode::Details, Action::Tree) => self.open_future(model),
+            // A replay shows the recorded dump; a live target is asked first.
+            (_, Action::Dump) if model.playback().is_some() => self.mode = Mode::Parked,
+            (_, Action::Dump) => self.mode = Mode::ConfirmDump,
+            (Mode::Parked, Action::Back) if self.parked.open => self.parked.open = false,
+            (Mode::Parked, Action::Back) => self.mode = Mode::Tasks,
+            (Mode::Parked, Action::Open) => self.parked.open = !self.parked.open,
+            (Mode::Parked, a) => {
+                let last = self.parked.groups.len().saturating_sub(1);
+                if let Some(to) = moved(self.parked.selected, a, self.page.max(1), last) {
+                    self.parked.selected = to;
+                }
+            }
             (Mode::Tasks, Action::Locations) => {
                 self.mode = Mode::Locations;
                 self.locations.refresh(model, self.layout.as_deref(), true);

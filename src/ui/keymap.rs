@@ -32,6 +32,8 @@ pub enum Action {
     Locations,
     /// The selected task's future as a tree (with `--layout`).
     Tree,
+    /// Where tasks wait: a task dump (asks first when live).
+    Dump,
     /// A replay control (ignored when watching a live target).
     Replay(Control),
 }
@@ -185,14 +187,20 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "g",
-        what: "group by spawn location (count, states, sizes); g again for tasks",
+        what: "group by spawn location; g again for tasks",
         presses: &[(key('g'), Action::Locations)],
         footer: both(11, "g", "locations"),
     },
     Binding {
         keys: "t",
-        what: "with --layout: the task's future as a tree (states, fields, awaitees); → or Enter unfolds, ← folds",
+        what: "with --layout: the task's future as an unfoldable tree",
         presses: &[(key('t'), Action::Tree)],
+        footer: None,
+    },
+    Binding {
+        keys: "d",
+        what: "where tasks wait: a task dump (asks first), by await",
+        presses: &[(key('d'), Action::Dump)],
         footer: None,
     },
     Binding {

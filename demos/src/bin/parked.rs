@@ -36,6 +36,10 @@ struct Args {
     /// How long the read phase takes (its await holds the buffer).
     #[arg(long, value_parser = humantime::parse_duration, default_value = "10ms")]
     work: Duration,
+    /// Block one worker thread in a poll for this long, once, 200 ms after start (a task
+    /// dump cannot finish meanwhile: tokio needs every worker).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    block_worker: Option<Duration>,
     #[command(flatten)]
     common: Common,
 }
@@ -66,7 +70,15 @@ fn main() {
     let args = Args::parse();
     let keep_alive = args.common.nap();
     let (n, work, variant) = (args.tasks, args.work, args.variant);
+    let block = args.block_worker;
     args.common.run(async move {
+        if let Some(block) = block {
+            spawn_named("blocker", async move {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                // Blocks the worker that polls it: the mistake a dump must survive.
+                std::thread::sleep(block);
+            });
+        }
         for _ in 0..n {
             match variant {
                 Variant::Slack => spawn_named("connection", connection(work, keep_alive)),

@@ -8,6 +8,7 @@ mod footer;
 mod future;
 mod header;
 mod locations;
+mod parked;
 mod popups;
 mod table;
 mod tasks;
@@ -115,12 +116,14 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
         Mode::Details => details::draw(frame, a.body, app, model, theme),
         Mode::Locations => locations::draw(frame, a.body, app, model, theme),
         Mode::Future => future::draw(frame, a.body, app, theme),
+        Mode::Parked => parked::draw(frame, a.body, app, model, theme),
         _ => tasks::draw(frame, a.body, app, model, theme),
     }
     footer::draw(frame, a.footer, app, model.playback().is_some(), theme);
     match app.mode {
         Mode::Help => popups::help(frame, area, theme),
         Mode::Warnings => popups::warnings(frame, area, model, theme),
+        Mode::ConfirmDump => popups::confirm_dump(frame, area, model, theme),
         _ => {}
     }
 }
