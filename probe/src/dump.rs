@@ -93,7 +93,19 @@ mod imp {
         }
     }
 
-    pub(crate) async fn take(timeout: Duration) -> Result<Taken, Status> {
+    pub(crate) async fn take(
+        timeout: Duration,
+        longest_poll: Option<(Duration, u64)>,
+    ) -> Result<Taken, Status> {
+        // tokio's dump meets every worker at a barrier that gives up after 250 ms without
+        // undoing its count: with a worker held in a long poll, a later dump can leave a
+        // worker waiting for ever (tokio 1.54). Not with a poll under way for this long.
+        if let Some((d, task)) = longest_poll.filter(|(d, _)| *d >= super::BLOCKED_POLL) {
+            return Err(Status::failed_precondition(format!(
+                "a worker of the target has been in one poll for {} ms (tokio task {task}): tokio's dump needs every worker and could leave the runtime stuck waiting for it, so none is taken; a task that blocks its worker (std::thread::sleep, a busy loop, blocking I/O) is the thing to fix (asyncmem's `Y` lint)",
+                d.as_millis()
+            )));
+        }
         if BUSY.swap(true, Ordering::AcqRel) {
             return Err(Status::aborted(
                 "another task dump is running (or the last one, which timed out, has not ended yet); try again when it ends",
@@ -136,12 +148,11 @@ mod imp {
         // leaves it running (the target's workers may still be paused), and no second dump
         // starts meanwhile.
         let task = tokio::spawn(async move {
-            let _busy = busy;
             let mut dumps = Vec::with_capacity(multi.len());
             for h in &multi {
                 dumps.push(h.dump().await);
             }
-            dumps
+            (dumps, busy)
         });
         let dumps = match tokio::time::timeout(timeout, task).await {
             Err(_) => {
@@ -153,6 +164,8 @@ mod imp {
             Ok(Err(e)) => return Err(Status::internal(format!("the task dump failed: {e}"))),
             Ok(Ok(d)) => d,
         };
+        // Busy until the answer is resolved, too.
+        let (dumps, _busy) = dumps;
         let pause = started.elapsed();
         let resolving = Instant::now();
         // Resolved on a thread of the probe's own, untraced (a blocking task of the probe's
@@ -274,7 +287,10 @@ mod imp {
 
     pub(crate) fn seen_runtime() {}
 
-    pub(crate) async fn take(_timeout: Duration) -> Result<Taken, Status> {
+    pub(crate) async fn take(
+        _timeout: Duration,
+        _longest_poll: Option<(Duration, u64)>,
+    ) -> Result<Taken, Status> {
         Err(Status::failed_precondition(NOT_BUILT))
     }
 }
@@ -288,7 +304,14 @@ pub(crate) fn seen_runtime() {
     imp::seen_runtime();
 }
 
-/// A dump of every multi-thread runtime seen, within `timeout`.
-pub(crate) async fn take(timeout: Duration) -> Result<Taken, Status> {
-    imp::take(timeout).await
+/// A poll under way for this long stops a dump before it starts (see [`take`]).
+pub const BLOCKED_POLL: Duration = Duration::from_millis(100);
+
+/// A dump of every multi-thread runtime seen, within `timeout`; refused while a poll has been
+/// under way for [`BLOCKED_POLL`] or more (`longest_poll`: how long, and the task's tokio id).
+pub(crate) async fn take(
+    timeout: Duration,
+    longest_poll: Option<(Duration, u64)>,
+) -> Result<Taken, Status> {
+    imp::take(timeout, longest_poll).await
 }

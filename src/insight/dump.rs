@@ -54,7 +54,14 @@ impl ParkedAt {
                 self.col,
                 self.function
             ),
-            Kind::Leaf => format!("leaf: {} (no frame of your code: inlined?)", self.function),
+            Kind::Leaf if self.function.contains("::") || self.file.is_empty() => {
+                format!("leaf: {} (no frame of your code: inlined?)", self.function)
+            }
+            Kind::Leaf => format!(
+                "leaf: {} in {} (no frame of your code: inlined?)",
+                self.function,
+                super::short_location(&self.file)
+            ),
             Kind::Unknown => "unknown (an empty trace)".into(),
         }
     }
@@ -129,6 +136,15 @@ fn leaf_name(function: &str) -> String {
     }
 }
 
+/// Whether `file` is in tokio's sources (a registry or git checkout of `tokio`).
+fn is_tokio_file(file: &str) -> bool {
+    match origin(file) {
+        Origin::Registry { crate_version, .. } => crate_version.starts_with("tokio-1"),
+        Origin::Git { repo, .. } => repo == "tokio",
+        _ => false,
+    }
+}
+
 /// The frames of a trace's first backtrace (a `join!` has several: the first is the one
 /// grouped on; JSON keeps them all).
 fn frames(trace: &TaskTrace) -> &[Frame] {
@@ -151,17 +167,19 @@ pub fn parked_at(trace: &TaskTrace) -> ParkedAt {
     if let Some(f) = frames.iter().find(|f| is_own(f)) {
         return own(f);
     }
+    // tokio's innermost frame, by its name or its file (a release build's symbols may name
+    // the function alone: `poll_elapsed` in tokio's `time/sleep.rs`).
     let leaf = frames
         .iter()
-        .find(|f| f.function.starts_with("tokio::"))
+        .find(|f| f.function.starts_with("tokio::") || is_tokio_file(&f.file))
         .or(frames.first());
     match leaf {
         Some(f) => ParkedAt {
             kind: Kind::Leaf,
             function: leaf_name(&f.function),
-            file: String::new(),
-            line: 0,
-            col: 0,
+            file: f.file.clone(),
+            line: f.line,
+            col: f.col,
         },
         None => ParkedAt {
             kind: Kind::Unknown,

@@ -19,8 +19,11 @@ use crate::wire::{
 /// The longest timeout a request may ask for.
 const MAX_TIMEOUT_MS: u32 = 60_000;
 
-#[derive(Clone, Default)]
-pub(crate) struct DumpServer;
+#[derive(Clone)]
+pub(crate) struct DumpServer {
+    /// The task records: a poll under way for long stops a dump (see `crate::dump::take`).
+    pub(crate) store: std::sync::Arc<crate::store::Store>,
+}
 
 impl tonic::server::NamedService for DumpServer {
     const NAME: &'static str = DUMP_SERVICE;
@@ -28,7 +31,7 @@ impl tonic::server::NamedService for DumpServer {
 
 type ReplyStream = Pin<Box<dyn Stream<Item = Result<DumpReply, Status>> + Send>>;
 
-struct TakeDump;
+struct TakeDump(std::sync::Arc<crate::store::Store>);
 
 impl tonic::server::ServerStreamingService<DumpRequest> for TakeDump {
     type Response = DumpReply;
@@ -37,6 +40,7 @@ impl tonic::server::ServerStreamingService<DumpRequest> for TakeDump {
 
     fn call(&mut self, req: Request<DumpRequest>) -> Self::Future {
         let req = req.into_inner();
+        let store = self.0.clone();
         Box::pin(async move {
             let timeout = match req.timeout_ms {
                 0 => DEFAULT_DUMP_TIMEOUT_MS,
@@ -46,7 +50,11 @@ impl tonic::server::ServerStreamingService<DumpRequest> for TakeDump {
                 0 => DEFAULT_TASKS_PER_MESSAGE,
                 n => n.min(MAX_TASKS_PER_MESSAGE),
             } as usize;
-            let taken = crate::dump::take(Duration::from_millis(u64::from(timeout))).await?;
+            let longest = store
+                .longest_poll()
+                .map(|(ns, task)| (Duration::from_nanos(ns), task));
+            let taken =
+                crate::dump::take(Duration::from_millis(u64::from(timeout)), longest).await?;
             let mut replies = vec![DumpReply {
                 summary: Some(taken.summary),
                 tasks: Vec::new(),
@@ -85,9 +93,10 @@ where
         if req.uri().path() != TAKE_DUMP_PATH {
             return Box::pin(async { Ok(Status::unimplemented("no such method").into_http()) });
         }
+        let store = self.store.clone();
         Box::pin(async move {
             let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-            Ok(grpc.server_streaming(TakeDump, req).await)
+            Ok(grpc.server_streaming(TakeDump(store), req).await)
         })
     }
 }

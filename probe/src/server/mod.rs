@@ -155,9 +155,12 @@ pub(crate) fn spawn_thread(store: Arc<Store>, addr: ServerAddr, interval: Durati
 
 async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
     let (cmds, rx) = mpsc::channel(64);
+    let dumps = dump::DumpServer {
+        store: store.clone(),
+    };
     let publisher = tokio::spawn(Publisher::new(store, interval, rx).run());
-    let routes = tonic::service::Routes::new(InstrumentServer::new(Service { cmds }))
-        .add_service(dump::DumpServer);
+    let routes =
+        tonic::service::Routes::new(InstrumentServer::new(Service { cmds })).add_service(dumps);
     let served = match &addr {
         ServerAddr::Tcp(tcp) => serve_tcp(*tcp, routes).await,
         #[cfg(unix)]

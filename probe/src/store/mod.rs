@@ -311,6 +311,24 @@ impl Store {
         lock(&self.shards[i]).copy_live(from, max, out)
     }
 
+    /// The longest poll under way now: how long it has run (ns) and the task's tokio id.
+    pub fn longest_poll(&self) -> Option<(u64, u64)> {
+        let now = self.now();
+        let mut longest: Option<(u64, u64)> = None;
+        for s in self.shards.iter() {
+            let mut shard = lock(s);
+            for t in shard.records_mut() {
+                if t.dropped == 0 && t.last_poll_started > t.last_poll_ended {
+                    let d = now.saturating_sub(t.last_poll_started);
+                    if longest.is_none_or(|(l, _)| d > l) {
+                        longest = Some((d, t.tokio_id));
+                    }
+                }
+            }
+        }
+        longest
+    }
+
     /// Set or clear the WATCHED flag of the task with console id `id`; false if there is none.
     fn flag_watched(&self, id: u64, on: bool) -> bool {
         for s in self.shards.iter() {
