@@ -96,6 +96,7 @@ mod imp {
     pub(crate) async fn take(
         timeout: Duration,
         longest_poll: Option<(Duration, u64)>,
+        tasks: usize,
     ) -> Result<Taken, Status> {
         // tokio's dump meets every worker at a barrier that gives up after 250 ms without
         // undoing its count: with a worker held in a long poll, a later dump can leave a
@@ -157,7 +158,7 @@ mod imp {
         let dumps = match tokio::time::timeout(timeout, task).await {
             Err(_) => {
                 return Err(Status::deadline_exceeded(format!(
-                    "the task dump did not finish within {} ms: a worker of the target is probably blocked (std::thread::sleep, a busy loop, a lock); the dump goes on until it returns",
+                    "the task dump did not finish within {} ms: tokio re-polls every task in it ({tasks} now: allow it more with --dump-timeout), or a worker of the target is blocked (std::thread::sleep, a busy loop, a lock); it goes on until it ends, and no other dump starts meanwhile",
                     timeout.as_millis()
                 )))
             }
@@ -290,6 +291,7 @@ mod imp {
     pub(crate) async fn take(
         _timeout: Duration,
         _longest_poll: Option<(Duration, u64)>,
+        _tasks: usize,
     ) -> Result<Taken, Status> {
         Err(Status::failed_precondition(NOT_BUILT))
     }
@@ -309,9 +311,11 @@ pub const BLOCKED_POLL: Duration = Duration::from_millis(100);
 
 /// A dump of every multi-thread runtime seen, within `timeout`; refused while a poll has been
 /// under way for [`BLOCKED_POLL`] or more (`longest_poll`: how long, and the task's tokio id).
+/// `tasks`: how many the probe holds (for the messages).
 pub(crate) async fn take(
     timeout: Duration,
     longest_poll: Option<(Duration, u64)>,
+    tasks: usize,
 ) -> Result<Taken, Status> {
-    imp::take(timeout, longest_poll).await
+    imp::take(timeout, longest_poll, tasks).await
 }

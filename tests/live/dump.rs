@@ -212,6 +212,8 @@ fn two_dumps_at_once_each_answer() {
                 "--format",
                 "json",
             ])
+            // 20,000 tasks take seconds to dump in a debug build.
+            .args(["--dump-timeout", "60s"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -245,6 +247,8 @@ fn a_target_that_exits_mid_dump_is_said() {
             "--settle",
             "0s",
             "--dump",
+            "--dump-timeout",
+            "60s",
         ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

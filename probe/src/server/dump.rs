@@ -53,8 +53,10 @@ impl tonic::server::ServerStreamingService<DumpRequest> for TakeDump {
             let longest = store
                 .longest_poll()
                 .map(|(ns, task)| (Duration::from_nanos(ns), task));
+            let tasks = store.len();
             let taken =
-                crate::dump::take(Duration::from_millis(u64::from(timeout)), longest).await?;
+                crate::dump::take(Duration::from_millis(u64::from(timeout)), longest, tasks)
+                    .await?;
             let mut replies = vec![DumpReply {
                 summary: Some(taken.summary),
                 tasks: Vec::new(),

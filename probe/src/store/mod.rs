@@ -380,7 +380,6 @@ impl Store {
     }
 
     /// Number of live (not yet freed) records.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).live()).sum()
     }

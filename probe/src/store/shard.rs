@@ -95,7 +95,6 @@ impl Shard {
         }
     }
 
-    #[cfg(test)]
     pub(super) fn live(&self) -> usize {
         self.len as usize - self.free.len()
     }
