@@ -202,6 +202,7 @@ fn spawn_record(store: &Store, attrs: &Attributes<'_>) -> TaskRecord {
         rec: TaskRecord {
             original_size_bytes: u32::MAX,
             created: store.now(),
+            heap_slot: crate::heap::acquire(),
             ..Default::default()
         },
         site: Site {
@@ -218,7 +219,9 @@ fn spawn_record(store: &Store, attrs: &Attributes<'_>) -> TaskRecord {
 fn poll_start(store: &Store, span: u64) {
     let now = store.now();
     let mut watched = None;
+    let mut heap_slot = 0;
     let known = store.update(span, |t| {
+        heap_slot = t.heap_slot;
         t.polls = t.polls.saturating_add(1);
         if t.first_poll == 0 {
             t.first_poll = now;
@@ -237,6 +240,8 @@ fn poll_start(store: &Store, span: u64) {
     if known {
         let _ = POLLING.try_with(|p| p.set(span));
         crate::dump::seen_runtime();
+        // Last: what the probe allocated above is no task's.
+        crate::heap::enter(heap_slot);
     }
     if let Some((task, Some(d))) = watched {
         if let Some(details) = lock(&store.details).get_mut(&task) {
@@ -249,7 +254,9 @@ fn poll_start(store: &Store, span: u64) {
 fn poll_end(store: &Store, span: u64) {
     let now = store.now();
     let mut watched = None;
+    let mut heap_slot = 0;
     store.update(span, |t| {
+        heap_slot = t.heap_slot;
         let busy = now.saturating_sub(t.last_poll_started);
         t.busy_ns = t.busy_ns.saturating_add(busy);
         t.last_poll_ended = now;
@@ -262,6 +269,7 @@ fn poll_end(store: &Store, span: u64) {
             p.set(0)
         }
     });
+    crate::heap::exit(heap_slot);
     if let Some((task, busy)) = watched {
         if let Some(d) = lock(&store.details).get_mut(&task) {
             d.poll.record(busy);

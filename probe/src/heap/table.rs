@@ -1,0 +1,263 @@
+//! The heap counters: one slot of atomics per live task (live bytes and allocations packed in
+//! one word, the peak, a generation), a bucket for allocations made outside any poll and one
+//! for what ended tasks left behind, and the slots' free list. Slots live in pages allocated
+//! lazily by the layer (never inside the allocator) and never freed; the allocator only reads
+//! the page table and updates atomics, so it takes no lock and allocates nothing.
+
+use std::alloc::Layout;
+use std::sync::atomic::{AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::Mutex;
+
+/// Live bytes sit in the low 40 bits of a counter word, live allocations in the high 24:
+/// one atomic add per allocation and per free. A bucket holding 1 TiB or 16 M blocks at
+/// once would wrap into the other field (the totals stay exact modulo 2^64).
+const BYTES_BITS: u32 = 40;
+const BYTES_MASK: u64 = (1 << BYTES_BITS) - 1;
+/// What one block adds to a counter word besides its size.
+pub(crate) const ONE_BLOCK: u64 = 1 << BYTES_BITS;
+
+/// Slots per page, and pages: at most `PAGE * PAGES` (4 M) tasks have a slot at once; a task
+/// spawned past that has none (its heap is counted as no task's).
+const PAGE: usize = 4096;
+const PAGES: usize = 1024;
+pub(crate) const MAX_SLOTS: u32 = (PAGE * PAGES) as u32;
+
+/// One bucket of live heap (40 bytes per task slot).
+pub(crate) struct Counter {
+    /// Live allocations (high bits) and live bytes (low bits), see [`BYTES_BITS`].
+    word: AtomicU64,
+    /// The most live bytes seen at once since the slot was taken.
+    peak: AtomicU64,
+    /// `word` as last published (the publisher sends only slots whose word moved).
+    sent: AtomicU64,
+    /// The console id of the task holding the slot (0: free).
+    owner: AtomicU64,
+    /// Bumped each time the slot is given back: a block whose header names an older
+    /// generation belongs to a task that ended.
+    pub(crate) gen: AtomicU32,
+}
+
+/// Live heap of one bucket at one moment.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeapStats {
+    /// Bytes the program asked for and has not freed (the allocator's header not included).
+    pub live_bytes: u64,
+    /// Blocks allocated and not freed.
+    pub live_allocs: u64,
+    /// The largest `live_bytes` seen (for a task: since it was spawned).
+    pub peak_bytes: u64,
+}
+
+impl Counter {
+    pub(crate) const fn new() -> Counter {
+        Counter {
+            word: AtomicU64::new(0),
+            peak: AtomicU64::new(0),
+            sent: AtomicU64::new(0),
+            owner: AtomicU64::new(0),
+            gen: AtomicU32::new(0),
+        }
+    }
+
+    /// A block of `size` bytes more.
+    #[inline]
+    pub(crate) fn charge(&self, size: u64) {
+        self.add(ONE_BLOCK.wrapping_add(size));
+    }
+
+    /// Add `delta` to the word, and raise the peak if the live bytes passed it.
+    #[inline]
+    fn add(&self, delta: u64) {
+        let live = self
+            .word
+            .fetch_add(delta, Ordering::Relaxed)
+            .wrapping_add(delta)
+            & BYTES_MASK;
+        // A plain load first: the read-modify-write only when the peak moves.
+        if live > self.peak.load(Ordering::Relaxed) {
+            self.peak.fetch_max(live, Ordering::Relaxed);
+        }
+    }
+
+    /// The same block, now `new` bytes instead of `old`.
+    #[inline]
+    pub(crate) fn resize(&self, old: u64, new: u64) {
+        if new >= old {
+            self.add(new - old);
+        } else {
+            self.word.fetch_sub(old - new, Ordering::Relaxed);
+        }
+    }
+
+    /// A block of `size` bytes fewer.
+    #[inline]
+    pub(crate) fn credit(&self, size: u64) {
+        self.word
+            .fetch_sub(ONE_BLOCK.wrapping_add(size), Ordering::Relaxed);
+    }
+
+    pub(crate) fn stats(&self) -> HeapStats {
+        let w = self.word.load(Ordering::Relaxed);
+        HeapStats {
+            live_bytes: w & BYTES_MASK,
+            live_allocs: w >> BYTES_BITS,
+            peak_bytes: self.peak.load(Ordering::Relaxed),
+        }
+    }
+}
+
+type Page = [Counter; PAGE];
+
+/// Allocations made outside any task's poll (slot 0 of every header).
+pub(crate) static NO_TASK: Counter = Counter::new();
+/// What tasks left behind when they ended (blocks they allocated, freed later or never).
+pub(crate) static ENDED: Counter = Counter::new();
+static TABLE: [AtomicPtr<Page>; PAGES] = [const { AtomicPtr::new(std::ptr::null_mut()) }; PAGES];
+/// The next slot never handed out (slot 0 means "no task").
+static NEXT: AtomicU32 = AtomicU32::new(1);
+/// Slots given back, reused oldest first so that a late free racing an end is long gone
+/// before its slot has a new task.
+static FREE: Mutex<std::collections::VecDeque<u32>> = Mutex::new(std::collections::VecDeque::new());
+
+/// The counter of `slot`, if its page exists. Never allocates.
+#[inline]
+pub(crate) fn slot(slot: u32) -> Option<&'static Counter> {
+    let page = TABLE.get(slot as usize / PAGE)?.load(Ordering::Acquire);
+    if page.is_null() {
+        return None;
+    }
+    // SAFETY: a non-null page pointer was published (Release) by `ensure_page` after the page
+    // was zero-initialised (all-zero atomics are valid counters), and pages are never freed.
+    let page: &'static Page = unsafe { &*page };
+    page.get(slot as usize % PAGE)
+}
+
+/// Allocate the page of `slot` if it is missing. Called by the layer (outside the allocator);
+/// false if memory for it could not be had.
+fn ensure_page(slot: u32) -> bool {
+    let Some(entry) = TABLE.get(slot as usize / PAGE) else {
+        return false;
+    };
+    if !entry.load(Ordering::Acquire).is_null() {
+        return true;
+    }
+    let layout = Layout::new::<Page>();
+    // The page is the probe's, not the task's being polled: charge it to no task.
+    let page = super::untracked(|| {
+        // SAFETY: the layout has a non-zero size.
+        unsafe { std::alloc::alloc_zeroed(layout) }
+    }) as *mut Page;
+    if page.is_null() {
+        return false;
+    }
+    match entry.compare_exchange(
+        std::ptr::null_mut(),
+        page,
+        Ordering::AcqRel,
+        Ordering::Acquire,
+    ) {
+        Ok(_) => true,
+        Err(_) => {
+            // Another thread published the page first: ours is unused.
+            // SAFETY: `page` came from `alloc_zeroed` with this layout and was never shared.
+            super::untracked(|| unsafe { std::alloc::dealloc(page as *mut u8, layout) });
+            true
+        }
+    }
+}
+
+fn free_list() -> std::sync::MutexGuard<'static, std::collections::VecDeque<u32>> {
+    FREE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A slot for a new task (0 if none is left). Its counters start at zero.
+pub(crate) fn acquire() -> u32 {
+    // Reuse a given-back slot only once enough are waiting (see `FREE`).
+    let reused = {
+        let mut free = free_list();
+        if free.len() > 64 {
+            free.pop_front()
+        } else {
+            None
+        }
+    };
+    let s = match reused {
+        Some(s) => s,
+        None => {
+            let s = NEXT.fetch_add(1, Ordering::Relaxed);
+            if s >= MAX_SLOTS {
+                NEXT.store(MAX_SLOTS, Ordering::Relaxed);
+                return free_list().pop_front().unwrap_or_default();
+            }
+            s
+        }
+    };
+    if !ensure_page(s) {
+        free_list().push_back(s);
+        return 0;
+    }
+    s
+}
+
+/// The task of `s` ended: what it still holds moves to [`ENDED`], later frees of its blocks
+/// are credited there, and the slot is free for another task.
+pub(crate) fn release(s: u32) {
+    let Some(c) = slot(s).filter(|_| s != 0) else {
+        return;
+    };
+    // First the generation, so that frees from now on go to ENDED; then the residue.
+    c.gen.fetch_add(1, Ordering::AcqRel);
+    let residue = c.word.swap(0, Ordering::AcqRel);
+    c.peak.store(0, Ordering::Relaxed);
+    c.sent.store(0, Ordering::Relaxed);
+    c.owner.store(0, Ordering::Relaxed);
+    ENDED.word.fetch_add(residue, Ordering::Relaxed);
+    free_list().push_back(s);
+}
+
+/// The current generation of slot `s` (what an allocation charged to it is tagged with).
+pub(crate) fn generation(s: u32) -> u32 {
+    slot(s).map_or(0, |c| c.gen.load(Ordering::Acquire))
+}
+
+#[allow(dead_code, reason = "read by the heap stream (next)")]
+/// The live heap of slot `s` (zero for slot 0 or an unknown slot).
+pub(crate) fn stats(s: u32) -> HeapStats {
+    match slot(s).filter(|_| s != 0) {
+        Some(c) => c.stats(),
+        None => HeapStats::default(),
+    }
+}
+
+/// Slot `s` now holds the task with console id `id` (what the publisher names it by).
+pub(crate) fn set_owner(s: u32, id: u64) {
+    if let Some(c) = slot(s).filter(|_| s != 0) {
+        c.owner.store(id, Ordering::Relaxed);
+    }
+}
+
+#[allow(dead_code, reason = "read by the heap stream (next)")]
+/// Call `f` with the console id and live heap of every task slot whose heap moved since the
+/// last call with `mark` (or of every task slot holding heap when `!mark`, for a new watcher,
+/// without marking).
+pub(crate) fn each_task(mark: bool, mut f: impl FnMut(u64, HeapStats)) {
+    let end = NEXT.load(Ordering::Relaxed).min(MAX_SLOTS);
+    for s in 1..end {
+        let Some(c) = slot(s) else {
+            continue;
+        };
+        let owner = c.owner.load(Ordering::Relaxed);
+        if owner == 0 {
+            continue;
+        }
+        let w = c.word.load(Ordering::Relaxed);
+        if mark {
+            if c.sent.swap(w, Ordering::Relaxed) == w {
+                continue;
+            }
+        } else if w == 0 {
+            continue;
+        }
+        f(owner, c.stats());
+    }
+}
