@@ -254,9 +254,9 @@ fn poll_start(store: &Store, span: u64) {
 fn poll_end(store: &Store, span: u64) {
     let now = store.now();
     let mut watched = None;
-    let mut heap_slot = 0;
+    // What the probe allocates from here on is not the task's.
+    crate::heap::exit();
     store.update(span, |t| {
-        heap_slot = t.heap_slot;
         let busy = now.saturating_sub(t.last_poll_started);
         t.busy_ns = t.busy_ns.saturating_add(busy);
         t.last_poll_ended = now;
@@ -269,7 +269,6 @@ fn poll_end(store: &Store, span: u64) {
             p.set(0)
         }
     });
-    crate::heap::exit(heap_slot);
     if let Some((task, busy)) = watched {
         if let Some(d) = lock(&store.details).get_mut(&task) {
             d.poll.record(busy);
@@ -330,8 +329,11 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
         if is_spawn(attrs.metadata()) {
-            let rec = spawn_record(&self.store, attrs);
-            self.store.insert(id.into_u64(), rec);
+            // The probe's own memory (interning, slab pages) is no task's.
+            crate::heap::untracked(|| {
+                let rec = spawn_record(&self.store, attrs);
+                self.store.insert(id.into_u64(), rec);
+            });
         }
     }
 
@@ -393,8 +395,11 @@ impl Subscriber for ProbeSubscriber {
         if !is_spawn(attrs.metadata()) {
             return Id::from_u64(UNTRACKED);
         }
-        let rec = spawn_record(&self.store, attrs);
-        Id::from_u64(self.store.insert_direct(rec).unwrap_or(UNTRACKED))
+        // The probe's own memory (interning, slab pages) is no task's.
+        crate::heap::untracked(|| {
+            let rec = spawn_record(&self.store, attrs);
+            Id::from_u64(self.store.insert_direct(rec).unwrap_or(UNTRACKED))
+        })
     }
 
     fn record(&self, _span: &Id, _values: &tracing_core::span::Record<'_>) {}

@@ -22,8 +22,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub(crate) use table::set_owner;
 pub use table::HeapStats;
+pub(crate) use table::{each_task, set_owner};
 
 /// Smallest header, and the alignment the inner allocator is asked for at least: blocks keep
 /// malloc's 16-byte alignment.
@@ -93,19 +93,25 @@ pub(crate) fn enter(slot: u32) {
     }
 }
 
-/// A poll of the task of slot `slot` ends on this thread.
-pub(crate) fn exit(slot: u32) {
-    let _ = CURRENT.try_with(|c| {
-        if c.get() as u32 == slot {
-            c.set(0)
-        }
-    });
+/// A poll ends on this thread: allocations are no task's until the next poll starts. (A poll
+/// nested in another task's poll, as `block_on` inside a task, ends the outer one's charging
+/// too: the rest of the outer poll is counted as no task's.)
+pub(crate) fn exit() {
+    let _ = CURRENT.try_with(|c| c.set(0));
 }
 
-#[allow(dead_code, reason = "read by the heap stream (next)")]
+#[cfg(test)]
 /// The live heap of the task of slot `slot`.
 pub(crate) fn of_slot(slot: u32) -> HeapStats {
     table::stats(slot)
+}
+
+/// The probe's heap stream: `asyncmem.probe.Heap/WatchHeap`, its messages and names.
+pub mod wire {
+    pub use crate::server::heap::{
+        HeapFigures, HeapRequest, HeapUpdate, TaskHeap, HEAP_STREAM_FIELD, SERVICE_NAME,
+        WATCH_HEAP_PATH,
+    };
 }
 
 /// Whether an [`Allocator`] has served an allocation in this process.

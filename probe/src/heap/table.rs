@@ -221,6 +221,7 @@ pub(crate) fn generation(s: u32) -> u32 {
 }
 
 #[allow(dead_code, reason = "read by the heap stream (next)")]
+#[cfg(test)]
 /// The live heap of slot `s` (zero for slot 0 or an unknown slot).
 pub(crate) fn stats(s: u32) -> HeapStats {
     match slot(s).filter(|_| s != 0) {
@@ -236,7 +237,6 @@ pub(crate) fn set_owner(s: u32, id: u64) {
     }
 }
 
-#[allow(dead_code, reason = "read by the heap stream (next)")]
 /// Call `f` with the console id and live heap of every task slot whose heap moved since the
 /// last call with `mark` (or of every task slot holding heap when `!mark`, for a new watcher,
 /// without marking).

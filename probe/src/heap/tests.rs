@@ -33,7 +33,7 @@ fn task() -> u32 {
 fn polled<R>(slot: u32, f: impl FnOnce() -> R) -> R {
     enter(slot);
     let out = f();
-    exit(slot);
+    exit();
     out
 }
 
