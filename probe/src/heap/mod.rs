@@ -7,9 +7,10 @@
 //! static A: asyncmem_probe::Allocator = asyncmem_probe::Allocator::system();
 //! ```
 //!
-//! Each block carries a header of `max(align, 16)` bytes in front of it, holding the slot and
-//! generation of the task it is charged to ([`table`]); a free reads the header, so finding the
-//! owner costs no lookup and no lock. The counters are atomics in a table of slots, one per
+//! Each block carries an 8-byte tag after the caller's bytes (at its size rounded up to 8),
+//! holding the slot and generation of the task it is charged to ([`table`]); a free reads the
+//! tag, so finding the owner costs no lookup and no lock. (A tag in front would cost the
+//! block's alignment: 128 bytes for each of tokio's task cells.) The counters are atomics in a table of slots, one per
 //! live task, set up by the probe's layer at spawn; the layer tells this thread which task it
 //! polls. The allocator never allocates, locks or panics: before the probe starts, outside a
 //! poll, or in a thread being torn down, allocations are counted as no task's.
@@ -24,10 +25,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use table::HeapStats;
 pub(crate) use table::{each_task, set_owner};
-
-/// Smallest header, and the alignment the inner allocator is asked for at least: blocks keep
-/// malloc's 16-byte alignment.
-const MIN_HEADER: usize = 16;
 
 /// Whether an [`Allocator`] has served an allocation in this process: only then does the
 /// layer give tasks a slot.
@@ -150,8 +147,8 @@ pub fn left_by_ended_tasks() -> HeapStats {
 ///
 /// An allocation is charged to the task being polled on the allocating thread (none outside
 /// a poll) and credited back on free, on any thread. `realloc` inside a poll moves the block
-/// to the polling task; outside any poll the block keeps its owner. Each block costs a
-/// header of `max(align, 16)` bytes, not counted in the figures.
+/// to the polling task; outside any poll the block keeps its owner. Each block costs an
+/// 8-byte tag after it (its size rounded up to 8), not counted in the figures.
 pub struct Allocator<A = System> {
     inner: A,
 }
@@ -170,106 +167,133 @@ impl<A> Allocator<A> {
     }
 }
 
-/// The block asked of the inner allocator for `layout`, and the header's size (also its
-/// alignment); None if it does not fit in a `Layout`.
+/// The size of the tag after each block, and the least alignment asked of the inner allocator
+/// (so that the tag is aligned).
+const TAG: usize = 8;
+
+/// Where the tag of a block of `size` bytes sits: the size rounded up to [`TAG`]; None if
+/// that overflows.
 #[inline]
-fn outer(layout: Layout) -> Option<(Layout, usize)> {
-    let h = layout.align().max(MIN_HEADER);
-    let size = layout.size().checked_add(h)?;
-    Layout::from_size_align(size, h).ok().map(|l| (l, h))
+fn tag_offset(size: usize) -> Option<usize> {
+    Some(size.checked_add(TAG - 1)? & !(TAG - 1))
 }
 
-impl<A> Allocator<A> {
-    /// Tag a block the inner allocator returned at `base` for `layout` and charge it.
-    ///
-    /// # Safety
-    /// `base` is null or a block of `outer(layout)` with header size `h`.
-    #[inline]
-    unsafe fn finish(base: *mut u8, layout: Layout, h: usize) -> *mut u8 {
-        if base.is_null() {
-            return base;
-        }
-        if !IN_USE.load(Ordering::Relaxed) {
-            IN_USE.store(true, Ordering::Relaxed);
-        }
-        let t = current();
-        // SAFETY: the block is `h + layout.size()` bytes aligned to `h` (h >= 16, a multiple
-        // of 16): `base + h` is inside it or one past its end, and the 8 bytes at
-        // `base + h - 16` are the header's, aligned to 8.
-        let user = unsafe { base.add(h) };
-        // SAFETY: see above.
-        unsafe { user.sub(MIN_HEADER).cast::<u64>().write(t) };
-        counter_of(t).charge(layout.size() as u64);
-        user
+/// The block asked of the inner allocator for `size` bytes aligned to `align`, and where its
+/// tag sits; None if it does not fit in a `Layout`.
+#[inline]
+fn outer(size: usize, align: usize) -> Option<(Layout, usize)> {
+    let at = tag_offset(size)?;
+    let l = Layout::from_size_align(at.checked_add(TAG)?, align.max(TAG)).ok()?;
+    Some((l, at))
+}
+
+/// The tag of a block of `size` bytes at `ptr`.
+///
+/// # Safety
+/// `ptr` is a live block of an [`Allocator`] of `size` bytes.
+#[inline]
+unsafe fn read_tag(ptr: *mut u8, size: usize) -> u64 {
+    let at = tag_offset(size).unwrap_or(0);
+    // SAFETY: the block was allocated as `outer(size, _)`: its tag is the 8 bytes at `at`,
+    // inside it and aligned to 8 (the block is aligned to at least 8, `at` is a multiple of 8).
+    unsafe { ptr.add(at).cast::<u64>().read() }
+}
+
+/// Set the tag of a block of the inner allocator at `ptr`, allocated as `outer(size, _)`.
+///
+/// # Safety
+/// As [`read_tag`]; the block is not shared yet or is the caller's.
+#[inline]
+unsafe fn write_tag(ptr: *mut u8, size: usize, tag: u64) {
+    let at = tag_offset(size).unwrap_or(0);
+    // SAFETY: as in `read_tag`.
+    unsafe { ptr.add(at).cast::<u64>().write(tag) }
+}
+
+#[cfg(test)]
+/// The slot a block of `layout` at `ptr` is charged to.
+pub(crate) unsafe fn slot_of(ptr: *mut u8, layout: Layout) -> u32 {
+    // SAFETY: the caller's.
+    unsafe { read_tag(ptr, layout.size()) as u32 }
+}
+
+/// Tag a block the inner allocator returned for `layout` with the polling task, and charge it.
+///
+/// # Safety
+/// `ptr` is null or a block of `outer(layout.size(), layout.align())`.
+#[inline]
+unsafe fn finish(ptr: *mut u8, layout: Layout) -> *mut u8 {
+    if ptr.is_null() {
+        return ptr;
     }
+    if !IN_USE.load(Ordering::Relaxed) {
+        IN_USE.store(true, Ordering::Relaxed);
+    }
+    let t = current();
+    // SAFETY: a new block of that layout, not yet handed out.
+    unsafe { write_tag(ptr, layout.size(), t) };
+    counter_of(t).charge(layout.size() as u64);
+    ptr
 }
 
 // SAFETY: every block handed out is a block of the inner allocator (which upholds the
-// `GlobalAlloc` contract) offset by its header: aligned to `layout.align()` (the header is a
-// multiple of it and the inner block is aligned to the header size), at least
-// `layout.size()` bytes, and given back to the inner allocator with the layout it was taken
-// with. Nothing here allocates, locks or unwinds.
+// `GlobalAlloc` contract) asked with the same alignment (or 8, if more) and 8 to 15 bytes
+// more, for the tag after the caller's bytes; it is given back to the inner allocator with
+// the layout it was taken with. Nothing here allocates, locks or unwinds.
 unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let Some((o, h)) = outer(layout) else {
+        let Some((o, _)) = outer(layout.size(), layout.align()) else {
             return std::ptr::null_mut();
         };
-        // SAFETY: `o` has a non-zero size (at least the header).
-        unsafe { Self::finish(self.inner.alloc(o), layout, h) }
+        // SAFETY: `o` has a non-zero size (at least the tag); `finish` gets its block.
+        unsafe { finish(self.inner.alloc(o), layout) }
     }
 
     #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let Some((o, h)) = outer(layout) else {
+        let Some((o, _)) = outer(layout.size(), layout.align()) else {
             return std::ptr::null_mut();
         };
-        // SAFETY: as in `alloc`; the header is written over zeroes before the user's bytes.
-        unsafe { Self::finish(self.inner.alloc_zeroed(o), layout, h) }
+        // SAFETY: as in `alloc`; the tag is written after the caller's (zeroed) bytes.
+        unsafe { finish(self.inner.alloc_zeroed(o), layout) }
     }
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // The layout was accepted when the block was allocated, so `outer` succeeds.
-        let Some((o, h)) = outer(layout) else {
+        let Some((o, _)) = outer(layout.size(), layout.align()) else {
             return;
         };
-        // SAFETY: `ptr` came from `alloc` with this layout: its header sits 16 bytes before
-        // it and its inner block starts `h` bytes before it.
-        let t = unsafe { ptr.sub(MIN_HEADER).cast::<u64>().read() };
+        // SAFETY: `ptr` came from this allocator with this layout.
+        let t = unsafe { read_tag(ptr, layout.size()) };
         counter_of(t).credit(layout.size() as u64);
         // SAFETY: the inner block, with the layout it was allocated with.
-        unsafe { self.inner.dealloc(ptr.sub(h), o) }
+        unsafe { self.inner.dealloc(ptr, o) }
     }
 
     #[inline]
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let Some((o, h)) = outer(layout) else {
+        let Some((o, _)) = outer(layout.size(), layout.align()) else {
             return std::ptr::null_mut();
         };
-        let Some(new_outer) = new_size.checked_add(h) else {
+        let Some((n, _)) = outer(new_size, layout.align()) else {
             return std::ptr::null_mut();
         };
-        if Layout::from_size_align(new_outer, h).is_err() {
-            return std::ptr::null_mut();
-        }
-        // SAFETY: as in `dealloc`.
-        let old_tag = unsafe { ptr.sub(MIN_HEADER).cast::<u64>().read() };
-        // SAFETY: the inner block with its layout, and a new size that is a valid layout
-        // with the same alignment; it keeps the first bytes, the header among them.
-        let base = unsafe { self.inner.realloc(ptr.sub(h), o, new_outer) };
-        if base.is_null() {
+        // SAFETY: `ptr` came from this allocator with this layout.
+        let old_tag = unsafe { read_tag(ptr, layout.size()) };
+        // SAFETY: the inner block with its layout, and a new size that makes a valid layout
+        // with the same alignment.
+        let p = unsafe { self.inner.realloc(ptr, o, n.size()) };
+        if p.is_null() {
             // The old block is untouched and still charged.
-            return base;
+            return p;
         }
         let cur = current();
         let new_tag = if cur as u32 != 0 { cur } else { old_tag };
-        // SAFETY: the new block is `new_outer` bytes aligned to `h`, as in `finish`.
-        let user = unsafe { base.add(h) };
-        if new_tag != old_tag {
-            // SAFETY: as in `finish`.
-            unsafe { user.sub(MIN_HEADER).cast::<u64>().write(new_tag) };
-        }
+        // SAFETY: the block is now `outer(new_size, align)`, ours until returned: its tag
+        // moves with its end.
+        unsafe { write_tag(p, new_size, new_tag) };
         let (old, new) = (layout.size() as u64, new_size as u64);
         let (from, to) = (counter_of(old_tag), counter_of(new_tag));
         if std::ptr::eq(from, to) {
@@ -278,6 +302,6 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
             from.credit(old);
             to.charge(new);
         }
-        user
+        p
     }
 }

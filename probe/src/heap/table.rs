@@ -22,7 +22,10 @@ const PAGE: usize = 4096;
 const PAGES: usize = 1024;
 pub(crate) const MAX_SLOTS: u32 = (PAGE * PAGES) as u32;
 
-/// One bucket of live heap (40 bytes per task slot).
+/// One bucket of live heap: 64 bytes per task slot, a cache line of its own, so that tasks
+/// allocating on different threads do not contend for one line (with 40-byte slots, two
+/// tasks allocating at once on two workers ran at 0.64 of the plain allocator).
+#[repr(align(64))]
 pub(crate) struct Counter {
     /// Live allocations (high bits) and live bytes (low bits), see [`BYTES_BITS`].
     word: AtomicU64,
@@ -32,7 +35,7 @@ pub(crate) struct Counter {
     sent: AtomicU64,
     /// The console id of the task holding the slot (0: free).
     owner: AtomicU64,
-    /// Bumped each time the slot is given back: a block whose header names an older
+    /// Bumped each time the slot is given back: a block whose tag names an older
     /// generation belongs to a task that ended.
     pub(crate) gen: AtomicU32,
 }
@@ -40,7 +43,7 @@ pub(crate) struct Counter {
 /// Live heap of one bucket at one moment.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct HeapStats {
-    /// Bytes the program asked for and has not freed (the allocator's header not included).
+    /// Bytes the program asked for and has not freed (the allocator's tag not included).
     pub live_bytes: u64,
     /// Blocks allocated and not freed.
     pub live_allocs: u64,

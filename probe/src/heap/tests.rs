@@ -91,8 +91,8 @@ fn allocations_outside_a_poll_are_no_tasks() {
     assert_eq!(live(t), (before.0 + 64, before.1 + 1));
     let untracked_block = polled(t, || untracked(|| alloc(512)));
     assert_eq!(live(t), (before.0 + 64, before.1 + 1), "untracked");
-    // SAFETY: blocks of `A`: their headers are 16 bytes before them.
-    let tag_of = |b: &Block| unsafe { b.0.sub(MIN_HEADER).cast::<u64>().read() } as u32;
+    // SAFETY: live blocks of `A` with their layouts.
+    let tag_of = |b: &Block| unsafe { slot_of(b.0, b.1) };
     assert_eq!(tag_of(&outside), 0);
     assert_eq!(tag_of(&after_poll), 0);
     assert_eq!(tag_of(&untracked_block), 0);
