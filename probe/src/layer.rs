@@ -330,10 +330,12 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
         if is_spawn(attrs.metadata()) {
             // The probe's own memory (interning, slab pages) is no task's.
-            crate::heap::untracked(|| {
+            let future_bytes = crate::heap::untracked(|| {
                 let rec = spawn_record(&self.store, attrs);
                 self.store.insert(id.into_u64(), rec);
+                rec.size_bytes
             });
+            crate::heap::spawning(future_bytes);
         }
     }
 
@@ -396,10 +398,12 @@ impl Subscriber for ProbeSubscriber {
             return Id::from_u64(UNTRACKED);
         }
         // The probe's own memory (interning, slab pages) is no task's.
-        crate::heap::untracked(|| {
+        let (id, future_bytes) = crate::heap::untracked(|| {
             let rec = spawn_record(&self.store, attrs);
-            Id::from_u64(self.store.insert_direct(rec).unwrap_or(UNTRACKED))
-        })
+            (self.store.insert_direct(rec), rec.size_bytes)
+        });
+        crate::heap::spawning(future_bytes);
+        Id::from_u64(id.unwrap_or(UNTRACKED))
     }
 
     fn record(&self, _span: &Id, _values: &tracing_core::span::Record<'_>) {}

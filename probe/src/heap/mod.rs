@@ -31,13 +31,20 @@ pub(crate) use table::{each_task, set_owner};
 static IN_USE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
-    /// The tag of the task this thread polls: slot (low 32 bits) and generation (high); 0 for
-    /// none. No destructor, so reading it never registers one (which could allocate).
+    /// The tag of the task this thread polls: slot (low 32 bits) and generation (31 bits
+    /// above); 0 for none; [`SPAWNING`] on top while a spawn's task cell is awaited. No
+    /// destructor, so reading it never registers one (which could allocate).
     static CURRENT: Cell<u64> = const { Cell::new(0) };
+    /// The future size of the task this thread is spawning (see [`spawning`]).
+    static SPAWN_SIZE: Cell<u64> = const { Cell::new(0) };
 }
 
+/// The bit of [`CURRENT`] that says a spawn's task cell is the next large allocation.
+const SPAWNING: u64 = 1 << 63;
+const GEN_MASK: u32 = 0x7fff_ffff;
+
 fn tag(slot: u32, gen: u32) -> u64 {
-    (gen as u64) << 32 | slot as u64
+    ((gen & GEN_MASK) as u64) << 32 | slot as u64
 }
 
 #[inline]
@@ -62,8 +69,42 @@ fn counter_of(tag: u64) -> &'static table::Counter {
         return &table::NO_TASK;
     }
     match table::slot(slot) {
-        Some(c) if c.gen.load(Ordering::Relaxed) == (tag >> 32) as u32 => c,
+        Some(c) if c.gen.load(Ordering::Relaxed) & GEN_MASK == (tag >> 32) as u32 => c,
         _ => &table::ENDED,
+    }
+}
+
+/// This thread is spawning a task whose future is `future_bytes`: tokio allocates its task
+/// cell (header, future, trailer) next, from the spawner's poll. The cell is the runtime's
+/// (asyncmem shows it apart), so the first allocation of at least that size is no task's;
+/// a poll starting or ending first calls it off.
+pub(crate) fn spawning(future_bytes: u32) {
+    if IN_USE.load(Ordering::Relaxed) {
+        let _ = SPAWN_SIZE.try_with(|c| c.set(future_bytes as u64));
+        let _ = CURRENT.try_with(|c| c.set(c.get() | SPAWNING));
+    }
+}
+
+/// The tag for a block of `size` bytes while a spawn is pending (`t` has [`SPAWNING`]).
+#[cold]
+fn spawn_tag(t: u64, size: usize) -> u64 {
+    let cell = SPAWN_SIZE.try_with(Cell::get).unwrap_or(0);
+    if size as u64 >= cell {
+        let _ = CURRENT.try_with(|c| c.set(t & !SPAWNING));
+        0
+    } else {
+        t & !SPAWNING
+    }
+}
+
+/// The tag for a new block of `size` bytes on this thread.
+#[inline]
+fn tag_for(size: usize) -> u64 {
+    let t = current();
+    if t & SPAWNING != 0 {
+        spawn_tag(t, size)
+    } else {
+        t
     }
 }
 
@@ -84,10 +125,12 @@ pub(crate) fn release(slot: u32) {
 
 /// A poll of the task of slot `slot` starts on this thread.
 pub(crate) fn enter(slot: u32) {
-    if slot != 0 {
-        let t = tag(slot, table::generation(slot));
-        let _ = CURRENT.try_with(|c| c.set(t));
-    }
+    let t = if slot != 0 {
+        tag(slot, table::generation(slot))
+    } else {
+        0
+    };
+    let _ = CURRENT.try_with(|c| c.set(t));
 }
 
 /// A poll ends on this thread: allocations are no task's until the next poll starts. (A poll
@@ -119,7 +162,7 @@ pub fn in_use() -> bool {
 /// The live heap of the task being polled on this thread; `None` outside a poll, or when the
 /// task has no slot (no [`Allocator`] in use when it was spawned).
 pub fn current_task() -> Option<HeapStats> {
-    let t = current();
+    let t = current() & !SPAWNING;
     (t as u32 != 0).then(|| counter_of(t).stats())
 }
 
@@ -229,7 +272,7 @@ unsafe fn finish(ptr: *mut u8, layout: Layout) -> *mut u8 {
     if !IN_USE.load(Ordering::Relaxed) {
         IN_USE.store(true, Ordering::Relaxed);
     }
-    let t = current();
+    let t = tag_for(layout.size());
     // SAFETY: a new block of that layout, not yet handed out.
     unsafe { write_tag(ptr, layout.size(), t) };
     counter_of(t).charge(layout.size() as u64);
@@ -289,7 +332,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
             // The old block is untouched and still charged.
             return p;
         }
-        let cur = current();
+        let cur = current() & !SPAWNING;
         let new_tag = if cur as u32 != 0 { cur } else { old_tag };
         // SAFETY: the block is now `outer(new_size, align)`, ours until returned: its tag
         // moves with its end.
