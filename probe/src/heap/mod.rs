@@ -31,9 +31,10 @@ pub(crate) use table::{each_task, set_owner};
 static IN_USE: AtomicBool = AtomicBool::new(false);
 
 thread_local! {
-    /// The tag of the task this thread polls: slot (low 32 bits) and generation (31 bits
-    /// above); 0 for none; [`SPAWNING`] on top while a spawn's task cell is awaited. No
-    /// destructor, so reading it never registers one (which could allocate).
+    /// The tag of the task this thread polls: slot (low 32 bits) and generation (30 bits
+    /// above); 0 for none; [`OWNED`] when this thread may count on the slot's own word,
+    /// [`SPAWNING`] while a spawn's task cell is awaited. No destructor, so reading it never
+    /// registers one (which could allocate).
     static CURRENT: Cell<u64> = const { Cell::new(0) };
     /// The future size of the task this thread is spawning (see [`spawning`]).
     static SPAWN_SIZE: Cell<u64> = const { Cell::new(0) };
@@ -41,7 +42,12 @@ thread_local! {
 
 /// The bit of [`CURRENT`] that says a spawn's task cell is the next large allocation.
 const SPAWNING: u64 = 1 << 63;
-const GEN_MASK: u32 = 0x7fff_ffff;
+/// The bit of [`CURRENT`] that says this thread holds the slot's poller right (see
+/// [`table::Counter`]): its task's own allocations and frees take no locked instruction.
+const OWNED: u64 = 1 << 62;
+/// The bits of [`CURRENT`] that make a block's tag.
+const TAG_MASK: u64 = OWNED - 1;
+const GEN_MASK: u32 = 0x3fff_ffff;
 
 fn tag(slot: u32, gen: u32) -> u64 {
     ((gen & GEN_MASK) as u64) << 32 | slot as u64
@@ -108,6 +114,14 @@ fn tag_for(size: usize) -> u64 {
     }
 }
 
+/// Whether the block tagged `t` is charged to the task this thread polls with the poller
+/// right (so counted on the slot's own word).
+#[inline]
+fn owned_by_this_thread(t: u64) -> bool {
+    let cur = current();
+    cur & OWNED != 0 && cur & TAG_MASK == t
+}
+
 /// A slot for a task being spawned, if an [`Allocator`] is in use (0: none).
 pub(crate) fn acquire() -> u32 {
     if !IN_USE.load(Ordering::Relaxed) {
@@ -125,19 +139,38 @@ pub(crate) fn release(slot: u32) {
 
 /// A poll of the task of slot `slot` starts on this thread.
 pub(crate) fn enter(slot: u32) {
-    let t = if slot != 0 {
-        tag(slot, table::generation(slot))
-    } else {
-        0
-    };
+    let prev = current();
+    let mut t = 0;
+    if let Some(c) = table::slot(slot).filter(|_| slot != 0) {
+        t = tag(slot, c.gen.load(Ordering::Acquire));
+        // Re-entering the task this thread already polls keeps the right it holds.
+        if (prev & OWNED != 0 && prev as u32 == slot) || c.take_poller() {
+            t |= OWNED;
+        }
+    }
+    if prev & OWNED != 0 && prev as u32 != slot {
+        // A poll nested in another task's: that task's right is given back, and the rest of
+        // its poll is counted as no task's.
+        give_poller(prev);
+    }
     let _ = CURRENT.try_with(|c| c.set(t));
+}
+
+/// Give back the poller right of the slot of `t`.
+fn give_poller(t: u64) {
+    if let Some(c) = table::slot(t as u32) {
+        c.give_poller();
+    }
 }
 
 /// A poll ends on this thread: allocations are no task's until the next poll starts. (A poll
 /// nested in another task's poll, as `block_on` inside a task, ends the outer one's charging
 /// too: the rest of the outer poll is counted as no task's.)
 pub(crate) fn exit() {
-    let _ = CURRENT.try_with(|c| c.set(0));
+    let t = CURRENT.try_with(|c| c.replace(0)).unwrap_or(0);
+    if t & OWNED != 0 {
+        give_poller(t);
+    }
 }
 
 #[cfg(test)]
@@ -162,7 +195,7 @@ pub fn in_use() -> bool {
 /// The live heap of the task being polled on this thread; `None` outside a poll, or when the
 /// task has no slot (no [`Allocator`] in use when it was spawned).
 pub fn current_task() -> Option<HeapStats> {
-    let t = current() & !SPAWNING;
+    let t = current() & TAG_MASK;
     (t as u32 != 0).then(|| counter_of(t).stats())
 }
 
@@ -274,8 +307,8 @@ unsafe fn finish(ptr: *mut u8, layout: Layout) -> *mut u8 {
     }
     let t = tag_for(layout.size());
     // SAFETY: a new block of that layout, not yet handed out.
-    unsafe { write_tag(ptr, layout.size(), t) };
-    counter_of(t).charge(layout.size() as u64);
+    unsafe { write_tag(ptr, layout.size(), t & TAG_MASK) };
+    counter_of(t & TAG_MASK).charge(layout.size() as u64, t & OWNED != 0);
     ptr
 }
 
@@ -310,7 +343,7 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
         };
         // SAFETY: `ptr` came from this allocator with this layout.
         let t = unsafe { read_tag(ptr, layout.size()) };
-        counter_of(t).credit(layout.size() as u64);
+        counter_of(t).credit(layout.size() as u64, owned_by_this_thread(t));
         // SAFETY: the inner block, with the layout it was allocated with.
         unsafe { self.inner.dealloc(ptr, o) }
     }
@@ -333,17 +366,21 @@ unsafe impl<A: GlobalAlloc> GlobalAlloc for Allocator<A> {
             return p;
         }
         let cur = current() & !SPAWNING;
-        let new_tag = if cur as u32 != 0 { cur } else { old_tag };
+        let new_tag = if cur as u32 != 0 {
+            cur & TAG_MASK
+        } else {
+            old_tag
+        };
         // SAFETY: the block is now `outer(new_size, align)`, ours until returned: its tag
         // moves with its end.
         unsafe { write_tag(p, new_size, new_tag) };
         let (old, new) = (layout.size() as u64, new_size as u64);
         let (from, to) = (counter_of(old_tag), counter_of(new_tag));
         if std::ptr::eq(from, to) {
-            from.resize(old, new);
+            from.resize(old, new, owned_by_this_thread(old_tag));
         } else {
-            from.credit(old);
-            to.charge(new);
+            from.credit(old, owned_by_this_thread(old_tag));
+            to.charge(new, owned_by_this_thread(new_tag));
         }
         p
     }

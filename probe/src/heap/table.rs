@@ -1,5 +1,5 @@
 //! The heap counters: one slot of atomics per live task (live bytes and allocations packed in
-//! one word, the peak, a generation), a bucket for allocations made outside any poll and one
+//! a word, kept as two words by who writes them; the peak, a generation), a bucket for allocations made outside any poll and one
 //! for what ended tasks left behind, and the slots' free list. Slots live in pages allocated
 //! lazily by the layer (never inside the allocator) and never freed; the allocator only reads
 //! the page table and updates atomics, so it takes no lock and allocates nothing.
@@ -25,19 +25,31 @@ pub(crate) const MAX_SLOTS: u32 = (PAGE * PAGES) as u32;
 /// One bucket of live heap: 64 bytes per task slot, a cache line of its own, so that tasks
 /// allocating on different threads do not contend for one line (with 40-byte slots, two
 /// tasks allocating at once on two workers ran at 0.64 of the plain allocator).
+///
+/// The live figures are the sum of two words: `own`, written only by the thread that polls
+/// the slot's task (a load and a store: no locked instruction in a task's own allocations and
+/// frees), and `shared`, updated atomically by everyone else (frees on other threads, and
+/// the buckets of no task). Only the sum means anything (either word may wrap).
 #[repr(align(64))]
 pub(crate) struct Counter {
-    /// Live allocations (high bits) and live bytes (low bits), see [`BYTES_BITS`].
-    word: AtomicU64,
+    /// Live allocations (high bits) and live bytes (low bits), see [`BYTES_BITS`]: what the
+    /// thread holding `poller` counted.
+    own: AtomicU64,
+    /// The same, counted by everyone else.
+    shared: AtomicU64,
     /// The most live bytes seen at once since the slot was taken.
     peak: AtomicU64,
-    /// `word` as last published (the publisher sends only slots whose word moved).
+    /// The live word as last published (the publisher sends only slots whose word moved).
     sent: AtomicU64,
     /// The console id of the task holding the slot (0: free).
     owner: AtomicU64,
     /// Bumped each time the slot is given back: a block whose tag names an older
     /// generation belongs to a task that ended.
     pub(crate) gen: AtomicU32,
+    /// 1 while a thread polls the slot's task and may write `own` (taken at poll start,
+    /// given back at its end; a second thread entering the same task meanwhile, as a span
+    /// entered from elsewhere, counts through `shared`).
+    poller: AtomicU32,
 }
 
 /// Live heap of one bucket at one moment.
@@ -54,53 +66,78 @@ pub struct HeapStats {
 impl Counter {
     pub(crate) const fn new() -> Counter {
         Counter {
-            word: AtomicU64::new(0),
+            own: AtomicU64::new(0),
+            shared: AtomicU64::new(0),
             peak: AtomicU64::new(0),
             sent: AtomicU64::new(0),
             owner: AtomicU64::new(0),
             gen: AtomicU32::new(0),
+            poller: AtomicU32::new(0),
         }
     }
 
-    /// A block of `size` bytes more.
+    /// The live word: allocations and bytes (see [`BYTES_BITS`]).
     #[inline]
-    pub(crate) fn charge(&self, size: u64) {
-        self.add(ONE_BLOCK.wrapping_add(size));
+    fn word(&self) -> u64 {
+        self.own
+            .load(Ordering::Relaxed)
+            .wrapping_add(self.shared.load(Ordering::Relaxed))
     }
 
-    /// Add `delta` to the word, and raise the peak if the live bytes passed it.
+    /// A block of `size` bytes more; `owned`: counted by the thread holding `poller`.
     #[inline]
-    fn add(&self, delta: u64) {
-        let live = self
-            .word
-            .fetch_add(delta, Ordering::Relaxed)
-            .wrapping_add(delta)
-            & BYTES_MASK;
-        // A plain load first: the read-modify-write only when the peak moves.
-        if live > self.peak.load(Ordering::Relaxed) {
-            self.peak.fetch_max(live, Ordering::Relaxed);
-        }
-    }
-
-    /// The same block, now `new` bytes instead of `old`.
-    #[inline]
-    pub(crate) fn resize(&self, old: u64, new: u64) {
-        if new >= old {
-            self.add(new - old);
-        } else {
-            self.word.fetch_sub(old - new, Ordering::Relaxed);
-        }
+    pub(crate) fn charge(&self, size: u64, owned: bool) {
+        self.add(ONE_BLOCK.wrapping_add(size), owned);
     }
 
     /// A block of `size` bytes fewer.
     #[inline]
-    pub(crate) fn credit(&self, size: u64) {
-        self.word
-            .fetch_sub(ONE_BLOCK.wrapping_add(size), Ordering::Relaxed);
+    pub(crate) fn credit(&self, size: u64, owned: bool) {
+        self.add(ONE_BLOCK.wrapping_add(size).wrapping_neg(), owned);
+    }
+
+    /// The same block, now `new` bytes instead of `old`.
+    #[inline]
+    pub(crate) fn resize(&self, old: u64, new: u64, owned: bool) {
+        self.add(new.wrapping_sub(old), owned);
+    }
+
+    /// Add `delta` (wrapping) to the live word, and raise the peak if the live bytes passed it.
+    #[inline]
+    fn add(&self, delta: u64, owned: bool) {
+        let word = if owned {
+            // Only this thread writes `own` while it holds `poller`.
+            let own = self.own.load(Ordering::Relaxed).wrapping_add(delta);
+            self.own.store(own, Ordering::Relaxed);
+            own.wrapping_add(self.shared.load(Ordering::Relaxed))
+        } else {
+            self.shared
+                .fetch_add(delta, Ordering::Relaxed)
+                .wrapping_add(delta)
+                .wrapping_add(self.own.load(Ordering::Relaxed))
+        };
+        let live = word & BYTES_MASK;
+        // Only growth moves the peak, and a plain load first: the read-modify-write only
+        // when it does.
+        if live > self.peak.load(Ordering::Relaxed) && (delta as i64) > 0 {
+            self.peak.fetch_max(live, Ordering::Relaxed);
+        }
+    }
+
+    /// Take the right to write `own` for a poll on this thread; false if another thread has it.
+    pub(crate) fn take_poller(&self) -> bool {
+        self.poller
+            .compare_exchange(0, 1, Ordering::Acquire, Ordering::Relaxed)
+            .is_ok()
+    }
+
+    /// Give back the right taken by [`Counter::take_poller`].
+    pub(crate) fn give_poller(&self) {
+        self.poller.store(0, Ordering::Release);
     }
 
     pub(crate) fn stats(&self) -> HeapStats {
-        let w = self.word.load(Ordering::Relaxed);
+        let w = self.word();
         HeapStats {
             live_bytes: w & BYTES_MASK,
             live_allocs: w >> BYTES_BITS,
@@ -210,17 +247,16 @@ pub(crate) fn release(s: u32) {
     };
     // First the generation, so that frees from now on go to ENDED; then the residue.
     c.gen.fetch_add(1, Ordering::AcqRel);
-    let residue = c.word.swap(0, Ordering::AcqRel);
+    let residue = c
+        .own
+        .swap(0, Ordering::AcqRel)
+        .wrapping_add(c.shared.swap(0, Ordering::AcqRel));
     c.peak.store(0, Ordering::Relaxed);
+    c.poller.store(0, Ordering::Release);
     c.sent.store(0, Ordering::Relaxed);
     c.owner.store(0, Ordering::Relaxed);
-    ENDED.word.fetch_add(residue, Ordering::Relaxed);
+    ENDED.shared.fetch_add(residue, Ordering::Relaxed);
     free_list().push_back(s);
-}
-
-/// The current generation of slot `s` (what an allocation charged to it is tagged with).
-pub(crate) fn generation(s: u32) -> u32 {
-    slot(s).map_or(0, |c| c.gen.load(Ordering::Acquire))
 }
 
 #[allow(dead_code, reason = "read by the heap stream (next)")]
@@ -253,7 +289,7 @@ pub(crate) fn each_task(mark: bool, mut f: impl FnMut(u64, HeapStats)) {
         if owner == 0 {
             continue;
         }
-        let w = c.word.load(Ordering::Relaxed);
+        let w = c.word();
         if mark {
             if c.sent.swap(w, Ordering::Relaxed) == w {
                 continue;

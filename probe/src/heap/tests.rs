@@ -287,3 +287,58 @@ fn many_threads_and_tasks_end_with_exact_counts() {
     assert!(tasks.iter().all(|&t| live(t) == (0, 0)));
     tasks.into_iter().for_each(release);
 }
+
+#[test]
+fn a_task_entered_on_two_threads_at_once_still_counts_exactly() {
+    let t = task();
+    enter(t);
+    assert_ne!(
+        current() & OWNED,
+        0,
+        "the first poller counts on the own word"
+    );
+    let theirs = std::thread::spawn(move || {
+        polled(t, || {
+            assert_eq!(current() & OWNED, 0, "a second one counts atomically");
+            for _ in 0..1000 {
+                free(alloc(10));
+            }
+            alloc(100)
+        })
+    })
+    .join()
+    .unwrap();
+    let mine = alloc(50);
+    exit();
+    assert_eq!(live(t), (150, 2));
+    free(theirs);
+    free(mine);
+    assert_eq!(live(t), (0, 0));
+    // The right was given back at the end of the poll.
+    assert!(
+        std::thread::spawn(move || polled(t, || current() & OWNED != 0))
+            .join()
+            .unwrap()
+    );
+    release(t);
+}
+
+#[test]
+fn a_poll_nested_in_another_gives_the_outer_tasks_right_back() {
+    let (outer, inner) = (task(), task());
+    enter(outer);
+    let block = alloc(30);
+    polled(inner, || free(alloc(1)));
+    // The rest of the outer poll is no task's; its right is free for its next poll.
+    assert_eq!(current(), 0);
+    assert!(
+        std::thread::spawn(move || polled(outer, || current() & OWNED != 0))
+            .join()
+            .unwrap()
+    );
+    assert_eq!(live(outer), (30, 1));
+    free(block);
+    assert_eq!(live(outer), (0, 0));
+    release(outer);
+    release(inner);
+}
