@@ -3,7 +3,9 @@
 # allocator and with the probe's allocator over it, both under the probe (no watcher), each
 # run REPS times inside the binary (best of) and RUNS times here, alternating the two builds
 # (the machine is shared and noisy); every run is printed, then the medians and the ratio.
-#   - task N: one tokio task allocates and frees N small blocks (16-256 B, 8 live at a time);
+#   - task N: one tokio task allocates and frees N small blocks (16-256 B, 8 live at a time)
+#     and does nothing else (the worst case);
+#   - request N: one tokio task handles N requests: a buffer of 16-256 B filled, summed, freed;
 #   - tasks N: two such tasks on two workers at once;
 #   - outside N: the same loop on the main thread, outside any poll;
 #   - idle M: M idle tasks each holding a 64-byte Vec across a sleep: RSS per task.
@@ -19,7 +21,7 @@ WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 echo "machine: $(nproc) cores, $(uname -r), $(lscpu | sed -n 's/^Model name:[[:space:]]*//p' | head -1); load: $(cut -d' ' -f1-3 /proc/loadavg); commit $(git rev-parse --short HEAD)"
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-for mode in task tasks outside idle; do
+for mode in task request tasks outside idle; do
   n=$N; [[ $mode == idle ]] && n=$M
   : >"$WORK/plain"; : >"$WORK/counted"
   for _ in $(seq 1 "$RUNS"); do

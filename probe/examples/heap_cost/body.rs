@@ -4,7 +4,9 @@
 //! the allocator is the only difference. Modes (`heap_cost_* MODE N [REPS]`, best of REPS):
 //!
 //! - `task N`: one tokio task allocates and frees N small blocks (16 to 256 bytes, eight
-//!   live at a time), as a request loop does: ns per allocation + free.
+//!   live at a time) and does nothing else: ns per allocation + free, the worst case.
+//! - `request N`: one tokio task handles N requests, each a buffer of 16 to 256 bytes filled
+//!   from the request, summed, and freed: ns per request.
 //! - `tasks N`: the same in two tasks on two workers at once (N each): ns per pair per task.
 //! - `outside N`: the same loop on the main thread, outside any poll.
 //! - `idle N`: N idle tasks each holding a 64-byte `Vec` across a long sleep: RSS per task
@@ -39,6 +41,19 @@ fn churn(n: usize) -> Duration {
         ring[i % 8] = Some(black_box(v));
     }
     drop(black_box(ring));
+    start.elapsed()
+}
+
+/// Handle `n` requests: each fills a new buffer of 16..=256 bytes, sums it and frees it.
+fn requests(n: usize) -> Duration {
+    let mut total = 0u64;
+    let start = Instant::now();
+    for i in 0..n {
+        let size = 16 + (i.wrapping_mul(2_654_435_761) >> 7) % 241;
+        let buf: Vec<u8> = (0..size).map(|j| (i ^ j) as u8).collect();
+        total = total.wrapping_add(black_box(&buf).iter().map(|&b| b as u64).sum::<u64>());
+    }
+    black_box(total);
     start.elapsed()
 }
 
@@ -85,6 +100,15 @@ pub fn main() {
                 .min()
                 .expect("a rep");
             (ns_per(best, n), "ns/alloc+free")
+        }
+        "request" => {
+            let best = (0..reps)
+                .map(|_| {
+                    rt.block_on(async { tokio::spawn(async move { requests(n) }).await.unwrap() })
+                })
+                .min()
+                .expect("a rep");
+            (ns_per(best, n), "ns/request")
         }
         "tasks" => {
             let best = (0..reps)
