@@ -342,3 +342,81 @@ fn a_poll_nested_in_another_gives_the_outer_tasks_right_back() {
     release(outer);
     release(inner);
 }
+
+/// An inner allocator that checks what it is asked: every block given back with the layout it
+/// was taken with, aligned at least to 8, and none left over.
+struct Checked {
+    live_bytes: std::sync::atomic::AtomicI64,
+    live_blocks: std::sync::atomic::AtomicI64,
+    /// Sum of (size * 31 + align) of the layouts taken, minus those given back.
+    layouts: std::sync::atomic::AtomicI64,
+}
+
+// SAFETY: forwards to the system allocator with the same layouts.
+unsafe impl GlobalAlloc for Checked {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        use std::sync::atomic::Ordering::Relaxed;
+        assert!(l.align() >= 8);
+        self.live_bytes.fetch_add(l.size() as i64, Relaxed);
+        self.live_blocks.fetch_add(1, Relaxed);
+        self.layouts
+            .fetch_add(l.size() as i64 * 31 + l.align() as i64, Relaxed);
+        // SAFETY: the caller's layout.
+        unsafe { std::alloc::System.alloc(l) }
+    }
+
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        use std::sync::atomic::Ordering::Relaxed;
+        self.live_bytes.fetch_sub(l.size() as i64, Relaxed);
+        self.live_blocks.fetch_sub(1, Relaxed);
+        self.layouts
+            .fetch_sub(l.size() as i64 * 31 + l.align() as i64, Relaxed);
+        // SAFETY: the caller's block and layout.
+        unsafe { std::alloc::System.dealloc(p, l) }
+    }
+}
+
+#[test]
+fn a_wrapped_allocator_gets_every_block_back_with_its_layout() {
+    use std::sync::atomic::{AtomicI64, Ordering::Relaxed};
+    static WRAPPED: Allocator<Checked> = Allocator::new(Checked {
+        live_bytes: AtomicI64::new(0),
+        live_blocks: AtomicI64::new(0),
+        layouts: AtomicI64::new(0),
+    });
+    let t = task();
+    // SAFETY: blocks of WRAPPED with their current layouts, each freed once; realloc goes
+    // through the trait's default (alloc, copy, dealloc) of the inner allocator.
+    unsafe {
+        let mut blocks = Vec::new();
+        for (i, align) in [1, 8, 16, 128, 4096].into_iter().enumerate() {
+            let l = layout(100 * i + 3, align);
+            let p = polled(t, || WRAPPED.alloc(l));
+            assert_eq!(p as usize % align, 0);
+            blocks.push((p, l));
+        }
+        assert_eq!(live(t).1, 5);
+        let (p, l) = blocks.pop().unwrap();
+        let q = polled(t, || WRAPPED.realloc(p, l, 9000));
+        blocks.push((q, layout(9000, l.align())));
+        let inner = WRAPPED.inner.live_bytes.load(Relaxed) as u64;
+        let charged = live(t).0;
+        // The tag: 8 to 15 bytes a block.
+        assert!(
+            (charged + 5 * 8..=charged + 5 * 15).contains(&inner),
+            "{inner} for {charged}"
+        );
+        for (p, l) in blocks {
+            WRAPPED.dealloc(p, l);
+        }
+    }
+    assert_eq!(live(t), (0, 0));
+    assert_eq!(WRAPPED.inner.live_bytes.load(Relaxed), 0);
+    assert_eq!(WRAPPED.inner.live_blocks.load(Relaxed), 0);
+    assert_eq!(
+        WRAPPED.inner.layouts.load(Relaxed),
+        0,
+        "each block back with its layout"
+    );
+    release(t);
+}
