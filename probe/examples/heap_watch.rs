@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use asyncmem_probe::heap::wire::{HeapFigures, HeapRequest, HeapUpdate, WATCH_HEAP_PATH};
+use asyncmem_probe::wire::{HeapFigures, HeapRequest, HeapUpdate, WATCH_HEAP_PATH};
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::InstrumentRequest;
 

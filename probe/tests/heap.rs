@@ -16,7 +16,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use asyncmem_probe::heap::wire::{
+use asyncmem_probe::wire::{
     HeapFigures, HeapRequest, HeapUpdate, HEAP_STREAM_FIELD, WATCH_HEAP_PATH,
 };
 use console_api::instrument::instrument_client::InstrumentClient;

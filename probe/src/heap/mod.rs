@@ -179,14 +179,6 @@ pub(crate) fn of_slot(slot: u32) -> HeapStats {
     table::stats(slot)
 }
 
-/// The probe's heap stream: `asyncmem.probe.Heap/WatchHeap`, its messages and names.
-pub mod wire {
-    pub use crate::server::heap::{
-        HeapFigures, HeapRequest, HeapUpdate, TaskHeap, HEAP_STREAM_FIELD, SERVICE_NAME,
-        WATCH_HEAP_PATH,
-    };
-}
-
 /// Whether an [`Allocator`] has served an allocation in this process.
 pub fn in_use() -> bool {
     IN_USE.load(Ordering::Relaxed)

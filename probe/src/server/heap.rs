@@ -1,25 +1,8 @@
-//! The probe's own gRPC service for the heap tasks hold (when the target uses
-//! [`crate::Allocator`]): `asyncmem.probe.Heap/WatchHeap`, served beside console-api's
-//! `Instrument` on the same address. tokio-console never calls it, so it changes nothing for
-//! tokio-console; asyncmem calls it when the probe's metadata entry lists
-//! [`HEAP_STREAM_FIELD`]. Its messages, as a `.proto`:
-//!
-//! ```proto
-//! package asyncmem.probe;
-//! service Heap { rpc WatchHeap(HeapRequest) returns (stream HeapUpdate); }
-//! message HeapRequest {}
-//! message HeapUpdate {
-//!   google.protobuf.Timestamp now = 1;
-//!   // Tasks (by console `Task.id`) whose heap moved since the last update, with their
-//!   // current figures; a new watcher first gets every task holding heap. A live task never
-//!   // listed holds none.
-//!   repeated TaskHeap tasks = 2;
-//!   HeapFigures outside_tasks = 3;       // allocated outside any poll, still live
-//!   HeapFigures left_by_ended_tasks = 4; // allocated by tasks that have ended, still live
-//! }
-//! message TaskHeap { uint64 id = 1; HeapFigures heap = 2; }
-//! message HeapFigures { uint64 live_bytes = 1; uint64 live_allocs = 2; uint64 peak_bytes = 3; }
-//! ```
+//! The probe's heap stream, `asyncmem.probe.Heap/WatchHeap` (messages in [`crate::wire`]):
+//! the heap of the tasks of a target that uses [`crate::Allocator`], served beside
+//! console-api's `Instrument` on the same address. tokio-console never calls it, so nothing
+//! changes for it; asyncmem calls it when the probe's metadata entry lists
+//! [`HEAP_STREAM_FIELD`].
 
 use std::convert::Infallible;
 use std::task::{Context, Poll};
@@ -31,60 +14,11 @@ use tonic::codegen::{http, BoxFuture, Service};
 use tonic::{Request, Response, Status};
 
 use super::Command;
-use crate::HeapStats;
+pub(crate) use crate::wire::HEAP_STREAM_FIELD;
+use crate::wire::{HeapRequest, HeapUpdate, TaskHeap, HEAP_SERVICE, WATCH_HEAP_PATH};
 
-/// The gRPC service name and the method's path.
-pub const SERVICE_NAME: &str = "asyncmem.probe.Heap";
-pub const WATCH_HEAP_PATH: &str = "/asyncmem.probe.Heap/WatchHeap";
-/// The field of the probe's metadata entry that says the heap stream has figures (an
-/// [`crate::Allocator`] is in use).
-pub const HEAP_STREAM_FIELD: &str = "heap_stream";
 /// Tasks per message (about 20 bytes each: messages of ~320 KiB).
 pub(crate) const TASKS_PER_UPDATE: usize = 16_384;
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct HeapRequest {}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct HeapUpdate {
-    #[prost(message, optional, tag = "1")]
-    pub now: Option<prost_types::Timestamp>,
-    #[prost(message, repeated, tag = "2")]
-    pub tasks: Vec<TaskHeap>,
-    #[prost(message, optional, tag = "3")]
-    pub outside_tasks: Option<HeapFigures>,
-    #[prost(message, optional, tag = "4")]
-    pub left_by_ended_tasks: Option<HeapFigures>,
-}
-
-#[derive(Clone, PartialEq, prost::Message)]
-pub struct TaskHeap {
-    /// The task's console id (`Task.id` of `WatchUpdates`).
-    #[prost(uint64, tag = "1")]
-    pub id: u64,
-    #[prost(message, optional, tag = "2")]
-    pub heap: Option<HeapFigures>,
-}
-
-#[derive(Clone, Copy, PartialEq, prost::Message)]
-pub struct HeapFigures {
-    #[prost(uint64, tag = "1")]
-    pub live_bytes: u64,
-    #[prost(uint64, tag = "2")]
-    pub live_allocs: u64,
-    #[prost(uint64, tag = "3")]
-    pub peak_bytes: u64,
-}
-
-impl From<HeapStats> for HeapFigures {
-    fn from(s: HeapStats) -> Self {
-        HeapFigures {
-            live_bytes: s.live_bytes,
-            live_allocs: s.live_allocs,
-            peak_bytes: s.peak_bytes,
-        }
-    }
-}
 
 pub(crate) type HeapTx = mpsc::Sender<Result<HeapUpdate, Status>>;
 
@@ -127,7 +61,7 @@ pub(crate) struct HeapServer {
 }
 
 impl tonic::server::NamedService for HeapServer {
-    const NAME: &'static str = SERVICE_NAME;
+    const NAME: &'static str = HEAP_SERVICE;
 }
 
 struct WatchHeap(mpsc::Sender<Command>);
