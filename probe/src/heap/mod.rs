@@ -81,9 +81,11 @@ fn counter_of(tag: u64) -> &'static table::Counter {
 }
 
 /// This thread is spawning a task whose future is `future_bytes`: tokio allocates its task
-/// cell (header, future, trailer) next, from the spawner's poll. The cell is the runtime's
-/// (asyncmem shows it apart), so the first allocation of at least that size is no task's;
-/// a poll starting or ending first calls it off.
+/// cell (header, future, trailer: at least that large, aligned to a cache line, 16 bytes or
+/// more on every target) right after the task's span, in the spawner's poll. The cell is the
+/// runtime's (asyncmem shows it apart), and so is what instrumentation allocates for the new
+/// span meanwhile (other layers' span data): from here until that cell, allocations are no
+/// task's. A poll starting or ending first calls it off.
 pub(crate) fn spawning(future_bytes: u32) {
     if IN_USE.load(Ordering::Relaxed) {
         let _ = SPAWN_SIZE.try_with(|c| c.set(future_bytes as u64));
@@ -91,24 +93,26 @@ pub(crate) fn spawning(future_bytes: u32) {
     }
 }
 
-/// The tag for a block of `size` bytes while a spawn is pending (`t` has [`SPAWNING`]).
+/// The least alignment of tokio's task cell on any target (its cache-line padding).
+const CELL_MIN_ALIGN: usize = 16;
+
+/// The tag for a block of `layout` while a spawn is pending (`t` has [`SPAWNING`]): no task's;
+/// the cell ends the spawn.
 #[cold]
-fn spawn_tag(t: u64, size: usize) -> u64 {
+fn spawn_tag(t: u64, layout: Layout) -> u64 {
     let cell = SPAWN_SIZE.try_with(Cell::get).unwrap_or(0);
-    if size as u64 >= cell {
+    if layout.size() as u64 >= cell && layout.align() >= CELL_MIN_ALIGN {
         let _ = CURRENT.try_with(|c| c.set(t & !SPAWNING));
-        0
-    } else {
-        t & !SPAWNING
     }
+    0
 }
 
-/// The tag for a new block of `size` bytes on this thread.
+/// The tag for a new block of `layout` on this thread.
 #[inline]
-fn tag_for(size: usize) -> u64 {
+fn tag_for(layout: Layout) -> u64 {
     let t = current();
     if t & SPAWNING != 0 {
-        spawn_tag(t, size)
+        spawn_tag(t, layout)
     } else {
         t
     }
@@ -297,7 +301,7 @@ unsafe fn finish(ptr: *mut u8, layout: Layout) -> *mut u8 {
     if !IN_USE.load(Ordering::Relaxed) {
         IN_USE.store(true, Ordering::Relaxed);
     }
-    let t = tag_for(layout.size());
+    let t = tag_for(layout);
     // SAFETY: a new block of that layout, not yet handed out.
     unsafe { write_tag(ptr, layout.size(), t & TAG_MASK) };
     counter_of(t & TAG_MASK).charge(layout.size() as u64, t & OWNED != 0);

@@ -4,6 +4,8 @@
 
 #![allow(dead_code, reason = "each test binary uses part of it")]
 
+pub mod heap;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -20,6 +22,19 @@ pub fn probe_on_a_free_port() -> (asyncmem_probe::Builder, u16) {
         .server_addr(([127, 0, 0, 1], port))
         .publish_interval(Duration::from_millis(50));
     (probe, port)
+}
+
+/// Install `probe` as a layer on tracing-subscriber's Registry beside a `fmt` layer, as
+/// `console_subscriber::spawn()` is used.
+pub fn install_as_layer(probe: asyncmem_probe::Builder) {
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(probe.spawn())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_filter(tracing_subscriber::EnvFilter::new("error")),
+        )
+        .init();
 }
 
 /// The runtime the tests' tasks run on: two workers, timers and I/O.
