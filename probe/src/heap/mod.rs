@@ -10,10 +10,10 @@
 //! Each block carries an 8-byte tag after the caller's bytes (at its size rounded up to 8),
 //! holding the slot and generation of the task it is charged to ([`table`]); a free reads the
 //! tag, so finding the owner costs no lookup and no lock. (A tag in front would cost the
-//! block's alignment: 128 bytes for each of tokio's task cells.) The counters are atomics in a table of slots, one per
-//! live task, set up by the probe's layer at spawn; the layer tells this thread which task it
-//! polls. The allocator never allocates, locks or panics: before the probe starts, outside a
-//! poll, or in a thread being torn down, allocations are counted as no task's.
+//! block's alignment: 128 bytes for each of tokio's task cells.) The counters are atomics in a
+//! table of slots, one per live task, set up by the probe's layer at spawn; the layer tells
+//! this thread which task it polls ([`enter`], [`exit`]). The allocator never allocates, locks
+//! or panics: before the probe starts and outside a poll, allocations are no task's.
 
 mod table;
 #[cfg(test)]

@@ -420,3 +420,48 @@ fn a_wrapped_allocator_gets_every_block_back_with_its_layout() {
     );
     release(t);
 }
+
+/// What `each_task` reports of the slots of `ids`, by id.
+fn reported(mark: bool, ids: &[(u32, u64)]) -> Vec<(u64, u64)> {
+    let mut out = Vec::new();
+    each_task(mark, |id, s| {
+        if ids.iter().any(|&(_, i)| i == id) {
+            out.push((id, s.live_bytes));
+        }
+    });
+    out.sort();
+    out
+}
+
+#[test]
+fn deltas_list_the_tasks_whose_heap_moved_and_a_full_state_every_task_holding_heap() {
+    let _serial = serial();
+    // Console ids no other test uses.
+    let ids: Vec<(u32, u64)> = (0..3).map(|i| (task(), 1 << 40 | i)).collect();
+    for &(slot, id) in &ids {
+        set_owner(slot, id);
+    }
+    let (a, b, c) = (ids[0], ids[1], ids[2]);
+    let ba = polled(a.0, || alloc(100));
+    let bb = polled(b.0, || alloc(200));
+    // A full state: every task holding heap, nothing marked.
+    assert_eq!(reported(false, &ids), [(a.1, 100), (b.1, 200)]);
+    // The first delta: what moved since the slots were taken.
+    assert_eq!(reported(true, &ids), [(a.1, 100), (b.1, 200)]);
+    assert_eq!(reported(true, &ids), [], "nothing moved");
+    // b frees its block from another thread, c allocates: both in the next delta, a not.
+    std::thread::spawn(move || free(bb)).join().unwrap();
+    let bc = polled(c.0, || alloc(300));
+    assert_eq!(reported(true, &ids), [(b.1, 0), (c.1, 300)]);
+    // A full state skips the tasks holding nothing (b).
+    assert_eq!(reported(false, &ids), [(a.1, 100), (c.1, 300)]);
+    free(ba);
+    free(bc);
+    assert_eq!(reported(true, &ids), [(a.1, 0), (c.1, 0)]);
+    // An ended task is no longer reported.
+    for &(slot, _) in &ids {
+        release(slot);
+    }
+    assert_eq!(reported(false, &ids), []);
+    assert_eq!(reported(true, &ids), []);
+}
