@@ -29,6 +29,22 @@
 //! }
 //! message Backtrace { repeated Frame frames = 1; }  // innermost first
 //! message Frame { string function = 1; string file = 2; uint32 line = 3; uint32 col = 4; }
+//!
+//! // The heap each task holds (a target with `asyncmem_probe::Allocator`; the probe's metadata
+//! // entry then lists the field `heap_stream`).
+//! service Heap { rpc WatchHeap(HeapRequest) returns (stream HeapUpdate); }
+//! message HeapRequest {}
+//! message HeapUpdate {
+//!   google.protobuf.Timestamp now = 1;
+//!   // Tasks (by console `Task.id`) whose heap moved since the last update, with their
+//!   // current figures; a new watcher first gets every task holding heap. A live task never
+//!   // listed holds none.
+//!   repeated TaskHeap tasks = 2;
+//!   HeapFigures outside_tasks = 3;       // allocated outside any poll, still live
+//!   HeapFigures left_by_ended_tasks = 4; // allocated by tasks that have ended, still live
+//! }
+//! message TaskHeap { uint64 id = 1; HeapFigures heap = 2; }
+//! message HeapFigures { uint64 live_bytes = 1; uint64 live_allocs = 2; uint64 peak_bytes = 3; }
 //! ```
 //!
 //! Errors are gRPC statuses: `FAILED_PRECONDITION` when the target cannot dump (built without
@@ -101,4 +117,55 @@ pub struct Frame {
     pub line: u32,
     #[prost(uint32, tag = "4")]
     pub col: u32,
+}
+
+/// The heap service's name and its method's path.
+pub const HEAP_SERVICE: &str = "asyncmem.probe.Heap";
+pub const WATCH_HEAP_PATH: &str = "/asyncmem.probe.Heap/WatchHeap";
+/// The field of the probe's metadata entry that says the heap stream has figures (an
+/// [`crate::Allocator`] is in use).
+pub const HEAP_STREAM_FIELD: &str = "heap_stream";
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HeapRequest {}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct HeapUpdate {
+    #[prost(message, optional, tag = "1")]
+    pub now: Option<prost_types::Timestamp>,
+    #[prost(message, repeated, tag = "2")]
+    pub tasks: Vec<TaskHeap>,
+    #[prost(message, optional, tag = "3")]
+    pub outside_tasks: Option<HeapFigures>,
+    #[prost(message, optional, tag = "4")]
+    pub left_by_ended_tasks: Option<HeapFigures>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct TaskHeap {
+    /// The task's console id (`Task.id` of `WatchUpdates`).
+    #[prost(uint64, tag = "1")]
+    pub id: u64,
+    #[prost(message, optional, tag = "2")]
+    pub heap: Option<HeapFigures>,
+}
+
+#[derive(Clone, Copy, PartialEq, prost::Message)]
+pub struct HeapFigures {
+    #[prost(uint64, tag = "1")]
+    pub live_bytes: u64,
+    #[prost(uint64, tag = "2")]
+    pub live_allocs: u64,
+    #[prost(uint64, tag = "3")]
+    pub peak_bytes: u64,
+}
+
+impl From<crate::HeapStats> for HeapFigures {
+    fn from(s: crate::HeapStats) -> Self {
+        HeapFigures {
+            live_bytes: s.live_bytes,
+            live_allocs: s.live_allocs,
+            peak_bytes: s.peak_bytes,
+        }
+    }
 }

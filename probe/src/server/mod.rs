@@ -4,6 +4,7 @@
 
 mod dump;
 mod encode;
+pub(crate) mod heap;
 mod publish;
 
 use std::sync::atomic::Ordering;
@@ -36,6 +37,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), Status>>,
     },
     State(StateTx),
+    Heap(heap::HeapTx),
     Pause,
     Resume,
 }
@@ -45,12 +47,17 @@ pub(crate) struct Service {
     cmds: mpsc::Sender<Command>,
 }
 
+/// Hand `c` to the publisher, or say why it cannot take it.
+fn send_command(cmds: &mpsc::Sender<Command>, c: Command) -> Result<(), Status> {
+    cmds.try_send(c).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => Status::resource_exhausted("probe busy"),
+        mpsc::error::TrySendError::Closed(_) => Status::unavailable("probe publisher stopped"),
+    })
+}
+
 impl Service {
     fn command(&self, c: Command) -> Result<(), Status> {
-        self.cmds.try_send(c).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Status::resource_exhausted("probe busy"),
-            mpsc::error::TrySendError::Closed(_) => Status::unavailable("probe publisher stopped"),
-        })
+        send_command(&self.cmds, c)
     }
 
     /// A stream of `T` for a new watcher: `watch` is the command that hands the publisher its
@@ -159,8 +166,10 @@ async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
         store: store.clone(),
     };
     let publisher = tokio::spawn(Publisher::new(store, interval, rx).run());
-    let routes =
-        tonic::service::Routes::new(InstrumentServer::new(Service { cmds })).add_service(dumps);
+    let heap = heap::HeapServer { cmds: cmds.clone() };
+    let routes = tonic::service::Routes::new(InstrumentServer::new(Service { cmds }))
+        .add_service(dumps)
+        .add_service(heap);
     let served = match &addr {
         ServerAddr::Tcp(tcp) => serve_tcp(*tcp, routes).await,
         #[cfg(unix)]

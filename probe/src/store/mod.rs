@@ -113,8 +113,10 @@ impl Store {
         let mut shard = lock(&self.shards[shard_ix]);
         // The last slot number is never handed out: all ones is `UNTRACKED`.
         if !shard.has_room_below(MAX_DIRECT_SLOT) {
+            crate::heap::release(rec.heap_slot);
             return None;
         }
+        crate::heap::set_owner(rec.heap_slot, rec.id);
         let slot = shard.alloc(rec);
         shard.mark(slot);
         Some(encode(shard_ix, slot, rec.id))
@@ -151,6 +153,7 @@ impl Store {
             return false;
         }
         t.dropped = now;
+        crate::heap::release(t.heap_slot);
         if self.publisher_alive.load(Ordering::Relaxed) {
             shard.mark(slot);
         } else {
@@ -211,6 +214,7 @@ impl Store {
     pub fn insert(&self, span: u64, mut rec: TaskRecord) {
         rec.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         rec.flags = NEW;
+        crate::heap::set_owner(rec.heap_slot, rec.id);
         let mut shard = lock(self.shard_of(span));
         let slot = shard.alloc(rec);
         shard.bind(span, slot);
@@ -244,6 +248,7 @@ impl Store {
         let slot = shard.unbind(span)?;
         let t = shard.slot(slot)?;
         t.dropped = now;
+        crate::heap::release(t.heap_slot);
         let out = (t.id, t.flags);
         if self.publisher_alive.load(Ordering::Relaxed) {
             shard.mark(slot);
