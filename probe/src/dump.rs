@@ -344,7 +344,7 @@ pub(crate) fn is_dump_helper(attrs: &tracing_core::span::Attributes<'_>) -> bool
 }
 
 /// A poll under way for this long stops a dump before it starts (see [`take`]).
-pub const BLOCKED_POLL: Duration = Duration::from_millis(100);
+pub const BLOCKED_POLL: Duration = Duration::from_millis(20);
 
 /// A dump of every multi-thread runtime seen, within `timeout`; refused while a poll has been
 /// under way for [`BLOCKED_POLL`] or more (`longest_poll`: how long, and the task's tokio id).

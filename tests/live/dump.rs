@@ -212,8 +212,10 @@ fn two_dumps_at_once_each_answer() {
                 "--format",
                 "json",
             ])
-            // 20,000 tasks take seconds to dump in a debug build.
-            .args(["--dump-timeout", "60s"])
+            // 20,000 tasks take seconds to dump in a debug build; dumped once the demo has
+            // spawned them all (its spawning loop is one long poll: a dump refuses to start
+            // beside it).
+            .args(["--dump-timeout", "60s", "--settle", "1s"])
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
@@ -260,7 +262,7 @@ fn a_target_that_exits_mid_dump_is_said() {
             "--addr",
             &target.addr(),
             "--settle",
-            "0s",
+            "1s",
             "--dump",
             "--dump-timeout",
             "60s",
@@ -269,8 +271,9 @@ fn a_target_that_exits_mid_dump_is_said() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // About when the picture is complete and the dump runs.
-    std::thread::sleep(Duration::from_millis(700));
+    // About when the picture is complete and the dump runs (a debug build resolves 20,000
+    // tasks' backtraces in about 2 s).
+    std::thread::sleep(Duration::from_millis(2000));
     target.child.kill().unwrap();
     target.child.wait().unwrap();
     let started = Instant::now();
