@@ -1,14 +1,17 @@
 //! What is computed from the model, the same for every output and the TUI: the bytes-per-task
 //! fit and what the instrumentation costs ([`fit`]), lints and their counts ([`lints`]), the
-//! by-location aggregates ([`locations`]) and the task filter language ([`filter`]). Pure
+//! by-location aggregates ([`locations`]), what live tasks explain of RSS ([`explained`]) and the
+//! task filter language ([`filter`]). Pure
 //! functions of the model; no terminal, no serializer.
 
+pub mod explained;
 pub mod filter;
 pub mod fit;
 pub mod layout;
 pub mod lints;
 pub mod locations;
 
+pub use explained::{explained, explained_bytes, Explained};
 pub use filter::Filter;
 pub use fit::{
     bytes_per_task, instrumentation_bytes_per_task, reported_per_task, BytesPerTask, Fit, NoFit,

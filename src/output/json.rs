@@ -27,6 +27,8 @@ pub struct Snapshot<'a> {
     pub incomplete_reason: Option<String>,
     pub instrumentation: InstrumentationOut,
     pub bytes_per_task: BytesPerTask,
+    /// What live tasks explain of RSS (`insight::explained`).
+    pub explained: insight::Explained,
     pub lag: LagOut,
     pub lints: Vec<LintCount>,
     pub warnings: Vec<WarningOut>,
@@ -204,6 +206,7 @@ pub fn snapshot<'a>(
             ),
         },
         bytes_per_task: insight::bytes_per_task(model, None),
+        explained: insight::explained(model),
         lag: LagOut {
             missing_tasks_estimate: model.lag().missing_estimate(),
             last_announce_lag_ns: model.lag().last_announce_lag_ns,
