@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use crate::cli::{Format, SnapshotArgs};
 use crate::error::{exit, AttachError, Failure};
 use crate::insight::layout::LayoutJoin;
+use crate::insight::{self, Moment};
 use crate::model::{Event, Model};
 use crate::output::{self, TargetInfo};
 use crate::recording;
@@ -36,7 +37,16 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     // The layout first: a bad file is named before any attach or wait.
     let layout = super::load_layout(args.layout.as_deref())?;
     let layout = layout.as_deref();
+    if (args.diff_at.is_some() || args.diff_after.is_some()) && args.format == Format::Csv {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--diff-at and --diff-after print a table or JSON (--format table or json), not CSV",
+        ));
+    }
     if let Some(path) = &args.from {
+        if let Some(diff_at) = args.diff_at {
+            return diff_recording(args, path, args.at.unwrap_or_default(), diff_at);
+        }
         let state = tokio::task::block_in_place(|| {
             recording::state_at(path, args.at, args.connect.model())
         })
@@ -141,9 +151,92 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             crate::present::escape(reason)
         );
     }
+    if let Some(after) = args.diff_after {
+        let before = Moment::of(&model);
+        let until = tokio::time::Instant::now() + after;
+        let mut gone = false;
+        while !gone {
+            tokio::select! {
+                e = session.events.recv() => match e {
+                    Some(Event::TargetExited) | None => gone = true,
+                    Some(event) => model.apply(event),
+                },
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+        model.prune_done();
+        let d = insight::diff(&before, &Moment::of(&model));
+        write_diff(args, &d, &session.target)?;
+        if gone {
+            return Err(Failure::new(
+                exit::TARGET_EXITED,
+                format_args!(
+                    "{} during --diff-after: the difference is up to its exit",
+                    exited(&session.target)
+                ),
+            ));
+        }
+        return Ok(());
+    }
     write_snapshot(args, &model, &session.target, incomplete.as_deref(), layout)?;
     drop(session);
     Ok(())
+}
+
+/// `--from FILE --at A --diff-at B`: the recording's state at both points, compared.
+fn diff_recording(
+    args: &SnapshotArgs,
+    path: &std::path::Path,
+    at: Duration,
+    diff_at: Duration,
+) -> Result<(), Failure> {
+    let moment = |when: Duration| {
+        let state = tokio::task::block_in_place(|| {
+            recording::state_at(path, Some(when), args.connect.model())
+        })
+        .map_err(|e| Failure::reading_recording(path, &e))?;
+        for note in &state.notes {
+            eprintln!("asyncmem: warning: {}", crate::present::escape(note));
+        }
+        Ok::<_, Failure>((Moment::of(&state.model), state.header))
+    };
+    let (before, header) = moment(at)?;
+    let (after, _) = moment(diff_at)?;
+    let target = TargetInfo {
+        pid: header.pid,
+        endpoint: format!("{} (recorded)", header.endpoint),
+    };
+    write_diff(args, &insight::diff(&before, &after), &target)
+}
+
+/// Print a difference as table or JSON.
+fn write_diff(args: &SnapshotArgs, d: &insight::Diff, target: &TargetInfo) -> Result<(), Failure> {
+    let mut out = open_output(args)?;
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, d)?;
+            writeln!(out)?;
+        }
+        _ => output::table::write_diff(&mut out, d, target, terminal_width(), args.limit)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Where the output goes: `-o FILE` or standard output.
+fn open_output(args: &SnapshotArgs) -> Result<Box<dyn Write>, Failure> {
+    Ok(match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| {
+                Failure::caused_by(
+                    crate::error::exit::OTHER,
+                    format_args!("creating {}", path.display()),
+                    &e,
+                )
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
 }
 
 /// The error of a target gone: its pid if known, else its endpoint.
@@ -168,18 +261,7 @@ fn write_snapshot(
     incomplete: Option<&str>,
     layout: Option<&LayoutJoin>,
 ) -> Result<(), Failure> {
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| {
-                Failure::caused_by(
-                    crate::error::exit::OTHER,
-                    format_args!("creating {}", path.display()),
-                    &e,
-                )
-            })?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = open_output(args)?;
     let lints = args.connect.lints();
     match (args.format, args.series) {
         (Format::Json, false) => {

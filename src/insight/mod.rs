@@ -4,6 +4,7 @@
 //! task filter language ([`filter`]). Pure
 //! functions of the model; no terminal, no serializer.
 
+pub mod diff;
 pub mod explained;
 pub mod filter;
 pub mod fit;
@@ -11,6 +12,7 @@ pub mod layout;
 pub mod lints;
 pub mod locations;
 
+pub use diff::{diff, Diff, LocationChange, Moment};
 pub use explained::{explained, explained_bytes, Explained};
 pub use filter::Filter;
 pub use fit::{

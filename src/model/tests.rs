@@ -393,15 +393,6 @@ fn quiet_updates_do_not_change_the_generation() {
     assert!(m.generation() > g, "pruning is a change");
 }
 
-/// Task `id` of `size` bytes spawned at `src/main.rs:LINE:5`.
-fn at_line(id: u64, size: u64, line: u32) -> PTask {
-    let mut t = ptask(id, id, size, None, "");
-    if let Some(l) = t.location.as_mut() {
-        l.line = Some(line);
-    }
-    t
-}
-
 #[test]
 fn per_location_counts_stay_exact_through_drops_reuse_and_pruning() {
     let mut m = Model::default();
@@ -422,13 +413,7 @@ fn per_location_counts_stay_exact_through_drops_reuse_and_pruning() {
     };
     check(&m);
     // Ten dropped, one id reused by a task at another line.
-    let mut dropped: Vec<(u64, Stats)> = (1..=10)
-        .map(|i| {
-            let mut s = stats(SEC);
-            s.dropped_at = stamp(2 * SEC);
-            (i, s)
-        })
-        .collect();
+    let mut dropped = super::synth::dropped(1..=10, SEC, 2 * SEC);
     let mut reuse = at_line(11, 7, 99);
     reuse.fields[2] = field("task.id", proto::field::Value::U64Val(1011));
     dropped.push((11, stats(2 * SEC)));

@@ -70,9 +70,7 @@ pub fn write(
     incomplete: Option<&str>,
 ) -> io::Result<()> {
     let c = model.counts();
-    let pid = target
-        .pid
-        .map_or_else(|| "?".to_string(), |p| p.to_string());
+    let pid = pid_text(target);
     writeln!(
         out,
         "asyncmem snapshot: pid {pid} at {}",
@@ -244,6 +242,124 @@ pub fn explained_line(e: &insight::Explained) -> Option<String> {
         bytes(e.cell_bytes),
         signed_bytes(unexplained as f64),
     ))
+}
+
+/// The target's pid, or `?`.
+fn pid_text(target: &TargetInfo) -> String {
+    target
+        .pid
+        .map_or_else(|| "?".to_string(), |p| p.to_string())
+}
+
+/// A signed count: `+12`, `-3`, `0`.
+fn signed(v: i64) -> String {
+    if v > 0 {
+        format!("+{v}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// A signed size: `+1.2 MiB`, `-512 B`, `0 B`.
+fn signed_size(v: i64) -> String {
+    if v > 0 {
+        format!("+{}", bytes(v.unsigned_abs()))
+    } else {
+        signed_bytes(v as f64)
+    }
+}
+
+/// `snapshot --diff-at` / `--diff-after`: what changed between two moments, the locations
+/// whose live tasks changed largest change first (up to `limit`, 0: all).
+pub fn write_diff(
+    out: &mut impl Write,
+    d: &insight::Diff,
+    target: &TargetInfo,
+    width: usize,
+    limit: usize,
+) -> io::Result<()> {
+    let pid = pid_text(target);
+    writeln!(
+        out,
+        "asyncmem snapshot: what changed over {:.1} s, pid {pid} at {}",
+        d.seconds,
+        escape(&target.endpoint)
+    )?;
+    match (d.from.rss_bytes, d.to.rss_bytes, d.rss_change_bytes) {
+        (Some(a), Some(b), Some(c)) => writeln!(
+            out,
+            "memory: RSS {} -> {} ({})",
+            bytes(a),
+            bytes(b),
+            signed_size(c)
+        )?,
+        _ => writeln!(out, "memory: unknown (no RSS reading at both moments)")?,
+    }
+    writeln!(
+        out,
+        "tasks: {} -> {} live ({}); futures {} -> {} ({})",
+        d.from.live_tasks,
+        d.to.live_tasks,
+        signed(d.live_tasks_change),
+        bytes(d.from.future_bytes),
+        bytes(d.to.future_bytes),
+        signed_size(d.future_bytes_change)
+    )?;
+    let share = d.growth_explained.map_or(String::new(), |g| {
+        format!(": {:.0} % of the RSS growth", g * 100.0)
+    });
+    writeln!(
+        out,
+        "explained by tasks: {} -> {} ({}){share}",
+        bytes(d.from.explained_bytes),
+        bytes(d.to.explained_bytes),
+        signed_size(d.explained_change_bytes)
+    )?;
+    writeln!(out)?;
+    if d.locations.is_empty() {
+        writeln!(
+            out,
+            "no location's live tasks changed ({} unchanged)",
+            d.unchanged_locations
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>8} {:>8} {:>8} {:>8} {:>10} {:>10}  LOCATION",
+        "BEFORE", "AFTER", "GAINED", "LOST", "FUTURES+", "FUTURES-"
+    )?;
+    let shown = if limit == 0 {
+        d.locations.len()
+    } else {
+        limit.min(d.locations.len())
+    };
+    for l in &d.locations[..shown] {
+        let fixed = format!(
+            "{:>8} {:>8} {:>8} {:>8} {:>10} {:>10}  ",
+            l.tasks_before,
+            l.tasks_after,
+            signed(l.tasks_gained as i64),
+            signed(-(l.tasks_lost as i64)),
+            signed_size(l.future_bytes_gained as i64),
+            signed_size(-(l.future_bytes_lost as i64)),
+        );
+        let rest = width.saturating_sub(fixed.chars().count());
+        writeln!(out, "{fixed}{}", location::fit(&l.location, rest))?;
+    }
+    if shown < d.locations.len() {
+        writeln!(
+            out,
+            "… {} more locations changed (--limit 0 shows all)",
+            d.locations.len() - shown
+        )?;
+    }
+    writeln!(
+        out,
+        "({} locations unchanged; tasks that started and ended in between are not counted)",
+        d.unchanged_locations
+    )?;
+    Ok(())
 }
 
 /// The chart's samples as aligned text, oldest first (the CSV's columns, sizes in units).

@@ -14,6 +14,7 @@ mod common;
 mod cli;
 
 mod demos;
+mod grew;
 mod lesson;
 mod probe;
 mod prometheus;

@@ -28,6 +28,9 @@ struct Args {
     /// Idle tasks that stay for the whole run.
     #[arg(long, default_value_t = 100)]
     connections: usize,
+    /// Delay before the cache starts filling (so that a watcher sees it grow).
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "0s")]
+    start_after: Duration,
     #[command(flatten)]
     common: Common,
 }
@@ -57,11 +60,12 @@ fn main() {
     let args = Args::parse();
     let nap = args.common.nap();
     let (entries, bytes, rate) = (args.entries, args.entry_bytes, args.rate.max(1));
-    let connections = args.connections;
+    let (connections, start_after) = (args.connections, args.start_after);
     args.common.run(async move {
         for _ in 0..connections {
             spawn_named("connection", connection(nap));
         }
+        tokio::time::sleep(start_after).await;
         let mut tick = tokio::time::interval(Duration::from_secs(1));
         let mut key = 0u64;
         while (key as usize) < entries {
