@@ -395,6 +395,13 @@ pub struct SnapshotArgs {
     /// changed (as --diff-at does for a recording).
     #[arg(long, value_name = "DURATION", conflicts_with_all = ["from", "series"], value_parser = duration)]
     pub diff_after: Option<Duration>,
+    /// With --from: list the intervals where RSS rose fastest (the 3 steepest that do not
+    /// overlap, over --spike-window), each with the spawn locations whose live tasks grew.
+    #[arg(long, conflicts_with_all = ["diff_at", "series"])]
+    pub spikes: bool,
+    /// The window over which --spikes measures the RSS slope.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_at_least_10ms)]
+    pub spike_window: Duration,
     /// Print the chart's time series (RSS, task counts, future bytes per sample) instead of
     /// the tasks.
     #[arg(long, conflicts_with = "diff_at")]
@@ -500,6 +507,13 @@ impl Cli {
                         "snapshot",
                         clap::error::ErrorKind::MissingRequiredArgument,
                         "--at needs --from FILE: it picks a moment of a recording",
+                    ));
+                }
+                if a.spikes && a.from.is_none() {
+                    return Err(usage(
+                        "snapshot",
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "--spikes needs --from FILE: it searches a recording's chart",
                     ));
                 }
                 if a.diff_at.is_some() && a.from.is_none() {

@@ -9,6 +9,7 @@ use crate::cli::{Format, SnapshotArgs};
 use crate::error::{exit, AttachError, Failure};
 use crate::insight::layout::LayoutJoin;
 use crate::insight::{self, Moment};
+use crate::model::time::nanos_of;
 use crate::model::{Event, Model};
 use crate::output::{self, TargetInfo};
 use crate::recording;
@@ -37,15 +38,20 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     // The layout first: a bad file is named before any attach or wait.
     let layout = super::load_layout(args.layout.as_deref())?;
     let layout = layout.as_deref();
-    if (args.diff_at.is_some() || args.diff_after.is_some()) && args.format == Format::Csv {
+    if (args.diff_at.is_some() || args.diff_after.is_some() || args.spikes)
+        && args.format == Format::Csv
+    {
         return Err(Failure::new(
             exit::USAGE,
-            "--diff-at and --diff-after print a table or JSON (--format table or json), not CSV",
+            "--diff-at, --diff-after and --spikes print a table or JSON (--format table or json), not CSV",
         ));
     }
     if let Some(path) = &args.from {
         if let Some(diff_at) = args.diff_at {
             return diff_recording(args, path, args.at.unwrap_or_default(), diff_at);
+        }
+        if args.spikes {
+            return spikes(args, path);
         }
         let state = tokio::task::block_in_place(|| {
             recording::state_at(path, args.at, args.connect.model())
@@ -183,6 +189,28 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The recording's state `at` after its start (its end: `None`), its notes said on stderr.
+fn state_at(
+    path: &std::path::Path,
+    at: Option<Duration>,
+    cfg: crate::model::ModelConfig,
+) -> Result<recording::StateAt, Failure> {
+    let state = tokio::task::block_in_place(|| recording::state_at(path, at, cfg))
+        .map_err(|e| Failure::reading_recording(path, &e))?;
+    for note in &state.notes {
+        eprintln!("asyncmem: warning: {}", crate::present::escape(note));
+    }
+    Ok(state)
+}
+
+/// What `snapshot` says a recording's target was.
+fn recorded(header: &recording::Header) -> TargetInfo {
+    TargetInfo {
+        pid: header.pid,
+        endpoint: format!("{} (recorded)", header.endpoint),
+    }
+}
+
 /// `--from FILE --at A --diff-at B`: the recording's state at both points, compared.
 fn diff_recording(
     args: &SnapshotArgs,
@@ -190,23 +218,56 @@ fn diff_recording(
     at: Duration,
     diff_at: Duration,
 ) -> Result<(), Failure> {
-    let moment = |when: Duration| {
-        let state = tokio::task::block_in_place(|| {
-            recording::state_at(path, Some(when), args.connect.model())
-        })
-        .map_err(|e| Failure::reading_recording(path, &e))?;
-        for note in &state.notes {
-            eprintln!("asyncmem: warning: {}", crate::present::escape(note));
+    let before = state_at(path, Some(at), args.connect.model())?;
+    let after = state_at(path, Some(diff_at), args.connect.model())?;
+    let d = insight::diff(&Moment::of(&before.model), &Moment::of(&after.model));
+    write_diff(args, &d, &recorded(&before.header))
+}
+
+/// `--from FILE --spikes`: the steepest RSS rises of the whole recording, each with what its
+/// two ends' task pictures say grew.
+fn spikes(args: &SnapshotArgs, path: &std::path::Path) -> Result<(), Failure> {
+    let whole = crate::model::ModelConfig {
+        series_window: crate::cli::MAX_DURATION,
+        ..args.connect.model()
+    };
+    let end = state_at(path, None, whole)?;
+    let started = end.header.started_at;
+    let offset = |at: crate::model::Nanos| {
+        Duration::from_nanos(u64::try_from(at.saturating_sub(started)).unwrap_or(0))
+    };
+    let mut found = insight::spikes(
+        &end.model,
+        nanos_of(args.spike_window),
+        insight::DEFAULT_SPIKES,
+    );
+    for s in &mut found {
+        let a = state_at(path, Some(offset(s.from_ns)), args.connect.model())?;
+        let b = state_at(path, Some(offset(s.to_ns)), args.connect.model())?;
+        let d = insight::diff(&Moment::of(&a.model), &Moment::of(&b.model));
+        s.locations = d
+            .locations
+            .into_iter()
+            .filter(|l| l.tasks_change > 0 || l.future_bytes_change > 0)
+            .collect();
+    }
+    let mut out = open_output(args)?;
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &found)?;
+            writeln!(out)?;
         }
-        Ok::<_, Failure>((Moment::of(&state.model), state.header))
-    };
-    let (before, header) = moment(at)?;
-    let (after, _) = moment(diff_at)?;
-    let target = TargetInfo {
-        pid: header.pid,
-        endpoint: format!("{} (recorded)", header.endpoint),
-    };
-    write_diff(args, &insight::diff(&before, &after), &target)
+        _ => output::table::write_spikes(
+            &mut out,
+            &found,
+            started,
+            &recorded(&end.header),
+            args.spike_window,
+            terminal_width(),
+        )?,
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Print a difference as table or JSON.

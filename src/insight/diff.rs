@@ -190,15 +190,6 @@ pub fn diff(a: &Moment, b: &Moment) -> Diff {
 mod tests {
     use super::*;
     use crate::model::synth::{self, *};
-    use crate::model::RssSample;
-
-    fn rss(m: &mut Model, at: i64, rss_bytes: u64) {
-        m.apply_rss(RssSample {
-            at,
-            rss_bytes,
-            ..Default::default()
-        });
-    }
 
     fn change<'a>(d: &'a Diff, line: u32) -> &'a LocationChange {
         let name = format!("src/main.rs:{line}:5");

@@ -11,6 +11,7 @@ pub mod fit;
 pub mod layout;
 pub mod lints;
 pub mod locations;
+pub mod spikes;
 
 pub use diff::{diff, Diff, LocationChange, Moment};
 pub use explained::{explained, explained_bytes, Explained};
@@ -21,6 +22,7 @@ pub use fit::{
 };
 pub use lints::{lint_list, lints, Lint, LintConfig, LintCounts};
 pub use locations::{by_location, origin, short_location, Location, Origin};
+pub use spikes::{spikes, Spike, DEFAULT_SPIKES};
 
 /// Announce lag past which RSS and the announced task count are out of step: a slope read while
 /// the subscriber is this late is marked unreliable (README: "over 2 s").

@@ -21,3 +21,12 @@ pub fn dropped(ids: impl Iterator<Item = u64>, created: i64, at: i64) -> Vec<(u6
     })
     .collect()
 }
+
+/// Feed `m` an RSS reading of `rss_bytes` at `at`.
+pub fn rss(m: &mut super::Model, at: i64, rss_bytes: u64) {
+    m.apply_rss(super::RssSample {
+        at,
+        rss_bytes,
+        ..Default::default()
+    });
+}

@@ -362,6 +362,89 @@ pub fn write_diff(
     Ok(())
 }
 
+/// Locations listed per spike.
+const SPIKE_LOCATIONS: usize = 5;
+
+/// `snapshot --from FILE --spikes`: the steepest RSS rises, each with the locations that grew.
+/// `started`: the recording's start, from which times are counted.
+pub fn write_spikes(
+    out: &mut impl Write,
+    spikes: &[insight::Spike],
+    started: i64,
+    target: &TargetInfo,
+    window: std::time::Duration,
+    width: usize,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "asyncmem snapshot: the steepest RSS rises over {} windows, pid {} at {}",
+        humantime::format_duration(window),
+        pid_text(target),
+        escape(&target.endpoint)
+    )?;
+    if spikes.is_empty() {
+        writeln!(out, "RSS did not rise over any window of the recording")?;
+        return Ok(());
+    }
+    let secs = |at: i64| (at - started) as f64 / 1e9;
+    for (n, s) in spikes.iter().enumerate() {
+        let rise = s.rss_after_bytes as i64 - s.rss_before_bytes as i64;
+        let share = if rise > 0 {
+            format!(
+                " ({:.0} % of the rise)",
+                100.0 * s.explained_change_bytes as f64 / rise as f64
+            )
+        } else {
+            String::new()
+        };
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}. {:.1} s to {:.1} s: RSS {} -> {} ({}, {}/s); live tasks {} -> {}; explained by tasks {}{share}",
+            n + 1,
+            secs(s.from_ns),
+            secs(s.to_ns),
+            bytes(s.rss_before_bytes),
+            bytes(s.rss_after_bytes),
+            signed_size(rise),
+            bytes(s.rss_bytes_per_second as u64),
+            s.live_tasks_before,
+            s.live_tasks_after,
+            signed_size(s.explained_change_bytes),
+        )?;
+        if s.locations.is_empty() {
+            writeln!(
+                out,
+                "   no location's live tasks grew: the rise is outside the tasks"
+            )?;
+            continue;
+        }
+        writeln!(
+            out,
+            "   {:>8} {:>8} {:>10}  LOCATION",
+            "GAINED", "LOST", "FUTURES"
+        )?;
+        for l in s.locations.iter().take(SPIKE_LOCATIONS) {
+            let fixed = format!(
+                "   {:>8} {:>8} {:>10}  ",
+                signed(l.tasks_gained as i64),
+                signed(-(l.tasks_lost as i64)),
+                signed_size(l.future_bytes_change),
+            );
+            let rest = width.saturating_sub(fixed.chars().count());
+            writeln!(out, "{fixed}{}", location::fit(&l.location, rest))?;
+        }
+        if s.locations.len() > SPIKE_LOCATIONS {
+            writeln!(
+                out,
+                "   … {} more locations grew (--format json lists all)",
+                s.locations.len() - SPIKE_LOCATIONS
+            )?;
+        }
+    }
+    Ok(())
+}
+
 /// The chart's samples as aligned text, oldest first (the CSV's columns, sizes in units).
 pub fn write_series(out: &mut impl Write, model: &Model) -> std::io::Result<()> {
     writeln!(

@@ -51,6 +51,26 @@ fn diff_after(target: &Target, seconds: &str) -> Value {
     )
 }
 
+/// A fresh directory for this test's files.
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("asyncmem-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `asyncmem record` of `target` into `file` for `duration`; the target stopped after.
+fn record(target: Target, file: &std::path::Path, duration: &str) {
+    let out = asyncmem()
+        .args(["record", "--addr", &target.addr(), "-o"])
+        .arg(file)
+        .args(["--duration", duration])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "record: {}", stderr_of(&out));
+    drop(target);
+}
+
 /// Each demo against itself without its workload: pure sleepers and fat futures are mostly
 /// explained, a boxed 16 KiB heap buffer per task is not (the future holds only its pointer),
 /// nor is a cache filled by tasks that have ended.
@@ -175,19 +195,10 @@ fn diff_after_names_the_locations_that_grew_and_how_much_they_explain() {
 /// add, and the table says the same as the JSON.
 #[test]
 fn diff_at_compares_two_points_of_a_recording() {
-    let dir = std::env::temp_dir().join(format!("asyncmem-grew-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = temp_dir("grew");
     let file = dir.join("leak.amrec");
     let target = start_demo("leak", &["--instrument", "probe", "--rate", "500"]);
-    let out = asyncmem()
-        .args(["record", "--addr", &target.addr(), "-o"])
-        .arg(&file)
-        .args(["--duration", "7s"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "record: {}", stderr_of(&out));
-    drop(target);
+    record(target, &file, "7s");
     let diff = |format: &str| {
         asyncmem()
             .args(["snapshot", "--from"])
@@ -221,5 +232,72 @@ fn diff_at_compares_two_points_of_a_recording() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", stderr_of(&out));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A recording of the spike demo: `--spikes` finds its bursts, steepest first and not
+/// overlapping, and names the burst's spawn line as what grew in the steepest.
+#[test]
+fn spikes_are_the_bursts_of_the_spike_demo() {
+    let dir = temp_dir("spikes");
+    let file = dir.join("spike.amrec");
+    let target = start_demo(
+        "spike",
+        &[
+            "--instrument",
+            "probe",
+            "--burst",
+            "3000",
+            "--period",
+            "8s",
+            "--first-after",
+            "2s",
+        ],
+    );
+    record(target, &file, "16s");
+    let json = json_of(
+        &asyncmem()
+            .args(["snapshot", "--from"])
+            .arg(&file)
+            .args(["--spikes", "--spike-window", "2s", "--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    let spikes = json.as_array().unwrap();
+    assert!(!spikes.is_empty() && spikes.len() <= 3, "{json}");
+    let slope = |s: &Value| s["rss_bytes_per_second"].as_f64().unwrap();
+    for pair in spikes.windows(2) {
+        assert!(slope(&pair[0]) >= slope(&pair[1]), "steepest first: {json}");
+    }
+    for (i, a) in spikes.iter().enumerate() {
+        assert!(slope(a) > 0.0);
+        for b in &spikes[i + 1..] {
+            assert!(
+                u(a, &["to_ns"]) <= u(b, &["from_ns"]) || u(b, &["to_ns"]) <= u(a, &["from_ns"]),
+                "overlapping: {a} {b}"
+            );
+        }
+    }
+    // The steepest is a burst: its requests, spawned at the demo's one `request` line.
+    let source = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("demos/src/bin/spike.rs"),
+    )
+    .unwrap();
+    let line = source
+        .lines()
+        .position(|l| l.contains("spawn_named(\"request\""))
+        .unwrap()
+        + 1;
+    let top = &spikes[0];
+    let grew = &top["locations"][0];
+    assert!(
+        grew["location"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("spike.rs:{line}:")),
+        "{top}"
+    );
+    assert!(u(grew, &["tasks_gained"]) >= 500, "{top}");
+    assert!(u(top, &["live_tasks_after"]) > u(top, &["live_tasks_before"]));
     let _ = std::fs::remove_dir_all(&dir);
 }
