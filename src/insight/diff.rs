@@ -191,7 +191,7 @@ mod tests {
     use super::*;
     use crate::model::synth::{self, *};
 
-    fn change<'a>(d: &'a Diff, line: u32) -> &'a LocationChange {
+    fn change(d: &Diff, line: u32) -> &LocationChange {
         let name = format!("src/main.rs:{line}:5");
         d.locations
             .iter()

@@ -71,13 +71,20 @@ fn record(target: Target, file: &std::path::Path, duration: &str) {
     drop(target);
 }
 
+/// A demo, its workload, the same demo without it, the range the explained share must fall in.
+type Case = (
+    &'static str,
+    &'static [&'static str],
+    &'static [&'static str],
+    std::ops::RangeInclusive<f64>,
+);
+
 /// Each demo against itself without its workload: pure sleepers and fat futures are mostly
 /// explained, a boxed 16 KiB heap buffer per task is not (the future holds only its pointer),
 /// nor is a cache filled by tasks that have ended.
 #[test]
 fn live_tasks_explain_what_their_futures_hold_and_not_what_they_point_to() {
-    // (demo, its workload, the same demo without it, the range the share must fall in)
-    let cases: [(&str, &[&str], &[&str], std::ops::RangeInclusive<f64>); 4] = [
+    let cases: [Case; 4] = [
         ("sleepers", &[], &["-n", "0"], 0.75..=1.15),
         (
             "fat-vs-slim",
