@@ -417,6 +417,15 @@ fn prometheus_scrapes_export_of_a_real_demo() {
         unexplained > 0.0 && unexplained < read_back("asyncmem_target_resident_memory_bytes"),
         "{unexplained}"
     );
+    // The README's alert on it is a query Prometheus accepts.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let alert = readme
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("expr: deriv("))
+        .map(|rest| format!("deriv({rest}"))
+        .expect("the README's unexplained-memory alert");
+    assert!(prom.query(&alert).is_some(), "refused: {alert}");
     assert_eq!(read_back("asyncmem_subscriber_dropped_events_total"), 0.0);
     let top = prom
         .query("topk(1, asyncmem_location_future_bytes)")
