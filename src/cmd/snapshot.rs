@@ -242,6 +242,8 @@ fn spikes(args: &SnapshotArgs, path: &std::path::Path) -> Result<(), Failure> {
         insight::DEFAULT_SPIKES,
     );
     for s in &mut found {
+        s.from_seconds = Some(offset(s.from_ns).as_secs_f64());
+        s.to_seconds = Some(offset(s.to_ns).as_secs_f64());
         let a = state_at(path, Some(offset(s.from_ns)), args.connect.model())?;
         let b = state_at(path, Some(offset(s.to_ns)), args.connect.model())?;
         let d = insight::diff(&Moment::of(&a.model), &Moment::of(&b.model));

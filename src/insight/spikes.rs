@@ -19,6 +19,10 @@ pub const DEFAULT_SPIKES: usize = 3;
 pub struct Spike {
     pub from_ns: Nanos,
     pub to_ns: Nanos,
+    /// From a recording: seconds from its start to `from_ns` and `to_ns` (what `--at` and
+    /// `--diff-at` take); null otherwise.
+    pub from_seconds: Option<f64>,
+    pub to_seconds: Option<f64>,
     pub rss_before_bytes: u64,
     pub rss_after_bytes: u64,
     /// RSS change over the interval, per second.
@@ -68,6 +72,8 @@ pub fn spikes(model: &Model, window_ns: Nanos, count: usize) -> Vec<Spike> {
             Spike {
                 from_ns: a.at,
                 to_ns: b.at,
+                from_seconds: None,
+                to_seconds: None,
                 rss_before_bytes: a.rss_bytes,
                 rss_after_bytes: b.rss_bytes,
                 rss_bytes_per_second: slope,

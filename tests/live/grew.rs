@@ -306,5 +306,26 @@ fn spikes_are_the_bursts_of_the_spike_demo() {
     );
     assert!(u(grew, &["tasks_gained"]) >= 500, "{top}");
     assert!(u(top, &["live_tasks_after"]) > u(top, &["live_tasks_before"]));
+    // Its offsets are what --at and --diff-at take: the same growth, read back as a diff.
+    let secs = |k: &str| format!("{}ns", (top[k].as_f64().unwrap() * 1e9).round());
+    let diff = json_of(
+        &asyncmem()
+            .args(["snapshot", "--from"])
+            .arg(&file)
+            .args([
+                "--at",
+                &secs("from_seconds"),
+                "--diff-at",
+                &secs("to_seconds"),
+            ])
+            .args(["--format", "json"])
+            .output()
+            .unwrap(),
+    );
+    assert_eq!(diff["locations"][0]["location"], grew["location"], "{diff}");
+    assert_eq!(
+        diff["locations"][0]["tasks_gained"], grew["tasks_gained"],
+        "{diff}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
