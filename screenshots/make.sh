@@ -293,7 +293,7 @@ fi
 # --- layout: the details view explained by the compiler's layout (lesson 7) -------------------
 
 if want layout; then
-say "layers with --layout: details-layout (a release layout build: minutes the first time)"
+say "layers with --layout: details-layout, future-layout, locations-layout (a release layout build: minutes the first time)"
 # The layout of the same release build that --demo runs, so that the sizes match.
 "$asyncmem" layout -p asyncmem-demos --bin layers --release -o "$work/layers.json" ||
     die "asyncmem layout failed"
@@ -303,8 +303,19 @@ wait_until "the 400 layers tasks" all_layers
 keys Home
 wait_for "deep at the top" '^[0-9]+ .*deep'
 keys Enter
-wait_for "the layout in the details" 'largest state Suspend'
+wait_for "the layout in the details" 'Suspend0 .*, the largest'
 shoot details-layout
+# t: the whole future as a tree, unfolded down to read_frame's 8 KiB frame.
+keys t
+wait_for "the layout view" 'frame 8.0 KiB \(local\)'
+shoot future-layout
+# The locations view with the layout's columns.
+keys Escape
+keys Escape
+keys g
+wait_for "the layout's columns" 'Largest state'
+wait_for "twice's line" '@ layers.rs:61'
+shoot locations-layout
 stop_session layout
 fi
 

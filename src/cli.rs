@@ -410,6 +410,14 @@ pub struct SnapshotArgs {
     /// to its future type, with its largest state, its await line and the fields held there.
     #[arg(long, value_name = "FILE")]
     pub layout: Option<PathBuf>,
+    /// Also take a task dump (asyncmem-probe with its `taskdump` feature): where each task is
+    /// parked, grouped by await point. The dump pauses the target's workers while it runs.
+    #[arg(long, conflicts_with_all = ["from", "series"])]
+    pub dump: bool,
+    /// How long the dump may take on the target's side before it is given up (a worker
+    /// blocked in a poll stops it from finishing).
+    #[arg(long, requires = "dump", default_value = "2s", value_parser = duration_at_least_10ms)]
+    pub dump_timeout: Duration,
     /// Arguments for the demo started by --demo.
     #[arg(last = true)]
     pub demo_args: Vec<String>,

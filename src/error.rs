@@ -42,6 +42,9 @@ pub mod exit {
     pub const LAYOUT_OVER_LIMIT: i32 = 17;
     /// `--layout FILE` cannot be read (missing, not a layout file, corrupt, newer schema).
     pub const BAD_LAYOUT: i32 = 18;
+    /// `--dump`: the target cannot give a task dump (no dump service, built without the
+    /// `taskdump` feature, a dump running, timed out, or cut off); the snapshot is printed.
+    pub const NO_DUMP: i32 = 19;
     /// Interrupted by Ctrl-C / SIGTERM before finishing (128 + SIGINT).
     pub const INTERRUPTED: i32 = 130;
     /// Stopped by SIGTERM (128 + SIGTERM).

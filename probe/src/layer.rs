@@ -202,6 +202,7 @@ fn spawn_record(store: &Store, attrs: &Attributes<'_>) -> TaskRecord {
         rec: TaskRecord {
             original_size_bytes: u32::MAX,
             created: store.now(),
+            heap_slot: crate::heap::acquire(),
             ..Default::default()
         },
         site: Site {
@@ -218,7 +219,9 @@ fn spawn_record(store: &Store, attrs: &Attributes<'_>) -> TaskRecord {
 fn poll_start(store: &Store, span: u64) {
     let now = store.now();
     let mut watched = None;
+    let mut heap_slot = 0;
     let known = store.update(span, |t| {
+        heap_slot = t.heap_slot;
         t.polls = t.polls.saturating_add(1);
         if t.first_poll == 0 {
             t.first_poll = now;
@@ -236,6 +239,9 @@ fn poll_start(store: &Store, span: u64) {
     });
     if known {
         let _ = POLLING.try_with(|p| p.set(span));
+        crate::dump::seen_runtime();
+        // Last: what the probe allocated above is no task's.
+        crate::heap::enter(heap_slot);
     }
     if let Some((task, Some(d))) = watched {
         if let Some(details) = lock(&store.details).get_mut(&task) {
@@ -248,6 +254,8 @@ fn poll_start(store: &Store, span: u64) {
 fn poll_end(store: &Store, span: u64) {
     let now = store.now();
     let mut watched = None;
+    // What the probe allocates from here on is not the task's.
+    crate::heap::exit();
     store.update(span, |t| {
         let busy = now.saturating_sub(t.last_poll_started);
         t.busy_ns = t.busy_ns.saturating_add(busy);
@@ -321,8 +329,13 @@ where
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
         if is_spawn(attrs.metadata()) {
-            let rec = spawn_record(&self.store, attrs);
-            self.store.insert(id.into_u64(), rec);
+            // The probe's own memory (interning, slab pages) is no task's.
+            let future_bytes = crate::heap::untracked(|| {
+                let rec = spawn_record(&self.store, attrs);
+                self.store.insert(id.into_u64(), rec);
+                rec.size_bytes
+            });
+            crate::heap::spawning(future_bytes);
         }
     }
 
@@ -384,8 +397,13 @@ impl Subscriber for ProbeSubscriber {
         if !is_spawn(attrs.metadata()) {
             return Id::from_u64(UNTRACKED);
         }
-        let rec = spawn_record(&self.store, attrs);
-        Id::from_u64(self.store.insert_direct(rec).unwrap_or(UNTRACKED))
+        // The probe's own memory (interning, slab pages) is no task's.
+        let (id, future_bytes) = crate::heap::untracked(|| {
+            let rec = spawn_record(&self.store, attrs);
+            (self.store.insert_direct(rec), rec.size_bytes)
+        });
+        crate::heap::spawning(future_bytes);
+        Id::from_u64(id.unwrap_or(UNTRACKED))
     }
 
     fn record(&self, _span: &Id, _values: &tracing_core::span::Record<'_>) {}

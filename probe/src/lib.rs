@@ -27,9 +27,12 @@
 //! tracing_subscriber::registry().with(probe).init();
 //! ```
 
+pub mod dump;
+pub mod heap;
 mod layer;
 mod server;
 mod store;
+pub mod wire;
 
 use std::net::{IpAddr, SocketAddr, SocketAddrV4, SocketAddrV6, ToSocketAddrs};
 #[cfg(unix)]
@@ -42,6 +45,12 @@ use tracing_subscriber::filter::Filtered;
 use tracing_subscriber::layer::Layer;
 use tracing_subscriber::registry::LookupSpan;
 
+pub use heap::{Allocator, HeapStats};
+
+/// The crate's own tests run with the allocator on.
+#[cfg(test)]
+#[global_allocator]
+static TEST_ALLOCATOR: Allocator = Allocator::system();
 pub use layer::{ProbeFilter, ProbeLayer, ProbeSubscriber};
 
 /// The default address, as console-subscriber's.

@@ -8,19 +8,11 @@
     reason = "test code: a failed unwrap is a failed test"
 )]
 
-use tracing_subscriber::prelude::*;
-
 mod common;
 
 #[test]
 fn the_layer_composed_with_a_registry_serves_the_tasks() {
     let (probe, port) = common::probe_on_a_free_port();
-    tracing_subscriber::registry()
-        .with(probe.spawn())
-        .with(
-            tracing_subscriber::fmt::layer()
-                .with_filter(tracing_subscriber::EnvFilter::new("error")),
-        )
-        .init();
+    common::install_as_layer(probe);
     common::fifty_tasks_reach_a_watcher(port);
 }

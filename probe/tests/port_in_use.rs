@@ -8,6 +8,10 @@
 
 use std::time::Duration;
 
+/// The probe's allocator is on under every probe test.
+#[global_allocator]
+static A: asyncmem_probe::Allocator = asyncmem_probe::Allocator::system();
+
 #[test]
 fn a_port_in_use_does_not_stop_the_host() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a port");

@@ -13,6 +13,10 @@ use std::time::Duration;
 
 use tracing_subscriber::Registry;
 
+/// The probe's allocator is on under every probe test.
+#[global_allocator]
+static A: asyncmem_probe::Allocator = asyncmem_probe::Allocator::system();
+
 fn scratch(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("asyncmem-probe-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -56,7 +56,11 @@ pub async fn run(args: LayoutArgs) -> Result<(), Failure> {
         built.compiled,
         built.fresh
     ));
-    let mut layout = report::assemble_for(&built.reports, !req.options.release)
+    // tokio decides at its own compile time whether spawn boxes a future (2 KiB with debug
+    // assertions, 16 KiB without): its unit's profile says which; the profile's name only
+    // where the build has no tokio.
+    let debug_assertions = built.tokio_debug_assertions.unwrap_or(!req.options.release);
+    let mut layout = report::assemble_for(&built.reports, debug_assertions)
         .map_err(|e| Failure::caused_by(exit::OTHER, "reading the type-size report", &e))?;
     awaits::map(&mut layout, &built.sources);
     layout.schema = SCHEMA;

@@ -64,7 +64,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             pid: state.header.pid,
             endpoint: format!("{} (recorded)", state.header.endpoint),
         };
-        return write_snapshot(args, &state.model, &target, None, layout);
+        return write_snapshot(args, &state.model, &target, None, layout, None);
     }
     let mut session = session::start(&args.target, &args.connect, &args.demo_args).await?;
     let mut model = Model::new(args.connect.model());
@@ -131,7 +131,7 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
                     Some(more) => format!("{reason} ({more})"),
                     None => reason,
                 };
-                write_snapshot(args, &model, &session.target, Some(&reason), layout)?;
+                write_snapshot(args, &model, &session.target, Some(&reason), layout, None)?;
                 return Err(Failure::new(
                     exit::TARGET_EXITED,
                     format_args!("{reason}: the snapshot is what was collected until then"),
@@ -184,9 +184,31 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
         }
         return Ok(());
     }
-    write_snapshot(args, &model, &session.target, incomplete.as_deref(), layout)?;
+    let dump = if args.dump {
+        let max = args.connect.model().max_tasks;
+        let endpoint = crate::source::Endpoint::parse(&session.target.endpoint)?;
+        Some(
+            crate::source::dump::take(&endpoint, &args.connect.console(), args.dump_timeout, max)
+                .await,
+        )
+    } else {
+        None
+    };
+    let taken = dump.as_ref().and_then(|d| d.as_ref().ok());
+    write_snapshot(
+        args,
+        &model,
+        &session.target,
+        incomplete.as_deref(),
+        layout,
+        taken,
+    )?;
     drop(session);
-    Ok(())
+    match dump {
+        // The picture is printed; the dump's failure is said and has a code of its own.
+        Some(Err(e)) => Err(Failure::caused_by(exit::NO_DUMP, "--dump", &e)),
+        _ => Ok(()),
+    }
 }
 
 /// The recording's state `at` after its start (its end: `None`), its notes said on stderr.
@@ -323,12 +345,14 @@ fn write_snapshot(
     target: &TargetInfo,
     incomplete: Option<&str>,
     layout: Option<&LayoutJoin>,
+    dump: Option<&crate::source::dump::Dump>,
 ) -> Result<(), Failure> {
     let mut out = open_output(args)?;
     let lints = args.connect.lints();
     match (args.format, args.series) {
         (Format::Json, false) => {
-            output::json::write(&mut out, model, target, &lints, incomplete, layout)?
+            let dump = dump.map(|d| output::dump::section(d, model, layout));
+            output::json::write(&mut out, model, target, &lints, incomplete, layout, dump)?
         }
         (Format::Table, false) => {
             let width = terminal_width();
@@ -341,6 +365,10 @@ fn write_snapshot(
                     &output::joined::section(model, join),
                     width,
                 )?;
+            }
+            if let Some(d) = dump {
+                let section = output::dump::section(d, model, layout);
+                output::dump::write_table(&mut out, &section, width)?;
             }
         }
         (Format::Csv, false) => output::csv::write_tasks(&mut out, model, &lints)?,

@@ -25,6 +25,12 @@ pub enum Match {
         spawn: usize,
         how: How,
     },
+    /// No spawned future has the task's size, but the future a runtime's `block_on` was given
+    /// has (the console shows it as a task, `block_on`): that future, by index into
+    /// [`Layout::futures`]. It is no spawned task: no cell.
+    BlockOn {
+        future: FutureId,
+    },
     /// Several spawned futures have the task's size and the location does not tell them apart.
     Ambiguous {
         spawns: Vec<usize>,
@@ -72,6 +78,8 @@ impl std::fmt::Display for NoMatch {
 #[derive(Debug, Default)]
 pub struct LayoutIndex {
     layout: Layout,
+    /// The futures' names, for resolving the coroutines a field's type holds (built once).
+    names: crate::layout::link::Index,
     /// Spawn indices by size, one per distinct future (the same type reaching several spawn
     /// functions counts once).
     by_size: HashMap<u64, Vec<usize>>,
@@ -87,11 +95,21 @@ impl LayoutIndex {
                 v.push(i);
             }
         }
-        LayoutIndex { layout, by_size }
+        let names = crate::layout::link::Index::new(&layout);
+        LayoutIndex {
+            layout,
+            names,
+            by_size,
+        }
     }
 
     pub fn layout(&self) -> &Layout {
         &self.layout
+    }
+
+    /// The futures' names, indexed (see [`crate::layout::link::Index`]).
+    pub fn names(&self) -> &crate::layout::link::Index {
+        &self.names
     }
 
     pub fn spawn(&self, i: usize) -> &Spawn {
@@ -116,6 +134,16 @@ impl LayoutIndex {
             return Match::None(NoMatch::SizeUnknown);
         };
         let Some(candidates) = self.by_size.get(&size) else {
+            let roots: Vec<FutureId> = self
+                .layout
+                .block_on
+                .iter()
+                .copied()
+                .filter(|&id| self.future(id).is_some_and(|f| f.size == size))
+                .collect();
+            if let [future] = roots[..] {
+                return Match::BlockOn { future };
+            }
             let mut others = self.layout.futures.iter().filter(|f| f.size == size);
             return Match::None(match others.next() {
                 Some(first) => NoMatch::NotSpawned {
@@ -151,13 +179,19 @@ impl LayoutIndex {
         }
     }
 
-    /// The share of `sizes` (the sizes of live tasks) that some spawned future of the layout
-    /// has: near 0 means the layout is from another build.
+    /// The share of `sizes` (the sizes of live tasks) that some spawned future (or `block_on`
+    /// root) of the layout has: near 0 means the layout is from another build.
     pub fn size_coverage<'a>(&self, sizes: impl Iterator<Item = &'a u64>) -> (u64, u64) {
         let (mut known, mut total) = (0, 0);
+        let root_sizes: Vec<u64> = self
+            .layout
+            .block_on
+            .iter()
+            .filter_map(|&id| self.future(id).map(|f| f.size))
+            .collect();
         for s in sizes {
             total += 1;
-            if self.by_size.contains_key(s) {
+            if self.by_size.contains_key(s) || root_sizes.contains(s) {
                 known += 1;
             }
         }
@@ -433,6 +467,16 @@ mod tests {
         if let Match::None(why) = m {
             assert!(why.to_string().contains("block_on"), "{why}");
         }
+        // Known as the future a runtime's block_on was given: matched as that, not a spawn.
+        let mut layout = ix.layout.clone();
+        layout.block_on = vec![layout.futures.len() - 1];
+        let ix = LayoutIndex::new(layout);
+        let future = ix.layout.futures.len() - 1;
+        assert_eq!(
+            ix.match_task(Some(520), "src/main.rs:5:1", None),
+            Match::BlockOn { future }
+        );
+        assert_eq!(ix.size_coverage([520, 7].iter()), (1, 2));
     }
 
     #[test]
@@ -637,6 +681,66 @@ impl LayoutJoin {
         }
         bill.instrumentation_bytes = instrumentation.saturating_mul(bill.matched);
         bill
+    }
+}
+
+/// A spawn location's future as the layout explains it, in brief (the locations view's
+/// columns): its largest state and where that state is parked, and the biggest field held
+/// there.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Brief {
+    /// `Some` when the tasks matched a spawned future exactly; else why not, in a word
+    /// (`ambiguous`, `no match`).
+    pub state: Result<BriefState, &'static str>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BriefState {
+    pub name: String,
+    pub size: u64,
+    /// `file:line` of its await, when mapped.
+    pub at: Option<String>,
+    /// The biggest field held in it: name and size.
+    pub field: Option<(String, u64)>,
+}
+
+impl LayoutJoin {
+    /// [`Brief`] of the tasks of `location` whose future is `size` bytes.
+    pub fn brief(&self, size: Option<u64>, location: &str) -> Brief {
+        let future = match self.match_at(size, location) {
+            Match::Exact { spawn, .. } => self.index.spawned_future(spawn),
+            Match::BlockOn { future } => self.index.future(future),
+            Match::Ambiguous { .. } => {
+                return Brief {
+                    state: Err("ambiguous"),
+                }
+            }
+            Match::None(_) => {
+                return Brief {
+                    state: Err("no match"),
+                }
+            }
+        };
+        let Some(st) = future.and_then(largest_state) else {
+            return Brief {
+                state: Err("not in layout"),
+            };
+        };
+        let at = match &st.await_point {
+            Some(crate::layout::model::AwaitPoint::Mapped { file, line, .. }) => {
+                let name = file.rsplit('/').next().unwrap_or(file);
+                Some(format!("{name}:{line}"))
+            }
+            _ => None,
+        };
+        Brief {
+            state: Ok(BriefState {
+                name: st.name.clone(),
+                size: st.size,
+                at,
+                field: largest_fields(st).first().map(|f| (f.name.clone(), f.size)),
+            }),
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 //! functions of the model; no terminal, no serializer.
 
 pub mod diff;
+pub mod dump;
 pub mod explained;
 pub mod filter;
 pub mod fit;

@@ -274,6 +274,10 @@ pub struct Built {
     pub missing: Vec<String>,
     /// `rustc -vV`'s first line.
     pub toolchain: String,
+    /// Whether tokio was compiled with debug assertions (its spawn boxes futures over 2 KiB
+    /// then, over 16 KiB without): from the tokio unit's own profile in cargo's artifact
+    /// messages, so a profile override for tokio counts; `None` when the build has no tokio.
+    pub tokio_debug_assertions: Option<bool>,
 }
 
 /// How long cargo gets to stop after SIGINT before its process group is killed.
@@ -438,14 +442,43 @@ fn lock(store: &Path) -> std::io::Result<std::fs::File> {
     Ok(file)
 }
 
+/// A capture no build has read for this long is removed (another profile's or feature set's
+/// captures stay while they are used; those of a unit that is gone would pile up).
+const STALE_AFTER: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// Removes the refusal note, temporary files and stale captures (see [`STALE_AFTER`]).
 fn clean(store: &Path) {
     let _ = std::fs::remove_file(store.join(wrapper::REFUSED_FILE));
-    if let Ok(dir) = std::fs::read_dir(store) {
-        for e in dir.flatten() {
-            if e.file_name().to_string_lossy().starts_with(".tmp-") {
-                let _ = std::fs::remove_file(e.path());
-            }
+    let Ok(dir) = std::fs::read_dir(store) else {
+        return;
+    };
+    let now = std::time::SystemTime::now();
+    for e in dir.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(".tmp-") {
+            let _ = std::fs::remove_file(e.path());
+            continue;
         }
+        let Some(key) = name.strip_suffix(".json") else {
+            continue;
+        };
+        let age = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|m| now.duration_since(m).ok());
+        if !key.starts_with('.') && age.is_some_and(|a| a > STALE_AFTER) {
+            let _ = std::fs::remove_file(store.join(format!("{key}.types")));
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+/// Marks a capture as read now (its sidecar's modification time), so that [`clean`] keeps it.
+fn used(store: &Path, key: &str) {
+    let sidecar = store.join(format!("{key}.json"));
+    if let Ok(f) = std::fs::File::options().append(true).open(&sidecar) {
+        let _ = f.set_modified(std::time::SystemTime::now());
     }
 }
 
@@ -552,6 +585,9 @@ fn collect(store: &Path, artifacts: &[cargo_metadata::Artifact]) -> Result<Built
         if a.target.kind.contains(&TargetKind::CustomBuild) {
             continue;
         }
+        if a.target.name == "tokio" {
+            built.tokio_debug_assertions = Some(a.profile.debug_assertions);
+        }
         if a.fresh {
             built.fresh += 1;
         } else {
@@ -573,6 +609,7 @@ fn collect(store: &Path, artifacts: &[cargo_metadata::Artifact]) -> Result<Built
         let path = store.join(format!("{key}.types"));
         let text =
             std::fs::read_to_string(&path).map_err(io(format!("read {}", path.display())))?;
+        used(store, key);
         let root = c.cwd.join(&c.src_path);
         built
             .sources
@@ -634,6 +671,40 @@ mod tests {
         assert!(find(&all, "server", &[dir.join("server")]).is_none());
         let other = dir.join("deps/libnetlib-ccc.rlib");
         assert!(find(&all, "netlib", &[other]).is_none());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// A capture read by a build is kept; one unread for longer than [`STALE_AFTER`] goes,
+    /// both of its files; temporary files go at once.
+    #[test]
+    fn stale_captures_are_removed_and_read_ones_kept() {
+        let dir = std::env::temp_dir().join(format!("asyncmem-stale-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        for key in ["old-1", "read-2", "new-3"] {
+            std::fs::write(dir.join(format!("{key}.json")), b"{}").unwrap();
+            std::fs::write(dir.join(format!("{key}.types")), b"").unwrap();
+        }
+        std::fs::write(dir.join(".tmp-x"), b"").unwrap();
+        let long_ago = std::time::SystemTime::now() - STALE_AFTER - Duration::from_secs(60);
+        for key in ["old-1", "read-2"] {
+            let f = std::fs::File::options()
+                .append(true)
+                .open(dir.join(format!("{key}.json")))
+                .unwrap();
+            f.set_modified(long_ago).unwrap();
+        }
+        used(&dir, "read-2");
+        clean(&dir);
+        let mut left: Vec<String> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            ["new-3.json", "new-3.types", "read-2.json", "read-2.types"]
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

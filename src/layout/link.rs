@@ -10,7 +10,7 @@
 
 use std::collections::HashMap;
 
-use super::model::{Cell, FieldKind, FutureId, Layout, Spawn, State};
+use super::model::{Cell, Field, FieldKind, FutureId, Layout, Spawn, State};
 use super::report::{classify, Parsed, RawCell};
 
 /// tokio's `BOX_FUTURE_THRESHOLD` (tokio/src/runtime/mod.rs): a spawned future larger than
@@ -73,6 +73,26 @@ pub(crate) fn spawned_future(name: &str) -> Option<&str> {
     let inner = rest[open + 1..].strip_suffix(">::{closure#0}}")?;
     let args = split_args(inner);
     (args.len() == 1).then(|| args[0])
+}
+
+/// The future a runtime's `block_on` was given: the `F` of
+/// `{closure@tokio::runtime::scheduler::multi_thread::MultiThread::block_on<F>::{closure#0}}`
+/// (or `current_thread::CurrentThread`), without tokio's `Instrumented<..>` and the
+/// `Pin<Box<..>>` it puts a large future in: the future whose size tokio reports.
+pub(crate) fn block_on_future(name: &str) -> Option<&str> {
+    let rest = name.strip_prefix("{closure@tokio::runtime::scheduler::")?;
+    let open = rest.find('<')?;
+    let head = &rest[..open];
+    if !(head.ends_with("MultiThread::block_on") || head.ends_with("CurrentThread::block_on")) {
+        return None;
+    }
+    let inner = rest[open + 1..].strip_suffix(">::{closure#0}}")?;
+    let args = split_args(inner);
+    let [f] = args.as_slice() else {
+        return None;
+    };
+    let f = uninstrument(f).unwrap_or(f);
+    Some(unbox(f).unwrap_or(f))
 }
 
 /// `Pin<Box<X>>` -> X (any path prefix).
@@ -246,6 +266,7 @@ fn trimmed(short: &str, full: &str) -> bool {
 }
 
 /// Names of [`Layout::futures`] -> ids, exact and by trimmed form.
+#[derive(Debug, Default)]
 pub struct Index {
     exact: HashMap<String, FutureId>,
     by_key: HashMap<String, Vec<FutureId>>,
@@ -289,6 +310,15 @@ impl Index {
         fits.next().is_none().then_some(first)
     }
 
+    /// Every coroutine a type holds that resolves, with whether it is boxed (a `join!` tuple
+    /// holds several).
+    pub fn resolve_all(&self, ty: &str) -> Vec<(FutureId, bool)> {
+        held(ty)
+            .into_iter()
+            .filter_map(|(n, b)| self.resolve(n).map(|id| (id, b)))
+            .collect()
+    }
+
     /// The one coroutine a type holds, resolved, with whether it is boxed; `None` when it holds
     /// none, several, or one that does not resolve.
     pub fn resolve_held(&self, ty: &str) -> Option<(FutureId, bool)> {
@@ -318,6 +348,12 @@ pub(crate) fn link(layout: &mut Layout, parsed: &Parsed<'_>, box_threshold: u64)
         }
     }
     layout.spawns = spawns(layout, &index, parsed, box_threshold);
+    layout.block_on = parsed
+        .block_on
+        .iter()
+        .filter_map(|f| index.resolve_held(f).map(|(id, _)| id))
+        .collect();
+    layout.block_on.dedup();
 }
 
 fn spawns(layout: &Layout, index: &Index, parsed: &Parsed<'_>, threshold: u64) -> Vec<Spawn> {
@@ -407,7 +443,18 @@ pub struct Node {
 /// (0 = the root alone). A child is shown in its largest state; each field holding several
 /// coroutines (a `join!` tuple) gives a child for each one that resolves.
 pub fn tree(layout: &Layout, future: FutureId, state: Option<usize>, depth: u32) -> Option<Node> {
-    let index = Index::new(layout);
+    tree_in(layout, &Index::new(layout), future, state, depth)
+}
+
+/// [`tree`] with the layout's [`Index`] built once by the caller (a view drawn every frame
+/// keeps it).
+pub fn tree_in(
+    layout: &Layout,
+    index: &Index,
+    future: FutureId,
+    state: Option<usize>,
+    depth: u32,
+) -> Option<Node> {
     let f = layout.futures.get(future)?;
     let state = state.or_else(|| largest_state(layout, future));
     if let Some(s) = state {
@@ -418,7 +465,7 @@ pub fn tree(layout: &Layout, future: FutureId, state: Option<usize>, depth: u32)
     let mut path = vec![future];
     Some(unfold(
         layout,
-        &index,
+        index,
         future,
         state,
         String::new(),
@@ -451,17 +498,7 @@ fn unfold(
         return node;
     };
     for field in &layout.futures[future].states[s].fields {
-        let mut found: Vec<(FutureId, bool)> = Vec::new();
-        if let Some(id) = field.future {
-            found.push((id, field.boxed));
-        } else if let Some(ty) = &field.ty {
-            found.extend(
-                held(ty)
-                    .into_iter()
-                    .filter_map(|(n, b)| index.resolve(n).map(|id| (id, b))),
-            );
-        }
-        for (child, child_boxed) in found {
+        for (child, child_boxed) in held_by(index, field) {
             if path.contains(&child) {
                 let mut leaf = unfold(
                     layout,
@@ -493,6 +530,16 @@ fn unfold(
         }
     }
     node
+}
+
+/// The coroutines a field holds: the one the linker found, else every one its type names that
+/// resolves (a `join!` tuple's).
+pub fn held_by(index: &Index, field: &Field) -> Vec<(FutureId, bool)> {
+    match (field.future, &field.ty) {
+        (Some(id), _) => vec![(id, field.boxed)],
+        (None, Some(ty)) => index.resolve_all(ty),
+        (None, None) => Vec::new(),
+    }
 }
 
 /// The index of a future's largest state, if it has any (see [`largest_of`]).
@@ -575,6 +622,42 @@ mod tests {
             "{async block@Common::run<{async block@demos/src/bin/f.rs:95:21: 95:31}>::{closure#0}}",
             "{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/f.rs:95:21: 95:31}>::{closure#0}}"
         ));
+    }
+
+    #[test]
+    fn block_on_future_names() {
+        let inner = "{async block@asyncmem_demos::Common::run<{async block@demos/src/bin/layers.rs:71:21: 71:31}>::{closure#0}}";
+        for (sched, wrapped) in [
+            (
+                "multi_thread::MultiThread",
+                format!("tracing::instrument::Instrumented<{inner}>"),
+            ),
+            (
+                "current_thread::CurrentThread",
+                format!(
+                    "tracing::instrument::Instrumented<std::pin::Pin<std::boxed::Box<{inner}>>>"
+                ),
+            ),
+            (
+                "multi_thread::MultiThread",
+                "{async fn body of main()}".to_string(),
+            ),
+        ] {
+            let name = format!("{{closure@tokio::runtime::scheduler::{sched}::block_on<{wrapped}>::{{closure#0}}}}");
+            let want = if wrapped.contains("main()") {
+                "{async fn body of main()}"
+            } else {
+                inner
+            };
+            assert_eq!(block_on_future(&name), Some(want), "{name}");
+        }
+        // The closures inside it and the park thread's block_on are not the runtime's.
+        let nested = format!("{{closure@tokio::runtime::scheduler::current_thread::CurrentThread::block_on<{inner}>::{{closure#0}}::{{closure#0}}}}");
+        assert_eq!(block_on_future(&nested), None);
+        let park = format!(
+            "{{closure@tokio::runtime::park::CachedParkThread::block_on<{inner}>::{{closure#0}}}}"
+        );
+        assert_eq!(block_on_future(&park), None);
     }
 
     #[test]

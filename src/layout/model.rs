@@ -26,6 +26,12 @@ pub struct Layout {
     pub futures: Vec<Future>,
     /// Futures that reach a tokio spawn, with the cell tokio allocates for each.
     pub spawns: Vec<Spawn>,
+    /// Futures given to a runtime's `block_on` (`#[tokio::main]`'s body, for one): with
+    /// tokio's tracing, the console shows each as a task of its own (named `block_on`) whose
+    /// `size.bytes` is this future's size, though it is no spawned task (no task cell). Absent
+    /// in files written before it was added.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub block_on: Vec<FutureId>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

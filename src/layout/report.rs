@@ -49,6 +49,8 @@ pub(crate) struct Parsed<'a> {
     pub futures: Vec<Future>,
     /// `F` of each spawn closure (`spawn_inner<F>`, `spawn_local_inner<F>`), first seen first.
     pub spawned: Vec<&'a str>,
+    /// `F` of each scheduler's `block_on<F>` closure, first seen first.
+    pub block_on: Vec<&'a str>,
     pub cells: Vec<RawCell>,
     /// Size of every type printed, by name (for spawned futures that are not coroutines).
     pub sizes: HashMap<&'a str, u64>,
@@ -175,6 +177,10 @@ fn parse_into<'a>(
             } else if let Some(f) = link::spawned_future(name) {
                 if seen_spawned.insert(f, ()).is_none() {
                     parsed.spawned.push(f);
+                }
+            } else if let Some(f) = link::block_on_future(name) {
+                if !parsed.block_on.contains(&f) {
+                    parsed.block_on.push(f);
                 }
             }
             continue;

@@ -81,6 +81,26 @@ pub enum Event {
     Rewind,
     /// Where a replay stands.
     Playback(Playback),
+    /// A task dump the target gave (`d` in `top`), or why it gave none.
+    Dump(Box<Result<TaskDump, String>>),
+}
+
+/// A task dump as the target gave it (asyncmem-probe's `asyncmem.probe.Dump`): its figures
+/// and a trace per task, innermost frame first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskDump {
+    pub summary: asyncmem_probe::wire::DumpSummary,
+    pub tasks: Vec<asyncmem_probe::wire::TaskTrace>,
+    /// Tasks past `--max-tasks`, not kept.
+    pub left_out: u64,
+}
+
+/// The last dump and when it came (the model's clock), numbered so that a view sees a new one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DumpTaken {
+    pub at: Nanos,
+    pub seq: u64,
+    pub outcome: Result<TaskDump, String>,
 }
 
 /// The position of a replay, for the header.

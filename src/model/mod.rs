@@ -23,7 +23,7 @@ use std::time::Duration;
 pub use by_location::{ByLocation, LocationLive};
 pub use counts::Counts;
 pub use details::TaskDetails;
-pub use events::{Connection, Event, Instrumentation, Playback};
+pub use events::{Connection, DumpTaken, Event, Instrumentation, Playback, TaskDump};
 pub use ingest::MAX_FUTURE_BYTES;
 pub use intern::{Interner, Sym};
 pub use lag::{Lag, ANNOUNCE_QUIET_NS, LATE_ANNOUNCE_NS, WATCHER_ID_RUN};
@@ -131,6 +131,8 @@ pub struct Model {
     endpoint: Option<String>,
     /// Tasks the target says it holds and its RSS before them (RSS-only mode).
     reported: Option<(u64, Option<u64>)>,
+    /// The last task dump (`d` in `top`).
+    dump: Option<DumpTaken>,
 }
 
 impl Default for Model {
@@ -154,6 +156,11 @@ impl Model {
     /// Histograms of the watched task, if any arrived.
     pub fn details(&self) -> Option<&TaskDetails> {
         self.details.as_ref()
+    }
+
+    /// The last task dump, if one was asked for.
+    pub fn dump(&self) -> Option<&DumpTaken> {
+        self.dump.as_ref()
     }
 
     /// Forget the watched task's histograms (the view closed, or watches another task).
@@ -263,6 +270,7 @@ impl Model {
             playback: None,
             endpoint: None,
             reported: None,
+            dump: None,
         }
     }
 
@@ -306,6 +314,14 @@ impl Model {
                 tasks,
                 baseline_rss_bytes,
             } => self.reported = Some((tasks, baseline_rss_bytes)),
+            Event::Dump(outcome) => {
+                let seq = self.dump.as_ref().map_or(1, |d| d.seq + 1);
+                self.dump = Some(DumpTaken {
+                    at: self.now,
+                    seq,
+                    outcome: *outcome,
+                });
+            }
         }
     }
 

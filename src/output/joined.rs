@@ -11,8 +11,9 @@ use crate::insight::layout::{
     cell_size, largest_fields, largest_state, How, Joined, LayoutJoin, Match,
 };
 use crate::insight::{self, Reading};
-use crate::layout::model::{AwaitPoint, FieldKind, Future, State};
+use crate::layout::model::{AwaitPoint, Field, FieldKind, Future, Layout, State};
 use crate::model::{Model, TaskState};
+use crate::present::layout::{await_text, field_text, short_type, TYPE_WIDTH};
 use crate::present::units::bytes;
 use crate::present::{escape, location};
 
@@ -21,6 +22,9 @@ const FIELDS_SHOWN: usize = 5;
 
 #[derive(Serialize)]
 pub struct LayoutSection<'a> {
+    /// The layout itself, for the table's text.
+    #[serde(skip)]
+    pub layout: &'a Layout,
     pub toolchain: &'a str,
     pub package: &'a str,
     pub profile: &'a str,
@@ -47,7 +51,8 @@ pub struct JoinedOut<'a> {
     pub location: &'a str,
     pub size_bytes: Option<u64>,
     pub live_tasks: u64,
-    /// `exact`, `ambiguous` or `none`.
+    /// `exact`, `block_on` (the future a runtime's `block_on` was given, which the console
+    /// shows as a task), `ambiguous` or `none`.
     #[serde(rename = "match")]
     pub matched: &'static str,
     /// For `exact`: `size` (one spawned type has it) or `size_and_location`.
@@ -64,6 +69,8 @@ pub struct JoinedOut<'a> {
 
 #[derive(Serialize)]
 pub struct StateOut<'a> {
+    #[serde(skip)]
+    pub state: &'a State,
     pub name: &'a str,
     pub size_bytes: u64,
     pub await_point: Option<&'a AwaitPoint>,
@@ -72,6 +79,8 @@ pub struct StateOut<'a> {
 
 #[derive(Serialize)]
 pub struct FieldOut<'a> {
+    #[serde(skip)]
+    pub field: &'a Field,
     pub kind: FieldKind,
     pub name: &'a str,
     pub size_bytes: u64,
@@ -82,6 +91,7 @@ pub struct FieldOut<'a> {
 fn state_out(s: &State) -> StateOut<'_> {
     let fields = largest_fields(s);
     StateOut {
+        state: s,
         name: &s.name,
         size_bytes: s.size,
         await_point: s.await_point.as_ref(),
@@ -89,6 +99,7 @@ fn state_out(s: &State) -> StateOut<'_> {
             .into_iter()
             .take(FIELDS_SHOWN)
             .map(|f| FieldOut {
+                field: f,
                 kind: f.kind,
                 name: &f.name,
                 size_bytes: f.size,
@@ -132,6 +143,12 @@ fn joined_out<'a>(join: &'a LayoutJoin, loc: &'a str, j: &Joined) -> JoinedOut<'
                 .and_then(largest_state)
                 .map(state_out);
         }
+        Match::BlockOn { future } => {
+            out.matched = "block_on";
+            let f = ix.future(*future);
+            out.future = f.map(|f| f.name.as_str());
+            out.largest_state = f.and_then(largest_state).map(state_out);
+        }
         Match::Ambiguous { spawns } => {
             out.matched = "ambiguous";
             out.candidates = spawns.iter().map(|&i| ix.spawn(i).ty.as_str()).collect();
@@ -155,6 +172,7 @@ pub fn section<'a>(model: &'a Model, join: &'a LayoutJoin) -> LayoutSection<'a> 
     };
     let layout = join.index().layout();
     LayoutSection {
+        layout,
         toolchain: &layout.toolchain,
         package: &layout.target.package,
         profile: &layout.target.profile,
@@ -214,35 +232,24 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
             j.matched
         );
         match j.matched {
-            "exact" => {
+            "exact" | "block_on" => {
                 let cell = j
                     .cell_bytes
                     .map_or(String::new(), |c| format!("  cell {}", bytes(c)));
                 let boxed = if j.boxed_by_tokio == Some(true) {
                     " (boxed by tokio)"
+                } else if j.matched == "block_on" {
+                    " (given to the runtime's block_on: no spawned task, no task cell)"
                 } else {
                     ""
                 };
                 writeln!(
                     out,
                     "{head}  {}{boxed}{cell}",
-                    escape(j.future.unwrap_or("?"))
+                    escape(&short_type(j.future.unwrap_or("?"), TYPE_WIDTH))
                 )?;
                 if let Some(st) = &j.largest_state {
-                    let at = match st.await_point {
-                        Some(AwaitPoint::Mapped {
-                            file,
-                            line,
-                            col,
-                            text,
-                        }) => {
-                            format!(" at {}:{line}:{col} `{}`", escape(file), escape(text))
-                        }
-                        Some(AwaitPoint::Unmapped { reason }) => {
-                            format!(" (await not mapped: {})", escape(reason))
-                        }
-                        None => String::new(),
-                    };
+                    let at = await_text(st.state).map_or(String::new(), |a| format!(", {a}"));
                     writeln!(
                         out,
                         "      largest state {} {}{at}",
@@ -253,13 +260,9 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
                         let fields: Vec<String> = st
                             .fields
                             .iter()
-                            .map(|f| {
-                                let kind = f.kind.as_str();
-                                let ty = f.ty.map_or(String::new(), |t| format!(", {}", escape(t)));
-                                format!("{} {} ({kind}{ty})", escape(f.name), bytes(f.size_bytes))
-                            })
+                            .map(|f| field_text(s.layout, f.field, bytes, TYPE_WIDTH))
                             .collect();
-                        writeln!(out, "      holds: {}", fields.join(", "))?;
+                        writeln!(out, "      holds {}", fields.join(", "))?;
                     }
                 }
             }
@@ -267,7 +270,7 @@ pub fn write_table(out: &mut impl Write, s: &LayoutSection, width: usize) -> io:
                 let c: Vec<String> = j
                     .candidates
                     .iter()
-                    .map(|c| escape(c).into_owned())
+                    .map(|c| escape(&short_type(c, TYPE_WIDTH)).into_owned())
                     .collect();
                 writeln!(out, "{head} between {}", c.join(" | "))?;
             }

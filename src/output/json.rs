@@ -39,6 +39,9 @@ pub struct Snapshot<'a> {
     /// With `--layout FILE`: the live tasks joined to the compile-time layout.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub layout: Option<super::joined::LayoutSection<'a>>,
+    /// With `--dump`: where the tasks are parked (see [`super::dump`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dump: Option<super::dump::DumpSection<'a>>,
 }
 
 #[derive(Serialize)]
@@ -301,19 +304,22 @@ pub fn snapshot<'a>(
         location_history: location_history(model),
         tasks,
         layout: None,
+        dump: None,
     }
 }
 
-pub fn write(
+pub fn write<'a>(
     out: &mut impl std::io::Write,
-    model: &Model,
+    model: &'a Model,
     target: &TargetInfo,
     lint_cfg: &LintConfig,
     incomplete: Option<&str>,
     layout: Option<&crate::insight::layout::LayoutJoin>,
+    dump: Option<super::dump::DumpSection<'a>>,
 ) -> std::io::Result<()> {
     let mut snap = snapshot(model, target, lint_cfg);
     snap.layout = layout.map(|join| super::joined::section(model, join));
+    snap.dump = dump;
     if let Some(reason) = incomplete {
         snap.complete = false;
         snap.incomplete_reason = Some(reason.to_string());

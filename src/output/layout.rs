@@ -7,11 +7,14 @@ use std::io::{self, Write};
 
 use crate::layout::explain;
 use crate::layout::link::largest_state;
-use crate::layout::model::{AwaitPoint, Field, FieldKind, FutureId, Layout};
+use crate::layout::model::{Field, FieldKind, FutureId, Layout};
 use crate::present::escape::escape;
+use crate::present::layout::{await_text, field_text, short_type, TYPE_WIDTH};
 
 /// How many of the biggest fields of a state the table lists.
 pub const TOP_FIELDS: usize = 3;
+/// Future type names longer than this are shortened in the table (the JSON has them whole).
+const NAME_WIDTH: usize = 120;
 
 /// The layout file: [`Layout`] as pretty JSON (its schema is the model's field names).
 pub fn write_json(out: &mut impl Write, layout: &Layout) -> io::Result<()> {
@@ -47,7 +50,13 @@ pub fn write_table(out: &mut impl Write, layout: &Layout, others: usize) -> io::
         } else {
             String::new()
         };
-        writeln!(out, "{:>8} {:>8}  {}{boxed}", s.size, cell, escape(&s.ty))?;
+        writeln!(
+            out,
+            "{:>8} {:>8}  {}{boxed}",
+            s.size,
+            cell,
+            escape(&short_type(&s.ty, NAME_WIDTH))
+        )?;
         match s.future {
             Some(id) => details(out, layout, id)?,
             None => writeln!(out, "{:19}(not a coroutine of this build's report)", "")?,
@@ -72,7 +81,13 @@ pub fn write_table(out: &mut impl Write, layout: &Layout, others: usize) -> io::
         writeln!(out, "{:>8} {:>8}  FUTURE", "SIZE", "")?;
         for &id in &rest[..shown] {
             let f = &layout.futures[id];
-            writeln!(out, "{:>8} {:>8}  {}", f.size, "", escape(&f.name))?;
+            writeln!(
+                out,
+                "{:>8} {:>8}  {}",
+                f.size,
+                "",
+                escape(&short_type(&f.name, NAME_WIDTH))
+            )?;
             details(out, layout, id)?;
         }
     }
@@ -87,17 +102,7 @@ fn details(out: &mut impl Write, layout: &Layout, id: FutureId) -> io::Result<()
         return writeln!(out, "{pad:19}(no states printed)");
     };
     let state = &f.states[i];
-    let at = match &state.await_point {
-        Some(AwaitPoint::Mapped {
-            file,
-            line,
-            col,
-            text,
-        }) => format!("await at {}:{line}:{col}: {}", escape(file), escape(text)),
-        Some(AwaitPoint::Unmapped { reason }) => format!("await unmapped ({})", escape(reason)),
-        None if state.name.starts_with("Suspend") => "await not mapped".to_string(),
-        None => "not suspended at an await".to_string(),
-    };
+    let at = await_text(state).unwrap_or_else(|| "not suspended at an await".into());
     writeln!(
         out,
         "{pad:19}largest state {} ({} B), {at}",
@@ -114,7 +119,7 @@ fn details(out: &mut impl Write, layout: &Layout, id: FutureId) -> io::Result<()
         let held: Vec<String> = fields
             .iter()
             .take(TOP_FIELDS)
-            .map(|x| field_text(layout, x))
+            .map(|x| field_text(layout, x, |n| format!("{n} B"), TYPE_WIDTH))
             .collect();
         writeln!(out, "{pad:19}holds {}", held.join(", "))?;
     }
@@ -124,25 +129,10 @@ fn details(out: &mut impl Write, layout: &Layout, id: FutureId) -> io::Result<()
     Ok(())
 }
 
-fn field_text(layout: &Layout, x: &Field) -> String {
-    let kind = x.kind.as_str();
-    let what = match (x.future, &x.ty) {
-        (Some(id), _) => format!(" {}", layout.futures[id].name),
-        (None, Some(ty)) => format!(" {ty}"),
-        (None, None) => String::new(),
-    };
-    let boxed = if x.boxed { ", boxed" } else { "" };
-    format!(
-        "{} {} B ({kind}{}{boxed})",
-        escape(&x.name),
-        x.size,
-        escape(&what)
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::model::AwaitPoint;
     use crate::layout::report::one_crate as layout;
 
     const FAT_VS_SLIM: &str = include_str!("../../tests/fixtures/layout/fat-vs-slim.debug.types");
@@ -190,9 +180,9 @@ mod tests {
             text: "sleep(nap).await; \u{1b}[2J".into(),
         });
         let t = table(&l, 0);
-        assert!(t.contains("await unmapped (inside a macro)"), "{t}");
+        assert!(t.contains("await not mapped: inside a macro"), "{t}");
         assert!(
-            t.contains("await at demos/src/bin/fat-vs-slim.rs:40:29: sleep(nap).await; \\e[2J"),
+            t.contains("at demos/src/bin/fat-vs-slim.rs:40:29  sleep(nap).await; \\e[2J"),
             "{t}"
         );
         assert!(!t.contains('\u{1b}'));

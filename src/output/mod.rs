@@ -2,6 +2,7 @@
 //! Prometheus metrics for a fleet.
 
 pub mod csv;
+pub mod dump;
 pub mod joined;
 pub mod json;
 pub mod layout;

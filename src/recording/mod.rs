@@ -31,7 +31,7 @@ pub const MAGIC: &[u8; 12] = b"ASYNCMEM\r\n\x1a\n";
 
 /// The format version this build writes and the newest it reads. Version 2 added the
 /// `NotTracked` frame; a version 1 file reads as before.
-pub const VERSION: u16 = 2;
+pub const VERSION: u16 = 3;
 
 /// Largest header accepted.
 pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
@@ -69,6 +69,9 @@ pub enum Kind {
     End = 9,
     /// Tasks an update announced over `--max-tasks` (a count).
     NotTracked = 10,
+    /// A task dump (since version 3): 0 and the dump (left-out count, then the probe's
+    /// `DumpReply` message), or 1 and why there was none.
+    Dump = 11,
 }
 
 impl Kind {
@@ -84,6 +87,7 @@ impl Kind {
             8 => Kind::NoConsole,
             9 => Kind::End,
             10 => Kind::NotTracked,
+            11 => Kind::Dump,
             _ => return None,
         })
     }

@@ -258,6 +258,20 @@ fn decode(kind: Kind, at: Nanos, mut p: &[u8]) -> Result<Option<Event>, String> 
             _ => return Err("a Paused frame without its one byte".into()),
         },
         Kind::NotTracked => Event::NotTracked(varint(&mut p)?),
+        Kind::Dump => match std::mem::take(&mut p).split_first() {
+            Some((0, mut rest)) => {
+                let left_out = varint(&mut rest)?;
+                let reply = asyncmem_probe::wire::DumpReply::decode(rest)
+                    .map_err(|e| format!("an invalid task dump: {e}"))?;
+                Event::Dump(Box::new(Ok(crate::model::TaskDump {
+                    summary: reply.summary.unwrap_or_default(),
+                    tasks: reply.tasks,
+                    left_out,
+                })))
+            }
+            Some((1, why)) => Event::Dump(Box::new(Err(String::from_utf8_lossy(why).into_owned()))),
+            _ => return Err("a Dump frame of no known form".into()),
+        },
         Kind::TargetExited => Event::TargetExited,
         Kind::NoConsole => Event::NoConsole,
         Kind::End => return Ok(None),

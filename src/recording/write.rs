@@ -125,6 +125,21 @@ pub fn encode_frame(buf: &mut Vec<u8>, at: Nanos, event: &Event) {
         Event::Details(d) => encode_body(buf, Kind::Details, at, |b| d.encode(b).unwrap_or(())),
         Event::TargetExited => encode_body(buf, Kind::TargetExited, at, |_| {}),
         Event::NoConsole => encode_body(buf, Kind::NoConsole, at, |_| {}),
+        Event::Dump(outcome) => encode_body(buf, Kind::Dump, at, |b| match &**outcome {
+            Ok(d) => {
+                b.push(0);
+                prost::encoding::encode_varint(d.left_out, b);
+                let reply = asyncmem_probe::wire::DumpReply {
+                    summary: Some(d.summary.clone()),
+                    tasks: d.tasks.clone(),
+                };
+                reply.encode(b).unwrap_or(());
+            }
+            Err(why) => {
+                b.push(1);
+                b.extend_from_slice(truncate_utf8(why, MAX_REASON_BYTES).as_bytes());
+            }
+        }),
         // Replay's own events are not recorded, nor the late endpoint (the header has it).
         Event::Rewind | Event::Playback(_) | Event::Endpoint(_) | Event::TasksReported { .. } => {}
     }

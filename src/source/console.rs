@@ -54,6 +54,9 @@ pub enum Control {
     StopDetails,
     /// The console `Pause` RPC: the aggregator stops publishing, for every watcher.
     Pause,
+    /// A task dump (asyncmem-probe's `taskdump` feature), allowed to take this long on the
+    /// target's side; its outcome comes back as [`Event::Dump`].
+    TakeDump(Duration),
     /// The console `Resume` RPC; `done`, if given, hears whether it succeeded (quitting waits
     /// for it, so that a target is not left paused).
     Resume(Option<tokio::sync::oneshot::Sender<bool>>),
@@ -66,7 +69,12 @@ pub struct Attached {
     pub updates: Streaming<Decoded>,
 }
 
-async fn channel(endpoint: &Endpoint, cfg: &ConsoleConfig) -> Result<Channel, AttachError> {
+/// A gRPC channel to `endpoint` (TCP or a Unix socket), telling "nobody listens" apart from
+/// "something listens but is not gRPC".
+pub(crate) async fn channel(
+    endpoint: &Endpoint,
+    cfg: &ConsoleConfig,
+) -> Result<Channel, AttachError> {
     let unreachable = |detail: String| AttachError::Unreachable {
         endpoint: endpoint.to_string(),
         detail,
@@ -458,7 +466,7 @@ async fn stream(
     let Attached {
         client,
         mut updates,
-        ..
+        endpoint,
     } = attached;
     // WatchState exists only in newer subscribers: its absence is not an error.
     let state_tx = tx.clone();
@@ -498,6 +506,15 @@ async fn stream(
                     }
                     *watched = Some(id);
                     details_task = Some(spawn_details(client.clone(), id, tx.clone()));
+                }
+                Some(Control::TakeDump(timeout)) => {
+                    let (endpoint, cfg, tx) = (endpoint.clone(), cfg.clone(), tx.clone());
+                    tokio::spawn(async move {
+                        let taken = super::dump::take(&endpoint, &cfg, timeout, cfg.max_tasks)
+                            .await
+                            .map_err(|e| e.to_string());
+                        let _ = tx.send(Event::Dump(Box::new(taken))).await;
+                    });
                 }
                 Some(Control::StopDetails) => {
                     if let Some(t) = details_task.take() {

@@ -5,6 +5,7 @@
 pub mod console;
 pub mod decode;
 pub mod discover;
+pub mod dump;
 pub mod endpoint;
 pub mod replay;
 pub mod rss;

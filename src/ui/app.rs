@@ -1,6 +1,6 @@
 //! The view state of `top` and how actions change it. No drawing, no I/O: testable alone.
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
@@ -11,9 +11,11 @@ use super::keymap::{self, Action};
 use super::throttle::Throttle;
 use super::view;
 use super::Request;
+use crate::insight::layout::{Brief, LayoutJoin};
 use crate::insight::{self, LintConfig, LintCounts};
-use crate::model::{Event, Model, TaskState};
+use crate::model::{Event, Model, Sym, TaskState};
 use crate::output::TargetInfo;
+use crate::present::layout as layout_text;
 use crate::present::Column;
 use crate::recording::Progress;
 use crate::source::replay;
@@ -23,6 +25,12 @@ pub enum Mode {
     Tasks,
     Locations,
     Details,
+    /// The selected task's future as an unfoldable tree (`t`, with `--layout`).
+    Future,
+    /// Asking before a task dump (`d`): y takes it, any other key does not.
+    ConfirmDump,
+    /// Where tasks wait: the last dump's tasks grouped by parked-at point.
+    Parked,
     Help,
     Warnings,
 }
@@ -74,8 +82,146 @@ pub struct App {
     pub lint_counts: LintCounts,
     /// `--layout FILE`: the compile-time layout the details view explains futures with.
     pub layout: Option<std::sync::Arc<crate::insight::layout::LayoutJoin>>,
+    /// The layout view's tree (`t`).
+    pub future: FutureView,
+    /// With `--layout`: what the layout accounts for per live task, recounted with the lints.
+    pub layout_bill: Option<crate::insight::layout::Bill>,
+    /// The parked view (`d`).
+    pub parked: ParkedView,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
+}
+
+/// The layout view: one task's future as a tree of its states, their fields and the coroutines
+/// those hold, unfolded and folded by the user.
+#[derive(Default)]
+pub struct FutureView {
+    /// What the layout says of the task (the match), and its future when one matched.
+    pub head: String,
+    pub root: Option<crate::layout::model::FutureId>,
+    /// The unfolded nodes, by path.
+    pub open: HashSet<layout_text::Path>,
+    pub selected: usize,
+    pub offset: usize,
+    /// Where Esc goes back to.
+    back: Option<Mode>,
+}
+
+impl FutureView {
+    /// The rows as shown now.
+    pub fn rows(&self, join: Option<&LayoutJoin>) -> Vec<layout_text::Row> {
+        match (join, self.root) {
+            (Some(j), Some(root)) => layout_text::rows(j.index(), root, &self.open, None),
+            _ => Vec::new(),
+        }
+    }
+
+    fn on_action(&mut self, join: Option<&LayoutJoin>, action: Action, page: usize) -> bool {
+        let rows = self.rows(join);
+        let last = rows.len().saturating_sub(1);
+        let row = rows.get(self.selected);
+        if let Some(to) = moved(self.selected, action, page, last) {
+            self.selected = to;
+            return true;
+        }
+        match action {
+            // Enter toggles; → unfolds, or steps into what is unfolded.
+            Action::Open | Action::SortRight => {
+                if let Some(r) = row.filter(|r| r.foldable) {
+                    if !r.open {
+                        self.open.insert(r.path.clone());
+                    } else if action == Action::Open {
+                        self.open.remove(&r.path);
+                    } else {
+                        self.selected = (self.selected + 1).min(last);
+                    }
+                }
+            }
+            // ← folds, or steps out to the parent.
+            Action::SortLeft => {
+                if let Some(r) = row {
+                    if r.open {
+                        self.open.remove(&r.path);
+                    } else if let Some((_, parent)) = r.path.split_last() {
+                        if let Some(i) = rows
+                            .iter()
+                            .position(|x| x.path == parent && x.node.is_some())
+                        {
+                            self.selected = i;
+                        }
+                    }
+                }
+            }
+            Action::Back => return false,
+            _ => {}
+        }
+        true
+    }
+
+    /// Keep the selection on a row and on screen (`page` rows shown).
+    fn clamp(&mut self, rows: usize, page: usize) {
+        self.selected = self.selected.min(rows.saturating_sub(1));
+        let page = page.max(1);
+        if self.selected < self.offset {
+            self.offset = self.selected;
+        } else if self.selected >= self.offset + page {
+            self.offset = self.selected + 1 - page;
+        }
+    }
+}
+
+/// The parked view: the last dump's groups, rebuilt when a new dump arrives.
+#[derive(Default)]
+pub struct ParkedView {
+    pub groups: Vec<crate::insight::dump::Group>,
+    /// The dump the groups are of (its `seq`), and the one asked for (`Some` while waiting).
+    pub built_for: u64,
+    pub waiting_since: Option<u64>,
+    pub selected: usize,
+    pub offset: usize,
+    /// Whether the selected group's chain is shown.
+    pub open: bool,
+}
+
+impl ParkedView {
+    fn refresh(&mut self, model: &Model, join: Option<&LayoutJoin>) {
+        let Some(d) = model.dump() else { return };
+        if d.seq == self.built_for {
+            return;
+        }
+        self.built_for = d.seq;
+        self.waiting_since = None;
+        self.groups = match &d.outcome {
+            Ok(dump) => crate::insight::dump::groups(&dump.tasks, model, join),
+            Err(_) => Vec::new(),
+        };
+        self.selected = self.selected.min(self.groups.len().saturating_sub(1));
+    }
+}
+
+/// The first row shown, moved as little as keeps `selected` on a page of `page` rows.
+fn scrolled(offset: usize, selected: usize, page: usize) -> usize {
+    if selected < offset {
+        selected
+    } else if selected >= offset + page {
+        selected + 1 - page
+    } else {
+        offset
+    }
+}
+
+/// Where a movement key takes the selection of a list of `last + 1` rows shown `page` at a
+/// time; `None` for the other actions.
+fn moved(selected: usize, action: Action, page: usize, last: usize) -> Option<usize> {
+    Some(match action {
+        Action::Up => selected.saturating_sub(1),
+        Action::Down => (selected + 1).min(last),
+        Action::PageUp => selected.saturating_sub(page),
+        Action::PageDown => (selected + page).min(last),
+        Action::Top => 0,
+        Action::Bottom => last,
+        _ => return None,
+    })
 }
 
 /// A recording running beside the UI (`top --record`), for the header.
@@ -116,11 +262,15 @@ pub enum LocColumn {
     SizeMax,
     SizeSum,
     Boxed,
+    /// With `--layout`: the largest state of the location's future and its await line.
+    State,
+    /// With `--layout`: the biggest field held in that state.
+    Holds,
     Location,
 }
 
 impl LocColumn {
-    pub const ALL: [LocColumn; 9] = [
+    pub const ALL: [LocColumn; 11] = [
         LocColumn::Tasks,
         LocColumn::Live,
         LocColumn::Idle,
@@ -129,8 +279,15 @@ impl LocColumn {
         LocColumn::SizeMax,
         LocColumn::SizeSum,
         LocColumn::Boxed,
+        LocColumn::State,
+        LocColumn::Holds,
         LocColumn::Location,
     ];
+
+    /// Shown only with a layout.
+    pub fn needs_layout(self) -> bool {
+        matches!(self, LocColumn::State | LocColumn::Holds)
+    }
 
     pub fn title(self) -> &'static str {
         match self {
@@ -142,16 +299,26 @@ impl LocColumn {
             LocColumn::SizeMax => "Max",
             LocColumn::SizeSum => "Sum",
             LocColumn::Boxed => "Boxed",
+            LocColumn::State => "Largest state",
+            LocColumn::Holds => "Holds",
             LocColumn::Location => "Location",
         }
     }
 
-    fn step(self, by: isize) -> LocColumn {
-        let n = Self::ALL.len() as isize;
-        let i = Self::ALL.iter().position(|c| *c == self).unwrap_or(0) as isize;
-        Self::ALL[((i + by).rem_euclid(n)) as usize]
+    /// The next column `by` steps away, among those shown (`layout`: with a layout).
+    fn step(self, by: isize, layout: bool) -> LocColumn {
+        let shown: Vec<LocColumn> = Self::ALL
+            .into_iter()
+            .filter(|c| layout || !c.needs_layout())
+            .collect();
+        let n = shown.len() as isize;
+        let i = shown.iter().position(|c| *c == self).unwrap_or(0) as isize;
+        shown[((i + by).rem_euclid(n)) as usize]
     }
 }
+
+/// Locations' briefs kept at most (a target spawning from more places starts the cache anew).
+const MAX_BRIEFS: usize = 100_000;
 
 /// The per-location aggregates, recomputed when the model changed (throttled like the index).
 pub struct LocationView {
@@ -160,8 +327,24 @@ pub struct LocationView {
     pub descending: bool,
     pub selected: usize,
     pub offset: usize,
+    /// With `--layout`: each location's future in brief, by location and largest size (the
+    /// layout does not change: computed once a location).
+    pub briefs: HashMap<(Sym, Option<u64>), Brief>,
+    pub with_layout: bool,
     built_generation: u64,
     throttle: Throttle,
+}
+
+impl LocationView {
+    /// The brief of a location's row (its largest future), when a layout is loaded.
+    pub fn brief(&self, l: &insight::Location) -> Option<&Brief> {
+        self.briefs.get(&(l.location, brief_size(l)))
+    }
+}
+
+/// The size a location is matched to the layout by: its largest future.
+fn brief_size(l: &insight::Location) -> Option<u64> {
+    (l.sized > 0).then_some(l.size_max)
 }
 
 impl Default for LocationView {
@@ -172,6 +355,8 @@ impl Default for LocationView {
             descending: true,
             selected: 0,
             offset: 0,
+            briefs: HashMap::new(),
+            with_layout: false,
             built_generation: u64::MAX,
             throttle: Throttle::new(Duration::from_millis(100)),
         }
@@ -179,13 +364,25 @@ impl Default for LocationView {
 }
 
 impl LocationView {
-    pub fn refresh(&mut self, model: &Model, force: bool) {
+    pub fn refresh(&mut self, model: &Model, join: Option<&LayoutJoin>, force: bool) {
         let changed = self.built_generation != model.generation();
         if !force && (!changed || !self.throttle.ready()) {
             return;
         }
         let started = Instant::now();
         self.rows = insight::by_location(model.tasks());
+        self.with_layout = join.is_some();
+        if let Some(join) = join {
+            if self.briefs.len() > MAX_BRIEFS {
+                self.briefs.clear();
+            }
+            for l in &self.rows {
+                let key = (l.location, brief_size(l));
+                self.briefs
+                    .entry(key)
+                    .or_insert_with(|| join.brief(key.1, model.resolve(l.location)));
+            }
+        }
         self.sort_rows(model);
         self.throttle.built(started);
         self.built_generation = model.generation();
@@ -193,8 +390,16 @@ impl LocationView {
 
     fn sort_rows(&mut self, model: &Model) {
         let col = self.sort;
+        let briefs = &self.briefs;
+        let brief = |l: &insight::Location| {
+            briefs
+                .get(&(l.location, brief_size(l)))
+                .and_then(|b| b.state.as_ref().ok())
+        };
         let key = |l: &insight::Location| -> u64 {
             match col {
+                LocColumn::State => brief(l).map_or(0, |s| s.size),
+                LocColumn::Holds => brief(l).and_then(|s| s.field.as_ref()).map_or(0, |f| f.1),
                 LocColumn::Tasks => l.tasks,
                 LocColumn::Live => l.live(),
                 LocColumn::Idle => l.of(TaskState::Idle),
@@ -245,6 +450,9 @@ impl App {
             locations: LocationView::default(),
             lint_counts: LintCounts::default(),
             layout: None,
+            future: FutureView::default(),
+            layout_bill: None,
+            parked: ParkedView::default(),
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }
@@ -277,6 +485,12 @@ impl App {
             // Too small to draw a table: paging moves one row.
             None => self.page = 1,
             Some(_) if self.mode == Mode::Details => {}
+            Some(a) if self.mode == Mode::Future => {
+                // The tree's rows: the body less its border and the head line.
+                self.page = usize::from(a.body.height.saturating_sub(3)).max(1);
+                let rows = self.future.rows(self.layout.as_deref()).len();
+                self.future.clamp(rows, self.page);
+            }
             Some(a) => {
                 self.page = view::table_rows(a.body).max(1);
                 self.sync(model);
@@ -315,16 +529,25 @@ impl App {
             self.lints_counted_at = Some(std::time::Instant::now());
             self.lint_generation = model.generation();
             self.lint_counts = LintCounts::count(model, &self.lints);
+            if let Some(join) = &self.layout {
+                let instr = insight::instrumentation_bytes_per_task(model.instrumentation());
+                let live = model
+                    .tasks()
+                    .filter(|t| t.state() != TaskState::Done)
+                    .map(|t| (model.resolve(t.location), t.size_bytes));
+                self.layout_bill = Some(join.bill(&join.join(live), instr.unwrap_or(0)));
+            }
+        }
+        let page = self.page.max(1);
+        if self.mode == Mode::Parked {
+            self.parked.refresh(model, self.layout.as_deref());
+            let p = &mut self.parked;
+            p.offset = scrolled(p.offset, p.selected, page);
         }
         if self.mode == Mode::Locations {
-            self.locations.refresh(model, false);
-            let page = self.page.max(1);
+            self.locations.refresh(model, self.layout.as_deref(), false);
             let l = &mut self.locations;
-            if l.selected < l.offset {
-                l.offset = l.selected;
-            } else if l.selected >= l.offset + page {
-                l.offset = l.selected + 1 - page;
-            }
+            l.offset = scrolled(l.offset, l.selected, page);
         }
     }
 
@@ -384,6 +607,17 @@ impl App {
         if key.kind != KeyEventKind::Press {
             return;
         }
+        if self.mode == Mode::ConfirmDump {
+            // Only y takes the dump: it pauses the target's workers.
+            if matches!(key.code, KeyCode::Char('y' | 'Y')) {
+                self.parked.waiting_since = Some(self.parked.built_for);
+                self.outbox.push(Request::TakeDump);
+                self.mode = Mode::Parked;
+            } else {
+                self.mode = Mode::Tasks;
+            }
+            return;
+        }
         if self.editing_filter {
             match key.code {
                 KeyCode::Enter => self.editing_filter = false,
@@ -422,9 +656,43 @@ impl App {
                 model.clear_details();
             }
             (Mode::Locations, Action::Locations | Action::Back) => self.mode = Mode::Tasks,
+            (Mode::Future, Action::Tree) => self.mode = self.future.back.unwrap_or(Mode::Tasks),
+            (
+                Mode::Future,
+                a @ (Action::Up
+                | Action::Down
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
+                | Action::Open
+                | Action::SortLeft
+                | Action::SortRight
+                | Action::Back),
+            ) => {
+                let page = self.page.max(1);
+                if !self.future.on_action(self.layout.as_deref(), a, page) {
+                    self.mode = self.future.back.unwrap_or(Mode::Tasks);
+                }
+                let rows = self.future.rows(self.layout.as_deref()).len();
+                self.future.clamp(rows, page);
+            }
+            (Mode::Tasks | Mode::Details, Action::Tree) => self.open_future(model),
+            // A replay shows the recorded dump; a live target is asked first.
+            (_, Action::Dump) if model.playback().is_some() => self.mode = Mode::Parked,
+            (_, Action::Dump) => self.mode = Mode::ConfirmDump,
+            (Mode::Parked, Action::Back) if self.parked.open => self.parked.open = false,
+            (Mode::Parked, Action::Back) => self.mode = Mode::Tasks,
+            (Mode::Parked, Action::Open) => self.parked.open = !self.parked.open,
+            (Mode::Parked, a) => {
+                let last = self.parked.groups.len().saturating_sub(1);
+                if let Some(to) = moved(self.parked.selected, a, self.page.max(1), last) {
+                    self.parked.selected = to;
+                }
+            }
             (Mode::Tasks, Action::Locations) => {
                 self.mode = Mode::Locations;
-                self.locations.refresh(model, true);
+                self.locations.refresh(model, self.layout.as_deref(), true);
             }
             (Mode::Locations, a) => self.on_location_action(model, a),
             (_, Action::Help) => self.mode = Mode::Help,
@@ -465,22 +733,47 @@ impl App {
         self.sync(model);
     }
 
+    /// The layout view of the selected task (with `--layout`): its future unfolded as the
+    /// details view's summary is, the rest folded.
+    fn open_future(&mut self, model: &Model) {
+        let Some(join) = self.layout.clone() else {
+            return;
+        };
+        let task = match self.mode {
+            Mode::Details => self.selected_uid.and_then(|uid| model.task_by_uid(uid)),
+            _ => self.selected_slot().and_then(|s| model.slot(s)),
+        };
+        let Some(task) = task else {
+            return;
+        };
+        let e = layout_text::explain(&join, task.size_bytes, model.resolve(task.location));
+        self.future = FutureView {
+            head: e.head,
+            root: e.root,
+            open: e.root.map_or_else(HashSet::new, |r| {
+                layout_text::default_open(join.index(), r, layout_text::TREE_DEPTH)
+            }),
+            selected: 0,
+            offset: 0,
+            back: Some(self.mode),
+        };
+        self.mode = Mode::Future;
+    }
+
     fn on_location_action(&mut self, model: &mut Model, action: Action) {
         let n = self.locations.rows.len();
         let page = self.page.max(1);
         let l = &mut self.locations;
         let last = n.saturating_sub(1);
+        if let Some(to) = moved(l.selected, action, page, last) {
+            l.selected = to;
+            return;
+        }
         match action {
-            Action::Up => l.selected = l.selected.saturating_sub(1),
-            Action::Down => l.selected = (l.selected + 1).min(last),
-            Action::PageUp => l.selected = l.selected.saturating_sub(page),
-            Action::PageDown => l.selected = (l.selected + page).min(last),
-            Action::Top => l.selected = 0,
-            Action::Bottom => l.selected = last,
             Action::SortLeft | Action::SortRight | Action::InvertSort => {
                 match action {
-                    Action::SortLeft => l.sort = l.sort.step(-1),
-                    Action::SortRight => l.sort = l.sort.step(1),
+                    Action::SortLeft => l.sort = l.sort.step(-1, l.with_layout),
+                    Action::SortRight => l.sort = l.sort.step(1, l.with_layout),
                     _ => l.descending = !l.descending,
                 }
                 l.sort_rows(model);

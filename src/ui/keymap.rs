@@ -30,6 +30,10 @@ pub enum Action {
     Help,
     Warnings,
     Locations,
+    /// The selected task's future as a tree (with `--layout`).
+    Tree,
+    /// Where tasks wait: a task dump (asks first when live).
+    Dump,
     /// A replay control (ignored when watching a live target).
     Replay(Control),
 }
@@ -183,9 +187,21 @@ pub const BINDINGS: &[Binding] = &[
     },
     Binding {
         keys: "g",
-        what: "group by spawn location (count, states, sizes); g again for tasks",
+        what: "group by spawn location; g again for tasks",
         presses: &[(key('g'), Action::Locations)],
         footer: both(11, "g", "locations"),
+    },
+    Binding {
+        keys: "t",
+        what: "with --layout: the task's future as an unfoldable tree",
+        presses: &[(key('t'), Action::Tree)],
+        footer: None,
+    },
+    Binding {
+        keys: "d",
+        what: "where tasks wait: a task dump (asks first), by await",
+        presses: &[(key('d'), Action::Dump)],
+        footer: None,
     },
     Binding {
         keys: "Space",

@@ -48,7 +48,12 @@ pub enum Request {
     ResumeTarget,
     /// A replay's player.
     Replay(replay::Control),
+    /// Live: a task dump (the target's workers pause while it runs).
+    TakeDump,
 }
+
+/// How long a dump asked from `top` may take on the target's side.
+pub const DUMP_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Where the UI's requests go: a live console connection or a replay's player. A request for
 /// the other kind of source is dropped here, so neither source sees the other's requests.
@@ -67,6 +72,7 @@ impl Controls {
                     Request::StopDetails => console::Control::StopDetails,
                     Request::PauseTarget => console::Control::Pause,
                     Request::ResumeTarget => console::Control::Resume(None),
+                    Request::TakeDump => console::Control::TakeDump(DUMP_TIMEOUT),
                     Request::Replay(_) => return,
                 };
                 let _ = tx.try_send(c);

@@ -791,25 +791,69 @@ fn scripted_layout() -> crate::layout::model::Layout {
     }
 }
 
-#[test]
-fn details_with_a_layout_explain_the_future() {
-    let mut model = scripted_model();
+/// An app with `--layout` given: [`scripted_layout`].
+fn app_with_layout() -> App {
     let mut app = App::new(target(), false);
     app.layout = Some(std::sync::Arc::new(
         crate::insight::layout::LayoutJoin::new(scripted_layout()),
     ));
+    app
+}
+
+#[test]
+fn details_with_a_layout_explain_the_future() {
+    let mut model = scripted_model();
+    let mut app = app_with_layout();
     render(&mut app, &model, 120, 36);
     key(&mut app, &mut model, KeyCode::Down); // acceptor, 16,640 B
     key(&mut app, &mut model, KeyCode::Enter);
     let t = render(&mut app, &model, 120, 36);
     let screen = format!("{:?}", t.backend());
     assert!(
-        screen.contains("largest state Suspend0 16.2 KiB"),
+        screen.contains("Suspend0 16.2 KiB, the largest, at src/server.rs:20:31"),
         "{screen}"
     );
     assert!(screen.contains("buf 16.0 KiB (local)"), "{screen}");
     assert!(screen.contains("read_frame"), "{screen}");
     insta::assert_snapshot!("details_layout", t.backend());
+    // t: the whole tree, in a view of its own; → unfolds a folded state, ← folds it, Esc
+    // goes back to the details.
+    key(&mut app, &mut model, KeyCode::Char('t'));
+    let tree = |app: &mut App, model: &Model| {
+        let t = render(app, model, 120, 36);
+        format!("{:?}", t.backend())
+    };
+    let screen = tree(&mut app, &model);
+    assert!(screen.contains("future layout"), "{screen}");
+    assert!(
+        screen.contains("▾ {async fn body of accept()} 16.2 KiB"),
+        "{screen}"
+    );
+    assert!(screen.contains("▸ Unresumed"), "{screen}");
+    let rows = app.future.rows(app.layout.as_deref());
+    let unresumed = rows
+        .iter()
+        .position(|r| r.text.starts_with("Unresumed"))
+        .unwrap();
+    for _ in 0..unresumed {
+        key(&mut app, &mut model, KeyCode::Down);
+    }
+    key(&mut app, &mut model, KeyCode::Right);
+    let screen = tree(&mut app, &model);
+    assert!(screen.contains("▾ Unresumed"), "{screen}");
+    let opened = app.future.rows(app.layout.as_deref()).len();
+    assert!(opened > rows.len(), "{screen}");
+    insta::assert_snapshot!("future_layout_unfolded", {
+        let t = render(&mut app, &model, 120, 36);
+        t.backend().clone()
+    });
+    key(&mut app, &mut model, KeyCode::Left);
+    assert_eq!(app.future.rows(app.layout.as_deref()).len(), rows.len());
+    // ← on a closed row steps to its parent (the root).
+    key(&mut app, &mut model, KeyCode::Left);
+    assert_eq!(app.future.selected, 0);
+    key(&mut app, &mut model, KeyCode::Esc);
+    assert_eq!(app.mode, super::app::Mode::Details);
     key(&mut app, &mut model, KeyCode::Esc);
     // A connection: its size is shared by two spawned types; said so, with both.
     key(&mut app, &mut model, KeyCode::Down);
@@ -840,6 +884,171 @@ fn a_task_stuck_in_its_poll_gets_never_yielded() {
     assert_eq!(
         app.lint_counts.of(crate::insight::Lint::NeverYielded),
         1,
+        "{screen}"
+    );
+}
+
+/// With a layout, the locations view gets each location's largest state, its await line and
+/// the biggest field held there; a location whose tasks match no future exactly says why in
+/// a word. Without one, those columns are not shown, nor reachable by the sort keys.
+#[test]
+fn locations_with_a_layout_show_the_largest_state_and_what_it_holds() {
+    use super::app::LocColumn;
+    let mut model = scripted_model();
+    let mut app = app_with_layout();
+    render(&mut app, &model, 160, 36);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let t = render(&mut app, &model, 160, 36);
+    let screen = format!("{:?}", t.backend());
+    assert!(screen.contains("Largest state"), "{screen}");
+    assert!(
+        screen.contains("Suspend0 16.2 KiB @ server.rs:20"),
+        "{screen}"
+    );
+    assert!(screen.contains("buf 16.0 KiB"), "{screen}");
+    assert!(screen.contains("ambiguous"), "{screen}");
+    insta::assert_snapshot!("locations_layout", t.backend());
+    // Sorting steps through the layout's columns too.
+    let mut seen = vec![];
+    for _ in 0..LocColumn::ALL.len() {
+        key(&mut app, &mut model, KeyCode::Right);
+        seen.push(app.locations.sort);
+    }
+    assert!(seen.contains(&LocColumn::State) && seen.contains(&LocColumn::Holds));
+    // Without a layout: neither shown nor sorted by.
+    let mut app = App::new(target(), false);
+    render(&mut app, &model, 160, 36);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let screen = format!("{:?}", render(&mut app, &model, 160, 36).backend());
+    assert!(!screen.contains("Largest state"), "{screen}");
+    for _ in 0..LocColumn::ALL.len() {
+        key(&mut app, &mut model, KeyCode::Right);
+        assert!(!app.locations.sort.needs_layout());
+    }
+}
+
+/// `d` asks first (any key but y cancels and sends nothing); `y` asks the source for a dump and
+/// shows the view waiting; the dump's event fills it: the tasks grouped by the await they are
+/// parked at, most first; `Enter` shows a point's chain, innermost frame first.
+#[test]
+fn a_task_dump_is_asked_for_then_grouped_by_parked_at_point() {
+    use asyncmem_probe::wire::{Backtrace, DumpSummary, Frame, TaskTrace};
+    let mut model = scripted_model();
+    let mut app = App::new(target(), false);
+    render(&mut app, &model, 120, 36);
+    key(&mut app, &mut model, KeyCode::Char('d'));
+    let screen = format!("{:?}", render(&mut app, &model, 120, 36).backend());
+    assert!(screen.contains("task dump?"), "{screen}");
+    key(&mut app, &mut model, KeyCode::Char('n'));
+    assert_eq!(app.mode, super::app::Mode::Tasks);
+    assert!(!app.outbox.contains(&super::Request::TakeDump));
+    key(&mut app, &mut model, KeyCode::Char('d'));
+    key(&mut app, &mut model, KeyCode::Char('y'));
+    assert!(app.outbox.contains(&super::Request::TakeDump));
+    let screen = format!("{:?}", render(&mut app, &model, 120, 36).backend());
+    assert!(screen.contains("taking a task dump"), "{screen}");
+    // The dump: every live task of the picture, by its tokio id; the connections at one await,
+    // the rest at another, one in tokio's leaf only.
+    let frame = |function: &str, file: &str, line: u32| Frame {
+        function: function.into(),
+        file: file.into(),
+        line,
+        col: 9,
+    };
+    let ids: Vec<(u64, String)> = model
+        .tasks()
+        .filter_map(|t| {
+            t.task_id
+                .map(|id| (id, model.resolve(t.location).to_string()))
+        })
+        .collect();
+    let tasks: Vec<TaskTrace> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, (id, location))| {
+            let frames = if i == 0 {
+                vec![frame("tokio::time::sleep::Sleep::poll_elapsed", "", 0)]
+            } else if location.contains("conn.rs") {
+                vec![
+                    frame("tokio::net::tcp::stream::TcpStream::poll_read", "", 0),
+                    frame(
+                        "server::conn::read_frame::{{closure}}",
+                        "/src/server/src/conn.rs",
+                        120,
+                    ),
+                    frame(
+                        "server::conn::serve::{{closure}}",
+                        "/src/server/src/conn.rs",
+                        90,
+                    ),
+                ]
+            } else {
+                vec![frame(
+                    "server::tick::{{closure}}",
+                    "/src/server/src/server.rs",
+                    44,
+                )]
+            };
+            TaskTrace {
+                task_id: *id,
+                backtraces: vec![Backtrace { frames }],
+                cut: false,
+            }
+        })
+        .collect();
+    let n = tasks.len() as u64;
+    model.apply(Event::Dump(Box::new(Ok(crate::model::TaskDump {
+        summary: DumpSummary {
+            pause_us: 2_300,
+            resolve_us: 20_000,
+            runtimes: 1,
+            tasks: n,
+            notes: vec![],
+        },
+        tasks,
+        left_out: 0,
+    }))));
+    let t = render(&mut app, &model, 120, 36);
+    let screen = format!("{:?}", t.backend());
+    assert!(
+        screen.contains("held the target's workers 2.3 ms"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("conn.rs:120:9 (server::conn::read_frame)"),
+        "{screen}"
+    );
+    assert!(
+        screen.contains("leaf: tokio::time::sleep::Sleep"),
+        "{screen}"
+    );
+    assert!(screen.contains("show only tokio's leaf"), "{screen}");
+    // Most tasks first: the connections' await heads the table.
+    let rows = &app.parked.groups;
+    assert!(rows[0].parked_at.text().contains("read_frame"), "{rows:?}");
+    assert!(rows.windows(2).all(|w| w[0].tasks >= w[1].tasks));
+    key(&mut app, &mut model, KeyCode::Enter);
+    let t = render(&mut app, &model, 120, 36);
+    let screen = format!("{:?}", t.backend());
+    assert!(
+        screen.contains("server::conn::serve::{{closure}}"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("parked_chain", t.backend());
+    // Esc closes the chain, then the view.
+    key(&mut app, &mut model, KeyCode::Esc);
+    assert!(!app.parked.open);
+    key(&mut app, &mut model, KeyCode::Esc);
+    assert_eq!(app.mode, super::app::Mode::Tasks);
+    // A failed dump says why.
+    model.apply(Event::Dump(Box::new(Err(
+        "does not serve task dumps".into()
+    ))));
+    key(&mut app, &mut model, KeyCode::Char('d'));
+    key(&mut app, &mut model, KeyCode::Char('y'));
+    let screen = format!("{:?}", render(&mut app, &model, 120, 36).backend());
+    assert!(
+        screen.contains("no task dump: does not serve task dumps"),
         "{screen}"
     );
 }

@@ -119,6 +119,23 @@ fn snapshot_with_a_layout_explains_each_variant_of_fat_vs_slim() {
         section["matched_tasks"].as_u64().unwrap() >= 60,
         "{section:#}"
     );
+    // The demo's body, which the runtime's block_on runs (the console shows it as a task): the
+    // future the report says block_on was given, not a spawn, and no other task is left out.
+    let roots: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["match"] == "block_on")
+        .collect();
+    assert_eq!(roots.len(), 1, "{section:#}");
+    assert!(
+        roots[0]["future"].as_str().unwrap().contains("Common::run"),
+        "{section:#}"
+    );
+    assert!(
+        entries
+            .iter()
+            .all(|e| e["match"] == "exact" || e["match"] == "block_on"),
+        "{section:#}"
+    );
     // The table says the same, for people.
     let o = asyncmem()
         .args(["snapshot", "--addr", &target.addr(), "--settle", "1s"])
@@ -199,4 +216,51 @@ fn the_layers_demo_shows_the_awaitee_path_and_the_argument_stored_twice() {
         .unwrap()
         .to_string();
     assert!(why.contains("`config` stored twice"), "{why}");
+}
+
+/// `top --layout` in a real terminal on the `layers` demo under the probe: the locations view
+/// names each location's largest state with its await line and what it holds; a `deep` task's
+/// layout view (`t`) unfolds down to the 8 KiB frame three awaits below, and `←` folds it.
+#[test]
+fn top_with_a_layout_unfolds_a_tasks_future_in_a_real_terminal() {
+    use asyncmem_testkit::pty::{CommandBuilder, Pty};
+    use std::time::Duration;
+    const LONG: Duration = Duration::from_secs(30);
+    let dir = std::env::temp_dir().join(format!("asyncmem-top-layout-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("layers.layout.json");
+    demos_layout("layers", Some(&file));
+    let bin = demo_bin(Path::new(env!("CARGO_BIN_EXE_asyncmem")), "layers");
+    let target = start_demo(&bin, &["--instrument", "probe", "-n", "5"]);
+    let mut cmd = CommandBuilder::new(env!("CARGO_BIN_EXE_asyncmem"));
+    cmd.args(["top", "--addr", &target.addr(), "--layout"]);
+    cmd.arg(&file);
+    let mut tui = Pty::spawn(cmd);
+    tui.wait_for("the tasks", LONG, |s| {
+        s.contains("deep") && s.contains("twice")
+    });
+    // The locations view: the layout's columns, with each handler's await line.
+    tui.keys("g");
+    tui.wait_for("the layout's columns", LONG, |s| {
+        s.contains("Largest state") && s.contains("@ layers.rs:") && s.contains("config 4.0 KiB")
+    });
+    // A deep task: its details, then its future as a tree.
+    tui.keys("g/name:deep\r");
+    tui.wait_for("the deep tasks alone", LONG, |s| {
+        s.contains("filter: name:deep")
+    });
+    tui.keys("\rt");
+    tui.wait_for("the layout view down to the frame", LONG, |s| {
+        s.contains("future layout")
+            && s.contains("▾ {async fn body of read_frame()}")
+            && s.contains("frame 8.0 KiB (local)")
+    });
+    // Fold the root: one future row is left.
+    tui.keys("\x1b[D");
+    tui.wait_for("the tree folded", LONG, |s| {
+        s.contains("▸ {async fn body of deep()}") && !s.contains("read_frame()}")
+    });
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(LONG), 0);
+    std::fs::remove_dir_all(&dir).ok();
 }

@@ -14,6 +14,7 @@ mod common;
 mod cli;
 
 mod demos;
+mod dump;
 mod grew;
 mod lesson;
 mod probe;

@@ -150,8 +150,13 @@ pub(super) fn metadata_proto(
 }
 
 /// The entry that tells a watcher which instrumentation it talks to (asyncmem reads its
-/// target).
+/// target) and what it offers beyond console-api (its field names).
 pub(super) fn probe_metadata() -> proto::register_metadata::NewMetadata {
+    let mut field_names = vec!["version".into(), MARKS_INITIAL_STATE_FIELD.into()];
+    // The heap stream has figures only where the target counts its heap.
+    if crate::heap::in_use() {
+        field_names.push(super::heap::HEAP_STREAM_FIELD.into());
+    }
     proto::register_metadata::NewMetadata {
         id: Some(proto::MetaId { id: PROBE_META_ID }),
         metadata: Some(proto::Metadata {
@@ -161,7 +166,7 @@ pub(super) fn probe_metadata() -> proto::register_metadata::NewMetadata {
             location: None,
             kind: proto::metadata::Kind::Event as i32,
             level: proto::metadata::Level::Info as i32,
-            field_names: vec!["version".into(), MARKS_INITIAL_STATE_FIELD.into()],
+            field_names,
         }),
     }
 }

@@ -2,7 +2,9 @@
 //! forwards every request to the publisher ([`publish`]); the publisher encodes the records
 //! ([`encode`]) and sends them to the watchers.
 
+mod dump;
 mod encode;
+pub(crate) mod heap;
 mod publish;
 
 use std::sync::atomic::Ordering;
@@ -35,6 +37,7 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), Status>>,
     },
     State(StateTx),
+    Heap(heap::HeapTx),
     Pause,
     Resume,
 }
@@ -44,12 +47,17 @@ pub(crate) struct Service {
     cmds: mpsc::Sender<Command>,
 }
 
+/// Hand `c` to the publisher, or say why it cannot take it.
+fn send_command(cmds: &mpsc::Sender<Command>, c: Command) -> Result<(), Status> {
+    cmds.try_send(c).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => Status::resource_exhausted("probe busy"),
+        mpsc::error::TrySendError::Closed(_) => Status::unavailable("probe publisher stopped"),
+    })
+}
+
 impl Service {
     fn command(&self, c: Command) -> Result<(), Status> {
-        self.cmds.try_send(c).map_err(|e| match e {
-            mpsc::error::TrySendError::Full(_) => Status::resource_exhausted("probe busy"),
-            mpsc::error::TrySendError::Closed(_) => Status::unavailable("probe publisher stopped"),
-        })
+        send_command(&self.cmds, c)
     }
 
     /// A stream of `T` for a new watcher: `watch` is the command that hands the publisher its
@@ -154,12 +162,18 @@ pub(crate) fn spawn_thread(store: Arc<Store>, addr: ServerAddr, interval: Durati
 
 async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
     let (cmds, rx) = mpsc::channel(64);
+    let dumps = dump::DumpServer {
+        store: store.clone(),
+    };
     let publisher = tokio::spawn(Publisher::new(store, interval, rx).run());
-    let service = InstrumentServer::new(Service { cmds });
+    let heap = heap::HeapServer { cmds: cmds.clone() };
+    let routes = tonic::service::Routes::new(InstrumentServer::new(Service { cmds }))
+        .add_service(dumps)
+        .add_service(heap);
     let served = match &addr {
-        ServerAddr::Tcp(tcp) => serve_tcp(*tcp, service).await,
+        ServerAddr::Tcp(tcp) => serve_tcp(*tcp, routes).await,
         #[cfg(unix)]
-        ServerAddr::Unix(path) => serve_unix(path, service).await,
+        ServerAddr::Unix(path) => serve_unix(path, routes).await,
     };
     match served {
         Ok(Ok(())) => {}
@@ -175,23 +189,23 @@ async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
 /// Bind failed (outer error), or the server stopped (inner error).
 type Served = std::io::Result<Result<(), tonic::transport::Error>>;
 
-async fn serve_tcp(addr: std::net::SocketAddr, service: InstrumentServer<Service>) -> Served {
+async fn serve_tcp(addr: std::net::SocketAddr, routes: tonic::service::Routes) -> Served {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
     Ok(tonic::transport::Server::builder()
-        .add_service(service)
+        .add_routes(routes)
         .serve_with_incoming(incoming)
         .await)
 }
 
 /// Serve on a Unix socket at `path`, replacing a stale socket file left by an earlier run.
 #[cfg(unix)]
-async fn serve_unix(path: &std::path::Path, service: InstrumentServer<Service>) -> Served {
+async fn serve_unix(path: &std::path::Path, routes: tonic::service::Routes) -> Served {
     remove_stale_socket(path)?;
     let listener = tokio::net::UnixListener::bind(path)?;
     let incoming = tokio_stream::wrappers::UnixListenerStream::new(listener);
     Ok(tonic::transport::Server::builder()
-        .add_service(service)
+        .add_routes(routes)
         .serve_with_incoming(incoming)
         .await)
 }

@@ -14,6 +14,7 @@ use super::encode::{
     histogram_proto, mark_initial_state_end, metadata_proto, probe_metadata, stats_proto,
     task_proto, Chunker, Strings, CHUNK_BYTES,
 };
+use super::heap::{self, HeapTx};
 use super::{Command, DetailsTx, StateTx, UpdateTx};
 use crate::store::{lock, Store, Taken, WATCHED};
 
@@ -66,9 +67,9 @@ async fn send_within<T>(
 }
 
 /// Send one chunk to every watcher; a watcher gone or stalled past [`SEND_TIMEOUT`] is dropped.
-async fn fan_out(
-    watchers: &mut Vec<UpdateTx>,
-    update: proto::instrument::Update,
+async fn fan_out<T: Clone + Default>(
+    watchers: &mut Vec<mpsc::Sender<Result<T, Status>>>,
+    update: T,
     deadline: tokio::time::Instant,
 ) {
     let mut kept = Vec::with_capacity(watchers.len());
@@ -95,6 +96,8 @@ pub(crate) struct Publisher {
     watchers: Vec<UpdateTx>,
     details: HashMap<u64, Vec<DetailsTx>>,
     states: Vec<StateTx>,
+    /// `WatchHeap` streams (see [`heap`]).
+    heap_watchers: Vec<HeapTx>,
     paused: bool,
     metadata_sent: usize,
     /// A large state or delta was sent: give its memory back at the next quiet tick.
@@ -114,6 +117,7 @@ impl Publisher {
             watchers: Vec::new(),
             details: HashMap::new(),
             states: Vec::new(),
+            heap_watchers: Vec::new(),
             paused: false,
             metadata_sent: 0,
             trim_pending: false,
@@ -169,6 +173,7 @@ impl Publisher {
                     self.states.push(tx);
                 }
             }
+            Command::Heap(tx) => self.add_heap_watcher(tx).await,
             Command::Pause => self.set_paused(true),
             Command::Resume => self.set_paused(false),
         }
@@ -235,6 +240,37 @@ impl Publisher {
         self.trim_pending |= chunker.sent >= RELEASE_AFTER_BYTES;
         if send_within(&tx, last, deadline).await {
             self.watchers.push(tx);
+        }
+    }
+
+    /// A new heap watcher: every task's heap now, then the deltas.
+    async fn add_heap_watcher(&mut self, tx: HeapTx) {
+        if self.heap_watchers.len() >= MAX_WATCHERS {
+            let _ = tx.try_send(Err(Status::resource_exhausted("too many heap watchers")));
+            return;
+        }
+        // The watchers there are get what moved first, which marks every slot as sent: the
+        // deltas after the newcomer's full state then hold every change it has not seen.
+        self.publish_heap(true).await;
+        let deadline = tokio::time::Instant::now() + SYNC_BUDGET;
+        for u in heap::updates(false) {
+            if !send_within(&tx, u, deadline).await {
+                return;
+            }
+        }
+        self.heap_watchers.push(tx);
+    }
+
+    /// The heap of the tasks whose heap moved since the last delta, to every heap watcher;
+    /// with no watcher, nothing (unless `always`: the slots are still marked as sent).
+    async fn publish_heap(&mut self, always: bool) {
+        self.heap_watchers.retain(|tx| !tx.is_closed());
+        if self.heap_watchers.is_empty() && !always {
+            return;
+        }
+        let deadline = tokio::time::Instant::now() + PUBLISH_BUDGET;
+        for u in heap::updates(true) {
+            fan_out(&mut self.heap_watchers, u, deadline).await;
         }
     }
 
@@ -305,6 +341,7 @@ impl Publisher {
             release_memory();
         }
         self.publish_details(&ended);
+        self.publish_heap(false).await;
     }
 
     fn publish_details(&mut self, ended: &[u64]) {

@@ -113,8 +113,10 @@ impl Store {
         let mut shard = lock(&self.shards[shard_ix]);
         // The last slot number is never handed out: all ones is `UNTRACKED`.
         if !shard.has_room_below(MAX_DIRECT_SLOT) {
+            crate::heap::release(rec.heap_slot);
             return None;
         }
+        crate::heap::set_owner(rec.heap_slot, rec.id);
         let slot = shard.alloc(rec);
         shard.mark(slot);
         Some(encode(shard_ix, slot, rec.id))
@@ -151,6 +153,7 @@ impl Store {
             return false;
         }
         t.dropped = now;
+        crate::heap::release(t.heap_slot);
         if self.publisher_alive.load(Ordering::Relaxed) {
             shard.mark(slot);
         } else {
@@ -211,6 +214,7 @@ impl Store {
     pub fn insert(&self, span: u64, mut rec: TaskRecord) {
         rec.id = self.next_id.fetch_add(1, Ordering::Relaxed);
         rec.flags = NEW;
+        crate::heap::set_owner(rec.heap_slot, rec.id);
         let mut shard = lock(self.shard_of(span));
         let slot = shard.alloc(rec);
         shard.bind(span, slot);
@@ -244,6 +248,7 @@ impl Store {
         let slot = shard.unbind(span)?;
         let t = shard.slot(slot)?;
         t.dropped = now;
+        crate::heap::release(t.heap_slot);
         let out = (t.id, t.flags);
         if self.publisher_alive.load(Ordering::Relaxed) {
             shard.mark(slot);
@@ -311,6 +316,24 @@ impl Store {
         lock(&self.shards[i]).copy_live(from, max, out)
     }
 
+    /// The longest poll under way now: how long it has run (ns) and the task's tokio id.
+    pub fn longest_poll(&self) -> Option<(u64, u64)> {
+        let now = self.now();
+        let mut longest: Option<(u64, u64)> = None;
+        for s in self.shards.iter() {
+            let mut shard = lock(s);
+            for t in shard.records_mut() {
+                if t.dropped == 0 && t.last_poll_started > t.last_poll_ended {
+                    let d = now.saturating_sub(t.last_poll_started);
+                    if longest.is_none_or(|(l, _)| d > l) {
+                        longest = Some((d, t.tokio_id));
+                    }
+                }
+            }
+        }
+        longest
+    }
+
     /// Set or clear the WATCHED flag of the task with console id `id`; false if there is none.
     fn flag_watched(&self, id: u64, on: bool) -> bool {
         for s in self.shards.iter() {
@@ -362,7 +385,6 @@ impl Store {
     }
 
     /// Number of live (not yet freed) records.
-    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.shards.iter().map(|s| lock(s).live()).sum()
     }

@@ -41,6 +41,9 @@ pub(crate) struct TaskRecord {
     pub self_wakes: u32,
     /// Handles to the task's span, when the probe's own subscriber counts them.
     pub refs: u32,
+    /// The task's slot in the heap counters (0: none, no allocator in use), see
+    /// [`crate::heap`].
+    pub heap_slot: u32,
     pub flags: u8,
 }
 

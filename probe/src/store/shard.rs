@@ -78,6 +78,10 @@ impl Shard {
         if let Some(t) = self.slot(slot) {
             if t.flags & DIRTY == 0 {
                 t.flags |= DIRTY;
+                if self.dirty.len() == self.dirty.capacity() {
+                    // Marked from inside a task's poll: the list is the probe's, not the task's.
+                    crate::heap::untracked(|| self.dirty.reserve(64));
+                }
                 self.dirty.push(slot);
             }
         }
@@ -95,7 +99,6 @@ impl Shard {
         }
     }
 
-    #[cfg(test)]
     pub(super) fn live(&self) -> usize {
         self.len as usize - self.free.len()
     }

@@ -1,11 +1,19 @@
 //! What the probe's integration tests share: a probe on a free port, and a runtime whose 50
-//! sleeping tasks of 1,000+ bytes must reach a console-api client with their sizes.
+//! sleeping tasks of 1,000+ bytes must reach a console-api client with their sizes. Every test
+//! binary that uses it runs with the probe's allocator as its global allocator.
+
+#![allow(dead_code, reason = "each test binary uses part of it")]
+
+pub mod heap;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use console_api::instrument::instrument_client::InstrumentClient;
 use console_api::instrument::InstrumentRequest;
+
+#[global_allocator]
+static A: asyncmem_probe::Allocator = asyncmem_probe::Allocator::system();
 
 /// A probe to serve on 127.0.0.1 at a free port, publishing every 50 ms, and that port.
 pub fn probe_on_a_free_port() -> (asyncmem_probe::Builder, u16) {
@@ -16,14 +24,32 @@ pub fn probe_on_a_free_port() -> (asyncmem_probe::Builder, u16) {
     (probe, port)
 }
 
-/// Build a runtime, spawn 50 tasks each holding 1,000 bytes across a long sleep, and wait (at
-/// most 20 s) until `WatchUpdates` on `port` has announced all of them with `size.bytes`.
-pub fn fifty_tasks_reach_a_watcher(port: u16) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
+/// Install `probe` as a layer on tracing-subscriber's Registry beside a `fmt` layer, as
+/// `console_subscriber::spawn()` is used.
+pub fn install_as_layer(probe: asyncmem_probe::Builder) {
+    use tracing_subscriber::prelude::*;
+    tracing_subscriber::registry()
+        .with(probe.spawn())
+        .with(
+            tracing_subscriber::fmt::layer()
+                .with_filter(tracing_subscriber::EnvFilter::new("error")),
+        )
+        .init();
+}
+
+/// The runtime the tests' tasks run on: two workers, timers and I/O.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
-        .expect("a runtime");
+        .expect("a runtime")
+}
+
+/// Build a runtime, spawn 50 tasks each holding 1,000 bytes across a long sleep, and wait (at
+/// most 20 s) until `WatchUpdates` on `port` has announced all of them with `size.bytes`.
+pub fn fifty_tasks_reach_a_watcher(port: u16) {
+    let rt = runtime();
     rt.block_on(async move {
         for _ in 0..50 {
             let buf = [7u8; 1000];

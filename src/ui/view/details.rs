@@ -117,7 +117,10 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     // half of what is left).
     let right = match &app.layout {
         Some(join) => {
-            let text = crate::present::layout::lines(join, task.size_bytes, where_);
+            let mut text = crate::present::layout::lines(join, task.size_bytes, where_);
+            if text.len() > 1 {
+                text.push("t: the whole tree, every state, unfoldable".into());
+            }
             let rows: usize = text
                 .iter()
                 .map(|l| wrapped_rows(l, usize::from(right.width)))

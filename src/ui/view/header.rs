@@ -357,7 +357,45 @@ fn fit_line(app: &App, model: &Model, theme: Theme) -> Groups {
             )),
         },
     }
-    vec![line4, split]
+    let mut groups = vec![line4, split];
+    if let Some(layout) = layout_spans(app, &bpt, theme) {
+        groups.push(layout);
+    }
+    groups
+}
+
+/// With `--layout`: what the layout accounts for per live task (cell + the future's heap block
+/// where tokio boxed it + instrumentation) and its share of the measured bytes/task.
+fn layout_spans(
+    app: &App,
+    bpt: &crate::insight::BytesPerTask,
+    theme: Theme,
+) -> Option<Vec<Span<'static>>> {
+    let bill = app.layout_bill?;
+    let mut spans = vec![Span::raw("  ")];
+    let Some(per) = bill.per_task() else {
+        spans.push(Span::styled(
+            "layout: no live task matched exactly",
+            theme.label(),
+        ));
+        return Some(spans);
+    };
+    spans.extend(kv("layout ", format!("{}/task", bytes(per)), theme));
+    let slope = match bpt.reading() {
+        Reading::Fitted(f) if bpt.caveat.is_none() => Some(f.slope),
+        _ => None,
+    };
+    let matched = if bill.matched < bill.tasks {
+        format!(" ({} of {} live tasks matched)", bill.matched, bill.tasks)
+    } else {
+        String::new()
+    };
+    let share = match bill.share_of(slope) {
+        Some(share) => format!(" = {:.0} % of bytes/task", share * 100.0),
+        None => ", no trusted bytes/task to compare".into(),
+    };
+    spans.push(Span::styled(format!("{share}{matched}"), theme.label()));
+    Some(spans)
 }
 
 /// RSS-only mode: bytes per task from the task count the target reports (`tasks=N`), if any.

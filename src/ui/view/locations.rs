@@ -7,43 +7,75 @@ use ratatui::Frame;
 
 use super::super::app::{App, LocColumn};
 use super::super::theme::Theme;
+use crate::insight::layout::Brief;
 use crate::insight::Location;
 use crate::model::{Model, TaskState};
 use crate::present::columns::{fit_keeping, spec, Spec};
-use crate::present::location;
 use crate::present::units::bytes;
+use crate::present::{escape, location};
 
 /// The columns in display order, with their ranks (the highest is dropped first on a narrow
 /// terminal): the location and what lesson 2 compares (sum, count, mean, max, min) stay
-/// longest. Location takes what the others leave.
-const LAYOUT: [Spec<LocColumn>; 9] = [
+/// longest, and with a layout its two columns right after the count. Location takes what the
+/// others leave.
+const LAYOUT: [Spec<LocColumn>; 11] = [
     spec(LocColumn::Tasks, 9, 2),
-    spec(LocColumn::Live, 9, 6),
-    spec(LocColumn::Idle, 9, 8),
-    spec(LocColumn::SizeMin, 9, 5),
-    spec(LocColumn::SizeMean, 9, 3),
-    spec(LocColumn::SizeMax, 9, 4),
+    spec(LocColumn::Live, 9, 8),
+    spec(LocColumn::Idle, 9, 10),
+    spec(LocColumn::SizeMin, 9, 7),
+    spec(LocColumn::SizeMean, 9, 5),
+    spec(LocColumn::SizeMax, 9, 6),
     spec(LocColumn::SizeSum, 9, 1),
-    spec(LocColumn::Boxed, 9, 7),
+    spec(LocColumn::Boxed, 9, 9),
+    spec(LocColumn::State, 32, 3),
+    spec(LocColumn::Holds, 20, 4),
     spec(LocColumn::Location, 20, 0),
 ];
 
-/// Columns that fit `width`, never dropping `sort`.
-pub fn columns(width: u16, sort: LocColumn) -> Vec<(LocColumn, u16)> {
-    fit_keeping(&LAYOUT, usize::from(width), 0, Some(sort))
+/// Columns that fit `width`, never dropping `sort`; the layout's columns only `with_layout`.
+pub fn columns(width: u16, sort: LocColumn, with_layout: bool) -> Vec<(LocColumn, u16)> {
+    let shown: Vec<Spec<LocColumn>> = LAYOUT
+        .into_iter()
+        .filter(|s| with_layout || !s.column.needs_layout())
+        .collect();
+    fit_keeping(&shown, usize::from(width), 0, Some(sort))
         .into_iter()
         .map(|c| (c.column, c.width as u16))
         .collect()
 }
 
+/// The layout's columns of a row: the largest state (`Suspend0 16.2 KiB @ file.rs:50`) and
+/// the biggest field held there (`buf 16.0 KiB`); a word where the tasks matched no future
+/// exactly.
+fn brief_cells(brief: Option<&Brief>) -> (String, String) {
+    match brief.map(|b| &b.state) {
+        None => (String::new(), String::new()),
+        Some(Err(why)) => ((*why).to_string(), String::new()),
+        Some(Ok(s)) => {
+            let at =
+                s.at.as_ref()
+                    .map_or(String::new(), |a| format!(" @ {}", escape(a)));
+            let holds = s.field.as_ref().map_or(String::new(), |(n, b)| {
+                format!("{} {}", escape(n), bytes(*b))
+            });
+            (format!("{} {}{at}", s.name, bytes(s.size)), holds)
+        }
+    }
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let visible = super::table_rows(area);
     let view = &app.locations;
-    let widths = columns(area.width, view.sort);
+    let widths = columns(area.width, view.sort, view.with_layout);
+    let shown = if view.with_layout {
+        LAYOUT.len()
+    } else {
+        LAYOUT.len() - 2
+    };
     let loc_width = super::table::location_width(&widths, area.width);
     let title_width =
         LocColumn::Location.title().len() + usize::from(view.sort == LocColumn::Location);
-    let note = super::table::hidden_note(LAYOUT.len() - widths.len(), title_width, loc_width);
+    let note = super::table::hidden_note(shown - widths.len(), title_width, loc_width);
     let size = |l: &Location, v: u64| {
         if l.sized > 0 {
             bytes(v)
@@ -58,6 +90,7 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         .skip(view.offset)
         .take(visible)
         .map(|(i, l)| {
+            let (state, holds) = brief_cells(view.brief(l));
             let cells = widths.iter().map(|(c, _)| {
                 Cell::from(match c {
                     LocColumn::Tasks => l.tasks.to_string(),
@@ -68,6 +101,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
                     LocColumn::SizeMax => size(l, l.size_max),
                     LocColumn::SizeSum => bytes(l.size_sum),
                     LocColumn::Boxed => l.boxed.to_string(),
+                    LocColumn::State => state.clone(),
+                    LocColumn::Holds => holds.clone(),
                     LocColumn::Location => location::fit(model.resolve(l.location), loc_width),
                 })
             });

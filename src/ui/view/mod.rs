@@ -5,8 +5,10 @@
 mod chart;
 mod details;
 mod footer;
+mod future;
 mod header;
 mod locations;
+mod parked;
 mod popups;
 mod table;
 mod tasks;
@@ -59,7 +61,7 @@ pub fn areas(area: Rect, app: &App, model: &Model) -> Option<Areas> {
             // No tasks to list: the chart is the picture, the table keeps its header row.
             left.saturating_sub(2)
         } else {
-            let min_body = if app.mode == Mode::Details {
+            let min_body = if matches!(app.mode, Mode::Details | Mode::Future) {
                 MIN_BODY_DETAILS
             } else {
                 MIN_BODY
@@ -113,12 +115,15 @@ pub fn draw(frame: &mut Frame, app: &App, model: &Model) {
     match app.mode {
         Mode::Details => details::draw(frame, a.body, app, model, theme),
         Mode::Locations => locations::draw(frame, a.body, app, model, theme),
+        Mode::Future => future::draw(frame, a.body, app, theme),
+        Mode::Parked => parked::draw(frame, a.body, app, model, theme),
         _ => tasks::draw(frame, a.body, app, model, theme),
     }
     footer::draw(frame, a.footer, app, model.playback().is_some(), theme);
     match app.mode {
         Mode::Help => popups::help(frame, area, theme),
         Mode::Warnings => popups::warnings(frame, area, model, theme),
+        Mode::ConfirmDump => popups::confirm_dump(frame, area, model, theme),
         _ => {}
     }
 }

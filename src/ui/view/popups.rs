@@ -92,3 +92,24 @@ fn wrap_words(text: &str, width: usize) -> Vec<String> {
     }
     rows
 }
+
+/// Before a task dump: what it does to the target, and how to go on.
+pub fn confirm_dump(frame: &mut Frame, area: Rect, model: &Model, theme: Theme) {
+    let live = model.counts().live();
+    let text = format!(
+        "Take a task dump of the target's {live} live tasks?\n\n\
+         tokio pauses the target's workers while it re-polls every task in a tracing mode \
+         (a few ms for thousands of tasks; a worker blocked in a poll makes it time out after \
+         2 s, and the target goes on when that worker returns). Needs asyncmem-probe with its \
+         `taskdump` feature.\n\n\
+         y: take it      any other key: cancel"
+    );
+    let r = popup(area, 72, 12);
+    frame.render_widget(Clear, r);
+    frame.render_widget(
+        Paragraph::new(text)
+            .wrap(Wrap { trim: true })
+            .block(Block::bordered().title(Span::styled(" task dump? ", theme.warn()))),
+        r,
+    );
+}
