@@ -9,7 +9,7 @@
 #
 # Environment: COLS, ROWS (terminal size, default 140x45), FONT_SIZE (16), KEEP=1 keeps the raw
 # captures (*.ans) next to the PNGs, TIMEOUT (seconds to wait for any one screen, default 90),
-# ONLY (the sections to make, of "sleepers small layout spike replay"; default all; replay needs
+# ONLY (the sections to make, of "sleepers small layout dump spike replay"; default all; replay needs
 # spike).
 # Exits non-zero when a step fails or a screen does not show up in time; every tmux session and
 # demo it started is stopped on the way out.
@@ -317,6 +317,32 @@ wait_for "the layout's columns" 'Largest state'
 wait_for "twice's line" '@ layers.rs:61'
 shoot locations-layout
 stop_session layout
+fi
+
+# --- dump: where tasks wait (lesson 8) ----------------------------------------------------------
+
+if want dump; then
+say "parked with task dumps: parked (a debug build with the probe's taskdump feature)"
+(cd "$root" && cargo build -q -p asyncmem-demos --bin parked --features taskdump \
+    --target-dir target/taskdump) || die "building parked with taskdump failed"
+"$asyncmem" layout -p asyncmem-demos --bin parked -o "$work/parked.json" ||
+    die "asyncmem layout failed"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+"$root/target/taskdump/debug/parked" -n 2000 --console-bind "127.0.0.1:$port" >/dev/null 2>&1 &
+parked_pid=$!
+start dump "$asyncmem" top --addr "http://127.0.0.1:$port" --layout "$work/parked.json"
+all_parked() { local n; n="$(live_tasks)"; [[ -n $n && $n -ge 2001 ]]; }
+wait_until "the 2000 connections" all_parked
+keys d
+wait_for "the question" 'task dump\?'
+keys y
+wait_for "the dump" 'parked\.rs:54'
+keys Enter
+wait_for "a point's chain" 'parked::connection::\{\{closure\}\}'
+shoot parked
+stop_session dump
+kill "$parked_pid" 2>/dev/null || true
+wait "$parked_pid" 2>/dev/null || true
 fi
 
 # --- spike: two bursts, spike and drain -----------------------------------------------------

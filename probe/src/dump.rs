@@ -306,8 +306,45 @@ pub(crate) fn seen_runtime() {
     imp::seen_runtime();
 }
 
+/// Whether a new task span is tokio's own helper of a dump: tokio takes a multi-thread
+/// runtime's dump from a `block_on` of its own (in `runtime/handle.rs`). That task is not the
+/// target's: recorded, it would show as a transient task after every dump, and the ids around
+/// it as tasks never announced.
+pub(crate) fn is_dump_helper(attrs: &tracing_core::span::Attributes<'_>) -> bool {
+    if !ENABLED {
+        return false;
+    }
+    struct Fields {
+        block_on: bool,
+        tokio_handle: bool,
+    }
+    impl tracing_core::field::Visit for Fields {
+        fn record_str(&mut self, field: &tracing_core::Field, value: &str) {
+            match field.name() {
+                "kind" => self.block_on = value == "block_on",
+                "loc.file" => {
+                    self.tokio_handle =
+                        value.ends_with("src/runtime/handle.rs") && value.contains("tokio")
+                }
+                _ => {}
+            }
+        }
+        fn record_debug(&mut self, field: &tracing_core::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "kind" {
+                self.block_on = format!("{value:?}").trim_matches('"') == "block_on";
+            }
+        }
+    }
+    let mut f = Fields {
+        block_on: false,
+        tokio_handle: false,
+    };
+    attrs.record(&mut f);
+    f.block_on && f.tokio_handle
+}
+
 /// A poll under way for this long stops a dump before it starts (see [`take`]).
-pub const BLOCKED_POLL: Duration = Duration::from_millis(100);
+pub const BLOCKED_POLL: Duration = Duration::from_millis(20);
 
 /// A dump of every multi-thread runtime seen, within `timeout`; refused while a poll has been
 /// under way for [`BLOCKED_POLL`] or more (`longest_poll`: how long, and the task's tokio id).

@@ -328,7 +328,7 @@ where
     }
 
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, _ctx: Context<'_, S>) {
-        if is_spawn(attrs.metadata()) {
+        if is_spawn(attrs.metadata()) && !crate::dump::is_dump_helper(attrs) {
             // The probe's own memory (interning, slab pages) is no task's.
             let future_bytes = crate::heap::untracked(|| {
                 let rec = spawn_record(&self.store, attrs);
@@ -394,7 +394,7 @@ impl Subscriber for ProbeSubscriber {
     }
 
     fn new_span(&self, attrs: &Attributes<'_>) -> Id {
-        if !is_spawn(attrs.metadata()) {
+        if !is_spawn(attrs.metadata()) || crate::dump::is_dump_helper(attrs) {
             return Id::from_u64(UNTRACKED);
         }
         // The probe's own memory (interning, slab pages) is no task's.

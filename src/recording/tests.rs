@@ -50,9 +50,42 @@ fn events() -> Vec<(i64, Event)> {
         (7_000, Event::Paused(true)),
         (8_000, Event::Details(Box::default())),
         (8_500, Event::NotTracked(990_000)),
+        (8_600, Event::Dump(Box::new(Ok(dump())))),
+        (
+            8_700,
+            Event::Dump(Box::new(Err("no dump service ✓".into()))),
+        ),
         (9_000, Event::NoConsole),
         (10_000, Event::TargetExited),
     ]
+}
+
+/// A task dump of two tasks, one trace each.
+fn dump() -> crate::model::TaskDump {
+    use asyncmem_probe::wire::{Backtrace, DumpSummary, Frame, TaskTrace};
+    let trace = |task_id, line| TaskTrace {
+        task_id,
+        backtraces: vec![Backtrace {
+            frames: vec![Frame {
+                function: "server::conn::serve::{{closure}}".into(),
+                file: "/src/server/src/conn.rs".into(),
+                line,
+                col: 9,
+            }],
+        }],
+        cut: false,
+    };
+    crate::model::TaskDump {
+        summary: DumpSummary {
+            pause_us: 2_100,
+            resolve_us: 9_000,
+            runtimes: 1,
+            tasks: 2,
+            notes: vec!["runtime 2 (current_thread) was not dumped".into()],
+        },
+        tasks: vec![trace(101, 40), trace(102, 41)],
+        left_out: 3,
+    }
 }
 
 fn file_bytes(events: &[(i64, Event)], end: bool) -> Vec<u8> {
@@ -132,6 +165,20 @@ fn a_replayed_recording_builds_the_same_model() {
     };
     assert_eq!(sizes(&replayed), sizes(&live));
     assert_eq!(sizes(&live).len(), 5);
+}
+
+/// A recorded task dump comes back whole (`top`'s `d` in a replay shows it).
+#[test]
+fn a_recorded_dump_replays() {
+    let events = vec![(8_600, Event::Dump(Box::new(Ok(dump()))))];
+    let bytes = file_bytes(&events, true);
+    let mut replayed = Model::default();
+    for f in Reader::new(Cursor::new(&bytes)).unwrap() {
+        replayed.apply(f.unwrap().event);
+    }
+    let d = replayed.dump().expect("the dump");
+    assert_eq!(d.outcome, Ok(dump()));
+    assert_eq!(d.seq, 1);
 }
 
 #[test]

@@ -181,6 +181,36 @@ pub struct ParkedView {
     pub offset: usize,
     /// Whether the selected group's chain is shown.
     pub open: bool,
+    pub sort: ParkedSort,
+}
+
+/// What the parked view is sorted by (← → step through them).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ParkedSort {
+    /// Most tasks first.
+    #[default]
+    Tasks,
+    /// Most future bytes first.
+    Futures,
+    /// Most slack first (with `--layout`).
+    Slack,
+    /// By point, as text.
+    Point,
+}
+
+impl ParkedSort {
+    const ALL: [ParkedSort; 4] = [
+        ParkedSort::Tasks,
+        ParkedSort::Futures,
+        ParkedSort::Slack,
+        ParkedSort::Point,
+    ];
+
+    fn step(self, by: isize) -> ParkedSort {
+        let n = Self::ALL.len() as isize;
+        let i = Self::ALL.iter().position(|s| *s == self).unwrap_or(0) as isize;
+        Self::ALL[(i + by).rem_euclid(n) as usize]
+    }
 }
 
 impl ParkedView {
@@ -195,7 +225,23 @@ impl ParkedView {
             Ok(dump) => crate::insight::dump::groups(&dump.tasks, model, join),
             Err(_) => Vec::new(),
         };
+        self.sort_groups();
         self.selected = self.selected.min(self.groups.len().saturating_sub(1));
+    }
+
+    fn sort_groups(&mut self) {
+        let slack = |g: &crate::insight::dump::Group| g.slack.as_ref().map_or(0, |s| s.slack_bytes);
+        match self.sort {
+            ParkedSort::Tasks => {} // as grouped: most tasks first
+            ParkedSort::Futures => self
+                .groups
+                .sort_by_key(|g| std::cmp::Reverse(g.future_bytes)),
+            ParkedSort::Slack => self.groups.sort_by_key(|g| std::cmp::Reverse(slack(g))),
+            ParkedSort::Point => self.groups.sort_by_key(|g| g.parked_at.text()),
+        }
+        if self.sort == ParkedSort::Tasks {
+            self.groups.sort_by_key(|g| std::cmp::Reverse(g.tasks));
+        }
     }
 }
 
@@ -684,6 +730,11 @@ impl App {
             (Mode::Parked, Action::Back) if self.parked.open => self.parked.open = false,
             (Mode::Parked, Action::Back) => self.mode = Mode::Tasks,
             (Mode::Parked, Action::Open) => self.parked.open = !self.parked.open,
+            (Mode::Parked, a @ (Action::SortLeft | Action::SortRight)) => {
+                let by = if a == Action::SortLeft { -1 } else { 1 };
+                self.parked.sort = self.parked.sort.step(by);
+                self.parked.sort_groups();
+            }
             (Mode::Parked, a) => {
                 let last = self.parked.groups.len().saturating_sub(1);
                 if let Some(to) = moved(self.parked.selected, a, self.page.max(1), last) {

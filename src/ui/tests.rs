@@ -1027,6 +1027,16 @@ fn a_task_dump_is_asked_for_then_grouped_by_parked_at_point() {
     let rows = &app.parked.groups;
     assert!(rows[0].parked_at.text().contains("read_frame"), "{rows:?}");
     assert!(rows.windows(2).all(|w| w[0].tasks >= w[1].tasks));
+    // → sorts by the futures' bytes: the boxed 32 KiB task's leaf before the two tasks at
+    // server.rs; ← back to tasks.
+    key(&mut app, &mut model, KeyCode::Right);
+    let g = &app.parked.groups;
+    assert!(g.windows(2).all(|w| w[0].future_bytes >= w[1].future_bytes));
+    assert!(g[1].parked_at.text().contains("leaf"), "{g:?}");
+    let screen = format!("{:?}", render(&mut app, &model, 120, 36).backend());
+    assert!(screen.contains("Futures▼"), "{screen}");
+    key(&mut app, &mut model, KeyCode::Left);
+    assert!(app.parked.groups[2].parked_at.text().contains("leaf"));
     key(&mut app, &mut model, KeyCode::Enter);
     let t = render(&mut app, &model, 120, 36);
     let screen = format!("{:?}", t.backend());

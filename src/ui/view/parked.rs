@@ -9,7 +9,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
-use super::super::app::App;
+use super::super::app::{App, ParkedSort};
 use super::super::theme::Theme;
 use crate::insight::dump::{parked_at, Group};
 use crate::model::Model;
@@ -18,7 +18,7 @@ use crate::present::{escape, location};
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let block = Block::bordered().title(Span::styled(
-        " where tasks wait (d: dump again, Enter: a point's chain, Esc back) ",
+        " where tasks wait (d: dump again, ←→ sort, Enter: a point's chain, Esc back) ",
         theme.title(),
     ));
     let inner = block.inner(area);
@@ -93,18 +93,25 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let with_slack = view.groups.iter().any(|g| g.slack.is_some());
     let slack_width = if with_slack { 30 } else { 0 };
     let at_width = width.saturating_sub(30 + slack_width).max(10);
+    let mark = |s: ParkedSort, title: &str| {
+        if view.sort == s {
+            format!("{title}▼")
+        } else {
+            title.to_string()
+        }
+    };
     let mut lines = vec![Line::from(Span::styled(
         format!(
             "{:>7} {:>6} {:>9}  {:<slack_width$}{}",
-            "Tasks",
+            mark(ParkedSort::Tasks, "Tasks"),
             "Share",
-            "Futures",
+            mark(ParkedSort::Futures, "Futures"),
             if with_slack {
-                "Where parked (layout)"
+                mark(ParkedSort::Slack, "Where parked (layout)")
             } else {
-                ""
+                String::new()
             },
-            "Parked at"
+            mark(ParkedSort::Point, "Parked at")
         ),
         theme.title(),
     ))];
