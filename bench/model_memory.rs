@@ -15,7 +15,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
-use asyncmem::model::{Model, Task};
+use asyncmem::model::{Model, RssSample, Task};
 use asyncmem_testkit::subscriber as synth;
 
 /// `System`, counting the bytes currently allocated and their high-water mark.
@@ -108,6 +108,42 @@ fn measure(tasks: usize) -> Row {
     row
 }
 
+/// Samples of a 30-minute chart at one per second.
+const CHART_SAMPLES: i64 = 1800;
+
+/// The model of `tasks` tasks from `sites` distinct spawn locations (the synthetic update's 6,
+/// or one line each), then a 30-minute chart of RSS samples: its live bytes per tracked task,
+/// with the chart and the per-location history, and the mean time of one sample.
+fn with_chart(tasks: usize, distinct_sites: bool) -> (f64, f64, usize) {
+    let baseline = live();
+    let mut model = Model::default();
+    let mut update = synth::new_tasks(tasks);
+    if distinct_sites {
+        let new = &mut update.task_update.as_mut().unwrap().new_tasks;
+        for (i, t) in new.iter_mut().enumerate() {
+            t.location.as_mut().unwrap().line = Some(i as u32 + 1);
+        }
+    }
+    model.apply_update(&update);
+    drop(update);
+    let at0 = model.now();
+    let started = std::time::Instant::now();
+    for k in 0..CHART_SAMPLES {
+        model.apply_rss(RssSample {
+            at: at0 + k * 1_000_000_000,
+            rss_bytes: 100 << 20,
+            anon_rss_bytes: 90 << 20,
+            threads: 4,
+        });
+    }
+    let per_sample_us = started.elapsed().as_secs_f64() * 1e6 / CHART_SAMPLES as f64;
+    assert_eq!(model.series().len(), CHART_SAMPLES as usize);
+    let locations = model.by_location().len();
+    let bytes = (live() - baseline) as f64 / tasks as f64;
+    drop(model);
+    (bytes, per_sample_us, locations)
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; there is nothing to configure.
     let sizes = [10_000usize, 100_000, 1_000_000];
@@ -141,6 +177,17 @@ fn main() {
             r.peak_during_ingest as f64 / r.tasks as f64,
             r.estimate as f64 / r.tasks as f64,
         );
+    }
+    println!();
+    println!("with a 30-minute chart ({CHART_SAMPLES} samples) and the per-location history:");
+    println!(
+        "{:>9} | {:>10} | {:>8} | {:>12}",
+        "tasks", "locations", "B/task", "µs/sample"
+    );
+    for (n, distinct) in [(100_000, false), (1_000_000, false), (100_000, true)] {
+        let (per_task, us, locations) = with_chart(n, distinct);
+        worst = worst.max(per_task);
+        println!("{n:>9} | {locations:>10} | {per_task:>8.1} | {us:>12.1}");
     }
     println!();
     println!(

@@ -386,9 +386,25 @@ pub struct SnapshotArgs {
     /// With --from: the state this long after the recording started (default: its end).
     #[arg(long, requires = "from", value_parser = duration)]
     pub at: Option<Duration>,
+    /// With --from: print what changed from --at (default: the recording's start) to this
+    /// long after the recording started: RSS, live tasks, and per spawn location the tasks and
+    /// future bytes gained and lost, largest change first.
+    #[arg(long, value_name = "DURATION", requires = "from", value_parser = duration)]
+    pub diff_at: Option<Duration>,
+    /// Live: once the picture is complete, keep watching for this long, then print what
+    /// changed (as --diff-at does for a recording).
+    #[arg(long, value_name = "DURATION", conflicts_with_all = ["from", "series"], value_parser = duration)]
+    pub diff_after: Option<Duration>,
+    /// With --from: list the intervals where RSS rose fastest (the 3 steepest that do not
+    /// overlap, over --spike-window), each with the spawn locations whose live tasks grew.
+    #[arg(long, conflicts_with_all = ["diff_at", "series"])]
+    pub spikes: bool,
+    /// The window over which --spikes measures the RSS slope.
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_at_least_10ms)]
+    pub spike_window: Duration,
     /// Print the chart's time series (RSS, task counts, future bytes per sample) instead of
     /// the tasks.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "diff_at")]
     pub series: bool,
     /// A layout file (`asyncmem layout --format json -o FILE`): each spawn location is matched
     /// to its future type, with its largest state, its await line and the fields held there.
@@ -499,6 +515,20 @@ impl Cli {
                         "snapshot",
                         clap::error::ErrorKind::MissingRequiredArgument,
                         "--at needs --from FILE: it picks a moment of a recording",
+                    ));
+                }
+                if a.spikes && a.from.is_none() {
+                    return Err(usage(
+                        "snapshot",
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "--spikes needs --from FILE: it searches a recording's chart",
+                    ));
+                }
+                if a.diff_at.is_some() && a.from.is_none() {
+                    return Err(usage(
+                        "snapshot",
+                        clap::error::ErrorKind::MissingRequiredArgument,
+                        "--diff-at needs --from FILE (live: --diff-after DURATION)",
                     ));
                 }
                 ("snapshot", &mut a.target, a.from.as_ref())

@@ -18,7 +18,15 @@ use crate::source::console::{self, Attached, ConsoleConfig};
 use crate::source::{alive, rss, Endpoint};
 
 /// The tokio demos: binaries built next to asyncmem.
-pub const DEMOS: &[&str] = &["sleepers", "fat-vs-slim", "spike", "leak", "busy", "layers"];
+pub const DEMOS: &[&str] = &[
+    "sleepers",
+    "fat-vs-slim",
+    "spike",
+    "leak",
+    "busy",
+    "layers",
+    "cache-outside",
+];
 
 /// The Python demos: scripts compiled into asyncmem, run by `python3 -c`.
 pub const PY_DEMOS: &[(&str, &str)] =

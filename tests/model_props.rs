@@ -474,6 +474,7 @@ fn small_config() -> BoxedStrategy<ModelConfig> {
                     max_tasks,
                     max_strings,
                     max_metadata,
+                    ..ModelConfig::default()
                 }
             },
         )
@@ -505,6 +506,11 @@ fn check_invariants(model: &Model, cfg: &ModelConfig) -> Result<(), TestCaseErro
         counts,
         model.recount(),
         "incremental counts drifted from a recount"
+    );
+    prop_assert_eq!(
+        model.by_location_sorted(),
+        model.regroup_by_location(),
+        "per-location counts drifted from a regrouping"
     );
     prop_assert!(
         model.len() <= cfg.max_tasks,

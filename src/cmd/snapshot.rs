@@ -8,6 +8,8 @@ use std::time::{Duration, Instant};
 use crate::cli::{Format, SnapshotArgs};
 use crate::error::{exit, AttachError, Failure};
 use crate::insight::layout::LayoutJoin;
+use crate::insight::{self, Moment};
+use crate::model::time::nanos_of;
 use crate::model::{Event, Model};
 use crate::output::{self, TargetInfo};
 use crate::recording;
@@ -36,7 +38,21 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     // The layout first: a bad file is named before any attach or wait.
     let layout = super::load_layout(args.layout.as_deref())?;
     let layout = layout.as_deref();
+    if (args.diff_at.is_some() || args.diff_after.is_some() || args.spikes)
+        && args.format == Format::Csv
+    {
+        return Err(Failure::new(
+            exit::USAGE,
+            "--diff-at, --diff-after and --spikes print a table or JSON (--format table or json), not CSV",
+        ));
+    }
     if let Some(path) = &args.from {
+        if let Some(diff_at) = args.diff_at {
+            return diff_recording(args, path, args.at.unwrap_or_default(), diff_at);
+        }
+        if args.spikes {
+            return spikes(args, path);
+        }
         let state = tokio::task::block_in_place(|| {
             recording::state_at(path, args.at, args.connect.model())
         })
@@ -141,6 +157,33 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
             crate::present::escape(reason)
         );
     }
+    if let Some(after) = args.diff_after {
+        let before = Moment::of(&model);
+        let until = tokio::time::Instant::now() + after;
+        let mut gone = false;
+        while !gone {
+            tokio::select! {
+                e = session.events.recv() => match e {
+                    Some(Event::TargetExited) | None => gone = true,
+                    Some(event) => model.apply(event),
+                },
+                _ = tokio::time::sleep_until(until) => break,
+            }
+        }
+        model.prune_done();
+        let d = insight::diff(&before, &Moment::of(&model));
+        write_diff(args, &d, &session.target)?;
+        if gone {
+            return Err(Failure::new(
+                exit::TARGET_EXITED,
+                format_args!(
+                    "{} during --diff-after: the difference is up to its exit",
+                    exited(&session.target)
+                ),
+            ));
+        }
+        return Ok(());
+    }
     let dump = if args.dump {
         let max = args.connect.model().max_tasks;
         let endpoint = crate::source::Endpoint::parse(&session.target.endpoint)?;
@@ -168,6 +211,119 @@ async fn snapshot(args: &SnapshotArgs) -> Result<(), Failure> {
     }
 }
 
+/// The recording's state `at` after its start (its end: `None`), its notes said on stderr.
+fn state_at(
+    path: &std::path::Path,
+    at: Option<Duration>,
+    cfg: crate::model::ModelConfig,
+) -> Result<recording::StateAt, Failure> {
+    let state = tokio::task::block_in_place(|| recording::state_at(path, at, cfg))
+        .map_err(|e| Failure::reading_recording(path, &e))?;
+    for note in &state.notes {
+        eprintln!("asyncmem: warning: {}", crate::present::escape(note));
+    }
+    Ok(state)
+}
+
+/// What `snapshot` says a recording's target was.
+fn recorded(header: &recording::Header) -> TargetInfo {
+    TargetInfo {
+        pid: header.pid,
+        endpoint: format!("{} (recorded)", header.endpoint),
+    }
+}
+
+/// `--from FILE --at A --diff-at B`: the recording's state at both points, compared.
+fn diff_recording(
+    args: &SnapshotArgs,
+    path: &std::path::Path,
+    at: Duration,
+    diff_at: Duration,
+) -> Result<(), Failure> {
+    let before = state_at(path, Some(at), args.connect.model())?;
+    let after = state_at(path, Some(diff_at), args.connect.model())?;
+    let d = insight::diff(&Moment::of(&before.model), &Moment::of(&after.model));
+    write_diff(args, &d, &recorded(&before.header))
+}
+
+/// `--from FILE --spikes`: the steepest RSS rises of the whole recording, each with what its
+/// two ends' task pictures say grew.
+fn spikes(args: &SnapshotArgs, path: &std::path::Path) -> Result<(), Failure> {
+    let whole = crate::model::ModelConfig {
+        series_window: crate::cli::MAX_DURATION,
+        ..args.connect.model()
+    };
+    let end = state_at(path, None, whole)?;
+    let started = end.header.started_at;
+    let offset = |at: crate::model::Nanos| {
+        Duration::from_nanos(u64::try_from(at.saturating_sub(started)).unwrap_or(0))
+    };
+    let mut found = insight::spikes(
+        &end.model,
+        nanos_of(args.spike_window),
+        insight::DEFAULT_SPIKES,
+    );
+    for s in &mut found {
+        s.from_seconds = Some(offset(s.from_ns).as_secs_f64());
+        s.to_seconds = Some(offset(s.to_ns).as_secs_f64());
+        let a = state_at(path, Some(offset(s.from_ns)), args.connect.model())?;
+        let b = state_at(path, Some(offset(s.to_ns)), args.connect.model())?;
+        let d = insight::diff(&Moment::of(&a.model), &Moment::of(&b.model));
+        s.locations = d
+            .locations
+            .into_iter()
+            .filter(|l| l.tasks_change > 0 || l.future_bytes_change > 0)
+            .collect();
+    }
+    let mut out = open_output(args)?;
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, &found)?;
+            writeln!(out)?;
+        }
+        _ => output::table::write_spikes(
+            &mut out,
+            &found,
+            started,
+            &recorded(&end.header),
+            args.spike_window,
+            terminal_width(),
+        )?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Print a difference as table or JSON.
+fn write_diff(args: &SnapshotArgs, d: &insight::Diff, target: &TargetInfo) -> Result<(), Failure> {
+    let mut out = open_output(args)?;
+    match args.format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, d)?;
+            writeln!(out)?;
+        }
+        _ => output::table::write_diff(&mut out, d, target, terminal_width(), args.limit)?,
+    }
+    out.flush()?;
+    Ok(())
+}
+
+/// Where the output goes: `-o FILE` or standard output.
+fn open_output(args: &SnapshotArgs) -> Result<Box<dyn Write>, Failure> {
+    Ok(match &args.output {
+        Some(path) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(path).map_err(|e| {
+                Failure::caused_by(
+                    crate::error::exit::OTHER,
+                    format_args!("creating {}", path.display()),
+                    &e,
+                )
+            })?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
 /// The error of a target gone: its pid if known, else its endpoint.
 fn exited(target: &TargetInfo) -> AttachError {
     match target.pid {
@@ -191,18 +347,7 @@ fn write_snapshot(
     layout: Option<&LayoutJoin>,
     dump: Option<&crate::source::dump::Dump>,
 ) -> Result<(), Failure> {
-    let mut out: Box<dyn Write> = match &args.output {
-        Some(path) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(path).map_err(|e| {
-                Failure::caused_by(
-                    crate::error::exit::OTHER,
-                    format_args!("creating {}", path.display()),
-                    &e,
-                )
-            })?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
+    let mut out = open_output(args)?;
     let lints = args.connect.lints();
     match (args.format, args.series) {
         (Format::Json, false) => {

@@ -1,15 +1,21 @@
 //! What is computed from the model, the same for every output and the TUI: the bytes-per-task
 //! fit and what the instrumentation costs ([`fit`]), lints and their counts ([`lints`]), the
-//! by-location aggregates ([`locations`]) and the task filter language ([`filter`]). Pure
+//! by-location aggregates ([`locations`]), what live tasks explain of RSS ([`explained`]) and the
+//! task filter language ([`filter`]). Pure
 //! functions of the model; no terminal, no serializer.
 
+pub mod diff;
 pub mod dump;
+pub mod explained;
 pub mod filter;
 pub mod fit;
 pub mod layout;
 pub mod lints;
 pub mod locations;
+pub mod spikes;
 
+pub use diff::{diff, Diff, LocationChange, Moment};
+pub use explained::{explained, explained_bytes, Explained};
 pub use filter::Filter;
 pub use fit::{
     bytes_per_task, instrumentation_bytes_per_task, reported_per_task, BytesPerTask, Fit, NoFit,
@@ -17,6 +23,7 @@ pub use fit::{
 };
 pub use lints::{lint_list, lints, Lint, LintConfig, LintCounts};
 pub use locations::{by_location, origin, short_location, Location, Origin};
+pub use spikes::{spikes, Spike, DEFAULT_SPIKES};
 
 /// Announce lag past which RSS and the announced task count are out of step: a slope read while
 /// the subscriber is this late is marked unreliable (README: "over 2 s").

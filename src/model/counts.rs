@@ -1,5 +1,6 @@
 //! Tasks by state and the future bytes they hold, kept exact on every change of the table.
 
+use super::cost::task_bytes;
 use super::task::{Task, TaskState};
 use super::time::Nanos;
 
@@ -14,6 +15,8 @@ pub struct Counts {
     pub future_bytes: u64,
     /// Live tasks whose future size is known.
     pub sized: u64,
+    /// Estimated bytes of live tasks' cells and boxed futures ([`super::cost::task_bytes`]).
+    pub cell_bytes: u64,
 }
 
 impl Counts {
@@ -43,6 +46,9 @@ impl Counts {
         let state = task.state();
         *self.slot(state) += 1;
         if state != TaskState::Done {
+            self.cell_bytes = self
+                .cell_bytes
+                .wrapping_add(task_bytes(task.size_bytes, task.boxed));
             if let Some(size) = task.size_bytes {
                 self.future_bytes = self.future_bytes.wrapping_add(size);
                 self.sized += 1;
@@ -64,6 +70,9 @@ impl Counts {
         let slot = self.slot(state);
         *slot = slot.saturating_sub(1);
         if state != TaskState::Done {
+            self.cell_bytes = self
+                .cell_bytes
+                .wrapping_sub(task_bytes(task.size_bytes, task.boxed));
             if let Some(size) = task.size_bytes {
                 self.future_bytes = self.future_bytes.wrapping_sub(size);
                 self.sized = self.sized.saturating_sub(1);

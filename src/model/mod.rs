@@ -2,12 +2,15 @@
 //! keeps the task table, the state counts, the time series and the warnings that the TUI and
 //! every headless command read.
 
+mod by_location;
+pub mod cost;
 mod counts;
 pub mod details;
 mod events;
 mod ingest;
 pub mod intern;
 mod lag;
+pub mod location_series;
 pub mod series;
 mod table;
 pub mod task;
@@ -17,12 +20,14 @@ pub mod warnings;
 use std::collections::HashMap;
 use std::time::Duration;
 
+pub use by_location::{ByLocation, LocationLive};
 pub use counts::Counts;
 pub use details::TaskDetails;
 pub use events::{Connection, DumpTaken, Event, Instrumentation, Playback, TaskDump};
 pub use ingest::MAX_FUTURE_BYTES;
 pub use intern::{Interner, Sym};
 pub use lag::{Lag, ANNOUNCE_QUIET_NS, LATE_ANNOUNCE_NS, WATCHER_ID_RUN};
+pub use location_series::{LocationHistory, LocationSeries, DEFAULT_TRACKED_LOCATIONS};
 pub use series::{RssSample, Sample, Series};
 pub use task::{Task, TaskKind, TaskState, TaskStats};
 pub use time::Nanos;
@@ -55,6 +60,9 @@ pub struct ModelConfig {
     pub max_strings: usize,
     /// Most callsite metadata entries kept.
     pub max_metadata: usize,
+    /// Spawn locations with a history of their own (the top K by peak live tasks); the
+    /// others are summed into "other".
+    pub tracked_locations: usize,
 }
 
 impl Default for ModelConfig {
@@ -66,6 +74,7 @@ impl Default for ModelConfig {
             max_tasks: 5_000_000,
             max_strings: 100_000,
             max_metadata: 100_000,
+            tracked_locations: DEFAULT_TRACKED_LOCATIONS,
         }
     }
 }
@@ -97,6 +106,8 @@ pub struct Model {
     /// Field names of callsites, for fields that name themselves by index.
     metadata_fields: HashMap<u64, Vec<Sym>>,
     series: Series,
+    /// Per-location history on the series' time axis.
+    location_series: LocationSeries,
     warnings: Warnings,
     /// `Update.now` of the latest update (target's clock); 0 before the first.
     now: Nanos,
@@ -160,6 +171,17 @@ impl Model {
     /// RSS and task counts over time.
     pub fn series(&self) -> &Series {
         &self.series
+    }
+
+    /// Live tasks and future bytes per spawn location over time (the top K, and "other"), on
+    /// the times of [`Model::series`].
+    pub fn location_series(&self) -> &LocationSeries {
+        &self.location_series
+    }
+
+    /// Live tasks and future bytes per spawn location now.
+    pub fn by_location(&self) -> &ByLocation {
+        self.table.by_location()
     }
 
     /// What went wrong or was capped while ingesting, counted by kind.
@@ -226,6 +248,7 @@ impl Model {
         let window = time::nanos_of(cfg.series_window);
         Model {
             series: Series::new(window, cfg.max_samples),
+            location_series: LocationSeries::new(cfg.tracked_locations, window, cfg.max_samples),
             strings: Interner::new(cfg.max_strings),
             table: Table::new(cfg.max_tasks),
             cfg,
@@ -309,6 +332,7 @@ impl Model {
             if old != new {
                 self.reset_tasks();
                 self.series.clear();
+                self.location_series.clear();
                 self.last_rss = None;
                 self.warnings
                     .add(WarningKind::TargetRestarted, 1, time::now());
@@ -387,7 +411,7 @@ impl Model {
             return;
         }
         let c = self.table.counts();
-        self.series.push(Sample {
+        let pushed = self.series.push(Sample {
             at: sample.at,
             rss_bytes: sample.rss_bytes,
             anon_rss_bytes: sample.anon_rss_bytes,
@@ -397,7 +421,16 @@ impl Model {
             idle: c.idle,
             live_tasks: c.live(),
             future_bytes: c.future_bytes,
+            cell_bytes: c.cell_bytes,
         });
+        if pushed {
+            let total = LocationLive {
+                live_tasks: c.live(),
+                future_bytes: c.future_bytes,
+            };
+            self.location_series
+                .push(sample.at, self.table.by_location(), total);
+        }
     }
 
     /// Drop done tasks older than the retention (a pass over the table runs only when one may
@@ -455,13 +488,34 @@ impl Model {
         c
     }
 
+    /// [`Model::by_location`] as a list sorted by symbol, to compare with
+    /// [`Model::regroup_by_location`].
+    pub fn by_location_sorted(&self) -> Vec<(Sym, LocationLive)> {
+        let mut v: Vec<_> = self.by_location().iter().collect();
+        v.sort_unstable_by_key(|(s, _)| *s);
+        v
+    }
+
+    /// The live tasks grouped by location from scratch: what `by_location` must always equal.
+    pub fn regroup_by_location(&self) -> Vec<(Sym, LocationLive)> {
+        let mut map: HashMap<Sym, LocationLive> = HashMap::new();
+        for t in self.tasks().filter(|t| t.state() != TaskState::Done) {
+            let l = map.entry(t.location).or_default();
+            l.live_tasks += 1;
+            l.future_bytes = l.future_bytes.wrapping_add(t.size_bytes.unwrap_or(0));
+        }
+        let mut v: Vec<_> = map.into_iter().collect();
+        v.sort_unstable_by_key(|(s, _)| *s);
+        v
+    }
+
     pub fn resolve(&self, sym: Sym) -> &str {
         self.strings.resolve(sym)
     }
 
     /// Heap bytes the model holds for its tasks (slots, index, strings), for benchmarks.
     pub fn approx_heap_bytes(&self) -> usize {
-        self.table.heap_bytes() + self.strings.heap_bytes()
+        self.table.heap_bytes() + self.strings.heap_bytes() + self.location_series.heap_bytes()
     }
 }
 

@@ -29,6 +29,9 @@ pub struct Sample {
     pub live_tasks: u64,
     /// Sum of the future sizes of live tasks whose size is known.
     pub future_bytes: u64,
+    /// Estimated bytes of live tasks' task cells and the boxes of futures tokio boxed
+    /// ([`super::cost::task_bytes`]): the tasks' part of RSS before instrumentation.
+    pub cell_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -48,11 +51,11 @@ impl Series {
     }
 
     /// Append a sample; samples older than the window (relative to this one) or past the cap
-    /// are dropped. A sample older than the last one is ignored (clock went backwards).
-    pub fn push(&mut self, sample: Sample) {
+    /// are dropped. A sample older than the last one is ignored (clock went backwards): false.
+    pub fn push(&mut self, sample: Sample) -> bool {
         if let Some(last) = self.samples.back() {
             if sample.at < last.at {
-                return;
+                return false;
             }
         }
         self.samples.push_back(sample);
@@ -62,6 +65,7 @@ impl Series {
         {
             self.samples.pop_front();
         }
+        true
     }
 
     pub fn samples(&self) -> impl DoubleEndedIterator<Item = &Sample> + ExactSizeIterator {

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::by_location::{ByLocation, Key};
 use super::counts::Counts;
 use super::intern::Sym;
 use super::task::{Task, TaskKind, TaskStats};
@@ -14,6 +15,8 @@ pub(super) struct Table {
     by_console_id: HashMap<u64, u32>,
     next_uid: u64,
     counts: Counts,
+    /// Live tasks and future bytes per location, exact like `counts`.
+    by_location: ByLocation,
     /// Most tasks held at once.
     max_tasks: usize,
     /// A change counter: it moves whenever the table changes, so views can cache.
@@ -31,6 +34,7 @@ impl Table {
             by_console_id: HashMap::new(),
             next_uid: 1,
             counts: Counts::default(),
+            by_location: ByLocation::default(),
             max_tasks,
             generation: 0,
             next_expiry: None,
@@ -53,6 +57,7 @@ impl Table {
         self.free.clear();
         self.by_console_id.clear();
         self.counts = Counts::default();
+        self.by_location.clear();
         self.next_expiry = None;
     }
 
@@ -67,6 +72,10 @@ impl Table {
 
     pub(super) fn counts(&self) -> Counts {
         self.counts
+    }
+
+    pub(super) fn by_location(&self) -> &ByLocation {
+        &self.by_location
     }
 
     pub(super) fn len(&self) -> usize {
@@ -106,9 +115,11 @@ impl Table {
         let Some(task) = self.slots.get_mut(slot as usize).and_then(|t| t.as_mut()) else {
             return false;
         };
+        let before = Key::of(task);
         self.counts.remove(task);
         f(task);
         self.counts.add(task);
+        self.by_location.change(before, Key::of(task));
         note_done(&mut self.next_expiry, task);
         true
     }
@@ -116,7 +127,9 @@ impl Table {
     /// Mark the task in `slot` done at `now` (it ended without telling us).
     pub(super) fn retire(&mut self, slot: u32, now: Nanos) {
         if let Some(task) = self.slots.get_mut(slot as usize).and_then(|t| t.as_mut()) {
+            let before = Key::of(task);
             self.counts.retire(task, now);
+            self.by_location.change(before, Key::of(task));
             note_done(&mut self.next_expiry, task);
         }
     }
@@ -126,7 +139,9 @@ impl Table {
         for slot in self.slots.iter_mut() {
             let Some(task) = slot else { continue };
             if gone(task) {
+                let before = Key::of(task);
                 self.counts.retire(task, now);
+                self.by_location.change(before, Key::of(task));
                 note_done(&mut self.next_expiry, task);
                 self.generation += 1;
             }
@@ -158,6 +173,7 @@ impl Table {
             return false;
         }
         self.counts.add(&task);
+        self.by_location.add(Key::of(&task));
         note_done(&mut self.next_expiry, &task);
         let id = task.console_id;
         let slot = match self.free.pop() {
@@ -196,6 +212,7 @@ impl Table {
             if expired {
                 if let Some(task) = slot.take() {
                     self.counts.remove(&task);
+                    self.by_location.remove(Key::of(&task));
                     if self.by_console_id.get(&task.console_id) == Some(&(i as u32)) {
                         self.by_console_id.remove(&task.console_id);
                     }
@@ -225,6 +242,7 @@ impl Table {
         self.slots.capacity() * std::mem::size_of::<Option<Task>>()
             + self.free.capacity() * 4
             + self.by_console_id.capacity() * (8 + 4 + 1)
+            + self.by_location.heap_bytes()
     }
 }
 

@@ -392,3 +392,71 @@ fn quiet_updates_do_not_change_the_generation() {
     assert_eq!(m.len(), 0, "pruned");
     assert!(m.generation() > g, "pruning is a change");
 }
+
+#[test]
+fn per_location_counts_stay_exact_through_drops_reuse_and_pruning() {
+    let mut m = Model::default();
+    let tasks = (1..=30)
+        .map(|i| at_line(i, 100 * i, 10 + (i % 3) as u32))
+        .collect();
+    let created = (1..=30).map(|i| (i, stats(SEC))).collect();
+    m.apply_update(&update(SEC, true, tasks, created));
+    assert_eq!(m.by_location().len(), 3);
+    let check = |m: &Model| {
+        assert_eq!(m.by_location_sorted(), m.regroup_by_location());
+        let cells: u64 = m
+            .tasks()
+            .filter(|t| t.state() != TaskState::Done)
+            .map(|t| cost::task_bytes(t.size_bytes, t.boxed))
+            .sum();
+        assert_eq!(m.counts().cell_bytes, cells);
+    };
+    check(&m);
+    // Ten dropped, one id reused by a task at another line.
+    let mut dropped = super::synth::dropped(1..=10, SEC, 2 * SEC);
+    let mut reuse = at_line(11, 7, 99);
+    reuse.fields[2] = field("task.id", proto::field::Value::U64Val(1011));
+    dropped.push((11, stats(2 * SEC)));
+    m.apply_update(&update(2 * SEC, false, vec![reuse], dropped));
+    check(&m);
+    assert_eq!(
+        m.by_location().len(),
+        4,
+        "the reused id's task is at line 99"
+    );
+    // Past the retention the done tasks are pruned: nothing live changes.
+    m.apply_update(&update(60 * SEC, false, vec![], vec![]));
+    m.prune_done();
+    check(&m);
+    assert_eq!(m.counts().done, 0);
+}
+
+#[test]
+fn the_location_series_shares_the_charts_times() {
+    let mut m = Model::default();
+    let tasks = (1..=6)
+        .map(|i| at_line(i, 64, 10 + (i % 2) as u32))
+        .collect();
+    let created = (1..=6).map(|i| (i, stats(SEC))).collect();
+    m.apply_update(&update(SEC, true, tasks, created));
+    for at in [SEC, 2 * SEC, SEC, 3 * SEC] {
+        m.apply_rss(RssSample {
+            at,
+            rss_bytes: 1 << 20,
+            ..Default::default()
+        });
+    }
+    let times: Vec<_> = m.series().samples().map(|s| s.at).collect();
+    assert_eq!(times, [SEC, 2 * SEC, 3 * SEC], "the late sample is ignored");
+    assert_eq!(
+        m.location_series().times().copied().collect::<Vec<_>>(),
+        times
+    );
+    let tracked = m.location_series().tracked();
+    assert_eq!(tracked.len(), 2);
+    assert!(tracked.iter().all(|h| h.last().live_tasks == 3));
+    assert_eq!(
+        m.series().last().map(|s| s.cell_bytes),
+        Some(6 * cost::task_bytes(Some(64), false))
+    );
+}

@@ -27,10 +27,14 @@ pub struct Snapshot<'a> {
     pub incomplete_reason: Option<String>,
     pub instrumentation: InstrumentationOut,
     pub bytes_per_task: BytesPerTask,
+    /// What live tasks explain of RSS (`insight::explained`).
+    pub explained: insight::Explained,
     pub lag: LagOut,
     pub lints: Vec<LintCount>,
     pub warnings: Vec<WarningOut>,
     pub locations: Vec<LocationOut<'a>>,
+    /// The per-location history on the chart's axis: the tracked locations and what is folded.
+    pub location_history: LocationHistoryOut<'a>,
     pub tasks: Vec<TaskOut<'a>>,
     /// With `--layout FILE`: the live tasks joined to the compile-time layout.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +78,56 @@ pub struct LocationOut<'a> {
     pub size_bytes_mean: Option<u64>,
     pub size_bytes_max: Option<u64>,
     pub boxed: u64,
+}
+
+/// The per-location history (`model::LocationSeries`) summed up: each tracked location's
+/// first and last point in the chart's window and its peak; the locations folded into "other".
+#[derive(Serialize)]
+pub struct LocationHistoryOut<'a> {
+    /// Locations with a history of their own (the top K by peak live tasks).
+    pub capacity: usize,
+    pub samples: usize,
+    pub tracked: Vec<TrackedOut<'a>>,
+    /// "other" (every location without a column) at the first and last sample.
+    pub other_first: Option<crate::model::LocationLive>,
+    pub other_last: Option<crate::model::LocationLive>,
+    /// Locations with live tasks now that have no column of their own.
+    pub folded_locations: usize,
+    /// Columns given up so far to a location that rose past them.
+    pub displaced: u64,
+}
+
+#[derive(Serialize)]
+pub struct TrackedOut<'a> {
+    pub location: &'a str,
+    /// When its column starts (wall clock, ns): before it, the location was in "other".
+    pub since_ns: i64,
+    pub peak_live_tasks: u64,
+    pub first: crate::model::LocationLive,
+    pub last: crate::model::LocationLive,
+}
+
+fn location_history(model: &Model) -> LocationHistoryOut<'_> {
+    let h = model.location_series();
+    LocationHistoryOut {
+        capacity: h.capacity(),
+        samples: h.len(),
+        tracked: h
+            .tracked()
+            .iter()
+            .map(|t| TrackedOut {
+                location: model.resolve(t.location),
+                since_ns: t.since,
+                peak_live_tasks: t.peak_live_tasks,
+                first: t.first(),
+                last: t.last(),
+            })
+            .collect(),
+        other_first: h.other().next().copied(),
+        other_last: h.other().next_back().copied(),
+        folded_locations: h.folded(model.by_location()).count(),
+        displaced: h.displaced(),
+    }
 }
 
 /// Tasks by poll state.
@@ -207,6 +261,7 @@ pub fn snapshot<'a>(
             ),
         },
         bytes_per_task: insight::bytes_per_task(model, None),
+        explained: insight::explained(model),
         lag: LagOut {
             missing_tasks_estimate: model.lag().missing_estimate(),
             last_announce_lag_ns: model.lag().last_announce_lag_ns,
@@ -246,6 +301,7 @@ pub fn snapshot<'a>(
                 boxed: l.boxed,
             })
             .collect(),
+        location_history: location_history(model),
         tasks,
         layout: None,
         dump: None,
@@ -270,4 +326,41 @@ pub fn write<'a>(
     }
     serde_json::to_writer_pretty(&mut *out, &snap)?;
     writeln!(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::synth::*;
+
+    #[test]
+    fn the_location_history_says_what_is_tracked_and_what_is_folded() {
+        // 20 spawn lines, line L with L tasks: the 16 largest get a column, 4 are folded.
+        let mut m = Model::default();
+        let (mut tasks, mut created, mut id) = (Vec::new(), Vec::new(), 1);
+        for line in 1..=20u32 {
+            for _ in 0..line {
+                tasks.push(at_line(id, 64, line));
+                created.push((id, stats(SEC)));
+                id += 1;
+            }
+        }
+        m.apply_update(&update(SEC, true, tasks, created));
+        rss(&mut m, SEC, 1 << 20);
+        rss(&mut m, 2 * SEC, 1 << 20);
+        let target = TargetInfo {
+            pid: None,
+            endpoint: "x".into(),
+        };
+        let json = serde_json::to_value(snapshot(&m, &target, &LintConfig::default()))
+            .expect("serialized");
+        let h = &json["location_history"];
+        assert_eq!(h["samples"], 2);
+        assert_eq!(h["tracked"].as_array().map(Vec::len), Some(16));
+        assert_eq!(h["tracked"][0]["location"], "src/main.rs:20:5");
+        assert_eq!(h["tracked"][0]["last"]["live_tasks"], 20);
+        assert_eq!(h["folded_locations"], 4);
+        // Lines 1 to 4 hold 10 tasks: "other".
+        assert_eq!(h["other_last"]["live_tasks"], 10);
+    }
 }

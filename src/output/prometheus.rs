@@ -66,6 +66,7 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
     write_locations(&mut w, &top_locations(model, cfg.top_locations));
     write_lints(&mut w, &live.lints);
     write_fit(&mut w, model, cfg.fit_window);
+    write_explained(&mut w, model);
     write_subscriber(&mut w, model);
     w.out
 }
@@ -242,6 +243,24 @@ fn write_fit(w: &mut Writer, model: &Model, window: Duration) {
     if let Some(i) = insight::instrumentation_bytes_per_task(model.instrumentation()) {
         w.single("asyncmem_instrumentation_bytes_per_task", "gauge", "Estimated target RSS the instrumentation itself adds per live task (console-subscriber: measured).", i);
     }
+}
+
+/// What live tasks explain of RSS: the estimate, so that an alert can watch the rest grow
+/// (`asyncmem_target_resident_memory_bytes - asyncmem_task_explained_bytes`).
+fn write_explained(w: &mut Writer, model: &Model) {
+    let e = insight::explained(model);
+    w.single(
+        "asyncmem_task_explained_bytes",
+        "gauge",
+        "Estimated target memory held by live tasks: task cells, futures tokio boxed, and the instrumentation's cost per task (a lower bound: nothing a future points to).",
+        e.explained_bytes,
+    );
+    w.single(
+        "asyncmem_task_cell_bytes",
+        "gauge",
+        "The task-cell part of asyncmem_task_explained_bytes: tokio's cells (128-byte aligned, futures inline) and the boxes of futures tokio boxed.",
+        e.cell_bytes,
+    );
 }
 
 /// How far behind the subscriber is, what it dropped, and the warnings about the picture.
@@ -528,6 +547,35 @@ mod tests {
         }
         m.apply_update(&update(2 * SEC, true, tasks, stats));
         m
+    }
+
+    #[test]
+    fn explained_bytes_follow_the_live_tasks() {
+        let mut m = many_locations();
+        let text = render(&m, &target(), &Config::default());
+        let s = parse(&text);
+        let c = m.counts();
+        let per_task = insight::instrumentation_bytes_per_task(m.instrumentation()).unwrap_or(0);
+        assert!(per_task > 0, "the synthetic target is console-subscriber");
+        assert_eq!(value(&s, "asyncmem_task_cell_bytes"), c.cell_bytes as f64);
+        assert_eq!(
+            value(&s, "asyncmem_task_explained_bytes"),
+            (c.cell_bytes + c.live() * per_task) as f64
+        );
+        // A task ends: its cell and its instrumentation leave the estimate.
+        let before = value(&s, "asyncmem_task_explained_bytes");
+        let done = Stats {
+            created_at: stamp(SEC),
+            dropped_at: stamp(3 * SEC),
+            ..Default::default()
+        };
+        m.apply_update(&update(3 * SEC, false, vec![], vec![(1, done)]));
+        let after = value(
+            &parse(&render(&m, &target(), &Config::default())),
+            "asyncmem_task_explained_bytes",
+        );
+        let one = crate::model::cost::task_bytes(Some(100), false) + per_task;
+        assert_eq!(before - after, one as f64);
     }
 
     #[test]

@@ -70,9 +70,7 @@ pub fn write(
     incomplete: Option<&str>,
 ) -> io::Result<()> {
     let c = model.counts();
-    let pid = target
-        .pid
-        .map_or_else(|| "?".to_string(), |p| p.to_string());
+    let pid = pid_text(target);
     writeln!(
         out,
         "asyncmem snapshot: pid {pid} at {}",
@@ -111,6 +109,9 @@ pub fn write(
         c.sized,
         bytes(mean)
     )?;
+    if let Some(line) = explained_line(&insight::explained(model)) {
+        writeln!(out, "{line}")?;
+    }
     let bpt = crate::insight::bytes_per_task(model, None);
     let instr = insight::instrumentation_bytes_per_task(model.instrumentation());
     writeln!(
@@ -216,6 +217,230 @@ pub fn write(
             "… {} more tasks (--limit 0 shows all, --format json for scripts)",
             tasks.len() - shown
         )?;
+    }
+    Ok(())
+}
+
+/// `explained: 15.2 MiB of RSS 23.6 MiB (64 %) ...`: what live tasks account for, and the gap;
+/// `None` without an RSS reading.
+pub fn explained_line(e: &insight::Explained) -> Option<String> {
+    let (rss, share, unexplained) = (e.rss_bytes?, e.share?, e.unexplained_bytes?);
+    let instr = match e.instrumentation_bytes_per_task {
+        Some(_) => format!("instrumentation {}", bytes(e.instrumentation_bytes)),
+        None => "instrumentation unknown".into(),
+    };
+    let unknown = if e.unsized_tasks > 0 {
+        format!(", {} of unknown size counted empty", e.unsized_tasks)
+    } else {
+        String::new()
+    };
+    Some(format!(
+        "explained by tasks: {} of RSS {} ({:.0} %): cells and boxed futures {} + {instr}{unknown}; unexplained {} (heap the futures point to, caches, runtime, allocator)",
+        bytes(e.explained_bytes),
+        bytes(rss),
+        share * 100.0,
+        bytes(e.cell_bytes),
+        signed_bytes(unexplained as f64),
+    ))
+}
+
+/// The target's pid, or `?`.
+fn pid_text(target: &TargetInfo) -> String {
+    target
+        .pid
+        .map_or_else(|| "?".to_string(), |p| p.to_string())
+}
+
+/// A signed count: `+12`, `-3`, `0`.
+fn signed(v: i64) -> String {
+    if v > 0 {
+        format!("+{v}")
+    } else {
+        v.to_string()
+    }
+}
+
+/// A signed size: `+1.2 MiB`, `-512 B`, `0 B`.
+fn signed_size(v: i64) -> String {
+    if v > 0 {
+        format!("+{}", bytes(v.unsigned_abs()))
+    } else {
+        signed_bytes(v as f64)
+    }
+}
+
+/// `snapshot --diff-at` / `--diff-after`: what changed between two moments, the locations
+/// whose live tasks changed largest change first (up to `limit`, 0: all).
+pub fn write_diff(
+    out: &mut impl Write,
+    d: &insight::Diff,
+    target: &TargetInfo,
+    width: usize,
+    limit: usize,
+) -> io::Result<()> {
+    let pid = pid_text(target);
+    writeln!(
+        out,
+        "asyncmem snapshot: what changed over {:.1} s, pid {pid} at {}",
+        d.seconds,
+        escape(&target.endpoint)
+    )?;
+    match (d.from.rss_bytes, d.to.rss_bytes, d.rss_change_bytes) {
+        (Some(a), Some(b), Some(c)) => writeln!(
+            out,
+            "memory: RSS {} -> {} ({})",
+            bytes(a),
+            bytes(b),
+            signed_size(c)
+        )?,
+        _ => writeln!(out, "memory: unknown (no RSS reading at both moments)")?,
+    }
+    writeln!(
+        out,
+        "tasks: {} -> {} live ({}); futures {} -> {} ({})",
+        d.from.live_tasks,
+        d.to.live_tasks,
+        signed(d.live_tasks_change),
+        bytes(d.from.future_bytes),
+        bytes(d.to.future_bytes),
+        signed_size(d.future_bytes_change)
+    )?;
+    let share = d.growth_explained.map_or(String::new(), |g| {
+        format!(": {:.0} % of the RSS growth", g * 100.0)
+    });
+    writeln!(
+        out,
+        "explained by tasks: {} -> {} ({}){share}",
+        bytes(d.from.explained_bytes),
+        bytes(d.to.explained_bytes),
+        signed_size(d.explained_change_bytes)
+    )?;
+    writeln!(out)?;
+    if d.locations.is_empty() {
+        writeln!(
+            out,
+            "no location's live tasks changed ({} unchanged)",
+            d.unchanged_locations
+        )?;
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "{:>8} {:>8} {:>8} {:>8} {:>10} {:>10}  LOCATION",
+        "BEFORE", "AFTER", "GAINED", "LOST", "FUTURES+", "FUTURES-"
+    )?;
+    let shown = if limit == 0 {
+        d.locations.len()
+    } else {
+        limit.min(d.locations.len())
+    };
+    for l in &d.locations[..shown] {
+        let fixed = format!(
+            "{:>8} {:>8} {:>8} {:>8} {:>10} {:>10}  ",
+            l.tasks_before,
+            l.tasks_after,
+            signed(l.tasks_gained as i64),
+            signed(-(l.tasks_lost as i64)),
+            signed_size(l.future_bytes_gained as i64),
+            signed_size(-(l.future_bytes_lost as i64)),
+        );
+        let rest = width.saturating_sub(fixed.chars().count());
+        writeln!(out, "{fixed}{}", location::fit(&l.location, rest))?;
+    }
+    if shown < d.locations.len() {
+        writeln!(
+            out,
+            "… {} more locations changed (--limit 0 shows all)",
+            d.locations.len() - shown
+        )?;
+    }
+    writeln!(
+        out,
+        "({} locations unchanged; tasks that started and ended in between are not counted)",
+        d.unchanged_locations
+    )?;
+    Ok(())
+}
+
+/// Locations listed per spike.
+const SPIKE_LOCATIONS: usize = 5;
+
+/// `snapshot --from FILE --spikes`: the steepest RSS rises, each with the locations that grew.
+/// `started`: the recording's start, from which times are counted.
+pub fn write_spikes(
+    out: &mut impl Write,
+    spikes: &[insight::Spike],
+    started: i64,
+    target: &TargetInfo,
+    window: std::time::Duration,
+    width: usize,
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "asyncmem snapshot: the steepest RSS rises over {} windows, pid {} at {}",
+        humantime::format_duration(window),
+        pid_text(target),
+        escape(&target.endpoint)
+    )?;
+    if spikes.is_empty() {
+        writeln!(out, "RSS did not rise over any window of the recording")?;
+        return Ok(());
+    }
+    let secs = |at: i64| (at - started) as f64 / 1e9;
+    for (n, s) in spikes.iter().enumerate() {
+        let rise = s.rss_after_bytes as i64 - s.rss_before_bytes as i64;
+        let share = if rise > 0 {
+            format!(
+                " ({:.0} % of the rise)",
+                100.0 * s.explained_change_bytes as f64 / rise as f64
+            )
+        } else {
+            String::new()
+        };
+        writeln!(out)?;
+        writeln!(
+            out,
+            "{}. {:.1} s to {:.1} s: RSS {} -> {} ({}, {}/s); live tasks {} -> {}; explained by tasks {}{share}",
+            n + 1,
+            secs(s.from_ns),
+            secs(s.to_ns),
+            bytes(s.rss_before_bytes),
+            bytes(s.rss_after_bytes),
+            signed_size(rise),
+            bytes(s.rss_bytes_per_second as u64),
+            s.live_tasks_before,
+            s.live_tasks_after,
+            signed_size(s.explained_change_bytes),
+        )?;
+        if s.locations.is_empty() {
+            writeln!(
+                out,
+                "   no location's live tasks grew: the rise is outside the tasks"
+            )?;
+            continue;
+        }
+        writeln!(
+            out,
+            "   {:>8} {:>8} {:>10}  LOCATION",
+            "GAINED", "LOST", "FUTURES"
+        )?;
+        for l in s.locations.iter().take(SPIKE_LOCATIONS) {
+            let fixed = format!(
+                "   {:>8} {:>8} {:>10}  ",
+                signed(l.tasks_gained as i64),
+                signed(-(l.tasks_lost as i64)),
+                signed_size(l.future_bytes_change),
+            );
+            let rest = width.saturating_sub(fixed.chars().count());
+            writeln!(out, "{fixed}{}", location::fit(&l.location, rest))?;
+        }
+        if s.locations.len() > SPIKE_LOCATIONS {
+            writeln!(
+                out,
+                "   … {} more locations grew (--format json lists all)",
+                s.locations.len() - SPIKE_LOCATIONS
+            )?;
+        }
     }
     Ok(())
 }

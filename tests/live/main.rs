@@ -15,6 +15,7 @@ mod cli;
 
 mod demos;
 mod dump;
+mod grew;
 mod lesson;
 mod probe;
 mod prometheus;

@@ -380,6 +380,10 @@ fn prometheus_scrapes_export_of_a_real_demo() {
         snap["sized_tasks"].as_f64().unwrap()
     );
     assert_eq!(live, snap["live_tasks"].as_f64().unwrap());
+    assert_eq!(
+        get(&m, "asyncmem_task_explained_bytes"),
+        snap["explained"]["explained_bytes"].as_f64().unwrap()
+    );
 
     // Through a real Prometheus server scraping the exporter every second.
     let prom = Prometheus::start(&bin, &exporter.addr);
@@ -406,6 +410,22 @@ fn prometheus_scrapes_export_of_a_real_demo() {
     assert_eq!(read_back("count(asyncmem_location_tasks)"), 4.0);
     assert_eq!(read_back("sum(asyncmem_location_tasks)"), live);
     assert_eq!(read_back("asyncmem_connected"), 1.0);
+    // The unexplained part an alert watches: RSS less what the tasks explain.
+    let unexplained =
+        read_back("asyncmem_target_resident_memory_bytes - asyncmem_task_explained_bytes");
+    assert!(
+        unexplained > 0.0 && unexplained < read_back("asyncmem_target_resident_memory_bytes"),
+        "{unexplained}"
+    );
+    // The README's alert on it is a query Prometheus accepts.
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let alert = readme
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("expr: deriv("))
+        .map(|rest| format!("deriv({rest}"))
+        .expect("the README's unexplained-memory alert");
+    assert!(prom.query(&alert).is_some(), "refused: {alert}");
     assert_eq!(read_back("asyncmem_subscriber_dropped_events_total"), 0.0);
     let top = prom
         .query("topk(1, asyncmem_location_future_bytes)")

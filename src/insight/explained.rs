@@ -1,0 +1,143 @@
+//! RSS explained by live tasks: an estimate of the memory they account for (each task's cell
+//! around its future, the box of a future tokio boxed, and the instrumentation's measured cost
+//! per task), beside RSS, so that the gap (heap the futures point to, caches, the runtime,
+//! memory the allocator keeps) is visible. A lower bound by construction: nothing a future
+//! points to is counted.
+
+use serde::Serialize;
+
+use crate::model::series::Sample;
+use crate::model::{Counts, Instrumentation, Model};
+
+use super::fit::instrumentation_bytes_per_task;
+
+/// What the live tasks explain of RSS at one moment.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
+pub struct Explained {
+    /// RSS of the target (null when its `/proc` cannot be read).
+    pub rss_bytes: Option<u64>,
+    /// The estimate: `cell_bytes + instrumentation_bytes`.
+    pub explained_bytes: u64,
+    /// Task cells (header, core around the future, trailer, 128-byte aligned) and the boxes of
+    /// futures tokio boxed.
+    pub cell_bytes: u64,
+    /// Live tasks times the instrumentation's measured cost per task.
+    pub instrumentation_bytes: u64,
+    /// That cost per task (null: the instrumentation is not known, counted as 0).
+    pub instrumentation_bytes_per_task: Option<u64>,
+    pub live_tasks: u64,
+    /// Live tasks whose future size is not reported: counted as an empty future.
+    pub unsized_tasks: u64,
+    /// `explained_bytes / rss_bytes` (null without RSS).
+    pub share: Option<f64>,
+    /// `rss_bytes - explained_bytes` (negative: the estimate is over RSS, e.g. futures whose
+    /// pages were never touched).
+    pub unexplained_bytes: Option<i64>,
+}
+
+/// Explained bytes from a chart sample and the instrumentation: the series beside RSS.
+pub fn explained_bytes(sample: &Sample, instrumentation: Instrumentation) -> u64 {
+    let per_task = instrumentation_bytes_per_task(instrumentation).unwrap_or(0);
+    sample
+        .cell_bytes
+        .saturating_add(sample.live_tasks.saturating_mul(per_task))
+}
+
+fn of(counts: &Counts, rss_bytes: Option<u64>, instrumentation: Instrumentation) -> Explained {
+    let per_task = instrumentation_bytes_per_task(instrumentation);
+    let live = counts.live();
+    let instrumentation_bytes = live.saturating_mul(per_task.unwrap_or(0));
+    let explained_bytes = counts.cell_bytes.saturating_add(instrumentation_bytes);
+    Explained {
+        rss_bytes,
+        explained_bytes,
+        cell_bytes: counts.cell_bytes,
+        instrumentation_bytes,
+        instrumentation_bytes_per_task: per_task,
+        live_tasks: live,
+        unsized_tasks: live.saturating_sub(counts.sized),
+        share: rss_bytes
+            .filter(|r| *r > 0)
+            .map(|r| explained_bytes as f64 / r as f64),
+        unexplained_bytes: rss_bytes.map(|r| r as i64 - explained_bytes as i64),
+    }
+}
+
+/// What the live tasks explain of the latest RSS reading.
+pub fn explained(model: &Model) -> Explained {
+    of(
+        &model.counts(),
+        model.last_rss().map(|r| r.rss_bytes),
+        model.instrumentation(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::cost::task_bytes;
+    use crate::model::synth::*;
+    use crate::model::RssSample;
+
+    #[test]
+    fn cells_boxes_and_instrumentation_add_up() {
+        let mut m = Model::default();
+        m.set_instrumentation(Instrumentation::Probe);
+        m.apply_update(&update(
+            SEC,
+            true,
+            vec![
+                ptask(1, 1, 1024, None, ""),
+                ptask(2, 2, 8, Some(32_768), ""),
+            ],
+            vec![(1, stats(SEC)), (2, stats(SEC))],
+        ));
+        m.apply_rss(RssSample {
+            at: SEC,
+            rss_bytes: 1 << 20,
+            ..Default::default()
+        });
+        let e = explained(&m);
+        let cells = task_bytes(Some(1024), false) + task_bytes(Some(32_768), true);
+        assert_eq!(e.cell_bytes, cells);
+        assert_eq!(
+            cells,
+            1280 + 256 + 32_768,
+            "the boxed future counts on the heap"
+        );
+        let probe = super::super::fit::PROBE_BYTES_PER_TASK;
+        assert_eq!(e.instrumentation_bytes, 2 * probe);
+        assert_eq!(e.explained_bytes, cells + 2 * probe);
+        assert_eq!(
+            e.unexplained_bytes,
+            Some((1 << 20) - (cells + 2 * probe) as i64)
+        );
+        let share = e.share.unwrap_or_default();
+        assert!((share - (cells + 2 * probe) as f64 / (1 << 20) as f64).abs() < 1e-12);
+        // The series carries the same figure.
+        let last = m.series().last().copied().unwrap_or_default();
+        assert_eq!(
+            explained_bytes(&last, m.instrumentation()),
+            e.explained_bytes
+        );
+    }
+
+    #[test]
+    fn without_rss_there_is_no_share_and_unknown_instrumentation_counts_nothing() {
+        let mut m = Model::default();
+        m.apply_update(&update(
+            SEC,
+            true,
+            vec![ptask(1, 1, 64, None, "")],
+            vec![(1, stats(SEC))],
+        ));
+        m.set_instrumentation(Instrumentation::Unknown);
+        let e = explained(&m);
+        assert_eq!(
+            (e.rss_bytes, e.share, e.unexplained_bytes),
+            (None, None, None)
+        );
+        assert_eq!(e.instrumentation_bytes_per_task, None);
+        assert_eq!(e.explained_bytes, task_bytes(Some(64), false));
+    }
+}
