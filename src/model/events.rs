@@ -81,6 +81,8 @@ pub enum Event {
     Rewind,
     /// Where a replay stands.
     Playback(Playback),
+    /// Heap figures from the probe's heap stream (a target with its allocator).
+    Heap(Box<super::heap::HeapEvent>),
     /// A task dump the target gave (`d` in `top`), or why it gave none.
     Dump(Box<Result<TaskDump, String>>),
 }

@@ -98,6 +98,7 @@ impl Model {
                 .add(WarningKind::DroppedEvents, more, self.now);
         }
         self.prune_done();
+        self.refresh_heap();
     }
 
     fn track_lag(&mut self, tasks: &proto::tasks::TaskUpdate, first_of_connection: bool) {
@@ -128,6 +129,14 @@ impl Model {
                     .any(|f| f == super::PROBE_MARKS_INITIAL_STATE)
             {
                 self.initial_state.marker_promised = true;
+            }
+            if md.target == "asyncmem_probe"
+                && md
+                    .field_names
+                    .iter()
+                    .any(|f| f == asyncmem_probe::wire::HEAP_STREAM_FIELD)
+            {
+                self.heap_advertised();
             }
             if md.target == super::PROBE_INITIAL_STATE_TARGET {
                 self.initial_state.marker_seen = true;

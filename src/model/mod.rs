@@ -7,6 +7,7 @@ pub mod cost;
 mod counts;
 pub mod details;
 mod events;
+pub mod heap;
 mod ingest;
 pub mod intern;
 mod lag;
@@ -24,6 +25,7 @@ pub use by_location::{ByLocation, LocationLive};
 pub use counts::Counts;
 pub use details::TaskDetails;
 pub use events::{Connection, DumpTaken, Event, Instrumentation, Playback, TaskDump};
+pub use heap::{Heap, HeapBytes, HeapEvent, LocationHeap};
 pub use ingest::MAX_FUTURE_BYTES;
 pub use intern::{Interner, Sym};
 pub use lag::{Lag, ANNOUNCE_QUIET_NS, LATE_ANNOUNCE_NS, WATCHER_ID_RUN};
@@ -133,6 +135,8 @@ pub struct Model {
     reported: Option<(u64, Option<u64>)>,
     /// The last task dump (`d` in `top`).
     dump: Option<DumpTaken>,
+    /// The heap tasks hold, when the target's probe counts it (a side map: none without).
+    heap: Heap,
 }
 
 impl Default for Model {
@@ -271,6 +275,7 @@ impl Model {
             endpoint: None,
             reported: None,
             dump: None,
+            heap: Heap::default(),
         }
     }
 
@@ -314,6 +319,7 @@ impl Model {
                 tasks,
                 baseline_rss_bytes,
             } => self.reported = Some((tasks, baseline_rss_bytes)),
+            Event::Heap(heap) => self.apply_heap(*heap),
             Event::Dump(outcome) => {
                 let seq = self.dump.as_ref().map_or(1, |d| d.seq + 1);
                 self.dump = Some(DumpTaken {
@@ -346,6 +352,8 @@ impl Model {
             self.instrumentation = Instrumentation::Unknown;
         }
         self.connection = Connection::Connected;
+        // The heap stream starts anew with the connection (its first message is a full picture).
+        self.heap = Heap::default();
         self.updates_this_connection = 0;
         self.initial_state = InitialState::default();
         self.dropped_events = 0;
@@ -383,6 +391,9 @@ impl Model {
                 "the probe's initial state is still arriving ({} tasks so far)",
                 self.counts().live()
             ));
+        }
+        if self.heap.advertised() && !self.heap.known() && self.heap.failed().is_none() {
+            return Some("the heap stream's first figures have not arrived yet".into());
         }
         if self.instrumentation == Instrumentation::ConsoleSubscriber {
             if self.updates_this_connection < 2 && self.connection == Connection::Connected {
@@ -422,6 +433,7 @@ impl Model {
             live_tasks: c.live(),
             future_bytes: c.future_bytes,
             cell_bytes: c.cell_bytes,
+            heap_bytes: self.heap.live().map(|h| h.bytes),
         });
         if pushed {
             let total = LocationLive {
@@ -515,7 +527,10 @@ impl Model {
 
     /// Heap bytes the model holds for its tasks (slots, index, strings), for benchmarks.
     pub fn approx_heap_bytes(&self) -> usize {
-        self.table.heap_bytes() + self.strings.heap_bytes() + self.location_series.heap_bytes()
+        self.table.heap_bytes()
+            + self.strings.heap_bytes()
+            + self.location_series.heap_bytes()
+            + self.heap.heap_bytes()
     }
 }
 

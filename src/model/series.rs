@@ -32,6 +32,8 @@ pub struct Sample {
     /// Estimated bytes of live tasks' task cells and the boxes of futures tokio boxed
     /// ([`super::cost::task_bytes`]): the tasks' part of RSS before instrumentation.
     pub cell_bytes: u64,
+    /// Heap held by live tasks (asyncmem-probe's allocator); null where not known.
+    pub heap_bytes: Option<u64>,
 }
 
 #[derive(Debug)]

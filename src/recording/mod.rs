@@ -13,7 +13,7 @@
 //!
 //! Payloads: `Update` and `Details` are the console protobuf messages as received (prost
 //! encoding), an `Update` without its resource and async-op parts (asyncmem does not read
-//! them); RSS is three LEB128 varints; the rest are a varint or nothing. The last frame of a
+//! them); heap figures are the probe's `HeapUpdate` as received; RSS is three LEB128 varints; the rest are a varint or nothing. The last frame of a
 //! recording that ended cleanly is `End`: without it, the recording was cut (crash, kill, full
 //! disk) and everything up to the last whole frame is still read.
 
@@ -30,8 +30,8 @@ use serde::{Deserialize, Serialize};
 pub const MAGIC: &[u8; 12] = b"ASYNCMEM\r\n\x1a\n";
 
 /// The format version this build writes and the newest it reads. Version 2 added the
-/// `NotTracked` frame; a version 1 file reads as before.
-pub const VERSION: u16 = 3;
+/// `NotTracked` frame, 3 the `Dump` frame, 4 the `Heap` frame; older files read as before.
+pub const VERSION: u16 = 4;
 
 /// Largest header accepted.
 pub const MAX_HEADER_BYTES: u32 = 64 * 1024;
@@ -72,6 +72,9 @@ pub enum Kind {
     /// A task dump (since version 3): 0 and the dump (left-out count, then the probe's
     /// `DumpReply` message), or 1 and why there was none.
     Dump = 11,
+    /// Heap figures from the probe's heap stream (since version 4): 0 and a delta, or 1 and a
+    /// full picture (the probe's `HeapUpdate` message), or 2 and why the stream failed.
+    Heap = 12,
 }
 
 impl Kind {
@@ -88,6 +91,7 @@ impl Kind {
             9 => Kind::End,
             10 => Kind::NotTracked,
             11 => Kind::Dump,
+            12 => Kind::Heap,
             _ => return None,
         })
     }

@@ -11,7 +11,7 @@ use prost::Message;
 use super::{Header, Kind, RecordingError, MAGIC, MAX_FRAME_BYTES, MAX_HEADER_BYTES, VERSION};
 use crate::model::series::RssSample;
 use crate::model::time::Nanos;
-use crate::model::Event;
+use crate::model::{Event, HeapEvent};
 
 /// One recorded event and when asyncmem received it.
 #[derive(Debug)]
@@ -271,6 +271,17 @@ fn decode(kind: Kind, at: Nanos, mut p: &[u8]) -> Result<Option<Event>, String> 
             }
             Some((1, why)) => Event::Dump(Box::new(Err(String::from_utf8_lossy(why).into_owned()))),
             _ => return Err("a Dump frame of no known form".into()),
+        },
+        Kind::Heap => match std::mem::take(&mut p).split_first() {
+            Some((flag @ (0 | 1), rest)) => Event::Heap(Box::new(HeapEvent::Figures {
+                full: *flag == 1,
+                update: asyncmem_probe::wire::HeapUpdate::decode(rest)
+                    .map_err(|e| format!("invalid heap figures: {e}"))?,
+            })),
+            Some((2, why)) => Event::Heap(Box::new(HeapEvent::Failed(
+                String::from_utf8_lossy(why).into_owned(),
+            ))),
+            _ => return Err("a Heap frame of no known form".into()),
         },
         Kind::TargetExited => Event::TargetExited,
         Kind::NoConsole => Event::NoConsole,

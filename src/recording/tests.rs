@@ -8,7 +8,7 @@ use super::write::encode_frame;
 use super::*;
 use crate::model::series::RssSample;
 use crate::model::synth;
-use crate::model::{Event, Model};
+use crate::model::{Event, HeapEvent, Model};
 
 fn header() -> Header {
     Header {
@@ -55,9 +55,43 @@ fn events() -> Vec<(i64, Event)> {
             8_700,
             Event::Dump(Box::new(Err("no dump service ✓".into()))),
         ),
+        (8_800, Event::Heap(Box::new(heap_figures(true)))),
+        (8_900, Event::Heap(Box::new(heap_figures(false)))),
+        (
+            8_950,
+            Event::Heap(Box::new(HeapEvent::Failed("stream ended ✓".into()))),
+        ),
         (9_000, Event::NoConsole),
         (10_000, Event::TargetExited),
     ]
+}
+
+/// Heap figures of tasks 1 and 2 (a full picture, or a delta).
+fn heap_figures(full: bool) -> HeapEvent {
+    use asyncmem_probe::wire::{HeapFigures, HeapUpdate, TaskHeap};
+    let figures = |bytes| HeapFigures {
+        live_bytes: bytes,
+        live_allocs: 1,
+        peak_bytes: bytes,
+    };
+    HeapEvent::Figures {
+        full,
+        update: HeapUpdate {
+            now: synth::stamp(2_000_000_000),
+            tasks: vec![
+                TaskHeap {
+                    id: 1,
+                    heap: Some(figures(16_384)),
+                },
+                TaskHeap {
+                    id: 2,
+                    heap: Some(figures(200)),
+                },
+            ],
+            outside_tasks: Some(figures(4096)),
+            left_by_ended_tasks: Some(figures(0)),
+        },
+    }
 }
 
 /// A task dump of two tasks, one trace each.
@@ -179,6 +213,50 @@ fn a_recorded_dump_replays() {
     let d = replayed.dump().expect("the dump");
     assert_eq!(d.outcome, Ok(dump()));
     assert_eq!(d.seq, 1);
+}
+
+/// Recorded heap figures replay: the tasks' heap, the sums and the process's figures.
+#[test]
+fn recorded_heap_figures_replay() {
+    let tasks = (1..=3)
+        .map(|i| synth::ptask(i, 100 + i, 64, None, "t"))
+        .collect();
+    let stats = (1..=3).map(|i| (i, synth::stats(500))).collect();
+    let update = synth::update(1_000_000_000, true, tasks, stats);
+    let events = vec![
+        (1_000, Event::Update(Box::new(update))),
+        (2_000, Event::Heap(Box::new(heap_figures(true)))),
+    ];
+    let bytes = file_bytes(&events, true);
+    let mut replayed = Model::default();
+    for f in Reader::new(Cursor::new(&bytes)).unwrap() {
+        replayed.apply(f.unwrap().event);
+    }
+    let heap = |id| {
+        let t = replayed.tasks().find(|t| t.console_id == id).unwrap();
+        replayed.heap_of(t).map(|h| h.bytes)
+    };
+    assert_eq!(
+        (heap(1), heap(2), heap(3)),
+        (Some(16_384), Some(200), Some(0))
+    );
+    assert_eq!(replayed.heap().live().map(|h| h.bytes), Some(16_584));
+    assert_eq!(replayed.heap().outside_tasks().map(|h| h.bytes), Some(4096));
+}
+
+/// A file of an older version (3: no heap frames) still reads.
+#[test]
+fn an_older_version_still_reads() {
+    let events = events();
+    let old: Vec<_> = events
+        .into_iter()
+        .filter(|(_, e)| !matches!(e, Event::Heap(_)))
+        .collect();
+    let mut bytes = file_bytes(&old, true);
+    bytes[12..14].copy_from_slice(&3u16.to_le_bytes());
+    let (frames, end) = read_all(&bytes);
+    assert!(end.unwrap());
+    assert_eq!(frames.len(), old.len());
 }
 
 #[test]

@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use super::{Header, Kind, MAGIC, MAX_REASON_BYTES, VERSION};
 use crate::model::time::{self, Nanos};
-use crate::model::Event;
+use crate::model::{Event, HeapEvent};
 
 pub struct Writer {
     file: File,
@@ -137,6 +137,16 @@ pub fn encode_frame(buf: &mut Vec<u8>, at: Nanos, event: &Event) {
             }
             Err(why) => {
                 b.push(1);
+                b.extend_from_slice(truncate_utf8(why, MAX_REASON_BYTES).as_bytes());
+            }
+        }),
+        Event::Heap(heap) => encode_body(buf, Kind::Heap, at, |b| match &**heap {
+            HeapEvent::Figures { full, update } => {
+                b.push(u8::from(*full));
+                update.encode(b).unwrap_or(());
+            }
+            HeapEvent::Failed(why) => {
+                b.push(2);
                 b.extend_from_slice(truncate_utf8(why, MAX_REASON_BYTES).as_bytes());
             }
         }),

@@ -484,10 +484,16 @@ async fn stream(
     });
     let mut details_task = watched.map(|id| spawn_details(client.clone(), id, tx.clone()));
     let mut control_open = true;
+    let mut heap_task: Option<tokio::task::JoinHandle<()>> = None;
     let reason = loop {
         tokio::select! {
             msg = updates.message() => match msg {
                 Ok(Some(Decoded { update, not_tracked })) => {
+                    // The probe lists its heap stream in its metadata: follow it beside.
+                    if heap_task.is_none() && super::heap::advertised(&update) {
+                        let run = super::heap::run(endpoint.clone(), cfg.clone(), tx.clone());
+                        heap_task = Some(tokio::spawn(run));
+                    }
                     if tx.send(Event::Update(Box::new(update))).await.is_err() {
                         break None;
                     }
@@ -547,6 +553,9 @@ async fn stream(
         }
     };
     state_task.abort();
+    if let Some(t) = heap_task {
+        t.abort();
+    }
     if let Some(t) = details_task {
         t.abort();
     }

@@ -7,6 +7,7 @@ pub mod decode;
 pub mod discover;
 pub mod dump;
 pub mod endpoint;
+pub mod heap;
 pub mod replay;
 pub mod rss;
 
