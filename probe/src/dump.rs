@@ -143,11 +143,29 @@ mod imp {
                 notes.join("; ")
             )));
         }
+        // tokio's dump gathers the tasks queued on the workers into one queue that takes no
+        // more once it holds 128: with more queued, it spins for ever and the whole runtime
+        // stops (see [`QUEUED_SAFE`]). Wait a little for the queues to drain, or refuse.
+        let quiet_by = Instant::now() + QUIET_WAIT.min(timeout / 2);
+        loop {
+            let queued = queued(&multi);
+            if queued <= QUEUED_SAFE {
+                break;
+            }
+            if Instant::now() >= quiet_by {
+                return Err(Status::failed_precondition(format!(
+                    "the target's runtime has {queued} tasks queued to run (still after {} ms): tokio's dump (1.54) gathers the queued tasks into one queue that takes no more than 128 and then spins for ever, stopping the whole runtime, so none is taken while more than {QUEUED_SAFE} are queued; try again when the target is less busy (a program that has just spawned or woken thousands of tasks settles in a few seconds)",
+                    QUIET_WAIT.min(timeout / 2).as_millis()
+                )));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
         let runtimes = multi.len() as u32;
         let started = Instant::now();
         // The dump runs in a task of its own that keeps `busy` until it ends: a timeout
         // leaves it running (the target's workers may still be paused), and no second dump
         // starts meanwhile.
+        let watched = multi.clone();
         let task = tokio::spawn(async move {
             let mut dumps = Vec::with_capacity(multi.len());
             for h in &multi {
@@ -155,12 +173,32 @@ mod imp {
             }
             (dumps, busy)
         });
-        let dumps = match tokio::time::timeout(timeout, task).await {
+        // The last part of the timeout tells a stuck runtime from a slow dump: its workers
+        // poll nothing while tasks wait in its queues.
+        let window = (timeout / 4).min(STUCK_WINDOW);
+        let mut task = task;
+        let mut polls_before = None;
+        let waited = match tokio::time::timeout(timeout - window, &mut task).await {
+            Ok(done) => Ok(done),
             Err(_) => {
+                polls_before = Some(polls(&watched));
+                tokio::time::timeout(window, &mut task).await
+            }
+        };
+        let dumps = match waited {
+            Err(_) => {
+                let queued = queued(&watched);
+                if queued > 0 && polls_before == Some(polls(&watched)) {
+                    return Err(Status::deadline_exceeded(format!(
+                        "the task dump did not finish within {} ms, and the target's workers polled no task in its last {} ms while {queued} wait in its queues: the target's runtime is stuck, most likely in tokio's dump itself (tokio 1.54 spins for ever when more than 128 tasks are queued as the dump starts: asyncmem-probe waits for the queues to drain first, but tasks woken at that moment can still fill them); the target needs a restart, and no other dump starts meanwhile",
+                        timeout.as_millis(),
+                        window.as_millis()
+                    )));
+                }
                 return Err(Status::deadline_exceeded(format!(
                     "the task dump did not finish within {} ms: tokio re-polls every task in it ({tasks} now: allow it more with --dump-timeout), or a worker of the target is blocked (std::thread::sleep, a busy loop, a lock); it goes on until it ends, and no other dump starts meanwhile",
                     timeout.as_millis()
-                )))
+                )));
             }
             Ok(Err(e)) => return Err(Status::internal(format!("the task dump failed: {e}"))),
             Ok(Ok(d)) => d,
@@ -198,6 +236,52 @@ mod imp {
             },
             tasks,
         })
+    }
+
+    /// How many tasks may be queued on a runtime's workers when its dump starts. tokio 1.54's
+    /// dump (`steal_all` in `runtime/scheduler/multi_thread/worker/taskdump.rs`) moves every
+    /// worker's queued tasks into one new local queue of 256, with `steal_into`, which refuses
+    /// once that queue holds more than 128, while `steal_all` loops until each worker's
+    /// queue is empty: with more than about 128 queued, the dump's leader spins for ever and
+    /// the other workers wait for it at a barrier without a timeout; the runtime stops. Seen
+    /// (gdb) on a debug `parked` of 20,000 tasks dumped in its first seconds. Kept well under
+    /// 128: the workers may queue more between this check and the dump's barrier (tasks woken
+    /// by a timer or I/O at that moment: a residual risk the probe cannot close).
+    const QUEUED_SAFE: usize = 32;
+    /// How long a dump waits for the queues to drain under [`QUEUED_SAFE`] (at most half its
+    /// timeout).
+    const QUIET_WAIT: Duration = Duration::from_millis(1000);
+    /// At most this last part of a timed-out dump tells a stuck runtime (see [`take`]).
+    const STUCK_WINDOW: Duration = Duration::from_millis(500);
+
+    /// The most tasks queued on one runtime: on its workers' queues, and in its global queue,
+    /// from which an idle worker takes up to 128 at once into its own (`next_task` in tokio's
+    /// `worker.rs`). Each runtime's dump gathers its own.
+    fn queued(handles: &[Handle]) -> usize {
+        handles
+            .iter()
+            .map(|h| {
+                let m = h.metrics();
+                (0..m.num_workers())
+                    .map(|w| m.worker_local_queue_depth(w))
+                    .sum::<usize>()
+                    + m.global_queue_depth()
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// The polls the runtimes' workers have reported so far.
+    fn polls(handles: &[Handle]) -> u64 {
+        handles
+            .iter()
+            .map(|h| {
+                let m = h.metrics();
+                (0..m.num_workers())
+                    .map(|w| m.worker_poll_count(w))
+                    .sum::<u64>()
+            })
+            .sum()
     }
 
     /// Every task's backtraces, symbolized and bounded.

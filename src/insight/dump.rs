@@ -30,16 +30,37 @@ pub enum Kind {
     Unknown,
 }
 
-/// Where one task is parked.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+/// Where one task is parked. Two are the same point when all but [`ParkedAt::path`] (how the
+/// file is shown) are equal.
+#[derive(Clone, Debug, Serialize)]
 pub struct ParkedAt {
     pub kind: Kind,
     /// The function (`parked::read_request`), without tokio's `{{closure}}` wrappers.
     pub function: String,
-    /// For [`Kind::Own`]: the file, line and column of the await.
+    /// For [`Kind::Own`]: the file, line and column of the await. `file` is the path the
+    /// debug info gives (absolute, as built).
     pub file: String,
+    /// `file` as shown: relative to the target's workspace root where the spawn locations
+    /// give it (`demos/src/bin/parked.rs`, see [`source_root`]), a dependency's
+    /// `crate-version/path`, or else `file` itself.
+    pub path: String,
     pub line: u32,
     pub col: u32,
+}
+
+impl PartialEq for ParkedAt {
+    fn eq(&self, o: &Self) -> bool {
+        (self.kind, &self.function, &self.file, self.line, self.col)
+            == (o.kind, &o.function, &o.file, o.line, o.col)
+    }
+}
+
+impl Eq for ParkedAt {}
+
+impl std::hash::Hash for ParkedAt {
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        (self.kind, &self.function, &self.file, self.line, self.col).hash(h);
+    }
 }
 
 impl ParkedAt {
@@ -49,21 +70,90 @@ impl ParkedAt {
         match self.kind {
             Kind::Own => format!(
                 "{}:{}:{} ({})",
-                super::short_location(&self.file),
-                self.line,
-                self.col,
-                self.function
+                self.path, self.line, self.col, self.function
             ),
             Kind::Leaf if self.function.contains("::") || self.file.is_empty() => {
                 format!("leaf: {} (no frame of your code: inlined?)", self.function)
             }
             Kind::Leaf => format!(
                 "leaf: {} in {} (no frame of your code: inlined?)",
-                self.function,
-                super::short_location(&self.file)
+                self.function, self.path
             ),
             Kind::Unknown => "unknown (an empty trace)".into(),
         }
+    }
+
+    /// The same point with its file shown under `root` (see [`shown_file`]).
+    pub fn under(mut self, root: Option<&str>) -> Self {
+        self.path = shown_file(&self.file, root);
+        self
+    }
+
+    /// The root its [`ParkedAt::path`] was made relative to, if it was.
+    pub fn root(&self) -> Option<&str> {
+        self.file
+            .strip_suffix(self.path.as_str())
+            .filter(|r| r.ends_with('/') && !self.path.starts_with('/'))
+    }
+}
+
+/// `file` as shown: relative to `root` when under it, else shortened like a spawn location
+/// (a dependency's `crate-version/path`, see [`super::short_location`]).
+pub fn shown_file(file: &str, root: Option<&str>) -> String {
+    match root.and_then(|r| file.strip_prefix(r)) {
+        Some(rel) if !rel.is_empty() => rel.to_string(),
+        _ => super::short_location(file).into_owned(),
+    }
+}
+
+/// The target's workspace root as its debug info spells it (`/work/main/`), found by matching
+/// the spawn locations the picture knows (relative to the workspace, as rustc records them:
+/// `demos/src/bin/parked.rs`) against the dump's files of the target's own code (absolute:
+/// `/work/main/demos/src/bin/parked.rs`). `None` when no file matches (absolute spawn
+/// locations, none known): the files are then shown whole.
+pub fn source_root(tasks: &[TaskTrace], model: &Model) -> Option<String> {
+    let spawn_files: std::collections::BTreeSet<&str> = model
+        .tasks()
+        .map(|t| t.location)
+        .collect::<std::collections::HashSet<_>>()
+        .into_iter()
+        .map(|sym| file_of_location(model.resolve(sym)))
+        .filter(|f| !f.is_empty() && !f.starts_with('/') && origin(f) == Origin::Own)
+        .collect();
+    if spawn_files.is_empty() {
+        return None;
+    }
+    let own_files: std::collections::BTreeSet<&str> = tasks
+        .iter()
+        .flat_map(|t| frames(t).iter())
+        .filter(|f| f.file.starts_with('/') && is_own(f))
+        .map(|f| f.file.as_str())
+        .collect();
+    // The longest spawn file that ends an own file: the most specific match.
+    let mut best: Option<(usize, &str)> = None;
+    for own in &own_files {
+        for spawn in &spawn_files {
+            let Some(root) = own.strip_suffix(spawn).filter(|r| r.ends_with('/')) else {
+                continue;
+            };
+            if best.is_none_or(|(len, _)| spawn.len() > len) {
+                best = Some((spawn.len(), root));
+            }
+        }
+    }
+    best.map(|(_, root)| root.to_string())
+}
+
+/// `src/main.rs:12:5` -> `src/main.rs` (a location without line and column is its file).
+fn file_of_location(location: &str) -> &str {
+    let mut parts = location.rsplitn(3, ':');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(c), Some(l), Some(file))
+            if c.bytes().all(|b| b.is_ascii_digit()) && l.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            file
+        }
+        _ => location,
     }
 }
 
@@ -156,6 +246,7 @@ fn own(f: &Frame) -> ParkedAt {
         kind: Kind::Own,
         function: function_name(&f.function),
         file: f.file.clone(),
+        path: shown_file(&f.file, None),
         line: f.line,
         col: f.col,
     }
@@ -178,6 +269,7 @@ pub fn parked_at(trace: &TaskTrace) -> ParkedAt {
             kind: Kind::Leaf,
             function: leaf_name(&f.function),
             file: f.file.clone(),
+            path: shown_file(&f.file, None),
             line: f.line,
             col: f.col,
         },
@@ -185,6 +277,7 @@ pub fn parked_at(trace: &TaskTrace) -> ParkedAt {
             kind: Kind::Unknown,
             function: String::new(),
             file: String::new(),
+            path: String::new(),
             line: 0,
             col: 0,
         },
@@ -302,9 +395,10 @@ pub fn groups(tasks: &[TaskTrace], model: &Model, join: Option<&LayoutJoin>) -> 
     // The future of each (location, size), matched once.
     let mut futures: HashMap<(&str, Option<u64>), Option<&Future>> = HashMap::new();
     let live = model.counts().live().max(1) as f64;
+    let root = source_root(tasks, model);
     let mut by: HashMap<ParkedAt, Group> = HashMap::new();
     for t in tasks {
-        let at = parked_at(t);
+        let at = parked_at(t).under(root.as_deref());
         let g = by.entry(at.clone()).or_insert_with(|| Group {
             parked_at: at,
             tasks: 0,
@@ -467,6 +561,51 @@ mod tests {
             leaf_name("<tokio::io::PollEvented<E> as x::Y>::poll"),
             "tokio::io::PollEvented"
         );
+    }
+
+    #[test]
+    fn own_files_show_relative_to_the_root_the_spawn_locations_give() {
+        use crate::model::synth::{at_line, update, SEC};
+        // Spawned at `src/main.rs:LINE:5` (relative, as rustc records it); the debug info
+        // names `/build/app/src/main.rs`, and a file of another crate of the workspace.
+        let mut model = Model::default();
+        model.apply_update(&update(SEC, true, vec![at_line(1, 64, 3)], vec![]));
+        let t = trace(
+            1,
+            vec![
+                sleep_leaf(),
+                frame("app::wait::{{closure}}", "/build/app/src/main.rs", 9),
+                frame("app::main::{{closure}}", "/build/app/src/main.rs", 3),
+            ],
+        );
+        let tasks = vec![t];
+        assert_eq!(source_root(&tasks, &model).as_deref(), Some("/build/app/"));
+        let g = groups(&tasks, &model, None);
+        let at = &g[0].parked_at;
+        assert_eq!(at.file, "/build/app/src/main.rs");
+        assert_eq!(at.path, "src/main.rs");
+        assert_eq!(at.text(), "src/main.rs:9:9 (app::wait)");
+        assert_eq!(at.root(), Some("/build/app/"));
+        // The same point whatever the path shown: grouping and lookups ignore it.
+        assert_eq!(*at, parked_at(&tasks[0]));
+        // Outside the root, or without one: dependencies shortened, the rest whole.
+        let reg = format!("{REGISTRY}/tokio-1.54.1/src/time/sleep.rs");
+        assert_eq!(
+            shown_file(&reg, Some("/build/app/")),
+            "tokio-1.54.1/src/time/sleep.rs"
+        );
+        assert_eq!(
+            shown_file("/other/x.rs", Some("/build/app/")),
+            "/other/x.rs"
+        );
+        assert_eq!(
+            shown_file("/build/app/src/main.rs", None),
+            "/build/app/src/main.rs"
+        );
+        // No spawn location matches: no root.
+        assert_eq!(source_root(&tasks, &Model::default()), None);
+        assert_eq!(file_of_location("src/main.rs:12:5"), "src/main.rs");
+        assert_eq!(file_of_location("<unknown>"), "<unknown>");
     }
 
     #[test]

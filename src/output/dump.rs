@@ -61,6 +61,8 @@ pub fn section<'a>(dump: &'a Dump, model: &Model, join: Option<&LayoutJoin>) -> 
         .filter_map(|t| t.task_id.map(|id| (id, t.console_id)))
         .collect();
     let groups = parked::groups(&dump.tasks, model, join);
+    let root = parked::source_root(&dump.tasks, model);
+    let root = root.as_deref();
     let slack_bytes = groups
         .iter()
         .filter_map(|g| g.slack.as_ref())
@@ -88,8 +90,8 @@ pub fn section<'a>(dump: &'a Dump, model: &Model, join: Option<&LayoutJoin>) -> 
             .map(|t| TaskOut {
                 task_id: t.task_id,
                 console_id: console_ids.get(&t.task_id).copied(),
-                parked_at: parked::parked_at(t),
-                task_await: parked::task_await(t),
+                parked_at: parked::parked_at(t).under(root),
+                task_await: parked::task_await(t).map(|a| a.under(root)),
                 cut: t.cut,
                 backtraces: t
                     .backtraces

@@ -11,7 +11,7 @@ use ratatui::Frame;
 
 use super::super::app::{App, ParkedSort};
 use super::super::theme::Theme;
-use crate::insight::dump::{parked_at, Group};
+use crate::insight::dump::{parked_at, shown_file, Group};
 use crate::model::Model;
 use crate::present::units::{bytes, duration_ns};
 use crate::present::{escape, location};
@@ -173,7 +173,7 @@ fn chain(frame: &mut Frame, area: Rect, model: &Model, g: &Group, theme: Theme) 
             } else {
                 format!(
                     "  {}:{}:{}",
-                    crate::insight::short_location(&f.file),
+                    shown_file(&f.file, g.parked_at.root()),
                     f.line,
                     f.col
                 )
