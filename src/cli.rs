@@ -279,6 +279,10 @@ pub struct ReplayArgs {
     /// to its future type, with its largest state, its await line and the fields held there.
     #[arg(long, value_name = "FILE")]
     pub layout: Option<PathBuf>,
+    /// The window over which the spikes `n` and `N` jump to are measured (the RSS slope, as
+    /// `snapshot --spikes` measures it).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = duration_at_least_10ms)]
+    pub spike_window: Duration,
 }
 
 /// Which process to watch: one of these is required (or `ASYNCMEM_ADDR`, see

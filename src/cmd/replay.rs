@@ -1,15 +1,56 @@
 //! `asyncmem replay`: the terminal UI on a recording (play, pause, speed, seek).
 
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
 use tokio::sync::mpsc;
 
 use super::{need_terminal, new_app, run_tui, start_log};
 use crate::cli::ReplayArgs;
 use crate::error::{exit, Failure};
+use crate::insight;
 use crate::model::{Model, ModelConfig};
 use crate::output::TargetInfo;
 use crate::recording::{self, Scan};
 use crate::source::{replay, CHANNEL_CAPACITY};
+use crate::ui::app::SpikeAt;
 use crate::ui::Controls;
+
+/// The recording's steepest RSS rises over `window` (as `snapshot --from --spikes` finds
+/// them), looked for on a thread of their own while the replay starts: the list is set when
+/// the whole recording has been read (into a model of its own, dropped after).
+fn find_spikes(plan: &replay::Plan, window: Duration) -> Arc<OnceLock<Vec<SpikeAt>>> {
+    let found = Arc::new(OnceLock::new());
+    let (into, input, start) = (found.clone(), plan.input.clone(), plan.start);
+    let window = crate::model::time::nanos_of(window);
+    std::thread::spawn(move || {
+        let whole = ModelConfig {
+            series_window: crate::cli::MAX_DURATION,
+            ..ModelConfig::default()
+        };
+        let mut model = Model::new(whole);
+        if let Ok(mut reader) = input.reader() {
+            // A broken tail ends the search there, as it ends the replay.
+            while let Ok(Some(frame)) = reader.next_frame() {
+                model.apply(frame.event);
+            }
+        }
+        let mut list: Vec<SpikeAt> = insight::spikes(&model, window, insight::DEFAULT_SPIKES)
+            .iter()
+            .enumerate()
+            .map(|(i, s)| SpikeAt {
+                from: s.from_ns.saturating_sub(start).max(0),
+                to: s.to_ns.saturating_sub(start).max(0),
+                rss_change_bytes: s.rss_after_bytes as i64 - s.rss_before_bytes as i64,
+                rss_bytes_per_second: s.rss_bytes_per_second,
+                rank: i + 1,
+            })
+            .collect();
+        list.sort_by_key(|s| s.from);
+        let _ = into.set(list);
+    });
+    found
+}
 
 pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     start_log(args.log.as_deref())?;
@@ -48,6 +89,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     // After the file's checks: a bad recording is said as such, terminal or not.
     need_terminal("replay")?;
     let plan = replay::Plan::new(input, &scan, args.speed);
+    let spikes = find_spikes(&plan, args.spike_window);
     let (tx, mut events) = mpsc::channel(CHANNEL_CAPACITY);
     let (control, control_rx) = mpsc::channel(16);
     tokio::spawn(replay::run(plan, tx, control_rx));
@@ -62,6 +104,7 @@ pub async fn run(args: ReplayArgs) -> Result<(), Failure> {
     let mut model = Model::new(cfg);
     model.set_pid(scan.header.pid);
     let mut app = new_app(target);
+    app.spikes.found = Some(spikes);
     app.lints.large_future_bytes = args.large_future;
     app.layout = layout;
     run_tui(

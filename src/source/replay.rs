@@ -31,6 +31,8 @@ pub enum Control {
     Seek(i64),
     /// Back to the start.
     SeekStart,
+    /// To this position (ns from the recording's start; clamped to it).
+    SeekTo(Nanos),
     /// Play up to and including the next console update (and pause).
     Step,
 }
@@ -238,6 +240,7 @@ impl Player {
                 self.seek_to(target.clamp(0, self.plan.length)).await?;
             }
             Control::SeekStart => self.seek_to(0).await?,
+            Control::SeekTo(at) => self.seek_to(at.clamp(0, self.plan.length)).await?,
             Control::Step => {
                 self.playing = false;
                 loop {

@@ -1,19 +1,21 @@
 //! The view state of `top` and how actions change it. No drawing, no I/O: testable alone.
 
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
 
+use super::history::{self, Histories};
 use super::index::TaskIndex;
 use super::keymap::{self, Action};
 use super::throttle::Throttle;
 use super::view;
 use super::Request;
 use crate::insight::layout::{Brief, LayoutJoin};
-use crate::insight::{self, LintConfig, LintCounts};
-use crate::model::{Event, Model, Sym, TaskState};
+use crate::insight::{self, LintConfig, LintCounts, Moment};
+use crate::model::{Event, Model, Nanos, Sym, TaskState};
 use crate::output::TargetInfo;
 use crate::present::layout as layout_text;
 use crate::present::Column;
@@ -88,6 +90,10 @@ pub struct App {
     pub layout_bill: Option<crate::insight::layout::Bill>,
     /// The parked view (`d`).
     pub parked: ParkedView,
+    /// The mark (`m`): the locations view shows what changed since.
+    pub mark: Option<Mark>,
+    /// In a replay: the recording's spikes (`n`, `N`).
+    pub spikes: SpikeNav,
     lint_generation: u64,
     lints_counted_at: Option<std::time::Instant>,
 }
@@ -270,6 +276,43 @@ fn moved(selected: usize, action: Action, page: usize, last: usize) -> Option<us
     })
 }
 
+/// One of the recording's steepest RSS rises, as `replay` jumps to it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SpikeAt {
+    /// The rise's two ends as recording positions (ns from its start, as the player counts).
+    pub from: Nanos,
+    pub to: Nanos,
+    pub rss_change_bytes: i64,
+    pub rss_bytes_per_second: f64,
+    /// 1 for the steepest.
+    pub rank: usize,
+}
+
+/// The spikes of the recording being replayed, found beside the replay (reading the whole
+/// file takes a while), and where a jump to one stands.
+#[derive(Default)]
+pub struct SpikeNav {
+    /// Set once the recording was read through, in time order; `None`: not a replay.
+    pub found: Option<Arc<OnceLock<Vec<SpikeAt>>>>,
+    /// The spike the replay was last taken to.
+    pub current: Option<usize>,
+    jump: Option<Jump>,
+}
+
+impl SpikeNav {
+    /// The spikes found so far (`None` while they are still being looked for).
+    pub fn list(&self) -> Option<&[SpikeAt]> {
+        self.found.as_ref()?.get().map(Vec::as_slice)
+    }
+}
+
+/// A jump to a spike: to its start, where the mark is set, then to its end.
+#[derive(Clone, Copy, Debug)]
+struct Jump {
+    spike: usize,
+    at_end: bool,
+}
+
 /// A recording running beside the UI (`top --record`), for the header.
 pub struct RecordingStatus {
     /// The file, as shown.
@@ -301,6 +344,14 @@ impl RecordingStatus {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LocColumn {
     Tasks,
+    /// Live tasks over the chart window, as a sparkline (sorted by their peak).
+    History,
+    /// Live tasks' change over the chart window: sorting by it is sorting by growth.
+    Change,
+    /// With a mark: live tasks gained and lost since it, and their future bytes' change.
+    Gained,
+    Lost,
+    SinceBytes,
     Live,
     Idle,
     SizeMin,
@@ -316,8 +367,13 @@ pub enum LocColumn {
 }
 
 impl LocColumn {
-    pub const ALL: [LocColumn; 11] = [
+    pub const ALL: [LocColumn; 16] = [
         LocColumn::Tasks,
+        LocColumn::History,
+        LocColumn::Change,
+        LocColumn::Gained,
+        LocColumn::Lost,
+        LocColumn::SinceBytes,
         LocColumn::Live,
         LocColumn::Idle,
         LocColumn::SizeMin,
@@ -335,9 +391,27 @@ impl LocColumn {
         matches!(self, LocColumn::State | LocColumn::Holds)
     }
 
+    /// Shown only while a mark is set.
+    pub fn needs_mark(self) -> bool {
+        matches!(
+            self,
+            LocColumn::Gained | LocColumn::Lost | LocColumn::SinceBytes
+        )
+    }
+
+    /// Whether the column is shown, with a layout or not and a mark or not.
+    pub fn shown(self, layout: bool, mark: bool) -> bool {
+        (layout || !self.needs_layout()) && (mark || !self.needs_mark())
+    }
+
     pub fn title(self) -> &'static str {
         match self {
             LocColumn::Tasks => "Tasks",
+            LocColumn::History => "History",
+            LocColumn::Change => "Change",
+            LocColumn::Gained => "+Mark",
+            LocColumn::Lost => "-Mark",
+            LocColumn::SinceBytes => "Fut±mark",
             LocColumn::Live => "Live",
             LocColumn::Idle => "Idle",
             LocColumn::SizeMin => "Min",
@@ -351,15 +425,37 @@ impl LocColumn {
         }
     }
 
-    /// The next column `by` steps away, among those shown (`layout`: with a layout).
-    fn step(self, by: isize, layout: bool) -> LocColumn {
+    /// The next column `by` steps away, among those shown (with a layout, with a mark).
+    fn step(self, by: isize, layout: bool, mark: bool) -> LocColumn {
         let shown: Vec<LocColumn> = Self::ALL
             .into_iter()
-            .filter(|c| layout || !c.needs_layout())
+            .filter(|c| c.shown(layout, mark))
             .collect();
         let n = shown.len() as isize;
         let i = shown.iter().position(|c| *c == self).unwrap_or(0) as isize;
         shown[((i + by).rem_euclid(n)) as usize]
+    }
+}
+
+/// What changed from `mark` to the model now, for the locations view.
+fn since_mark(mark: &Moment, model: &Model, rows: &[insight::Location]) -> SinceMark {
+    let d = insight::diff(mark, &Moment::of(model));
+    let by_location: HashMap<String, usize> = d
+        .locations
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.location.clone(), i))
+        .collect();
+    let shown: HashSet<&str> = rows.iter().map(|l| model.resolve(l.location)).collect();
+    let emptied = d
+        .locations
+        .iter()
+        .filter(|c| c.tasks_after == 0 && !shown.contains(c.location.as_str()))
+        .count();
+    SinceMark {
+        diff: Some(d),
+        by_location,
+        emptied,
     }
 }
 
@@ -377,8 +473,42 @@ pub struct LocationView {
     /// layout does not change: computed once a location).
     pub briefs: HashMap<(Sym, Option<u64>), Brief>,
     pub with_layout: bool,
+    /// Each tracked location's live tasks over the chart window, and "other"'s.
+    pub history: Histories,
+    /// With a mark: what changed since it, by location (as the model resolves it).
+    pub since: Option<SinceMark>,
     built_generation: u64,
+    /// The location series' length and last time when the rows were built: a new sample
+    /// changes the history even when no task changed.
+    built_series: (usize, Option<Nanos>),
+    built_window: Duration,
     throttle: Throttle,
+}
+
+/// What changed since the mark, as the locations view shows it.
+#[derive(Clone, Debug, Default)]
+pub struct SinceMark {
+    pub diff: Option<insight::Diff>,
+    /// Index into `diff.locations` by location.
+    pub by_location: HashMap<String, usize>,
+    /// Locations with live tasks at the mark and none now (not among the rows).
+    pub emptied: usize,
+}
+
+impl SinceMark {
+    pub fn of(&self, location: &str) -> Option<&insight::LocationChange> {
+        let d = self.diff.as_ref()?;
+        self.by_location
+            .get(location)
+            .and_then(|i| d.locations.get(*i))
+    }
+}
+
+/// A moment set with the mark key: the locations view shows what changed since.
+pub struct Mark {
+    pub moment: Moment,
+    /// The model's clock then (the target's, or the recording's).
+    pub at_ns: Nanos,
 }
 
 impl LocationView {
@@ -403,20 +533,42 @@ impl Default for LocationView {
             offset: 0,
             briefs: HashMap::new(),
             with_layout: false,
+            history: Histories::default(),
+            since: None,
             built_generation: u64::MAX,
+            built_series: (0, None),
+            built_window: Duration::ZERO,
             throttle: Throttle::new(Duration::from_millis(100)),
         }
     }
 }
 
 impl LocationView {
-    pub fn refresh(&mut self, model: &Model, join: Option<&LayoutJoin>, force: bool) {
-        let changed = self.built_generation != model.generation();
+    /// Rebuild the rows when the model, its location series or the chart `window` changed
+    /// (throttled unless `force`), with what changed since `mark` when one is set.
+    pub fn refresh(
+        &mut self,
+        model: &Model,
+        join: Option<&LayoutJoin>,
+        window: Duration,
+        mark: Option<&Mark>,
+        force: bool,
+    ) {
+        let series = model.location_series();
+        let series_at = (series.len(), series.times().next_back().copied());
+        let changed = self.built_generation != model.generation()
+            || self.built_series != series_at
+            || self.built_window != window
+            || self.since.is_some() != mark.is_some();
         if !force && (!changed || !self.throttle.ready()) {
             return;
         }
         let started = Instant::now();
         self.rows = insight::by_location(model.tasks());
+        self.history = history::histories(model, window);
+        self.since = mark.map(|m| since_mark(&m.moment, model, &self.rows));
+        self.built_series = series_at;
+        self.built_window = window;
         self.with_layout = join.is_some();
         if let Some(join) = join {
             if self.briefs.len() > MAX_BRIEFS {
@@ -442,18 +594,32 @@ impl LocationView {
                 .get(&(l.location, brief_size(l)))
                 .and_then(|b| b.state.as_ref().ok())
         };
-        let key = |l: &insight::Location| -> u64 {
+        let history = |l: &insight::Location| self.history.tracked.get(&l.location);
+        let since = |l: &insight::Location| {
+            self.since
+                .as_ref()
+                .and_then(|s| s.of(model.resolve(l.location)))
+        };
+        // Signed, so that growth sorts above shrinking; a location without a history (folded
+        // into "other") or unchanged since the mark sorts below every one with.
+        let key = |l: &insight::Location| -> i128 {
+            let n = |v: u64| i128::from(v);
             match col {
-                LocColumn::State => brief(l).map_or(0, |s| s.size),
-                LocColumn::Holds => brief(l).and_then(|s| s.field.as_ref()).map_or(0, |f| f.1),
-                LocColumn::Tasks => l.tasks,
-                LocColumn::Live => l.live(),
-                LocColumn::Idle => l.of(TaskState::Idle),
-                LocColumn::SizeMin => l.size_min,
-                LocColumn::SizeMean => l.size_mean().unwrap_or(0),
-                LocColumn::SizeMax => l.size_max,
-                LocColumn::SizeSum => l.size_sum,
-                LocColumn::Boxed => l.boxed,
+                LocColumn::State => n(brief(l).map_or(0, |s| s.size)),
+                LocColumn::Holds => n(brief(l).and_then(|s| s.field.as_ref()).map_or(0, |f| f.1)),
+                LocColumn::Tasks => n(l.tasks),
+                LocColumn::History => history(l).map_or(i128::MIN, |h| n(h.peak)),
+                LocColumn::Change => history(l).map_or(i128::MIN, |h| i128::from(h.change)),
+                LocColumn::Gained => since(l).map_or(0, |c| n(c.tasks_gained)),
+                LocColumn::Lost => since(l).map_or(0, |c| n(c.tasks_lost)),
+                LocColumn::SinceBytes => since(l).map_or(0, |c| i128::from(c.future_bytes_change)),
+                LocColumn::Live => n(l.live()),
+                LocColumn::Idle => n(l.of(TaskState::Idle)),
+                LocColumn::SizeMin => n(l.size_min),
+                LocColumn::SizeMean => n(l.size_mean().unwrap_or(0)),
+                LocColumn::SizeMax => n(l.size_max),
+                LocColumn::SizeSum => n(l.size_sum),
+                LocColumn::Boxed => n(l.boxed),
                 LocColumn::Location => 0,
             }
         };
@@ -461,7 +627,10 @@ impl LocationView {
             self.rows
                 .sort_by(|a, b| model.resolve(a.location).cmp(model.resolve(b.location)));
         } else {
-            self.rows.sort_by_key(|l| (key(l), l.location));
+            let mut keyed: Vec<(i128, insight::Location)> =
+                self.rows.drain(..).map(|l| (key(&l), l)).collect();
+            keyed.sort_by_key(|(k, l)| (*k, l.location));
+            self.rows = keyed.into_iter().map(|(_, l)| l).collect();
         }
         if self.descending {
             self.rows.reverse();
@@ -499,6 +668,8 @@ impl App {
             future: FutureView::default(),
             layout_bill: None,
             parked: ParkedView::default(),
+            mark: None,
+            spikes: SpikeNav::default(),
             lint_generation: u64::MAX,
             lints_counted_at: None,
         }
@@ -514,8 +685,82 @@ impl App {
         if self.frozen && !matches!(event, Event::Paused(_)) {
             self.held.push_back(event);
         } else {
+            let playback = matches!(event, Event::Playback(_));
             model.apply(event);
+            if playback {
+                self.on_playback(model);
+            }
         }
+    }
+
+    /// A jump to a spike goes on when the player reports it reached the spike's start (the
+    /// mark is set there: the picture at the rise's start) and ends at the spike's end.
+    fn on_playback(&mut self, model: &Model) {
+        let Some(jump) = self.spikes.jump else { return };
+        let (Some(p), Some(spike)) = (
+            model.playback(),
+            self.spikes.list().and_then(|l| l.get(jump.spike)).copied(),
+        ) else {
+            self.spikes.jump = None;
+            return;
+        };
+        if !jump.at_end && p.position == spike.from && !p.playing {
+            self.set_mark(model);
+            self.outbox
+                .push(Request::Replay(replay::Control::SeekTo(spike.to)));
+            self.spikes.jump = Some(Jump {
+                at_end: true,
+                ..jump
+            });
+        } else if jump.at_end && p.position == spike.to {
+            self.spikes.jump = None;
+            self.spikes.current = Some(jump.spike);
+        }
+    }
+
+    /// The mark at the model's present moment (replacing any).
+    fn set_mark(&mut self, model: &Model) {
+        self.mark = Some(Mark {
+            moment: Moment::of(model),
+            at_ns: model.now(),
+        });
+        if self.mode == Mode::Locations {
+            self.refresh_locations(model, true);
+        }
+    }
+
+    fn refresh_locations(&mut self, model: &Model, force: bool) {
+        let window = self.window();
+        self.locations.refresh(
+            model,
+            self.layout.as_deref(),
+            window,
+            self.mark.as_ref(),
+            force,
+        );
+    }
+
+    /// `n` / `N` in a replay: to the next spike whose end is ahead, or the last one whose end
+    /// is behind; pauses, goes to its start, marks, then goes to its end.
+    fn jump_to_spike(&mut self, model: &Model, forward: bool) {
+        let (Some(p), Some(list)) = (model.playback(), self.spikes.list()) else {
+            return;
+        };
+        let pos = p.position;
+        let found = if forward {
+            list.iter().position(|s| s.to > pos)
+        } else {
+            list.iter().rposition(|s| s.to < pos)
+        };
+        let Some(i) = found else { return };
+        let from = list[i].from;
+        self.outbox.push(Request::Replay(replay::Control::Pause));
+        self.outbox
+            .push(Request::Replay(replay::Control::SeekTo(from)));
+        self.spikes.jump = Some(Jump {
+            spike: i,
+            at_end: false,
+        });
     }
 
     /// Whether the run loop may take more events now.
@@ -591,7 +836,7 @@ impl App {
             p.offset = scrolled(p.offset, p.selected, page);
         }
         if self.mode == Mode::Locations {
-            self.locations.refresh(model, self.layout.as_deref(), false);
+            self.refresh_locations(model, false);
             let l = &mut self.locations;
             l.offset = scrolled(l.offset, l.selected, page);
         }
@@ -691,6 +936,16 @@ impl App {
     pub fn on_action(&mut self, model: &mut Model, action: Action) {
         match (self.mode, action) {
             (_, Action::Quit) => self.quit = true,
+            (_, Action::Mark) => self.set_mark(model),
+            (_, Action::ClearMark) => {
+                self.mark = None;
+                // Its columns go: a sort on one of them goes back to the default.
+                if self.locations.sort.needs_mark() {
+                    self.locations.sort = LocColumn::SizeSum;
+                }
+            }
+            (_, Action::NextSpike) => self.jump_to_spike(model, true),
+            (_, Action::PrevSpike) => self.jump_to_spike(model, false),
             (Mode::Help | Mode::Warnings, Action::Back | Action::Help | Action::Warnings) => {
                 self.mode = Mode::Tasks
             }
@@ -743,7 +998,7 @@ impl App {
             }
             (Mode::Tasks, Action::Locations) => {
                 self.mode = Mode::Locations;
-                self.locations.refresh(model, self.layout.as_deref(), true);
+                self.refresh_locations(model, true);
             }
             (Mode::Locations, a) => self.on_location_action(model, a),
             (_, Action::Help) => self.mode = Mode::Help,
@@ -812,6 +1067,7 @@ impl App {
     }
 
     fn on_location_action(&mut self, model: &mut Model, action: Action) {
+        let marked = self.mark.is_some();
         let n = self.locations.rows.len();
         let page = self.page.max(1);
         let l = &mut self.locations;
@@ -823,8 +1079,8 @@ impl App {
         match action {
             Action::SortLeft | Action::SortRight | Action::InvertSort => {
                 match action {
-                    Action::SortLeft => l.sort = l.sort.step(-1, l.with_layout),
-                    Action::SortRight => l.sort = l.sort.step(1, l.with_layout),
+                    Action::SortLeft => l.sort = l.sort.step(-1, l.with_layout, marked),
+                    Action::SortRight => l.sort = l.sort.step(1, l.with_layout, marked),
                     _ => l.descending = !l.descending,
                 }
                 l.sort_rows(model);

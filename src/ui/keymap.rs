@@ -36,6 +36,12 @@ pub enum Action {
     Dump,
     /// A replay control (ignored when watching a live target).
     Replay(Control),
+    /// Set the mark now (or move it here): the locations view shows what changed since.
+    Mark,
+    ClearMark,
+    /// Replay: to the next / previous spike of RSS.
+    NextSpike,
+    PrevSpike,
 }
 
 /// One key press: a key, with Control held or not (other modifiers, such as the Shift of `G`
@@ -231,22 +237,27 @@ pub const BINDINGS: &[Binding] = &[
         footer: live(13, "w", "warnings"),
     },
     Binding {
-        keys: "[, ]",
-        what: "replay: back / forward 10 s",
+        keys: "m, M",
+        what: "set the mark here / clear it; locations show the change since",
+        presses: &[(key('m'), Action::Mark), (key('M'), Action::ClearMark)],
+        footer: both(15, "m", "mark"),
+    },
+    Binding {
+        keys: "n, N",
+        what: "replay: next / previous RSS spike, marked at its start",
+        presses: &[(key('n'), Action::NextSpike), (key('N'), Action::PrevSpike)],
+        footer: replay(16, "n N", "spikes"),
+    },
+    Binding {
+        keys: "[ ] { }",
+        what: "replay: back / forward 10 s, 1 min",
         presses: &[
             (key('['), Action::Replay(Control::Seek(-SHORT_SEEK))),
             (key(']'), Action::Replay(Control::Seek(SHORT_SEEK))),
-        ],
-        footer: replay(2, "[ ]", "±10s"),
-    },
-    Binding {
-        keys: "{, }",
-        what: "replay: back / forward 1 min",
-        presses: &[
             (key('{'), Action::Replay(Control::Seek(-LONG_SEEK))),
             (key('}'), Action::Replay(Control::Seek(LONG_SEEK))),
         ],
-        footer: replay(3, "{ }", "±1m"),
+        footer: replay(2, "[]{}", "±10s/1m"),
     },
     Binding {
         keys: "0",
@@ -273,7 +284,7 @@ pub const BINDINGS: &[Binding] = &[
         keys: "?",
         what: "this help",
         presses: &[(key('?'), Action::Help)],
-        footer: both(14, "?", "help"),
+        footer: both(20, "?", "help"),
     },
 ];
 
@@ -356,7 +367,7 @@ mod tests {
             assert!(!orders[..i].contains(o), "footer place {o} is taken twice");
         }
         assert!(footer(false).starts_with("q quit  space pause  "));
-        assert!(footer(true).contains("space play/pause  [ ] ±10s"));
+        assert!(footer(true).contains("space play/pause  []{} ±10s/1m"));
         assert!(!footer(false).contains("±10s") && !footer(true).contains("zoom"));
     }
 }

@@ -3,6 +3,7 @@
 //! the terminal.
 
 pub mod app;
+pub mod history;
 pub mod index;
 pub mod keymap;
 pub mod theme;

@@ -1062,3 +1062,245 @@ fn a_task_dump_is_asked_for_then_grouped_by_parked_at_point() {
         "{screen}"
     );
 }
+
+/// A service over a minute: connections grow (one every 2 s at `src/conn.rs:88`), a pool of
+/// 8 KiB workers shrinks (one ends every 5 s at `src/pool.rs:5`), two steady tasks; RSS rises
+/// 256 KiB a second. `steps` are the seconds applied.
+fn growing(m: &mut Model, steps: std::ops::RangeInclusive<i64>) {
+    for step in steps {
+        if step == 0 {
+            m.on_connected(Some(4242));
+            let mut tasks = vec![
+                located(
+                    ptask(1, 1, 16_640, None, "\"acceptor\""),
+                    "src/server.rs",
+                    12,
+                ),
+                located(ptask(2, 2, 1_200, None, "\"metrics\""), "src/metrics.rs", 7),
+            ];
+            tasks
+                .extend((100..112).map(|i| located(ptask(i, i, 8192, None, ""), "src/pool.rs", 5)));
+            let created = [1, 2]
+                .into_iter()
+                .chain(100..112)
+                .map(|i| (i, stats(1)))
+                .collect();
+            m.apply_update(&update(0, true, tasks, created));
+        }
+        if step % 2 == 0 {
+            let id = 1000 + step as u64;
+            // Tokio ids follow on from the pool's (a gap would be tasks never announced).
+            let tid = 15 + step as u64 / 2;
+            let t = located(ptask(id, tid, 2_304, None, ""), "src/conn.rs", 88);
+            m.apply_update(&update(
+                step * SEC,
+                false,
+                vec![t],
+                vec![(id, stats(step * SEC))],
+            ));
+        }
+        if step % 5 == 0 && step > 0 {
+            let id = 99 + step as u64 / 5;
+            m.apply_update(&update(
+                step * SEC,
+                false,
+                vec![],
+                dropped(id..=id, 1, step * SEC),
+            ));
+        }
+        m.apply_rss(RssSample {
+            at: step * SEC,
+            rss_bytes: (20 << 20) + step as u64 * (256 << 10),
+            anon_rss_bytes: (12 << 20) + step as u64 * (256 << 10),
+            threads: 4,
+        });
+    }
+}
+
+/// The row of `location` in the locations view as drawn (under the table's header).
+fn row_of<'a>(screen: &'a str, location: &str) -> &'a str {
+    screen
+        .lines()
+        .skip_while(|l| !l.starts_with("\"Tasks"))
+        .find(|l| l.contains(location))
+        .unwrap_or_else(|| panic!("no row for {location}:\n{screen}"))
+}
+
+#[test]
+fn locations_show_their_history_sort_by_growth_and_say_what_other_holds() {
+    // Three locations get a column; the fourth (by peak) is folded into "other".
+    let mut model = Model::new(crate::model::ModelConfig {
+        tracked_locations: 3,
+        ..Default::default()
+    });
+    growing(&mut model, 0..=60);
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    // By summed future size the shrinking pool (12 then 0 left... 2 of 8 KiB) is below the
+    // connections; sorted by the change over the window, the growth comes first.
+    for _ in 0..6 {
+        key(&mut app, &mut model, KeyCode::Left);
+    }
+    assert_eq!(app.locations.sort, app::LocColumn::Change);
+    let first = model.resolve(app.locations.rows[0].location).to_string();
+    assert_eq!(first, "src/conn.rs:88:5");
+    let t = render(&mut app, &model, 120, 30);
+    let screen = t.backend().to_string();
+    let conn = row_of(&screen, "src/conn.rs:88:5");
+    // It got its column at its second task (past the single tasks' peak): +29 from there.
+    assert!(conn.contains("+29") && conn.contains('█'), "{conn}");
+    let pool = row_of(&screen, "src/pool.rs:5:5");
+    assert!(pool.contains("-12"), "{pool}");
+    // One of the two single tasks (peak 1) has no column: its row says so, it sorts last, and
+    // "other" is the last row.
+    let folded: Vec<&str> = ["src/server.rs:12:5", "src/metrics.rs:7:5"]
+        .into_iter()
+        .filter(|l| row_of(&screen, l).contains("in other"))
+        .collect();
+    assert_eq!(folded.len(), 1, "{screen}");
+    assert!(
+        row_of(&screen, "other: 1 location").starts_with("\"          █"),
+        "{screen}"
+    );
+    // The growing location sorts before the one that shrank, the folded one last.
+    let table = &screen[screen.find("\"Tasks").unwrap()..];
+    let at = |s: &str| table.find(s).unwrap();
+    assert!(at("src/conn.rs:88:5") < at("src/pool.rs:5:5"));
+    assert!(at("src/pool.rs:5:5") < at(folded[0]));
+    // The chart shows the selected location's count beside the total.
+    assert!(
+        screen.contains("live tasks  src/conn.rs:88:5 31"),
+        "{screen}"
+    );
+    insta::assert_snapshot!("locations_growth", t.backend());
+}
+
+#[test]
+fn a_mark_shows_what_changed_since_in_the_locations_view() {
+    let mut model = Model::default();
+    growing(&mut model, 0..=40);
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Char('m'));
+    let mark_at = model.now();
+    growing(&mut model, 41..=60);
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let t = render(&mut app, &model, 140, 30);
+    let screen = t.backend().to_string();
+    assert!(
+        screen.contains(&format!(
+            "since mark {} UTC",
+            super::view::time_of_day(mark_at)
+        )),
+        "{screen}"
+    );
+    // From 40 s to 60 s: 10 connections of 2.2 KiB came, 4 pool workers of 8 KiB went.
+    let conn = row_of(&screen, "src/conn.rs:88:5");
+    assert!(
+        conn.contains("+10") && conn.contains("-0") && conn.contains("+22.5 KiB"),
+        "{conn}"
+    );
+    let pool = row_of(&screen, "src/pool.rs:5:5");
+    assert!(
+        pool.contains("+0") && pool.contains("-4") && pool.contains("-32.0 KiB"),
+        "{pool}"
+    );
+    let steady = row_of(&screen, "src/server.rs:12:5");
+    assert!(
+        steady.contains("+0") && steady.contains("-0") && steady.contains("0 B"),
+        "{steady}"
+    );
+    insta::assert_snapshot!("locations_since_mark", t.backend());
+    // Sorted by the bytes since the mark: the connections first, the pool last.
+    while app.locations.sort != app::LocColumn::SinceBytes {
+        key(&mut app, &mut model, KeyCode::Left);
+    }
+    assert_eq!(
+        model.resolve(app.locations.rows[0].location),
+        "src/conn.rs:88:5"
+    );
+    let last = app.locations.rows.last().map(|l| model.resolve(l.location));
+    assert_eq!(last, Some("src/pool.rs:5:5"));
+    // M clears the mark: its columns and the sort on them go.
+    key(&mut app, &mut model, KeyCode::Char('M'));
+    assert!(app.mark.is_none());
+    assert_eq!(app.locations.sort, app::LocColumn::SizeSum);
+    let screen = render(&mut app, &model, 140, 30).backend().to_string();
+    assert!(
+        !screen.contains("since mark") && !screen.contains("+Mark"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn n_in_a_replay_goes_to_a_spike_start_marks_it_and_stops_at_its_end() {
+    use super::app::SpikeAt;
+    use super::Request;
+    use crate::model::Playback;
+    use crate::source::replay::Control;
+    let mut model = Model::default();
+    growing(&mut model, 0..=20);
+    let playback = |position: i64, playing: bool| {
+        Event::Playback(Playback {
+            position,
+            length: 60 * SEC,
+            speed: 1.0,
+            playing,
+            problem: None,
+        })
+    };
+    let mut app = App::new(target(), false);
+    app.on_event(&mut model, playback(20 * SEC, true));
+    let found = std::sync::Arc::new(std::sync::OnceLock::new());
+    app.spikes.found = Some(found.clone());
+    // Still looking: n does nothing, the footer says so.
+    key(&mut app, &mut model, KeyCode::Char('n'));
+    assert!(app.outbox.is_empty());
+    let screen = render(&mut app, &model, 140, 30).backend().to_string();
+    assert!(screen.contains("spikes: reading the recording"), "{screen}");
+    let spike = |from: i64, to: i64, rank: usize| SpikeAt {
+        from: from * SEC,
+        to: to * SEC,
+        rss_change_bytes: 4 << 20,
+        rss_bytes_per_second: 2.0 * (1 << 20) as f64,
+        rank,
+    };
+    let _ = found.set(vec![spike(10, 12, 2), spike(30, 32, 1)]);
+    // At 20 s the next spike ahead is the one at 30 s: pause, go to its start.
+    key(&mut app, &mut model, KeyCode::Char('n'));
+    assert_eq!(
+        app.outbox.drain(..).collect::<Vec<_>>(),
+        [Control::Pause, Control::SeekTo(30 * SEC)].map(Request::Replay)
+    );
+    // The player reports other positions first (frames already sent): nothing yet.
+    app.on_event(&mut model, playback(21 * SEC, true));
+    assert!(app.mark.is_none() && app.outbox.is_empty());
+    // At the start, paused: the mark is set there, and on to the end.
+    growing(&mut model, 21..=30);
+    app.on_event(&mut model, playback(30 * SEC, false));
+    assert_eq!(app.mark.as_ref().map(|m| m.at_ns), Some(model.now()));
+    assert_eq!(
+        app.outbox.drain(..).collect::<Vec<_>>(),
+        [Request::Replay(Control::SeekTo(32 * SEC))]
+    );
+    growing(&mut model, 31..=32);
+    app.on_event(&mut model, playback(32 * SEC, false));
+    assert_eq!(app.spikes.current, Some(1));
+    let screen = render(&mut app, &model, 140, 30).backend().to_string();
+    assert!(
+        screen.contains("spike 2/2 (#1 steepest): 0:30.0..0:32.0 RSS +4.0 MiB"),
+        "{screen}"
+    );
+    assert!(screen.contains("since mark"), "{screen}");
+    // N: back to the one whose end is behind.
+    key(&mut app, &mut model, KeyCode::Char('N'));
+    assert_eq!(
+        app.outbox.drain(..).collect::<Vec<_>>(),
+        [Control::Pause, Control::SeekTo(10 * SEC)].map(Request::Replay)
+    );
+    // Live, the keys do nothing.
+    let mut live = App::new(target(), false);
+    let mut model = Model::default();
+    growing(&mut model, 0..=5);
+    key(&mut live, &mut model, KeyCode::Char('n'));
+    assert!(live.outbox.is_empty());
+}

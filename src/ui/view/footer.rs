@@ -1,4 +1,5 @@
-//! The footer: the selection's row, the filter, and the keys (from the keymap's table).
+//! The footer: the selection's row, the filter, the mark and (replaying) the spike shown, and
+//! the keys (from the keymap's table).
 //! Where the keys do not all fit, whole entries go from the end and the last (`? help`, which
 //! lists them all) stays.
 
@@ -11,6 +12,7 @@ use super::super::app::App;
 use super::super::keymap;
 use super::super::theme::Theme;
 use crate::present::escape;
+use crate::present::units::bytes;
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, replay: bool, theme: Theme) {
     let line = if app.editing_filter {
@@ -41,6 +43,15 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, replay: bool, theme: Theme
         if let Some(e) = app.index.filter_error() {
             spans.push(Span::styled(format!("{}  ", escape(e)), theme.bad()));
         }
+        if let Some(s) = spike_note(app, replay) {
+            spans.push(Span::styled(s, theme.warn()));
+        }
+        if let Some(m) = &app.mark {
+            spans.push(Span::styled(
+                format!("since mark {} UTC  ", time_of_day(m.at_ns)),
+                theme.warn(),
+            ));
+        }
         let used: usize = spans.iter().map(Span::width).sum();
         let room = usize::from(area.width).saturating_sub(used);
         spans.push(Span::styled(
@@ -50,6 +61,47 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, replay: bool, theme: Theme
         Line::from(spans)
     };
     frame.render_widget(Paragraph::new(line), area);
+}
+
+/// The wall clock's time of day of `ns` (since the epoch), UTC: `18:40:12`.
+pub fn time_of_day(ns: i64) -> String {
+    let s = ns.div_euclid(1_000_000_000).rem_euclid(86_400);
+    format!("{:02}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+/// In a replay: where the spikes stand (being looked for, none, or the one shown).
+fn spike_note(app: &App, replay: bool) -> Option<String> {
+    if !replay {
+        return None;
+    }
+    let nav = &app.spikes;
+    nav.found.as_ref()?;
+    let Some(list) = nav.list() else {
+        return Some("spikes: reading the recording…  ".into());
+    };
+    if list.is_empty() {
+        return Some("no RSS spike in the recording  ".into());
+    }
+    let Some(s) = nav.current.and_then(|i| list.get(i).map(|s| (i, s))) else {
+        return Some(format!("{} spikes (n)  ", list.len()));
+    };
+    let (i, s) = s;
+    let sign = if s.rss_change_bytes < 0 { "-" } else { "+" };
+    Some(format!(
+        "spike {}/{} (#{} steepest): {}..{} RSS {sign}{}  ",
+        i + 1,
+        list.len(),
+        s.rank,
+        clock(s.from),
+        clock(s.to),
+        bytes(s.rss_change_bytes.unsigned_abs()),
+    ))
+}
+
+/// A recording position as m:ss.s.
+fn clock(ns: i64) -> String {
+    let tenths = ns.max(0) / 100_000_000;
+    format!("{}:{:02}.{}", tenths / 600, tenths / 10 % 60, tenths % 10)
 }
 
 /// The footer's key entries (`keys what`, two spaces apart) that fit `room` columns: the first

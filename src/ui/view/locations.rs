@@ -1,4 +1,6 @@
-//! The locations view: tasks grouped by spawn location, sorted by the chosen column.
+//! The locations view: tasks grouped by spawn location, sorted by the chosen column, with
+//! each location's live tasks over the chart window (a sparkline and its change; those folded
+//! into "other" say so, and a last row is "other"), and with a mark, what changed since.
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -6,37 +8,52 @@ use ratatui::widgets::{Cell, Row};
 use ratatui::Frame;
 
 use super::super::app::{App, LocColumn};
+use super::super::history::{signed, sparkline};
 use super::super::theme::Theme;
 use crate::insight::layout::Brief;
 use crate::insight::Location;
 use crate::model::{Model, TaskState};
 use crate::present::columns::{fit_keeping, spec, Spec};
-use crate::present::units::bytes;
+use crate::present::units::{bytes, head};
 use crate::present::{escape, location};
 
 /// The columns in display order, with their ranks (the highest is dropped first on a narrow
 /// terminal): the location and what lesson 2 compares (sum, count, mean, max, min) stay
-/// longest, and with a layout its two columns right after the count. Location takes what the
-/// others leave.
-const LAYOUT: [Spec<LocColumn>; 11] = [
+/// longest, and with a layout its two columns right after the count; then the change over the
+/// window, what changed since the mark, the sparkline. Location takes what the others leave.
+const LAYOUT: [Spec<LocColumn>; 16] = [
     spec(LocColumn::Tasks, 9, 2),
-    spec(LocColumn::Live, 9, 8),
-    spec(LocColumn::Idle, 9, 10),
+    spec(LocColumn::History, HISTORY_WIDTH, 11),
+    spec(LocColumn::Change, 7, 8),
+    spec(LocColumn::Gained, 7, 10),
+    spec(LocColumn::Lost, 7, 12),
+    spec(LocColumn::SinceBytes, 10, 9),
+    spec(LocColumn::Live, 9, 13),
+    spec(LocColumn::Idle, 9, 15),
     spec(LocColumn::SizeMin, 9, 7),
     spec(LocColumn::SizeMean, 9, 5),
     spec(LocColumn::SizeMax, 9, 6),
     spec(LocColumn::SizeSum, 9, 1),
-    spec(LocColumn::Boxed, 9, 9),
+    spec(LocColumn::Boxed, 9, 14),
     spec(LocColumn::State, 32, 3),
     spec(LocColumn::Holds, 20, 4),
     spec(LocColumn::Location, 20, 0),
 ];
 
-/// Columns that fit `width`, never dropping `sort`; the layout's columns only `with_layout`.
-pub fn columns(width: u16, sort: LocColumn, with_layout: bool) -> Vec<(LocColumn, u16)> {
+/// Cells of the sparkline.
+const HISTORY_WIDTH: usize = 12;
+
+/// Columns that fit `width`, never dropping `sort`; the layout's columns only `with_layout`,
+/// the mark's only `marked`.
+pub fn columns(
+    width: u16,
+    sort: LocColumn,
+    with_layout: bool,
+    marked: bool,
+) -> Vec<(LocColumn, u16)> {
     let shown: Vec<Spec<LocColumn>> = LAYOUT
         .into_iter()
-        .filter(|s| with_layout || !s.column.needs_layout())
+        .filter(|s| s.column.shown(with_layout, marked))
         .collect();
     fit_keeping(&shown, usize::from(width), 0, Some(sort))
         .into_iter()
@@ -66,12 +83,12 @@ fn brief_cells(brief: Option<&Brief>) -> (String, String) {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let visible = super::table_rows(area);
     let view = &app.locations;
-    let widths = columns(area.width, view.sort, view.with_layout);
-    let shown = if view.with_layout {
-        LAYOUT.len()
-    } else {
-        LAYOUT.len() - 2
-    };
+    let marked = app.mark.is_some();
+    let widths = columns(area.width, view.sort, view.with_layout, marked);
+    let shown = LAYOUT
+        .iter()
+        .filter(|s| s.column.shown(view.with_layout, marked))
+        .count();
     let loc_width = super::table::location_width(&widths, area.width);
     let title_width =
         LocColumn::Location.title().len() + usize::from(view.sort == LocColumn::Location);
@@ -83,6 +100,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             "?".into()
         }
     };
+    let since = |l: &Location| {
+        view.since
+            .as_ref()
+            .and_then(|s| s.of(model.resolve(l.location)))
+    };
     let rows = view
         .rows
         .iter()
@@ -91,9 +113,23 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
         .take(visible)
         .map(|(i, l)| {
             let (state, holds) = brief_cells(view.brief(l));
-            let cells = widths.iter().map(|(c, _)| {
-                Cell::from(match c {
+            let history = view.history.tracked.get(&l.location);
+            let change = since(l);
+            let cells = widths.iter().map(|(c, _)| match c {
+                // A location without a column of its own is counted in "other" (last row).
+                LocColumn::History => match history {
+                    Some(h) => Cell::from(sparkline(&h.points, HISTORY_WIDTH)),
+                    None if l.live() > 0 => Cell::from("in other").style(theme.label()),
+                    None => Cell::from(""),
+                },
+                c => Cell::from(match c {
                     LocColumn::Tasks => l.tasks.to_string(),
+                    LocColumn::Change => history.map_or(String::new(), |h| signed(h.change)),
+                    LocColumn::Gained => format!("+{}", change.map_or(0, |c| c.tasks_gained)),
+                    LocColumn::Lost => format!("-{}", change.map_or(0, |c| c.tasks_lost)),
+                    LocColumn::SinceBytes => {
+                        signed_bytes_i(change.map_or(0, |c| c.future_bytes_change))
+                    }
                     LocColumn::Live => l.live().to_string(),
                     LocColumn::Idle => l.of(TaskState::Idle).to_string(),
                     LocColumn::SizeMin => size(l, l.size_min),
@@ -104,7 +140,8 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
                     LocColumn::State => state.clone(),
                     LocColumn::Holds => holds.clone(),
                     LocColumn::Location => location::fit(model.resolve(l.location), loc_width),
-                })
+                    LocColumn::History => String::new(),
+                }),
             });
             let style = if i == view.selected {
                 theme.selected()
@@ -113,8 +150,68 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             };
             Row::new(cells).style(style)
         });
+    let footnotes = footnotes(app, &widths, loc_width, theme);
+    let room = visible.saturating_sub(view.rows.len().saturating_sub(view.offset));
+    let rows: Vec<Row> = rows.chain(footnotes.into_iter().take(room)).collect();
     frame.render_widget(
         super::table::sorted(rows, &widths, view.sort, view.descending, &note, theme),
         area,
     );
+}
+
+/// The dim rows after the last location: "other" (the locations without a column of their
+/// own, summed) and, with a mark, the locations whose tasks all ended since.
+fn footnotes<'a>(
+    app: &App,
+    widths: &[(LocColumn, u16)],
+    loc_width: usize,
+    theme: Theme,
+) -> Vec<Row<'a>> {
+    let view = &app.locations;
+    let mut out = Vec::new();
+    let folded = view
+        .rows
+        .iter()
+        .filter(|l| l.live() > 0 && !view.history.tracked.contains_key(&l.location))
+        .count();
+    if folded > 0 {
+        let other = &view.history.other;
+        // The top `capacity` by peak have a column; the rest are summed here.
+        let what = format!(
+            "other: {folded} location{}",
+            if folded == 1 { "" } else { "s" }
+        );
+        let cells = widths.iter().map(|(c, _)| match c {
+            LocColumn::History => sparkline(&other.points, HISTORY_WIDTH),
+            LocColumn::Change => signed(other.change),
+            LocColumn::Live => other
+                .points
+                .last()
+                .copied()
+                .flatten()
+                .map_or(String::new(), |v| v.to_string()),
+            LocColumn::Location => head(&what, loc_width),
+            _ => String::new(),
+        });
+        out.push(Row::new(cells).style(theme.label()));
+    }
+    let emptied = view.since.as_ref().map_or(0, |s| s.emptied);
+    if emptied > 0 {
+        let what = format!("{emptied} location(s) with tasks at the mark have none now");
+        let cells = widths.iter().map(|(c, _)| match c {
+            LocColumn::Location => head(&what, loc_width),
+            _ => String::new(),
+        });
+        out.push(Row::new(cells).style(theme.label()));
+    }
+    out
+}
+
+/// Signed bytes of a change: `+1.1 MiB`, `-400 B`, `0 B`.
+fn signed_bytes_i(v: i64) -> String {
+    match v {
+        0 => "0 B".into(),
+        v if v > 0 => format!("+{}", bytes(v.unsigned_abs())),
+        v => format!("-{}", bytes(v.unsigned_abs())),
+    }
 }

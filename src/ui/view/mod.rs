@@ -18,6 +18,8 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+pub use footer::time_of_day;
+
 use super::app::{App, Mode};
 use super::theme::Theme;
 use crate::model::{Connection, Model};
