@@ -9,8 +9,8 @@
 #
 # Environment: COLS, ROWS (terminal size, default 140x45), FONT_SIZE (16), KEEP=1 keeps the raw
 # captures (*.ans) next to the PNGs, TIMEOUT (seconds to wait for any one screen, default 90),
-# ONLY (the sections to make, of "sleepers small layout dump spike replay"; default all; replay needs
-# spike).
+# ONLY (the sections to make, of "sleepers small layout dump spike replay grew cache"; default all;
+# replay and grew need spike).
 # Exits non-zero when a step fails or a screen does not show up in time; every tmux session and
 # demo it started is stopped on the way out.
 
@@ -417,6 +417,40 @@ wait_for "the replay paused" '⏸ [0-9]+:[0-9]{2} /'
 sleep 3.5 # the header's lint counts are refreshed at least every 3 s
 shoot replay
 stop_session replay
+fi
+
+# --- the spike session's first spike: locations with sparklines and what grew since the mark ---
+
+if want grew; then
+want spike || die "grew shows the spike section's recording: ONLY must hold spike too"
+say "grew: n to the first burst of the spike recording, the locations since the mark"
+start grew "$asyncmem" replay "$work/spike.amrec" --spike-window 2s
+wait_for "the spikes found" 'spikes \(n\)'
+keys +
+keys +
+wait_for "the 1 min chart window" '^ *-1m +now *$'
+keys n
+wait_for "at a spike, marked" 'spike [0-9]/[0-9].*since mark'
+keys g
+wait_for "the locations since the mark" '\+Mark'
+shoot locations-growth
+stop_session grew
+fi
+
+# --- cache-outside: RSS rising, the tasks explaining none of it -----------------------------
+
+if want cache; then
+say "cache: RSS rises outside the tasks (about 20 s)"
+start cache "$asyncmem" top --demo cache-outside -- --entries 8000 --rate 200
+keys +
+keys +
+keys +
+wait_for "the 30 s chart window" '^ *-30s +now *$'
+cache_grew() { local m; m="$(rss_mib)"; [[ -n $m && $m -ge 60 ]]; }
+wait_until "RSS past 60 MiB" cache_grew
+wait_for "the explained line" 'explained by tasks'
+shoot chart-explained
+stop_session cache
 fi
 
 say "done in $((SECONDS - started)) s"

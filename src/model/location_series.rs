@@ -3,7 +3,8 @@
 //! one "other" column, so that memory stays bounded whatever the target spawns from (K + 1
 //! columns of at most the series' sample cap). A location that rises into the top K gets its
 //! own column from then on (its past stays in "other"); the one it displaces, the lowest peak
-//! in the retained window, is folded back into "other" with its history.
+//! in the retained window, is folded back into "other" with its history. A location that gets a
+//! column while there is room had no live tasks before: its past is zeros.
 
 use std::collections::VecDeque;
 
@@ -131,6 +132,13 @@ impl LocationSeries {
             .collect();
         rising.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
         for (location, live_tasks) in rising {
+            // While there is room every location with live tasks has a column: one that gets
+            // its column then had none before, and its past is zeros (not in "other").
+            let past = if self.columns.len() < self.tracked {
+                self.at.len()
+            } else {
+                0
+            };
             if self.columns.len() >= self.tracked {
                 let Some((lowest, peak)) = self
                     .columns
@@ -150,7 +158,7 @@ impl LocationSeries {
             }
             self.columns.push(Column {
                 location,
-                points: VecDeque::new(),
+                points: std::iter::repeat_n(LocationLive::default(), past).collect(),
                 peak: live_tasks,
             });
         }
@@ -388,6 +396,23 @@ mod tests {
         s.push(4, &live, total);
         assert!(history(&s, &strings, "b").is_none());
         assert_eq!(s.displaced(), 1);
+    }
+
+    #[test]
+    fn a_location_that_gets_a_column_while_there_is_room_had_zero_before() {
+        let mut strings = Interner::new(1000);
+        let mut s = LocationSeries::new(2, 1_000, 100);
+        let (live, total) = picture(&mut strings, &[("a", 3, 1)]);
+        s.push(1, &live, total);
+        s.push(2, &live, total);
+        let (live, total) = picture(&mut strings, &[("a", 3, 1), ("b", 7, 1)]);
+        s.push(3, &live, total);
+        let b = history(&s, &strings, "b").unwrap();
+        assert_eq!((b.since, tasks_of(&b)), (1, vec![0, 0, 7]));
+        assert_eq!(
+            s.other().map(|p| p.live_tasks).collect::<Vec<_>>(),
+            [0, 0, 0]
+        );
     }
 
     #[test]

@@ -946,6 +946,11 @@ impl App {
             }
             (_, Action::NextSpike) => self.jump_to_spike(model, true),
             (_, Action::PrevSpike) => self.jump_to_spike(model, false),
+            // The locations view's history is over the chart window: it zooms there too.
+            (Mode::Locations, Action::ZoomIn) => self.window = self.window.saturating_sub(1),
+            (Mode::Locations, Action::ZoomOut) => {
+                self.window = (self.window + 1).min(WINDOWS.len() - 1)
+            }
             (Mode::Help | Mode::Warnings, Action::Back | Action::Help | Action::Warnings) => {
                 self.mode = Mode::Tasks
             }

@@ -1173,6 +1173,10 @@ fn locations_show_their_history_sort_by_growth_and_say_what_other_holds() {
         "{screen}"
     );
     insta::assert_snapshot!("locations_growth", t.backend());
+    // The history is over the chart window: + and - zoom it from the locations view too.
+    let window = app.window;
+    key(&mut app, &mut model, KeyCode::Char('+'));
+    assert_eq!((app.mode, app.window), (app::Mode::Locations, window - 1));
 }
 
 #[test]

@@ -256,3 +256,85 @@ fn a_console_that_opens_late_is_picked_up_and_named() {
     assert_eq!(tui.wait_exit(LONG), 0);
     drop(late);
 }
+
+/// The locations view's row for a location (the first row under the table's header naming it).
+fn location_row(text: &str, location: &str) -> Option<String> {
+    text.lines()
+        .skip_while(|l| !(l.starts_with("Tasks") && l.contains("Location")))
+        .find(|l| l.contains(location))
+        .map(str::to_string)
+}
+
+#[test]
+fn replay_jumps_to_a_spike_and_the_mark_shows_what_grew() {
+    crate::common::demo_bin("spike");
+    let dir = std::env::temp_dir().join(format!("asyncmem-spikes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("spike.amrec");
+    let file_arg = file.to_str().unwrap();
+    // A real recording of the spike demo: two bursts of 3,000 requests, 6 s apart.
+    let status = std::process::Command::new(ASYNCMEM)
+        .args([
+            "record",
+            "--demo",
+            "spike",
+            "-o",
+            file_arg,
+            "--duration",
+            "14s",
+        ])
+        .args([
+            "--",
+            "--burst",
+            "3000",
+            "--period",
+            "6s",
+            "--first-after",
+            "3s",
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success(), "record: {status}");
+
+    let mut tui = spawn_tui(&["replay", file_arg, "--speed", "2", "--spike-window", "2s"]);
+    tui.wait_for("the spikes found", LONG, |s| s.contains("spikes (n)"));
+    // n: to the first spike's start (marked there), then its end; paused.
+    tui.keys("n");
+    tui.wait_for("at the first spike", LONG, |s| {
+        s.contains("spike 1/") && s.contains("since mark") && s.contains("⏸")
+    });
+    // The locations view: the requests' location gained tasks since the mark.
+    tui.keys("g");
+    tui.wait_for("the requests gained since the mark", LONG, |s| {
+        s.contains("+Mark")
+            && location_row(s, "spike.rs:").is_some_and(|r| {
+                r.split_whitespace()
+                    .any(|w| w.strip_prefix('+').and_then(|n| n.parse::<u64>().ok()) > Some(0))
+            })
+    });
+    // The sparkline is drawn for the tracked locations.
+    assert!(
+        tui.text().contains("History") && tui.text().contains('█'),
+        "{}",
+        tui.text()
+    );
+    // n again: the next spike; N: back to the first.
+    tui.keys("n");
+    tui.wait_for("at the second spike", LONG, |s| s.contains("spike 2/"));
+    tui.keys("N");
+    tui.wait_for("back at the first", LONG, |s| s.contains("spike 1/"));
+    // M clears the mark and its columns; m sets it again.
+    tui.keys("M");
+    tui.wait_for("no mark", LONG, |s| {
+        !s.contains("since mark") && !s.contains("+Mark")
+    });
+    tui.keys("m");
+    tui.wait_for("a mark again", LONG, |s| {
+        s.contains("since mark") && s.contains("+Mark")
+    });
+    tui.keys("q");
+    assert_eq!(tui.wait_exit(LONG), 0);
+    assert!(tui.restored(), "terminal not restored:\n{}", tui.text());
+    let _ = std::fs::remove_dir_all(&dir);
+}
