@@ -312,11 +312,15 @@ pub enum LocColumn {
     State,
     /// With `--layout`: the biggest field held in that state.
     Holds,
+    /// Where the target's heap is known: the heap its live tasks hold (sum, mean, max).
+    HeapSum,
+    HeapMean,
+    HeapMax,
     Location,
 }
 
 impl LocColumn {
-    pub const ALL: [LocColumn; 11] = [
+    pub const ALL: [LocColumn; 14] = [
         LocColumn::Tasks,
         LocColumn::Live,
         LocColumn::Idle,
@@ -327,12 +331,28 @@ impl LocColumn {
         LocColumn::Boxed,
         LocColumn::State,
         LocColumn::Holds,
+        LocColumn::HeapSum,
+        LocColumn::HeapMean,
+        LocColumn::HeapMax,
         LocColumn::Location,
     ];
 
     /// Shown only with a layout.
     pub fn needs_layout(self) -> bool {
         matches!(self, LocColumn::State | LocColumn::Holds)
+    }
+
+    /// Shown only where the target's heap is known.
+    pub fn needs_heap(self) -> bool {
+        matches!(
+            self,
+            LocColumn::HeapSum | LocColumn::HeapMean | LocColumn::HeapMax
+        )
+    }
+
+    /// Whether it is shown, with a layout or not, with heap figures or not.
+    pub fn shown(self, layout: bool, heap: bool) -> bool {
+        (layout || !self.needs_layout()) && (heap || !self.needs_heap())
     }
 
     pub fn title(self) -> &'static str {
@@ -347,15 +367,18 @@ impl LocColumn {
             LocColumn::Boxed => "Boxed",
             LocColumn::State => "Largest state",
             LocColumn::Holds => "Holds",
+            LocColumn::HeapSum => "Heap",
+            LocColumn::HeapMean => "Heap mean",
+            LocColumn::HeapMax => "Heap max",
             LocColumn::Location => "Location",
         }
     }
 
     /// The next column `by` steps away, among those shown (`layout`: with a layout).
-    fn step(self, by: isize, layout: bool) -> LocColumn {
+    fn step(self, by: isize, layout: bool, heap: bool) -> LocColumn {
         let shown: Vec<LocColumn> = Self::ALL
             .into_iter()
-            .filter(|c| layout || !c.needs_layout())
+            .filter(|c| c.shown(layout, heap))
             .collect();
         let n = shown.len() as isize;
         let i = shown.iter().position(|c| *c == self).unwrap_or(0) as isize;
@@ -377,6 +400,8 @@ pub struct LocationView {
     /// layout does not change: computed once a location).
     pub briefs: HashMap<(Sym, Option<u64>), Brief>,
     pub with_layout: bool,
+    /// The target's heap is known: the heap columns show.
+    pub with_heap: bool,
     built_generation: u64,
     throttle: Throttle,
 }
@@ -403,6 +428,7 @@ impl Default for LocationView {
             offset: 0,
             briefs: HashMap::new(),
             with_layout: false,
+            with_heap: false,
             built_generation: u64::MAX,
             throttle: Throttle::new(Duration::from_millis(100)),
         }
@@ -418,6 +444,7 @@ impl LocationView {
         let started = Instant::now();
         self.rows = insight::by_location(model.tasks());
         self.with_layout = join.is_some();
+        self.with_heap = model.heap().known();
         if let Some(join) = join {
             if self.briefs.len() > MAX_BRIEFS {
                 self.briefs.clear();
@@ -454,6 +481,14 @@ impl LocationView {
                 LocColumn::SizeMax => l.size_max,
                 LocColumn::SizeSum => l.size_sum,
                 LocColumn::Boxed => l.boxed,
+                LocColumn::HeapSum | LocColumn::HeapMean | LocColumn::HeapMax => {
+                    let h = model.heap().location(l.location).unwrap_or_default();
+                    match col {
+                        LocColumn::HeapSum => h.bytes,
+                        LocColumn::HeapMax => h.max_bytes,
+                        _ => h.bytes.checked_div(l.live()).unwrap_or(0),
+                    }
+                }
                 LocColumn::Location => 0,
             }
         };
@@ -823,8 +858,8 @@ impl App {
         match action {
             Action::SortLeft | Action::SortRight | Action::InvertSort => {
                 match action {
-                    Action::SortLeft => l.sort = l.sort.step(-1, l.with_layout),
-                    Action::SortRight => l.sort = l.sort.step(1, l.with_layout),
+                    Action::SortLeft => l.sort = l.sort.step(-1, l.with_layout, l.with_heap),
+                    Action::SortRight => l.sort = l.sort.step(1, l.with_layout, l.with_heap),
                     _ => l.descending = !l.descending,
                 }
                 l.sort_rows(model);

@@ -1083,4 +1083,10 @@ fn the_heap_column_and_header_where_the_heap_is_known() {
     assert!(screen.contains("64.0 KiB"), "{screen}");
     assert!(screen.contains("heap 64.2 KiB held by 2 tasks"), "{screen}");
     insta::assert_snapshot!("tasks_by_heap_120x30", t.backend());
+    // The locations view: the heap of each location's live tasks, sum, mean and max.
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let t = render(&mut app, &model, 160, 30);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("Heap mean"), "{screen}");
+    insta::assert_snapshot!("locations_heap_160x30", t.backend());
 }

@@ -18,25 +18,34 @@ use crate::present::{escape, location};
 /// terminal): the location and what lesson 2 compares (sum, count, mean, max, min) stay
 /// longest, and with a layout its two columns right after the count. Location takes what the
 /// others leave.
-const LAYOUT: [Spec<LocColumn>; 11] = [
-    spec(LocColumn::Tasks, 9, 2),
-    spec(LocColumn::Live, 9, 8),
-    spec(LocColumn::Idle, 9, 10),
-    spec(LocColumn::SizeMin, 9, 7),
-    spec(LocColumn::SizeMean, 9, 5),
-    spec(LocColumn::SizeMax, 9, 6),
+const LAYOUT: [Spec<LocColumn>; 14] = [
+    spec(LocColumn::Tasks, 9, 3),
+    spec(LocColumn::Live, 9, 11),
+    spec(LocColumn::Idle, 9, 13),
+    spec(LocColumn::SizeMin, 9, 9),
+    spec(LocColumn::SizeMean, 9, 6),
+    spec(LocColumn::SizeMax, 9, 8),
     spec(LocColumn::SizeSum, 9, 1),
-    spec(LocColumn::Boxed, 9, 9),
-    spec(LocColumn::State, 32, 3),
-    spec(LocColumn::Holds, 20, 4),
+    spec(LocColumn::Boxed, 9, 12),
+    spec(LocColumn::State, 32, 4),
+    spec(LocColumn::Holds, 20, 5),
+    spec(LocColumn::HeapSum, 9, 2),
+    spec(LocColumn::HeapMean, 10, 10),
+    spec(LocColumn::HeapMax, 9, 7),
     spec(LocColumn::Location, 20, 0),
 ];
 
-/// Columns that fit `width`, never dropping `sort`; the layout's columns only `with_layout`.
-pub fn columns(width: u16, sort: LocColumn, with_layout: bool) -> Vec<(LocColumn, u16)> {
+/// Columns that fit `width`, never dropping `sort`; the layout's columns only `with_layout`,
+/// the heap's only `with_heap`.
+pub fn columns(
+    width: u16,
+    sort: LocColumn,
+    with_layout: bool,
+    with_heap: bool,
+) -> Vec<(LocColumn, u16)> {
     let shown: Vec<Spec<LocColumn>> = LAYOUT
         .into_iter()
-        .filter(|s| with_layout || !s.column.needs_layout())
+        .filter(|s| s.column.shown(with_layout, with_heap) || s.column == sort)
         .collect();
     fit_keeping(&shown, usize::from(width), 0, Some(sort))
         .into_iter()
@@ -66,12 +75,13 @@ fn brief_cells(brief: Option<&Brief>) -> (String, String) {
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
     let visible = super::table_rows(area);
     let view = &app.locations;
-    let widths = columns(area.width, view.sort, view.with_layout);
-    let shown = if view.with_layout {
-        LAYOUT.len()
-    } else {
-        LAYOUT.len() - 2
-    };
+    let widths = columns(area.width, view.sort, view.with_layout, view.with_heap);
+    let shown = LAYOUT
+        .iter()
+        .filter(|s| s.column.shown(view.with_layout, view.with_heap) || s.column == view.sort)
+        .count();
+    let heap = |l: &Location| model.heap().location(l.location);
+    let heap_text = |v: Option<u64>| v.map_or("?".into(), bytes);
     let loc_width = super::table::location_width(&widths, area.width);
     let title_width =
         LocColumn::Location.title().len() + usize::from(view.sort == LocColumn::Location);
@@ -103,6 +113,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
                     LocColumn::Boxed => l.boxed.to_string(),
                     LocColumn::State => state.clone(),
                     LocColumn::Holds => holds.clone(),
+                    LocColumn::HeapSum => heap_text(heap(l).map(|h| h.bytes)),
+                    LocColumn::HeapMean => {
+                        heap_text(heap(l).and_then(|h| h.bytes.checked_div(l.live())))
+                    }
+                    LocColumn::HeapMax => heap_text(heap(l).map(|h| h.max_bytes)),
                     LocColumn::Location => location::fit(model.resolve(l.location), loc_width),
                 })
             });
