@@ -1,13 +1,16 @@
 //! RSS explained by live tasks: an estimate of the memory they account for (each task's cell
 //! around its future, the box of a future tokio boxed, and the instrumentation's measured cost
 //! per task), beside RSS, so that the gap (heap the futures point to, caches, the runtime,
-//! memory the allocator keeps) is visible. A lower bound by construction: nothing a future
-//! points to is counted.
+//! memory the allocator keeps) is visible. A lower bound by construction. Where the target's
+//! allocator counts heap per task (asyncmem-probe's `Allocator`), the heap live tasks hold is
+//! added, and the boxes of futures tokio boxed leave the cell part: tokio allocates such a box
+//! in the spawner's poll, so it is already in a task's heap (or, spawned outside any poll, in
+//! the heap of no task): counted once, never twice. The allocator does not count task cells.
 
 use serde::Serialize;
 
 use crate::model::series::Sample;
-use crate::model::{Counts, Instrumentation, Model};
+use crate::model::{Counts, Instrumentation, Model, TaskState};
 
 use super::fit::instrumentation_bytes_per_task;
 
@@ -16,11 +19,15 @@ use super::fit::instrumentation_bytes_per_task;
 pub struct Explained {
     /// RSS of the target (null when its `/proc` cannot be read).
     pub rss_bytes: Option<u64>,
-    /// The estimate: `cell_bytes + instrumentation_bytes`.
+    /// The estimate: `cell_bytes + instrumentation_bytes + heap_bytes`.
     pub explained_bytes: u64,
     /// Task cells (header, core around the future, trailer, 128-byte aligned) and the boxes of
     /// futures tokio boxed.
     pub cell_bytes: u64,
+    /// Heap held by live tasks, as the target's allocator counts it (null: not known, counted
+    /// as 0). When known, `cell_bytes` leaves out the boxes of futures tokio boxed (they are
+    /// heap, allocated in the spawner's poll).
+    pub heap_bytes: Option<u64>,
     /// Live tasks times the instrumentation's measured cost per task.
     pub instrumentation_bytes: u64,
     /// That cost per task (null: the instrumentation is not known, counted as 0).
@@ -35,7 +42,8 @@ pub struct Explained {
     pub unexplained_bytes: Option<i64>,
 }
 
-/// Explained bytes from a chart sample and the instrumentation: the series beside RSS.
+/// Explained bytes from a chart sample and the instrumentation: the series beside RSS (cells and
+/// instrumentation only: a sample cannot tell the boxes of futures apart from the heap).
 pub fn explained_bytes(sample: &Sample, instrumentation: Instrumentation) -> u64 {
     let per_task = instrumentation_bytes_per_task(instrumentation).unwrap_or(0);
     sample
@@ -43,15 +51,35 @@ pub fn explained_bytes(sample: &Sample, instrumentation: Instrumentation) -> u64
         .saturating_add(sample.live_tasks.saturating_mul(per_task))
 }
 
-fn of(counts: &Counts, rss_bytes: Option<u64>, instrumentation: Instrumentation) -> Explained {
+/// The heap part: the heap live tasks hold, and the bytes of boxed futures to take out of the
+/// cells (they are heap).
+#[derive(Clone, Copy, Debug, Default)]
+struct HeapPart {
+    heap_bytes: Option<u64>,
+    boxed_bytes: u64,
+}
+
+fn of(
+    counts: &Counts,
+    rss_bytes: Option<u64>,
+    instrumentation: Instrumentation,
+    heap: HeapPart,
+) -> Explained {
     let per_task = instrumentation_bytes_per_task(instrumentation);
     let live = counts.live();
     let instrumentation_bytes = live.saturating_mul(per_task.unwrap_or(0));
-    let explained_bytes = counts.cell_bytes.saturating_add(instrumentation_bytes);
+    let cell_bytes = match heap.heap_bytes {
+        Some(_) => counts.cell_bytes.saturating_sub(heap.boxed_bytes),
+        None => counts.cell_bytes,
+    };
+    let explained_bytes = cell_bytes
+        .saturating_add(instrumentation_bytes)
+        .saturating_add(heap.heap_bytes.unwrap_or(0));
     Explained {
         rss_bytes,
         explained_bytes,
-        cell_bytes: counts.cell_bytes,
+        cell_bytes,
+        heap_bytes: heap.heap_bytes,
         instrumentation_bytes,
         instrumentation_bytes_per_task: per_task,
         live_tasks: live,
@@ -65,10 +93,23 @@ fn of(counts: &Counts, rss_bytes: Option<u64>, instrumentation: Instrumentation)
 
 /// What the live tasks explain of the latest RSS reading.
 pub fn explained(model: &Model) -> Explained {
+    let heap_bytes = model.heap().live().map(|h| h.bytes);
+    // Only with heap figures: a pass over the tasks for the bytes of the futures tokio boxed.
+    let boxed_bytes = heap_bytes.map_or(0, |_| {
+        model
+            .tasks()
+            .filter(|t| t.boxed && t.state() != TaskState::Done)
+            .map(|t| t.size_bytes.unwrap_or(0))
+            .fold(0u64, u64::saturating_add)
+    });
     of(
         &model.counts(),
         model.last_rss().map(|r| r.rss_bytes),
         model.instrumentation(),
+        HeapPart {
+            heap_bytes,
+            boxed_bytes,
+        },
     )
 }
 
@@ -119,6 +160,33 @@ mod tests {
         assert_eq!(
             explained_bytes(&last, m.instrumentation()),
             e.explained_bytes
+        );
+    }
+
+    #[test]
+    fn the_heap_adds_once_and_boxes_leave_the_cells() {
+        let mut m = Model::default();
+        m.set_instrumentation(Instrumentation::Probe);
+        m.apply_update(&update(
+            SEC,
+            true,
+            vec![ptask(1, 1, 272, None, ""), ptask(2, 2, 8, Some(32_768), "")],
+            vec![(1, stats(SEC)), (2, stats(SEC))],
+        ));
+        let before = explained(&m);
+        assert_eq!(before.heap_bytes, None, "no heap figures: nothing pretends");
+        m.apply(crate::model::heap::synth_event(
+            2 * SEC,
+            true,
+            &[(1, 16_384)],
+            32_768,
+        ));
+        let e = explained(&m);
+        assert_eq!(e.heap_bytes, Some(16_384));
+        assert_eq!(e.cell_bytes, before.cell_bytes - 32_768, "the box is heap");
+        assert_eq!(
+            e.explained_bytes,
+            e.cell_bytes + e.instrumentation_bytes + 16_384
         );
     }
 

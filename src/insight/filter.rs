@@ -25,6 +25,8 @@ enum Cond {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum NumField {
     Size,
+    /// The heap a task holds (unknown where the target's allocator does not count it).
+    Heap,
     Polls,
     Wakes,
     Id,
@@ -33,7 +35,7 @@ enum NumField {
 
 /// A parsed filter: space-separated terms, all of which must match. `name:x`, `loc:x`,
 /// `state:idle`, `kind:blocking`, `lint:L` (a lint's letter or name), `code:dep`/`code:own`,
-/// `boxed`, `size>4k`, `polls>=2`, `wakes=0`, `id=5`, `tid<9`; any other word is a
+/// `boxed`, `size>4k`, `heap>1m`, `polls>=2`, `wakes=0`, `id=5`, `tid<9`; any other word is a
 /// case-insensitive substring of the name, location or state. A `key:` term with a key it does
 /// not know, or a value a key cannot take, is an error ([`FilterError`]).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -45,7 +47,7 @@ pub struct Filter {
 pub const KEYS: &str = "name: loc: state: kind: lint: code:";
 
 /// The numeric fields of `field>n` terms.
-pub const NUMERIC: &str = "size polls wakes id tid";
+pub const NUMERIC: &str = "size heap polls wakes id tid";
 
 /// Why a filter's text does not parse: shown in the filter prompt.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -164,6 +166,7 @@ impl Filter {
                 let (k, v) = lower.split_once(op)?;
                 let field = match k {
                     "size" => NumField::Size,
+                    "heap" => NumField::Heap,
                     "polls" => NumField::Polls,
                     "wakes" => NumField::Wakes,
                     "id" => NumField::Id,
@@ -204,6 +207,7 @@ impl Filter {
                 Cond::Num(field, ord, eq, n) => {
                     let v = match field {
                         NumField::Size => t.size_bytes,
+                        NumField::Heap => model.heap_of(t).map(|h| h.bytes),
                         NumField::Polls => Some(t.stats.polls),
                         NumField::Wakes => Some(t.stats.wakes),
                         NumField::Id => Some(t.console_id),
@@ -320,5 +324,43 @@ mod tests {
         assert_eq!(names("code:dep"), ["conn"]);
         assert_eq!(names("code:own"), ["tick"]);
         assert_eq!(names("lint:L code:own"), Vec::<String>::new());
+    }
+
+    #[test]
+    fn heap_terms_match_known_heap_only() {
+        use crate::model::synth::*;
+        let mut model = Model::default();
+        model.apply_update(&update(
+            SEC,
+            true,
+            vec![
+                ptask(1, 1, 64, None, "\"big\""),
+                ptask(2, 2, 64, None, "\"small\""),
+            ],
+            vec![(1, stats(SEC)), (2, stats(SEC))],
+        ));
+        let cfg = LintConfig::default();
+        let names = |model: &Model, f: &str| -> Vec<String> {
+            let f = parse(f);
+            let mut v: Vec<String> = model
+                .tasks()
+                .filter(|t| f.matches(model, t, &cfg))
+                .map(|t| model.resolve(t.name).to_string())
+                .collect();
+            v.sort();
+            v
+        };
+        // No heap figures: no task has a heap to compare, not even heap=0.
+        assert!(names(&model, "heap>=0").is_empty());
+        model.apply(crate::model::heap::synth_event(
+            2 * SEC,
+            true,
+            &[(1, 2 << 20)],
+            0,
+        ));
+        assert_eq!(names(&model, "heap>1m"), ["big"]);
+        assert_eq!(names(&model, "heap=0"), ["small"]);
+        assert_eq!(names(&model, "heap>=0"), ["big", "small"]);
+        assert!(Filter::parse("heap>lots").is_err());
     }
 }

@@ -257,6 +257,37 @@ impl Model {
     }
 }
 
+/// For tests: a heap message at `now` (ns) of tasks `(console id, bytes)` in one block each,
+/// `outside` bytes held by no task.
+#[cfg(test)]
+pub(crate) fn synth_event(
+    now: i64,
+    full: bool,
+    tasks: &[(u64, u64)],
+    outside: u64,
+) -> super::Event {
+    let f = |b| HeapFigures {
+        live_bytes: b,
+        live_allocs: 1,
+        peak_bytes: b,
+    };
+    super::Event::Heap(Box::new(HeapEvent::Figures {
+        full,
+        update: HeapUpdate {
+            now: asyncmem_testkit::stamp(now),
+            tasks: tasks
+                .iter()
+                .map(|&(id, b)| asyncmem_probe::wire::TaskHeap {
+                    id,
+                    heap: Some(f(b)),
+                })
+                .collect(),
+            outside_tasks: Some(f(outside)),
+            left_by_ended_tasks: Some(f(0)),
+        },
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -12,7 +12,7 @@ use crate::model::Model;
 type TaskCell = fn(&TaskOut) -> String;
 
 /// The task columns: each header with its cell, unknown values as empty cells.
-const TASK_COLUMNS: [(&str, TaskCell); 21] = [
+const TASK_COLUMNS: [(&str, TaskCell); 24] = [
     ("id", |t| t.id.to_string()),
     ("task_id", |t| opt(t.task_id)),
     ("name", |t| t.name.unwrap_or_default().to_string()),
@@ -20,6 +20,9 @@ const TASK_COLUMNS: [(&str, TaskCell); 21] = [
     ("state", |t| t.state.to_string()),
     ("size_bytes", |t| opt(t.size_bytes)),
     ("boxed", |t| t.boxed.to_string()),
+    ("heap_bytes", |t| opt(t.heap_bytes)),
+    ("heap_blocks", |t| opt(t.heap_blocks)),
+    ("heap_peak_bytes", |t| opt(t.heap_peak_bytes)),
     ("polls", |t| t.polls.to_string()),
     ("busy_ns", |t| t.busy_ns.to_string()),
     ("scheduled_ns", |t| t.scheduled_ns.to_string()),
@@ -56,7 +59,7 @@ pub fn write_tasks(out: &mut impl Write, model: &Model, lints: &LintConfig) -> s
 type SampleCell = fn(&Sample, i64) -> String;
 
 /// The chart-sample columns: each header with its value, `seconds` since the first sample.
-const SERIES_COLUMNS: [(&str, SampleCell); 11] = [
+const SERIES_COLUMNS: [(&str, SampleCell); 12] = [
     ("at_ns", |s, _| s.at.to_string()),
     ("seconds", |s, t0| {
         format!("{:.3}", (s.at - t0) as f64 / 1e9)
@@ -69,6 +72,7 @@ const SERIES_COLUMNS: [(&str, SampleCell); 11] = [
     ("idle", |s, _| s.idle.to_string()),
     ("live_tasks", |s, _| s.live_tasks.to_string()),
     ("future_bytes", |s, _| s.future_bytes.to_string()),
+    ("heap_bytes", |s, _| opt(s.heap_bytes)),
     ("rss_minus_futures_bytes", |s, _| {
         (s.rss_bytes as i128 - s.future_bytes as i128).to_string()
     }),

@@ -27,6 +27,8 @@ pub struct Snapshot<'a> {
     pub incomplete_reason: Option<String>,
     pub instrumentation: InstrumentationOut,
     pub bytes_per_task: BytesPerTask,
+    /// The heap tasks hold, where the target's allocator counts it (null: not known).
+    pub heap: Option<HeapOut>,
     /// What live tasks explain of RSS (`insight::explained`).
     pub explained: insight::Explained,
     pub lag: LagOut,
@@ -42,6 +44,29 @@ pub struct Snapshot<'a> {
     /// With `--dump`: where the tasks are parked (see [`super::dump`]).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dump: Option<super::dump::DumpSection<'a>>,
+}
+
+/// The heap as the target's allocator counts it (asyncmem-probe's `Allocator`).
+#[derive(Serialize)]
+pub struct HeapOut {
+    /// Held by live tasks: bytes, blocks, and the largest peak of one task.
+    pub live_tasks: crate::model::HeapBytes,
+    /// Live tasks holding any heap.
+    pub holding_tasks: u64,
+    /// Allocated outside any poll (the runtime's, the main thread's), still live.
+    pub outside_tasks: Option<crate::model::HeapBytes>,
+    /// Allocated by tasks that have ended, still live.
+    pub left_by_ended_tasks: Option<crate::model::HeapBytes>,
+}
+
+fn heap_out(model: &Model) -> Option<HeapOut> {
+    let h = model.heap();
+    Some(HeapOut {
+        live_tasks: h.live()?,
+        holding_tasks: h.holding_tasks().unwrap_or(0),
+        outside_tasks: h.outside_tasks(),
+        left_by_ended_tasks: h.left_by_ended_tasks(),
+    })
 }
 
 #[derive(Serialize)]
@@ -78,6 +103,10 @@ pub struct LocationOut<'a> {
     pub size_bytes_mean: Option<u64>,
     pub size_bytes_max: Option<u64>,
     pub boxed: u64,
+    /// The heap its live tasks hold (null: not known): sum, mean over its live tasks, max.
+    pub heap_bytes_sum: Option<u64>,
+    pub heap_bytes_mean: Option<u64>,
+    pub heap_bytes_max: Option<u64>,
 }
 
 /// The per-location history (`model::LocationSeries`) summed up: each tracked location's
@@ -173,6 +202,11 @@ pub struct TaskOut<'a> {
     pub state: &'static str,
     pub size_bytes: Option<u64>,
     pub boxed: bool,
+    /// The heap the task holds (null: not known, or the task is done), its live blocks, and
+    /// its peak since spawn.
+    pub heap_bytes: Option<u64>,
+    pub heap_blocks: Option<u64>,
+    pub heap_peak_bytes: Option<u64>,
     pub polls: u64,
     pub busy_ns: u64,
     pub scheduled_ns: u64,
@@ -198,6 +232,7 @@ fn nonzero(t: i64) -> Option<i64> {
 pub fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
     let s = &t.stats;
     let non_empty = |sym| Some(model.resolve(sym)).filter(|s: &&str| !s.is_empty());
+    let heap = model.heap_of(t);
     TaskOut {
         id: t.console_id,
         task_id: t.task_id,
@@ -206,6 +241,9 @@ pub fn task_out<'a>(model: &'a Model, t: &Task, lints: u8) -> TaskOut<'a> {
         state: t.state().as_str(),
         size_bytes: t.size_bytes,
         boxed: t.boxed,
+        heap_bytes: heap.map(|h| h.bytes),
+        heap_blocks: heap.map(|h| h.blocks),
+        heap_peak_bytes: heap.map(|h| h.peak_bytes),
         polls: s.polls,
         busy_ns: t.busy_ns(model.now()),
         scheduled_ns: s.scheduled_ns,
@@ -261,6 +299,7 @@ pub fn snapshot<'a>(
             ),
         },
         bytes_per_task: insight::bytes_per_task(model, None),
+        heap: heap_out(model),
         explained: insight::explained(model),
         lag: LagOut {
             missing_tasks_estimate: model.lag().missing_estimate(),
@@ -290,15 +329,21 @@ pub fn snapshot<'a>(
             .collect(),
         locations: insight::by_location(model.tasks())
             .into_iter()
-            .map(|l| LocationOut {
-                location: model.resolve(l.location),
-                tasks: l.tasks,
-                states: States::of(|s| l.of(s)),
-                size_bytes_sum: l.size_sum,
-                size_bytes_min: (l.sized > 0).then_some(l.size_min),
-                size_bytes_mean: l.size_mean(),
-                size_bytes_max: (l.sized > 0).then_some(l.size_max),
-                boxed: l.boxed,
+            .map(|l| {
+                let heap = model.heap().location(l.location);
+                LocationOut {
+                    location: model.resolve(l.location),
+                    tasks: l.tasks,
+                    states: States::of(|s| l.of(s)),
+                    size_bytes_sum: l.size_sum,
+                    size_bytes_min: (l.sized > 0).then_some(l.size_min),
+                    size_bytes_mean: l.size_mean(),
+                    size_bytes_max: (l.sized > 0).then_some(l.size_max),
+                    boxed: l.boxed,
+                    heap_bytes_sum: heap.map(|h| h.bytes),
+                    heap_bytes_mean: heap.and_then(|h| h.bytes.checked_div(l.live())),
+                    heap_bytes_max: heap.map(|h| h.max_bytes),
+                }
             })
             .collect(),
         location_history: location_history(model),

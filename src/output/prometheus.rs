@@ -67,6 +67,7 @@ pub fn render(model: &Model, target: &TargetInfo, cfg: &Config) -> String {
     write_lints(&mut w, &live.lints);
     write_fit(&mut w, model, cfg.fit_window);
     write_explained(&mut w, model);
+    write_heap(&mut w, model, &top_locations(model, cfg.top_locations));
     write_subscriber(&mut w, model);
     w.out
 }
@@ -263,6 +264,52 @@ fn write_explained(w: &mut Writer, model: &Model) {
     );
 }
 
+/// The heap as the target's allocator counts it (asyncmem-probe): nothing where it is not known.
+fn write_heap(w: &mut Writer, model: &Model, locations: &Locations) {
+    let h = model.heap();
+    let Some(live) = h.live() else {
+        return;
+    };
+    w.single(
+        "asyncmem_heap_live_tasks_bytes",
+        "gauge",
+        "Heap held by live tasks, as the target's allocator (asyncmem_probe::Allocator) counts it.",
+        live.bytes,
+    );
+    w.single(
+        "asyncmem_heap_holding_tasks",
+        "gauge",
+        "Live tasks holding any heap.",
+        h.holding_tasks().unwrap_or(0),
+    );
+    if let Some(o) = h.outside_tasks() {
+        w.single(
+            "asyncmem_heap_outside_tasks_bytes",
+            "gauge",
+            "Heap allocated outside any poll (the runtime's, the main thread's), still live.",
+            o.bytes,
+        );
+    }
+    if let Some(e) = h.left_by_ended_tasks() {
+        w.single(
+            "asyncmem_heap_left_by_ended_tasks_bytes",
+            "gauge",
+            "Heap allocated by tasks that have ended, still live.",
+            e.bytes,
+        );
+    }
+    w.by_label(
+        "asyncmem_location_heap_bytes",
+        "gauge",
+        "Heap held by live tasks by spawn location (same locations as asyncmem_location_tasks).",
+        "location",
+        locations
+            .rows
+            .iter()
+            .map(|l| (l.label.as_str(), l.heap_bytes)),
+    );
+}
+
 /// How far behind the subscriber is, what it dropped, and the warnings about the picture.
 fn write_subscriber(w: &mut Writer, model: &Model) {
     w.family(
@@ -301,6 +348,8 @@ pub struct LocationRow {
     pub label: String,
     pub tasks: u64,
     pub future_bytes: u64,
+    /// Heap its live tasks hold (0 where the heap is not known: the family is not written).
+    pub heap_bytes: u64,
 }
 
 #[derive(Debug)]
@@ -315,6 +364,7 @@ pub struct Locations {
 pub fn top_locations(model: &Model, k: usize) -> Locations {
     let all = insight::by_location(model.tasks().filter(|t| t.state() != TaskState::Done));
     let distinct = all.len() as u64;
+    let heap = |l| model.heap().location(l).map_or(0, |h| h.bytes);
     let mut rows: Vec<LocationRow> = Vec::with_capacity(k.min(all.len()) + 1);
     // Labels are truncated: two long locations may end alike; their rows are merged.
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -322,11 +372,13 @@ pub fn top_locations(model: &Model, k: usize) -> Locations {
         label: OTHER_LOCATION.to_string(),
         tasks: 0,
         future_bytes: 0,
+        heap_bytes: 0,
     };
     for (i, l) in all.iter().enumerate() {
         if i >= k {
             other.tasks += l.live();
             other.future_bytes = other.future_bytes.saturating_add(l.size_sum);
+            other.heap_bytes = other.heap_bytes.saturating_add(heap(l.location));
             continue;
         }
         let name = model.resolve(l.location);
@@ -335,6 +387,7 @@ pub fn top_locations(model: &Model, k: usize) -> Locations {
             Some(&at) => {
                 rows[at].tasks += l.live();
                 rows[at].future_bytes = rows[at].future_bytes.saturating_add(l.size_sum);
+                rows[at].heap_bytes = rows[at].heap_bytes.saturating_add(heap(l.location));
             }
             None => {
                 index.insert(label.clone(), rows.len());
@@ -342,6 +395,7 @@ pub fn top_locations(model: &Model, k: usize) -> Locations {
                     label,
                     tasks: l.live(),
                     future_bytes: l.size_sum,
+                    heap_bytes: heap(l.location),
                 });
             }
         }
@@ -351,6 +405,7 @@ pub fn top_locations(model: &Model, k: usize) -> Locations {
             Some(&at) => {
                 rows[at].tasks += other.tasks;
                 rows[at].future_bytes = rows[at].future_bytes.saturating_add(other.future_bytes);
+                rows[at].heap_bytes = rows[at].heap_bytes.saturating_add(other.heap_bytes);
             }
             None => rows.push(other),
         }

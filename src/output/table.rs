@@ -10,8 +10,9 @@ use crate::present::units::{bytes, duration_ns, head, signed_bytes};
 use crate::present::{escape, location, Column};
 
 /// The columns that fit `width`, dropping the least important first.
-fn layout(width: usize) -> Vec<Spec> {
-    columns::fit(&columns::TABLE, width, columns::TABLE_MIN_LOCATION)
+fn layout(width: usize, heap: bool) -> Vec<Spec> {
+    let table = columns::with_heap(&columns::TABLE, heap);
+    columns::fit(&table, width, columns::TABLE_MIN_LOCATION)
 }
 
 /// STATE and NAME are text and read from the left; the numbers line up on the right.
@@ -109,6 +110,9 @@ pub fn write(
         c.sized,
         bytes(mean)
     )?;
+    if let Some(line) = heap_line(model) {
+        writeln!(out, "{line}")?;
+    }
     if let Some(line) = explained_line(&insight::explained(model)) {
         writeln!(out, "{line}")?;
     }
@@ -200,7 +204,7 @@ pub fn write(
         }
     }
     writeln!(out)?;
-    let cols = layout(width);
+    let cols = layout(width, model.heap().known());
     writeln!(out, "{}", header(&cols, width))?;
     let tasks = tasks_by_size(model);
     let shown = if limit == 0 {
@@ -221,6 +225,23 @@ pub fn write(
     Ok(())
 }
 
+/// `heap: 6.0 MiB held by 930 live tasks (93 holding any) ...`: the heap the target's
+/// allocator counts (asyncmem-probe); `None` where it is not known.
+pub fn heap_line(model: &Model) -> Option<String> {
+    let h = model.heap();
+    let live = h.live()?;
+    let part = |b: Option<crate::model::HeapBytes>| b.map_or("?".into(), |b| bytes(b.bytes));
+    Some(format!(
+        "heap: {} in {} blocks held by live tasks ({} of {} holding any); outside tasks {}, left by ended tasks {}",
+        bytes(live.bytes),
+        live.blocks,
+        h.holding_tasks().unwrap_or(0),
+        model.counts().live(),
+        part(h.outside_tasks()),
+        part(h.left_by_ended_tasks()),
+    ))
+}
+
 /// `explained: 15.2 MiB of RSS 23.6 MiB (64 %) ...`: what live tasks account for, and the gap;
 /// `None` without an RSS reading.
 pub fn explained_line(e: &insight::Explained) -> Option<String> {
@@ -234,8 +255,20 @@ pub fn explained_line(e: &insight::Explained) -> Option<String> {
     } else {
         String::new()
     };
+    let (cells, heap, gap) = match e.heap_bytes {
+        Some(h) => (
+            "cells",
+            format!(" + heap held by tasks {}", bytes(h)),
+            "heap of no task, caches, runtime, allocator",
+        ),
+        None => (
+            "cells and boxed futures",
+            String::new(),
+            "heap the futures point to, caches, runtime, allocator",
+        ),
+    };
     Some(format!(
-        "explained by tasks: {} of RSS {} ({:.0} %): cells and boxed futures {} + {instr}{unknown}; unexplained {} (heap the futures point to, caches, runtime, allocator)",
+        "explained by tasks: {} of RSS {} ({:.0} %): {cells} {} + {instr}{heap}{unknown}; unexplained {} ({gap})",
         bytes(e.explained_bytes),
         bytes(rss),
         share * 100.0,
@@ -477,9 +510,14 @@ mod tests {
 
     #[test]
     fn narrow_terminals_drop_the_least_useful_columns() {
-        let all = layout(200);
+        let all = layout(200, true);
         assert_eq!(all.len(), columns::TABLE.len());
-        let narrow: Vec<String> = layout(60)
+        assert_eq!(
+            layout(200, false).len(),
+            columns::TABLE.len() - 1,
+            "no heap, no HEAP"
+        );
+        let narrow: Vec<String> = layout(60, false)
             .iter()
             .map(|c| c.column.title().to_uppercase())
             .collect();
@@ -488,8 +526,8 @@ mod tests {
             "{narrow:?}"
         );
         assert!(!narrow.contains(&"SCHED".into()), "{narrow:?}");
-        assert!(header(&layout(60), 60).chars().count() <= 60);
-        assert_eq!(layout(1).len(), 1, "always keeps SIZE");
+        assert!(header(&layout(60, false), 60).chars().count() <= 60);
+        assert_eq!(layout(1, false).len(), 1, "always keeps SIZE");
     }
 
     #[test]

@@ -18,6 +18,8 @@ pub enum Column {
     Name,
     State,
     Size,
+    /// The heap the task holds (asyncmem-probe's allocator): shown only where it is known.
+    Heap,
     Polls,
     Busy,
     Scheduled,
@@ -28,12 +30,13 @@ pub enum Column {
 }
 
 impl Column {
-    pub const ALL: [Column; 12] = [
+    pub const ALL: [Column; 13] = [
         Column::Id,
         Column::TaskId,
         Column::Name,
         Column::State,
         Column::Size,
+        Column::Heap,
         Column::Polls,
         Column::Busy,
         Column::Scheduled,
@@ -51,6 +54,7 @@ impl Column {
             Column::Name => "Name",
             Column::State => "State",
             Column::Size => "Size",
+            Column::Heap => "Heap",
             Column::Polls => "Polls",
             Column::Busy => "Busy",
             Column::Scheduled => "Sched",
@@ -59,6 +63,17 @@ impl Column {
             Column::Lints => "Lint",
             Column::Location => "Location",
         }
+    }
+
+    /// The column `by` steps away among those shown (Heap only where the heap is known).
+    pub fn step(self, by: isize, heap: bool) -> Column {
+        let shown: Vec<Column> = Column::ALL
+            .into_iter()
+            .filter(|c| heap || *c != Column::Heap)
+            .collect();
+        let n = shown.len() as isize;
+        let i = shown.iter().position(|c| *c == self).unwrap_or(0) as isize;
+        shown[(i + by).rem_euclid(n) as usize]
     }
 
     pub fn next(self) -> Column {
@@ -91,37 +106,49 @@ pub const fn spec<C>(column: C, width: usize, rank: u8) -> Spec<C> {
 }
 
 /// The TUI's tasks view, in display order. Location takes what is left.
-pub const TUI: [Spec; 12] = [
-    spec(Column::Id, 16, 6),
-    spec(Column::TaskId, 6, 7),
-    spec(Column::Name, 16, 2),
-    spec(Column::State, 9, 1),
+pub const TUI: [Spec; 13] = [
+    spec(Column::Id, 16, 7),
+    spec(Column::TaskId, 6, 8),
+    spec(Column::Name, 16, 3),
+    spec(Column::State, 9, 2),
     spec(Column::Size, 10, 0),
-    spec(Column::Polls, 6, 8),
-    spec(Column::Busy, 8, 9),
-    spec(Column::Scheduled, 8, 11),
-    spec(Column::Idle, 8, 5),
-    spec(Column::Wakes, 6, 10),
-    spec(Column::Lints, 5, 4),
-    spec(Column::Location, 16, 3),
+    spec(Column::Heap, 10, 1),
+    spec(Column::Polls, 6, 9),
+    spec(Column::Busy, 8, 10),
+    spec(Column::Scheduled, 8, 12),
+    spec(Column::Idle, 8, 6),
+    spec(Column::Wakes, 6, 11),
+    spec(Column::Lints, 5, 5),
+    spec(Column::Location, 16, 4),
 ];
 
 /// `snapshot --format table`, in display order; LOCATION follows and takes what is left (at
 /// least [`TABLE_MIN_LOCATION`]). It keeps IDLE for less long than the TUI does (rank 7, after
 /// ID and TID, where the TUI ranks it 5, before them): one rank for both would change what the
 /// table shows at 80 columns.
-pub const TABLE: [Spec; 10] = [
-    spec(Column::Id, 16, 4),
-    spec(Column::TaskId, 7, 5),
-    spec(Column::State, 9, 1),
+pub const TABLE: [Spec; 11] = [
+    spec(Column::Id, 16, 5),
+    spec(Column::TaskId, 7, 6),
+    spec(Column::State, 9, 2),
     spec(Column::Size, 10, 0),
-    spec(Column::Polls, 7, 6),
-    spec(Column::Busy, 8, 8),
-    spec(Column::Scheduled, 8, 10),
-    spec(Column::Idle, 8, 7),
-    spec(Column::Wakes, 6, 9),
-    spec(Column::Name, 16, 2),
+    spec(Column::Heap, 10, 1),
+    spec(Column::Polls, 7, 7),
+    spec(Column::Busy, 8, 9),
+    spec(Column::Scheduled, 8, 11),
+    spec(Column::Idle, 8, 8),
+    spec(Column::Wakes, 6, 10),
+    spec(Column::Name, 16, 3),
 ];
+
+/// `layout` without the Heap column unless `heap` (the target's heap is known): where the
+/// target has no allocator, the table is what it was.
+pub fn with_heap(layout: &[Spec], heap: bool) -> Vec<Spec> {
+    layout
+        .iter()
+        .copied()
+        .filter(|s| heap || s.column != Column::Heap)
+        .collect()
+}
 
 /// Narrowest LOCATION column worth showing in the table output.
 pub const TABLE_MIN_LOCATION: usize = 16;
@@ -166,6 +193,16 @@ pub fn size_cell(t: &Task) -> String {
     }
 }
 
+/// The heap a task holds: `16.0 KiB`; `-` for a done task (what it left is the process's);
+/// `?` where the target's heap is not known.
+pub fn heap_cell(model: &Model, t: &Task) -> String {
+    match model.heap_of(t) {
+        Some(h) => bytes(h.bytes),
+        None if model.heap().known() => "-".into(),
+        None => "?".into(),
+    }
+}
+
 /// The text of `col` for task `t` (untruncated), safe for a terminal: names and locations are
 /// escaped, locations in a dependency shortened ([`location::display`]). Lints are those at
 /// `lints_at`: the time the lint counts shown beside the rows were computed at (the model's
@@ -184,6 +221,7 @@ pub fn cell_text(
         Column::Name => escape(model.resolve(t.name)).into_owned(),
         Column::State => t.state().as_str().to_string(),
         Column::Size => size_cell(t),
+        Column::Heap => heap_cell(model, t),
         Column::Polls => s.polls.to_string(),
         Column::Busy => duration_ns(t.busy_ns(model.now())),
         Column::Scheduled => duration_ns(s.scheduled_ns),

@@ -363,11 +363,15 @@ pub enum LocColumn {
     State,
     /// With `--layout`: the biggest field held in that state.
     Holds,
+    /// Where the target's heap is known: the heap its live tasks hold (sum, mean, max).
+    HeapSum,
+    HeapMean,
+    HeapMax,
     Location,
 }
 
 impl LocColumn {
-    pub const ALL: [LocColumn; 16] = [
+    pub const ALL: [LocColumn; 19] = [
         LocColumn::Tasks,
         LocColumn::History,
         LocColumn::Change,
@@ -383,6 +387,9 @@ impl LocColumn {
         LocColumn::Boxed,
         LocColumn::State,
         LocColumn::Holds,
+        LocColumn::HeapSum,
+        LocColumn::HeapMean,
+        LocColumn::HeapMax,
         LocColumn::Location,
     ];
 
@@ -399,9 +406,19 @@ impl LocColumn {
         )
     }
 
-    /// Whether the column is shown, with a layout or not and a mark or not.
-    pub fn shown(self, layout: bool, mark: bool) -> bool {
-        (layout || !self.needs_layout()) && (mark || !self.needs_mark())
+    /// Shown only where the target's heap is known.
+    pub fn needs_heap(self) -> bool {
+        matches!(
+            self,
+            LocColumn::HeapSum | LocColumn::HeapMean | LocColumn::HeapMax
+        )
+    }
+
+    /// Whether the column is shown, with a layout or not, a mark or not, heap figures or not.
+    pub fn shown(self, layout: bool, mark: bool, heap: bool) -> bool {
+        (layout || !self.needs_layout())
+            && (mark || !self.needs_mark())
+            && (heap || !self.needs_heap())
     }
 
     pub fn title(self) -> &'static str {
@@ -421,15 +438,18 @@ impl LocColumn {
             LocColumn::Boxed => "Boxed",
             LocColumn::State => "Largest state",
             LocColumn::Holds => "Holds",
+            LocColumn::HeapSum => "Heap",
+            LocColumn::HeapMean => "Heap mean",
+            LocColumn::HeapMax => "Heap max",
             LocColumn::Location => "Location",
         }
     }
 
-    /// The next column `by` steps away, among those shown (with a layout, with a mark).
-    fn step(self, by: isize, layout: bool, mark: bool) -> LocColumn {
+    /// The next column `by` steps away, among those shown (with a layout, a mark, heap).
+    fn step(self, by: isize, layout: bool, mark: bool, heap: bool) -> LocColumn {
         let shown: Vec<LocColumn> = Self::ALL
             .into_iter()
-            .filter(|c| c.shown(layout, mark))
+            .filter(|c| c.shown(layout, mark, heap))
             .collect();
         let n = shown.len() as isize;
         let i = shown.iter().position(|c| *c == self).unwrap_or(0) as isize;
@@ -477,6 +497,8 @@ pub struct LocationView {
     pub history: Histories,
     /// With a mark: what changed since it, by location (as the model resolves it).
     pub since: Option<SinceMark>,
+    /// The target's heap is known: the heap columns show.
+    pub with_heap: bool,
     built_generation: u64,
     /// The location series' length and last time when the rows were built: a new sample
     /// changes the history even when no task changed.
@@ -535,6 +557,7 @@ impl Default for LocationView {
             with_layout: false,
             history: Histories::default(),
             since: None,
+            with_heap: false,
             built_generation: u64::MAX,
             built_series: (0, None),
             built_window: Duration::ZERO,
@@ -570,6 +593,7 @@ impl LocationView {
         self.built_series = series_at;
         self.built_window = window;
         self.with_layout = join.is_some();
+        self.with_heap = model.heap().known();
         if let Some(join) = join {
             if self.briefs.len() > MAX_BRIEFS {
                 self.briefs.clear();
@@ -620,6 +644,14 @@ impl LocationView {
                 LocColumn::SizeMax => n(l.size_max),
                 LocColumn::SizeSum => n(l.size_sum),
                 LocColumn::Boxed => n(l.boxed),
+                LocColumn::HeapSum | LocColumn::HeapMean | LocColumn::HeapMax => {
+                    let h = model.heap().location(l.location).unwrap_or_default();
+                    n(match col {
+                        LocColumn::HeapSum => h.bytes,
+                        LocColumn::HeapMax => h.max_bytes,
+                        _ => h.bytes.checked_div(l.live()).unwrap_or(0),
+                    })
+                }
                 LocColumn::Location => 0,
             }
         };
@@ -1084,8 +1116,12 @@ impl App {
         match action {
             Action::SortLeft | Action::SortRight | Action::InvertSort => {
                 match action {
-                    Action::SortLeft => l.sort = l.sort.step(-1, l.with_layout, marked),
-                    Action::SortRight => l.sort = l.sort.step(1, l.with_layout, marked),
+                    Action::SortLeft => {
+                        l.sort = l.sort.step(-1, l.with_layout, marked, l.with_heap)
+                    }
+                    Action::SortRight => {
+                        l.sort = l.sort.step(1, l.with_layout, marked, l.with_heap)
+                    }
                     _ => l.descending = !l.descending,
                 }
                 l.sort_rows(model);
@@ -1112,8 +1148,8 @@ impl App {
             Action::PageDown => self.select_row(model, self.selected_row + page),
             Action::Top => self.select_row(model, 0),
             Action::Bottom => self.select_row(model, usize::MAX),
-            Action::SortLeft => self.sort = self.sort.prev(),
-            Action::SortRight => self.sort = self.sort.next(),
+            Action::SortLeft => self.sort = self.sort.step(-1, model.heap().known()),
+            Action::SortRight => self.sort = self.sort.step(1, model.heap().known()),
             Action::InvertSort => self.descending = !self.descending,
             Action::StartFilter => self.editing_filter = true,
             Action::Back => self.filter.clear(),

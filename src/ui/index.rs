@@ -26,6 +26,8 @@ fn key(t: &Task, col: Column, now: i64, ranks: &HashMap<Sym, u64>, lints: &LintC
         },
         // Unknown sizes sort below every known size.
         Column::Size => t.size_bytes.map_or(0, |s| s.saturating_add(1)),
+        // Read from the model's side map by the caller ([`heap_key`]).
+        Column::Heap => 0,
         Column::Polls => t.stats.polls,
         Column::Busy => t.busy_ns(now),
         Column::Scheduled => t.stats.scheduled_ns,
@@ -38,6 +40,11 @@ fn key(t: &Task, col: Column, now: i64, ranks: &HashMap<Sym, u64>, lints: &LintC
         }
         Column::Location => rank(t.location),
     }
+}
+
+/// The sort key of a task's heap: unknown below every known figure.
+fn heap_key(model: &Model, t: &Task) -> u64 {
+    model.heap_of(t).map_or(0, |h| h.bytes.saturating_add(1))
 }
 
 #[derive(Debug)]
@@ -154,7 +161,11 @@ impl TaskIndex {
             .map(|(slot, t)| {
                 (
                     done_last && t.state() == TaskState::Done,
-                    key(t, sort, now, &ranks, lints),
+                    if sort == Column::Heap {
+                        heap_key(model, t)
+                    } else {
+                        key(t, sort, now, &ranks, lints)
+                    },
                     t.task_id.unwrap_or(u64::MAX / 2 + t.uid),
                     slot,
                 )

@@ -1308,3 +1308,31 @@ fn n_in_a_replay_goes_to_a_spike_start_marks_it_and_stops_at_its_end() {
     key(&mut live, &mut model, KeyCode::Char('n'));
     assert!(live.outbox.is_empty());
 }
+
+/// With heap figures (a probe target with its allocator): the Heap column, sortable, and the
+/// header's heap held by live tasks; without them neither shows (the other snapshots).
+#[test]
+fn the_heap_column_and_header_where_the_heap_is_known() {
+    let mut model = scripted_model();
+    model.apply(crate::model::heap::synth_event(
+        2 * SEC,
+        true,
+        &[(3, 65_536), (2, 200)],
+        4096,
+    ));
+    let mut app = App::new(target(), false);
+    key(&mut app, &mut model, KeyCode::Right);
+    assert_eq!(app.sort, crate::present::Column::Heap);
+    let t = render(&mut app, &model, 120, 30);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("Heap▼"), "{screen}");
+    assert!(screen.contains("64.0 KiB"), "{screen}");
+    assert!(screen.contains("heap 64.2 KiB held by 2 tasks"), "{screen}");
+    insta::assert_snapshot!("tasks_by_heap_120x30", t.backend());
+    // The locations view: the heap of each location's live tasks, sum, mean and max.
+    key(&mut app, &mut model, KeyCode::Char('g'));
+    let t = render(&mut app, &model, 160, 30);
+    let screen = t.backend().to_string();
+    assert!(screen.contains("Heap mean"), "{screen}");
+    insta::assert_snapshot!("locations_heap_160x30", t.backend());
+}

@@ -16,6 +16,7 @@ mod cli;
 mod demos;
 mod dump;
 mod grew;
+mod heap;
 mod lesson;
 mod probe;
 mod prometheus;

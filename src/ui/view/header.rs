@@ -296,6 +296,19 @@ fn futures_line(model: &Model, c: &Counts, theme: Theme) -> Groups {
     line3.extend(kv("futures ", bytes(c.future_bytes), theme));
     line3.extend(kv(" in ", format!("{} sized tasks", c.sized), theme));
     line3.extend(kv(" (mean ", format!("{})", bytes(mean)), theme));
+    // The heap live tasks hold, where the target's allocator counts it (nothing otherwise).
+    let mut heap = vec![];
+    if let Some(h) = model.heap().live() {
+        heap.extend(kv("   heap ", bytes(h.bytes), theme));
+        heap.extend(kv(
+            " held by ",
+            format!("{} tasks", model.heap().holding_tasks().unwrap_or(0)),
+            theme,
+        ));
+        if let Some(o) = model.heap().outside_tasks() {
+            heap.extend(kv(" (no task's ", format!("{})", bytes(o.bytes)), theme));
+        }
+    }
     let instr = insight::instrumentation_bytes_per_task(model.instrumentation());
     let mut cost = vec![];
     cost.extend(kv(
@@ -309,7 +322,7 @@ fn futures_line(model: &Model, c: &Counts, theme: Theme) -> Groups {
             theme.label(),
         ));
     }
-    vec![line3, cost]
+    vec![line3, heap, cost]
 }
 
 /// The bytes-per-task slope over the chart's window, and how it splits.

@@ -19,24 +19,28 @@ use crate::present::{escape, location};
 
 /// The columns in display order, with their ranks (the highest is dropped first on a narrow
 /// terminal): the location and what lesson 2 compares (sum, count, mean, max, min) stay
-/// longest, and with a layout its two columns right after the count; then the change over the
-/// window, what changed since the mark, the sparkline. Location takes what the others leave.
-const LAYOUT: [Spec<LocColumn>; 16] = [
-    spec(LocColumn::Tasks, 9, 2),
-    spec(LocColumn::History, HISTORY_WIDTH, 11),
-    spec(LocColumn::Change, 7, 8),
-    spec(LocColumn::Gained, 7, 10),
-    spec(LocColumn::Lost, 7, 12),
-    spec(LocColumn::SinceBytes, 10, 9),
-    spec(LocColumn::Live, 9, 13),
-    spec(LocColumn::Idle, 9, 15),
-    spec(LocColumn::SizeMin, 9, 7),
-    spec(LocColumn::SizeMean, 9, 5),
-    spec(LocColumn::SizeMax, 9, 6),
+/// longest, and with a layout its two columns right after the count, with heap figures their
+/// sum; then the change over the window, what changed since the mark, the sparkline. Location
+/// takes what the others leave.
+const LAYOUT: [Spec<LocColumn>; 19] = [
+    spec(LocColumn::Tasks, 9, 3),
+    spec(LocColumn::History, HISTORY_WIDTH, 14),
+    spec(LocColumn::Change, 7, 10),
+    spec(LocColumn::Gained, 7, 12),
+    spec(LocColumn::Lost, 7, 15),
+    spec(LocColumn::SinceBytes, 10, 11),
+    spec(LocColumn::Live, 9, 16),
+    spec(LocColumn::Idle, 9, 18),
+    spec(LocColumn::SizeMin, 9, 9),
+    spec(LocColumn::SizeMean, 9, 6),
+    spec(LocColumn::SizeMax, 9, 7),
     spec(LocColumn::SizeSum, 9, 1),
-    spec(LocColumn::Boxed, 9, 14),
-    spec(LocColumn::State, 32, 3),
-    spec(LocColumn::Holds, 20, 4),
+    spec(LocColumn::Boxed, 9, 17),
+    spec(LocColumn::State, 32, 4),
+    spec(LocColumn::Holds, 20, 5),
+    spec(LocColumn::HeapSum, 9, 2),
+    spec(LocColumn::HeapMean, 10, 13),
+    spec(LocColumn::HeapMax, 9, 8),
     spec(LocColumn::Location, 20, 0),
 ];
 
@@ -44,16 +48,17 @@ const LAYOUT: [Spec<LocColumn>; 16] = [
 const HISTORY_WIDTH: usize = 12;
 
 /// Columns that fit `width`, never dropping `sort`; the layout's columns only `with_layout`,
-/// the mark's only `marked`.
+/// the mark's only `marked`, the heap's only `with_heap`.
 pub fn columns(
     width: u16,
     sort: LocColumn,
     with_layout: bool,
     marked: bool,
+    with_heap: bool,
 ) -> Vec<(LocColumn, u16)> {
     let shown: Vec<Spec<LocColumn>> = LAYOUT
         .into_iter()
-        .filter(|s| s.column.shown(with_layout, marked))
+        .filter(|s| s.column.shown(with_layout, marked, with_heap) || s.column == sort)
         .collect();
     fit_keeping(&shown, usize::from(width), 0, Some(sort))
         .into_iter()
@@ -84,11 +89,21 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
     let visible = super::table_rows(area);
     let view = &app.locations;
     let marked = app.mark.is_some();
-    let widths = columns(area.width, view.sort, view.with_layout, marked);
+    let widths = columns(
+        area.width,
+        view.sort,
+        view.with_layout,
+        marked,
+        view.with_heap,
+    );
     let shown = LAYOUT
         .iter()
-        .filter(|s| s.column.shown(view.with_layout, marked))
+        .filter(|s| {
+            s.column.shown(view.with_layout, marked, view.with_heap) || s.column == view.sort
+        })
         .count();
+    let heap = |l: &Location| model.heap().location(l.location);
+    let heap_text = |v: Option<u64>| v.map_or("?".into(), bytes);
     let loc_width = super::table::location_width(&widths, area.width);
     let title_width =
         LocColumn::Location.title().len() + usize::from(view.sort == LocColumn::Location);
@@ -139,6 +154,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
                     LocColumn::Boxed => l.boxed.to_string(),
                     LocColumn::State => state.clone(),
                     LocColumn::Holds => holds.clone(),
+                    LocColumn::HeapSum => heap_text(heap(l).map(|h| h.bytes)),
+                    LocColumn::HeapMean => {
+                        heap_text(heap(l).and_then(|h| h.bytes.checked_div(l.live())))
+                    }
+                    LocColumn::HeapMax => heap_text(heap(l).map(|h| h.max_bytes)),
                     LocColumn::Location => location::fit(model.resolve(l.location), loc_width),
                     LocColumn::History => String::new(),
                 }),

@@ -15,19 +15,22 @@ use crate::present::Column;
 
 /// Columns that fit `width`, least useful dropped first but never `sort` (the column being
 /// looked at); Location takes the rest.
-pub fn columns(width: u16, sort: Column) -> Vec<(Column, u16)> {
-    columns::fit_keeping(&columns::TUI, usize::from(width), 0, Some(sort))
+pub fn columns(width: u16, sort: Column, heap: bool) -> Vec<(Column, u16)> {
+    let layout = columns::with_heap(&columns::TUI, heap || sort == Column::Heap);
+    columns::fit_keeping(&layout, usize::from(width), 0, Some(sort))
         .into_iter()
         .map(|c| (c.column, c.width as u16))
         .collect()
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Theme) {
-    let cols = columns(area.width, app.sort);
+    let heap = model.heap().known();
+    let cols = columns(area.width, app.sort, heap);
+    let all = columns::with_heap(&columns::TUI, heap || app.sort == Column::Heap).len();
     let visible = super::table_rows(area);
     let loc_width = super::table::location_width(&cols, area.width);
     let title_width = Column::Location.title().len() + usize::from(app.sort == Column::Location);
-    let note = super::table::hidden_note(columns::TUI.len() - cols.len(), title_width, loc_width);
+    let note = super::table::hidden_note(all - cols.len(), title_width, loc_width);
     // Lints at the time the header's counts were taken: rows and header agree.
     let lints_at = app.lint_counts.at_or(model.now());
     let rows = app.index.rows()[app.offset.min(app.index.len())..]
