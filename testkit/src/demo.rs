@@ -15,6 +15,38 @@ pub fn demo_bin(next_to: &Path, name: &str) -> PathBuf {
     package_bin(next_to, "asyncmem-demos", name)
 }
 
+/// The demo binary `name` built with the demos' `taskdump` feature (asyncmem-probe serving task
+/// dumps), debug or `release`, in a target directory of its own (`taskdump`, beside `next_to`'s
+/// profile directory) so that the workspace's own build keeps the feature off; built once per
+/// process, name and profile.
+pub fn taskdump_demo_bin(next_to: &Path, name: &str, release: bool) -> PathBuf {
+    static BUILT: std::sync::Mutex<Vec<(String, bool)>> = std::sync::Mutex::new(Vec::new());
+    let dir = next_to
+        .parent()
+        .and_then(Path::parent)
+        .expect("a binary inside target/PROFILE")
+        .join("taskdump");
+    let mut built = BUILT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !built.iter().any(|(n, r)| n == name && *r == release) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "-p", "asyncmem-demos", "--bin", name])
+            .args(["--features", "taskdump", "--target-dir"])
+            .arg(&dir)
+            .current_dir(env!("CARGO_MANIFEST_DIR"));
+        if release {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("running cargo build");
+        assert!(status.success(), "building the demos with taskdump failed");
+        built.push((name.to_string(), release));
+    }
+    dir.join(if release { "release" } else { "debug" })
+        .join(name)
+}
+
 /// A running demo target, killed and reaped on drop.
 pub struct Target {
     pub child: Child,

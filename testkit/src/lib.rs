@@ -23,7 +23,7 @@ use proto::field::{Name, Value};
 use proto::instrument::Update;
 use proto::tasks::{Stats, Task as PTask, TaskUpdate};
 
-pub use demo::{demo_bin, demo_command, start_demo, Target};
+pub use demo::{demo_bin, demo_command, start_demo, taskdump_demo_bin, Target};
 pub use process::{package_bin, spawn_ready};
 
 /// Nanoseconds per second, the unit of the synthetic clocks.

@@ -65,8 +65,11 @@ pub fn draw(frame: &mut Frame, area: Rect, app: &App, model: &Model, theme: Them
             }
         },
     };
+    // A refusal gets the room to say all of why (the table is empty then); a dump, two lines.
+    let failed = view.waiting_since.is_none() && model.dump().is_some_and(|d| d.outcome.is_err());
+    let head_rows = if failed { 6 } else { 2 };
     let [head_area, rest] =
-        Layout::vertical([Constraint::Length(2), Constraint::Fill(1)]).areas(inner);
+        Layout::vertical([Constraint::Length(head_rows), Constraint::Fill(1)]).areas(inner);
     frame.render_widget(Paragraph::new(head).wrap(Wrap { trim: true }), head_area);
     let (table_area, chain_area) = if view.open {
         let [a, b] = Layout::vertical([Constraint::Fill(1), Constraint::Fill(1)]).areas(rest);
