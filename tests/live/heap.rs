@@ -117,9 +117,9 @@ fn idle_connections_hold_their_largest_message() {
     );
 }
 
-/// `fat-vs-slim`: the `boxed` handler's future is small, its 16 KiB buffer is on the heap, where
-/// asyncmem now shows it; `fat` holds its buffer in the future (tokio boxed it, in the spawner's
-/// poll: not the task's heap), `slim` holds none.
+/// `fat-vs-slim` (lesson 2's bill in `demos/README.md`): the `boxed` handler's future is small,
+/// its 16 KiB buffer is on the heap, where asyncmem now shows it; `fat` holds its buffer in the
+/// future (tokio boxed it, in the spawner's poll: the spawner's heap), `slim` holds none.
 #[test]
 fn the_boxed_handler_holds_its_buffer_on_the_heap() {
     const N: usize = 50;
@@ -146,6 +146,24 @@ fn the_boxed_handler_holds_its_buffer_on_the_heap() {
             }
         }
     }
+    // tokio boxed each `fat` future in `spawn`, in the spawner's poll: `block_on` holds the
+    // boxes, one block of the future's size each (and a few blocks of its own).
+    let fat = live_named(&json, "fat")[0]["size_bytes"].as_u64().unwrap();
+    let block_on: Vec<&Value> = tasks(&json)
+        .iter()
+        .filter(|t| t["kind"] == "block_on")
+        .collect();
+    assert_eq!(block_on.len(), 1);
+    let (bytes, blocks) = (
+        heap_of(&block_on)[0],
+        block_on[0]["heap_blocks"].as_u64().unwrap(),
+    );
+    assert!(
+        bytes >= N as u64 * fat && blocks >= N as u64,
+        "{}",
+        block_on[0]
+    );
+    assert!(bytes < N as u64 * (fat + 1024), "{}", block_on[0]);
 }
 
 /// Under console-subscriber the same demo (its allocator counting, but nobody serving the
