@@ -186,3 +186,46 @@ fn a_console_subscriber_target_shows_no_heap() {
         assert!(l["heap_bytes_sum"].is_null(), "{l}");
     }
 }
+
+/// `asyncmem record` follows the heap stream too: the recording read back by `snapshot --from`
+/// holds the same figures a live snapshot shows (20 connections, 4 of them with the large
+/// message).
+#[test]
+fn a_recording_replays_the_heap() {
+    const N: usize = 20;
+    let target = start_demo(
+        "conn-buffers",
+        &[
+            "--instrument",
+            "probe",
+            "-n",
+            &N.to_string(),
+            "--big-every",
+            "5",
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("asyncmem-heap-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("heap.amrec");
+    let rec = asyncmem()
+        .args(["record", "--addr", &target.addr(), "--duration", "5s", "-o"])
+        .arg(&file)
+        .output()
+        .expect("running asyncmem record");
+    assert!(rec.status.success(), "record failed: {}", stderr_of(&rec));
+    let out = asyncmem()
+        .args(["snapshot", "--format", "json", "--from"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let json = json_of(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    let conns = live_named(&json, "conn");
+    assert_eq!(conns.len(), N, "{json:#}");
+    let mut heap = heap_of(&conns);
+    heap.sort_unstable();
+    let mut want = vec![200; N - N / 5];
+    want.extend(vec![64 * 1024; N / 5]);
+    assert_eq!(heap, want);
+    assert!(json["heap"]["outside_tasks"]["bytes"].as_u64().unwrap() > 0);
+}
