@@ -10,5 +10,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod heap_e2e;
 mod tmux_e2e;
 mod top_e2e;
