@@ -26,6 +26,7 @@ pub const DEMOS: &[&str] = &[
     "busy",
     "layers",
     "cache-outside",
+    "conn-buffers",
 ];
 
 /// The Python demos: scripts compiled into asyncmem, run by `python3 -c`.

@@ -207,7 +207,17 @@ impl Model {
                 self.table.touch();
                 self.refresh_heap();
             }
-            HeapEvent::Failed(why) => self.heap.failed = Some(why),
+            // Figures that stopped coming are not shown as current: the heap is unknown from
+            // here on, and a warning says so.
+            HeapEvent::Failed(why) => {
+                self.heap = Heap {
+                    advertised: self.heap.advertised,
+                    failed: Some(why),
+                    ..Heap::default()
+                };
+                self.warnings
+                    .add(WarningKind::HeapStreamFailed, 1, self.now);
+            }
         }
     }
 
@@ -452,8 +462,16 @@ mod tests {
     #[test]
     fn a_failed_stream_leaves_the_heap_unknown() {
         let mut m = three_tasks();
+        m.apply(heap(2 * SEC, true, &[(1, 4096, 1)]));
+        assert_eq!(bytes_of(&m, 1), Some(4096));
         m.apply(Event::Heap(Box::new(HeapEvent::Failed("no".into()))));
         assert_eq!(m.heap().failed(), Some("no"));
-        assert_eq!(bytes_of(&m, 1), None);
+        assert_eq!(
+            bytes_of(&m, 1),
+            None,
+            "the last figures are not shown as current"
+        );
+        assert_eq!(m.heap().live(), None);
+        assert!(m.warnings().get(WarningKind::HeapStreamFailed).is_some());
     }
 }

@@ -22,6 +22,8 @@ pub enum WarningKind {
     StringLimit,
     /// The process behind the endpoint changed: the picture was reset.
     TargetRestarted,
+    /// The target offers heap figures but its heap stream could not be read.
+    HeapStreamFailed,
 }
 
 impl WarningKind {
@@ -35,6 +37,7 @@ impl WarningKind {
             WarningKind::TaskLimit => "task_limit",
             WarningKind::StringLimit => "string_limit",
             WarningKind::TargetRestarted => "target_restarted",
+            WarningKind::HeapStreamFailed => "heap_stream_failed",
         }
     }
 
@@ -48,6 +51,7 @@ impl WarningKind {
             WarningKind::TaskLimit => format!("{count} tasks not tracked: over --max-tasks"),
             WarningKind::StringLimit => format!("{count} names or locations over the interner's limit, shown as one bucket"),
             WarningKind::TargetRestarted => format!("the target restarted {count} time(s): the picture was reset"),
+            WarningKind::HeapStreamFailed => format!("the target's heap stream failed {count} time(s): the heap tasks hold is unknown (a message over --max-message-size? raise it)"),
         }
     }
 }

@@ -605,6 +605,33 @@ mod tests {
     }
 
     #[test]
+    fn heap_metrics_only_where_the_heap_is_known() {
+        let mut m = many_locations();
+        let s = parse(&render(&m, &target(), &Config::default()));
+        assert!(
+            with(&s, "asyncmem_heap").is_empty(),
+            "no heap stream, no heap metric"
+        );
+        assert!(with(&s, "asyncmem_location_heap").is_empty());
+        // Task 465 (f29.rs, the top location) holds 1000 B; task 1 (f0.rs, in "other") 500 B.
+        m.apply(crate::model::heap::synth_event(
+            3 * SEC,
+            true,
+            &[(465, 1000), (1, 500)],
+            77,
+        ));
+        let s = parse(&render(&m, &target(), &Config::default()));
+        assert_eq!(value(&s, "asyncmem_heap_live_tasks_bytes"), 1500.0);
+        assert_eq!(value(&s, "asyncmem_heap_holding_tasks"), 2.0);
+        assert_eq!(value(&s, "asyncmem_heap_outside_tasks_bytes"), 77.0);
+        let rows = with(&s, "asyncmem_location_heap_bytes");
+        assert_eq!(rows.iter().map(|r| r.1).sum::<f64>(), 1500.0, "{rows:?}");
+        let of = |needle: &str| rows.iter().find(|r| r.0.contains(needle)).map(|r| r.1);
+        assert_eq!(of("f29.rs"), Some(1000.0), "{rows:?}");
+        assert_eq!(of("\"other\""), Some(500.0), "{rows:?}");
+    }
+
+    #[test]
     fn explained_bytes_follow_the_live_tasks() {
         let mut m = many_locations();
         let text = render(&m, &target(), &Config::default());

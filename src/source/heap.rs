@@ -53,7 +53,13 @@ pub async fn run(endpoint: Endpoint, cfg: ConsoleConfig, tx: mpsc::Sender<Event>
             // The connection ended: the console stream's reconnect starts a new watch.
             Ok(None) => return,
             Err(s) => {
-                let why = if s.message().contains("message length too large") {
+                let too_large = s.message().contains("message length too large");
+                // Once figures came, a transport error is the connection ending (the target
+                // exited, or the console stream reconnects): not a failure of the stream.
+                if !full && !too_large && is_transport(&s) {
+                    return;
+                }
+                let why = if too_large {
                     format!(
                         "a heap message is larger than --max-message-size ({} bytes): raise it",
                         cfg.max_message_bytes
@@ -66,6 +72,14 @@ pub async fn run(endpoint: Endpoint, cfg: ConsoleConfig, tx: mpsc::Sender<Event>
             }
         }
     }
+}
+
+/// Whether `s` is the connection going away rather than an answer of the target.
+fn is_transport(s: &tonic::Status) -> bool {
+    matches!(
+        s.code(),
+        tonic::Code::Unavailable | tonic::Code::Unknown | tonic::Code::Cancelled
+    )
 }
 
 async fn watch(

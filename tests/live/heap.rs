@@ -117,9 +117,9 @@ fn idle_connections_hold_their_largest_message() {
     );
 }
 
-/// `fat-vs-slim`: the `boxed` handler's future is small, its 16 KiB buffer is on the heap, where
-/// asyncmem now shows it; `fat` holds its buffer in the future (tokio boxed it, in the spawner's
-/// poll: not the task's heap), `slim` holds none.
+/// `fat-vs-slim` (lesson 2's bill in `demos/README.md`): the `boxed` handler's future is small,
+/// its 16 KiB buffer is on the heap, where asyncmem now shows it; `fat` holds its buffer in the
+/// future (tokio boxed it, in the spawner's poll: the spawner's heap), `slim` holds none.
 #[test]
 fn the_boxed_handler_holds_its_buffer_on_the_heap() {
     const N: usize = 50;
@@ -146,6 +146,24 @@ fn the_boxed_handler_holds_its_buffer_on_the_heap() {
             }
         }
     }
+    // tokio boxed each `fat` future in `spawn`, in the spawner's poll: `block_on` holds the
+    // boxes, one block of the future's size each (and a few blocks of its own).
+    let fat = live_named(&json, "fat")[0]["size_bytes"].as_u64().unwrap();
+    let block_on: Vec<&Value> = tasks(&json)
+        .iter()
+        .filter(|t| t["kind"] == "block_on")
+        .collect();
+    assert_eq!(block_on.len(), 1);
+    let (bytes, blocks) = (
+        heap_of(&block_on)[0],
+        block_on[0]["heap_blocks"].as_u64().unwrap(),
+    );
+    assert!(
+        bytes >= N as u64 * fat && blocks >= N as u64,
+        "{}",
+        block_on[0]
+    );
+    assert!(bytes < N as u64 * (fat + 1024), "{}", block_on[0]);
 }
 
 /// Under console-subscriber the same demo (its allocator counting, but nobody serving the
@@ -167,4 +185,47 @@ fn a_console_subscriber_target_shows_no_heap() {
     for l in json["locations"].as_array().unwrap() {
         assert!(l["heap_bytes_sum"].is_null(), "{l}");
     }
+}
+
+/// `asyncmem record` follows the heap stream too: the recording read back by `snapshot --from`
+/// holds the same figures a live snapshot shows (20 connections, 4 of them with the large
+/// message).
+#[test]
+fn a_recording_replays_the_heap() {
+    const N: usize = 20;
+    let target = start_demo(
+        "conn-buffers",
+        &[
+            "--instrument",
+            "probe",
+            "-n",
+            &N.to_string(),
+            "--big-every",
+            "5",
+        ],
+    );
+    let dir = std::env::temp_dir().join(format!("asyncmem-heap-rec-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("heap.amrec");
+    let rec = asyncmem()
+        .args(["record", "--addr", &target.addr(), "--duration", "5s", "-o"])
+        .arg(&file)
+        .output()
+        .expect("running asyncmem record");
+    assert!(rec.status.success(), "record failed: {}", stderr_of(&rec));
+    let out = asyncmem()
+        .args(["snapshot", "--format", "json", "--from"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let json = json_of(&out);
+    let _ = std::fs::remove_dir_all(&dir);
+    let conns = live_named(&json, "conn");
+    assert_eq!(conns.len(), N, "{json:#}");
+    let mut heap = heap_of(&conns);
+    heap.sort_unstable();
+    let mut want = vec![200; N - N / 5];
+    want.extend(vec![64 * 1024; N / 5]);
+    assert_eq!(heap, want);
+    assert!(json["heap"]["outside_tasks"]["bytes"].as_u64().unwrap() > 0);
 }

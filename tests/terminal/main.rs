@@ -11,5 +11,6 @@
 mod common;
 
 mod dump_e2e;
+mod heap_e2e;
 mod tmux_e2e;
 mod top_e2e;
