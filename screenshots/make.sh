@@ -336,7 +336,10 @@ wait_until "the 2000 connections" all_parked
 keys d
 wait_for "the question" 'task dump\?'
 keys y
-wait_for "the dump" 'parked\.rs:54'
+# The keep-alive await's line, read from the demo's source (the point every connection waits at).
+keep_alive="$(grep -n 'sleep(keep_alive).await' "$root/demos/src/bin/parked.rs" | head -1 | cut -d: -f1)"
+[[ -n $keep_alive ]] || die "no keep-alive await in parked.rs"
+wait_for "the dump at the keep-alive await" "demos/src/bin/parked\\.rs:$keep_alive:"
 keys Enter
 wait_for "a point's chain" 'parked::connection::\{\{closure\}\}'
 shoot parked

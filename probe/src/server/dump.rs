@@ -2,14 +2,14 @@
 //! `Instrument` on the same address; hand-written, as the probe builds without protoc. Served
 //! in every build: without the `taskdump` feature it answers why there is no dump.
 
-use std::convert::Infallible;
 use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio_stream::Stream;
-use tonic::codegen::{http, BoxFuture, Service};
+use tonic::codegen::BoxFuture;
 use tonic::{Request, Response, Status};
+
+use super::method::{Method, Routed};
 
 use crate::wire::{
     DumpReply, DumpRequest, DEFAULT_DUMP_TIMEOUT_MS, DEFAULT_TASKS_PER_MESSAGE, DUMP_SERVICE,
@@ -19,19 +19,22 @@ use crate::wire::{
 /// The longest timeout a request may ask for.
 const MAX_TIMEOUT_MS: u32 = 60_000;
 
-#[derive(Clone)]
-pub(crate) struct DumpServer {
-    /// The task records: a poll under way for long stops a dump (see `crate::dump::take`).
-    pub(crate) store: std::sync::Arc<crate::store::Store>,
-}
-
-impl tonic::server::NamedService for DumpServer {
-    const NAME: &'static str = DUMP_SERVICE;
+/// The `Dump` service: its task records tell a poll under way for long, which stops a dump
+/// (see `crate::dump::take`).
+pub(crate) fn server(store: std::sync::Arc<crate::store::Store>) -> Routed<TakeDump> {
+    Routed(TakeDump(store))
 }
 
 type ReplyStream = Pin<Box<dyn Stream<Item = Result<DumpReply, Status>> + Send>>;
 
-struct TakeDump(std::sync::Arc<crate::store::Store>);
+#[derive(Clone)]
+pub(crate) struct TakeDump(std::sync::Arc<crate::store::Store>);
+
+impl Method for TakeDump {
+    const SERVICE: &'static str = DUMP_SERVICE;
+    const PATH: &'static str = TAKE_DUMP_PATH;
+    type Request = DumpRequest;
+}
 
 impl tonic::server::ServerStreamingService<DumpRequest> for TakeDump {
     type Response = DumpReply;
@@ -74,31 +77,6 @@ impl tonic::server::ServerStreamingService<DumpRequest> for TakeDump {
             }
             let stream: ReplyStream = Box::pin(tokio_stream::iter(replies.into_iter().map(Ok)));
             Ok(Response::new(stream))
-        })
-    }
-}
-
-impl<B> Service<http::Request<B>> for DumpServer
-where
-    B: tonic::codegen::Body + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if req.uri().path() != TAKE_DUMP_PATH {
-            return Box::pin(async { Ok(Status::unimplemented("no such method").into_http()) });
-        }
-        let store = self.store.clone();
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-            Ok(grpc.server_streaming(TakeDump(store), req).await)
         })
     }
 }

@@ -4,15 +4,14 @@
 //! changes for it; asyncmem calls it when the probe's metadata entry lists
 //! [`HEAP_STREAM_FIELD`].
 
-use std::convert::Infallible;
-use std::task::{Context, Poll};
 use std::time::SystemTime;
 
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::codegen::{http, BoxFuture, Service};
+use tonic::codegen::BoxFuture;
 use tonic::{Request, Response, Status};
 
+use super::method::{Method, Routed};
 use super::Command;
 pub(crate) use crate::wire::HEAP_STREAM_FIELD;
 use crate::wire::{HeapRequest, HeapUpdate, TaskHeap, HEAP_SERVICE, WATCH_HEAP_PATH};
@@ -53,18 +52,19 @@ pub(crate) fn updates(delta: bool) -> Vec<HeapUpdate> {
     out
 }
 
-/// `WatchHeap` as a tower service, routed beside `Instrument` (hand-written: the probe builds
-/// without protoc).
+/// The `Heap` service: each watcher gets its stream from the publisher.
+pub(crate) fn server(cmds: mpsc::Sender<Command>) -> Routed<WatchHeap> {
+    Routed(WatchHeap(cmds))
+}
+
 #[derive(Clone)]
-pub(crate) struct HeapServer {
-    pub(crate) cmds: mpsc::Sender<Command>,
-}
+pub(crate) struct WatchHeap(mpsc::Sender<Command>);
 
-impl tonic::server::NamedService for HeapServer {
-    const NAME: &'static str = HEAP_SERVICE;
+impl Method for WatchHeap {
+    const SERVICE: &'static str = HEAP_SERVICE;
+    const PATH: &'static str = WATCH_HEAP_PATH;
+    type Request = HeapRequest;
 }
-
-struct WatchHeap(mpsc::Sender<Command>);
 
 impl tonic::server::ServerStreamingService<HeapRequest> for WatchHeap {
     type Response = HeapUpdate;
@@ -77,31 +77,6 @@ impl tonic::server::ServerStreamingService<HeapRequest> for WatchHeap {
             let (tx, rx) = mpsc::channel(super::WATCHER_BUFFER);
             super::send_command(&cmds, Command::Heap(tx))?;
             Ok(Response::new(ReceiverStream::new(rx)))
-        })
-    }
-}
-
-impl<B> Service<http::Request<B>> for HeapServer
-where
-    B: tonic::codegen::Body + Send + 'static,
-    B::Error: Into<tonic::codegen::StdError> + Send + 'static,
-{
-    type Response = http::Response<tonic::body::Body>;
-    type Error = Infallible;
-    type Future = BoxFuture<Self::Response, Self::Error>;
-
-    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
-        if req.uri().path() != WATCH_HEAP_PATH {
-            return Box::pin(async { Ok(Status::unimplemented("no such method").into_http()) });
-        }
-        let method = WatchHeap(self.cmds.clone());
-        Box::pin(async move {
-            let mut grpc = tonic::server::Grpc::new(tonic_prost::ProstCodec::default());
-            Ok(grpc.server_streaming(method, req).await)
         })
     }
 }

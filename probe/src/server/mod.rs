@@ -5,6 +5,7 @@
 mod dump;
 mod encode;
 pub(crate) mod heap;
+mod method;
 mod publish;
 
 use std::sync::atomic::Ordering;
@@ -162,11 +163,9 @@ pub(crate) fn spawn_thread(store: Arc<Store>, addr: ServerAddr, interval: Durati
 
 async fn serve(store: Arc<Store>, addr: ServerAddr, interval: Duration) {
     let (cmds, rx) = mpsc::channel(64);
-    let dumps = dump::DumpServer {
-        store: store.clone(),
-    };
+    let dumps = dump::server(store.clone());
     let publisher = tokio::spawn(Publisher::new(store, interval, rx).run());
-    let heap = heap::HeapServer { cmds: cmds.clone() };
+    let heap = heap::server(cmds.clone());
     let routes = tonic::service::Routes::new(InstrumentServer::new(Service { cmds }))
         .add_service(dumps)
         .add_service(heap);
