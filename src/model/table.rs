@@ -91,7 +91,14 @@ impl Table {
     pub(super) fn reserve(&mut self, new_tasks: usize) {
         let more = new_tasks.saturating_sub(self.free.len());
         let room = self.max_tasks.saturating_sub(self.len());
-        self.slots.reserve(more.min(room));
+        let spare = self.slots.capacity() - self.slots.len();
+        if more.min(room) > spare {
+            // Grow by a quarter, not by doubling: a target's initial state arrives in messages
+            // of ~1,000 tasks, and doubling left up to half of the table's slots (168 B each)
+            // empty. A table this large is a mapping of its own: growing it moves pages.
+            let grow = more.max(self.slots.len() / 4).min(room);
+            self.slots.reserve_exact(grow);
+        }
         self.by_console_id.reserve(new_tasks.min(room));
     }
 

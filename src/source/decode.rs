@@ -13,6 +13,7 @@
 //! tonic while it is decoded) plus what `max_tasks` tasks take.
 
 use std::collections::HashSet;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, Bytes};
 use console_api::instrument::{InstrumentRequest, Update};
@@ -241,17 +242,70 @@ impl Codec for UpdateCodec {
     }
 
     fn decoder(&mut self) -> Self::Decoder {
-        UpdateDecoder(Bound::new(self.max_tasks))
+        UpdateDecoder(Bound::new(self.max_tasks), Trim::default())
     }
 }
 
-pub struct UpdateDecoder(Bound);
+pub struct UpdateDecoder(Bound, Trim);
+
+/// Bytes of console messages decoded since the last trim past which the next message, a second
+/// after the last trim or later, trims first.
+const TRIM_AFTER_BYTES: usize = 256 * 1024;
+/// Least time between two trims.
+const TRIM_EVERY: Duration = Duration::from_secs(1);
+
+/// Gives back to the system the memory the decoded messages of a burst (a target's initial
+/// state) leave free in the tokio workers' malloc arenas once the model took them: glibc keeps
+/// free chunks inside a thread's arena resident (`top` on 100,005 probe tasks: 5 MiB of 37,
+/// `malloc_info`; see bench/RESULTS.md). At most once a second, and once per
+/// [`TRIM_AFTER_BYTES`] of messages: a quiet target's small updates seldom trim. A message is
+/// decoded before the model drops the previous one, so the trim runs at the message after the
+/// large ones.
+#[derive(Debug, Default)]
+struct Trim {
+    since_trim: usize,
+    last: Option<Instant>,
+}
+
+impl Trim {
+    /// Note a message of `bytes`; trim if the ones before it were large and the last trim was
+    /// at least [`TRIM_EVERY`] ago.
+    /// Returns whether it trimmed.
+    fn before_message(&mut self, bytes: usize) -> bool {
+        self.before_message_at(bytes, Instant::now())
+    }
+
+    fn before_message_at(&mut self, bytes: usize, now: Instant) -> bool {
+        let due = self.since_trim >= TRIM_AFTER_BYTES
+            && self
+                .last
+                .is_none_or(|t| now.saturating_duration_since(t) >= TRIM_EVERY);
+        if due {
+            release_free_memory();
+            self.since_trim = 0;
+            self.last = Some(now);
+        }
+        self.since_trim = self.since_trim.saturating_add(bytes);
+        due
+    }
+}
+
+/// glibc's `malloc_trim(0)`: the free memory of every arena back to the system. A no-op where
+/// the allocator is not glibc's.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes each arena's lock; it only releases free memory.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
 
 impl Decoder for UpdateDecoder {
     type Item = Decoded;
     type Error = Status;
 
     fn decode(&mut self, buf: &mut DecodeBuf<'_>) -> Result<Option<Decoded>, Status> {
+        self.1.before_message(buf.remaining());
         let bytes = buf.copy_to_bytes(buf.remaining());
         self.0
             .decode(bytes)
@@ -341,5 +395,29 @@ mod tests {
             .decode(Bytes::from_static(&[0x12, 0xff, 0x01, 0x00]))
             .unwrap_err();
         assert!(err.contains("bytes where"), "{err}");
+    }
+
+    #[test]
+    fn the_trim_follows_large_messages_at_most_once_a_second() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut trim = Trim::default();
+        // Small updates trim once per TRIM_AFTER_BYTES of them.
+        let trims = (0..1_000)
+            .filter(|k| trim.before_message_at(1_024, at(k * 1_000)))
+            .count();
+        assert_eq!(trims, 1_000 * 1_024 / TRIM_AFTER_BYTES);
+        // After a large message, the next one trims (the large one was taken by then).
+        let mut trim = Trim::default();
+        assert!(!trim.before_message_at(TRIM_AFTER_BYTES, at(0)));
+        assert!(trim.before_message_at(10, at(1)));
+        // A burst within the second after a trim waits for the second to pass.
+        assert!(!trim.before_message_at(TRIM_AFTER_BYTES, at(2)));
+        assert!(!trim.before_message_at(TRIM_AFTER_BYTES, at(500)));
+        assert!(trim.before_message_at(10, at(1_001)));
+        assert!(
+            !trim.before_message_at(10, at(3_000)),
+            "nothing large since"
+        );
     }
 }
