@@ -10,7 +10,7 @@
 use serde::Serialize;
 
 use crate::model::series::Sample;
-use crate::model::{Counts, Instrumentation, Model, TaskState};
+use crate::model::{Counts, Instrumentation, Model};
 
 use super::fit::instrumentation_bytes_per_task;
 
@@ -46,9 +46,15 @@ pub struct Explained {
 /// instrumentation only: a sample cannot tell the boxes of futures apart from the heap).
 pub fn explained_bytes(sample: &Sample, instrumentation: Instrumentation) -> u64 {
     let per_task = instrumentation_bytes_per_task(instrumentation).unwrap_or(0);
-    sample
-        .cell_bytes
+    // As `explained`: with heap figures, the heap live tasks hold, and the boxes of futures
+    // (heap, in the spawner's figure) out of the cells.
+    let (cells, heap) = match sample.heap_bytes {
+        Some(heap) => (sample.cell_bytes.saturating_sub(sample.boxed_bytes), heap),
+        None => (sample.cell_bytes, 0),
+    };
+    cells
         .saturating_add(sample.live_tasks.saturating_mul(per_task))
+        .saturating_add(heap)
 }
 
 /// The heap part: the heap live tasks hold, and the bytes of boxed futures to take out of the
@@ -94,21 +100,14 @@ fn of(
 /// What the live tasks explain of the latest RSS reading.
 pub fn explained(model: &Model) -> Explained {
     let heap_bytes = model.heap().live().map(|h| h.bytes);
-    // Only with heap figures: a pass over the tasks for the bytes of the futures tokio boxed.
-    let boxed_bytes = heap_bytes.map_or(0, |_| {
-        model
-            .tasks()
-            .filter(|t| t.boxed && t.state() != TaskState::Done)
-            .map(|t| t.size_bytes.unwrap_or(0))
-            .fold(0u64, u64::saturating_add)
-    });
+    let counts = model.counts();
     of(
-        &model.counts(),
+        &counts,
         model.last_rss().map(|r| r.rss_bytes),
         model.instrumentation(),
         HeapPart {
             heap_bytes,
-            boxed_bytes,
+            boxed_bytes: counts.boxed_bytes,
         },
     )
 }
@@ -119,6 +118,29 @@ mod tests {
     use crate::model::cost::task_bytes;
     use crate::model::synth::*;
     use crate::model::RssSample;
+    use crate::model::Sample;
+
+    /// The chart's line: with heap figures, the heap is added and the boxed futures (heap the
+    /// spawner's figure holds) leave the cells; without, the cells as they are.
+    #[test]
+    fn the_charts_line_counts_the_heap_once() {
+        let sample = Sample {
+            live_tasks: 2,
+            cell_bytes: 16_384 + 2 * 256,
+            boxed_bytes: 16_384,
+            ..Default::default()
+        };
+        let unknown = explained_bytes(&sample, Instrumentation::Unknown);
+        assert_eq!(unknown, 16_384 + 512);
+        let known = Sample {
+            heap_bytes: Some(20_000),
+            ..sample
+        };
+        assert_eq!(
+            explained_bytes(&known, Instrumentation::Unknown),
+            512 + 20_000
+        );
+    }
 
     #[test]
     fn cells_boxes_and_instrumentation_add_up() {

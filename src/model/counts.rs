@@ -17,6 +17,9 @@ pub struct Counts {
     pub sized: u64,
     /// Estimated bytes of live tasks' cells and boxed futures ([`super::cost::task_bytes`]).
     pub cell_bytes: u64,
+    /// Of `cell_bytes`, the futures tokio boxed (heap, which the probe's allocator charges to
+    /// the spawner: counted once where the heap is known).
+    pub boxed_bytes: u64,
 }
 
 impl Counts {
@@ -49,6 +52,9 @@ impl Counts {
             self.cell_bytes = self
                 .cell_bytes
                 .wrapping_add(task_bytes(task.size_bytes, task.boxed));
+            if task.boxed {
+                self.boxed_bytes = self.boxed_bytes.wrapping_add(task.size_bytes.unwrap_or(0));
+            }
             if let Some(size) = task.size_bytes {
                 self.future_bytes = self.future_bytes.wrapping_add(size);
                 self.sized += 1;
@@ -73,6 +79,9 @@ impl Counts {
             self.cell_bytes = self
                 .cell_bytes
                 .wrapping_sub(task_bytes(task.size_bytes, task.boxed));
+            if task.boxed {
+                self.boxed_bytes = self.boxed_bytes.wrapping_sub(task.size_bytes.unwrap_or(0));
+            }
             if let Some(size) = task.size_bytes {
                 self.future_bytes = self.future_bytes.wrapping_sub(size);
                 self.sized = self.sized.saturating_sub(1);

@@ -434,6 +434,7 @@ impl Model {
             future_bytes: c.future_bytes,
             cell_bytes: c.cell_bytes,
             heap_bytes: self.heap.live().map(|h| h.bytes),
+            boxed_bytes: c.boxed_bytes,
         });
         if pushed {
             let total = LocationLive {

@@ -34,6 +34,9 @@ pub struct Sample {
     pub cell_bytes: u64,
     /// Heap held by live tasks (asyncmem-probe's allocator); null where not known.
     pub heap_bytes: Option<u64>,
+    /// Of `cell_bytes`, the futures tokio boxed (left out where the heap is known).
+    #[serde(skip)]
+    pub boxed_bytes: u64,
 }
 
 #[derive(Debug)]
