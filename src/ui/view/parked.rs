@@ -94,7 +94,7 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let view = &app.parked;
     let width = usize::from(area.width);
     let with_slack = view.groups.iter().any(|g| g.slack.is_some());
-    let slack_width = if with_slack { 30 } else { 0 };
+    let slack_width = if with_slack { 36 } else { 0 };
     let at_width = width.saturating_sub(30 + slack_width).max(10);
     let mark = |s: ParkedSort, title: &str| {
         if view.sort == s {
@@ -121,7 +121,16 @@ fn table(frame: &mut Frame, area: Rect, app: &App, theme: Theme) {
     let rows = usize::from(area.height.saturating_sub(1));
     for (i, g) in view.groups.iter().enumerate().skip(view.offset).take(rows) {
         let slack = if with_slack {
-            format!("{:<slack_width$}", slack_text(g))
+            // Cut to leave one blank before the point (`Suspend1 295 B of 4.3 KiB alive`).
+            let text = slack_text(g);
+            let room = slack_width - 1;
+            let text = if text.chars().count() > room {
+                let cut: String = text.chars().take(room - 1).collect();
+                format!("{cut}…")
+            } else {
+                text
+            };
+            format!("{text:<slack_width$}")
         } else {
             String::new()
         };
