@@ -42,8 +42,8 @@ pub struct Explained {
     pub unexplained_bytes: Option<i64>,
 }
 
-/// Explained bytes from a chart sample and the instrumentation: the series beside RSS (cells and
-/// instrumentation only: a sample cannot tell the boxes of futures apart from the heap).
+/// Explained bytes from a chart sample and the instrumentation: the series beside RSS (cells,
+/// instrumentation and, where known, the heap live tasks hold, counted once as in [`explained`]).
 pub fn explained_bytes(sample: &Sample, instrumentation: Instrumentation) -> u64 {
     let per_task = instrumentation_bytes_per_task(instrumentation).unwrap_or(0);
     // As `explained`: with heap figures, the heap live tasks hold, and the boxes of futures

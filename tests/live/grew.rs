@@ -92,11 +92,14 @@ fn live_tasks_explain_what_their_futures_hold_and_not_what_they_point_to() {
             &["--only", "fat", "-n", "0"],
             0.75..=1.15,
         ),
+        // The boxed futures' 16 KiB are heap: with the probe's allocator (fat-vs-slim's global
+        // allocator) the heap each task holds is known and explained; the futures alone (272 B)
+        // would explain under 15 % (tests/live/heap.rs checks the 16,384 B per task).
         (
             "fat-vs-slim",
             &["--only", "boxed"],
             &["--only", "boxed", "-n", "0"],
-            0.0..=0.15,
+            0.75..=1.15,
         ),
         (
             "cache-outside",
@@ -132,7 +135,16 @@ fn live_tasks_explain_what_their_futures_hold_and_not_what_they_point_to() {
         let e = &loaded["explained"];
         assert_eq!(
             u(e, &["explained_bytes"]),
-            u(e, &["cell_bytes"]) + u(e, &["instrumentation_bytes"])
+            u(e, &["cell_bytes"])
+                + u(e, &["instrumentation_bytes"])
+                + e["heap_bytes"].as_u64().unwrap_or(0)
+        );
+        // The heap is known exactly where the demo has the probe's allocator.
+        assert_eq!(
+            e["heap_bytes"].is_u64(),
+            name == "fat-vs-slim",
+            "{name}: heap_bytes {}",
+            e["heap_bytes"]
         );
         assert_eq!(
             u(e, &["instrumentation_bytes"]),
