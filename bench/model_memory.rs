@@ -12,67 +12,12 @@
     reason = "benchmark: a failed unwrap is a failed run"
 )]
 
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
-
 use asyncmem::model::{Model, RssSample, Task};
+use asyncmem_testkit::counting::{self, live, Counting};
 use asyncmem_testkit::subscriber as synth;
-
-/// `System`, counting the bytes currently allocated and their high-water mark.
-struct Counting;
-
-static LIVE: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-impl Counting {
-    fn grew(by: usize) {
-        let now = LIVE.fetch_add(by, Relaxed) + by;
-        PEAK.fetch_max(now, Relaxed);
-    }
-}
-
-// SAFETY: every call is forwarded to `System` unchanged; only counters are updated.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc(layout) };
-        if !p.is_null() {
-            Counting::grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        let p = unsafe { System.alloc_zeroed(layout) };
-        if !p.is_null() {
-            Counting::grew(layout.size());
-        }
-        p
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let p = unsafe { System.realloc(ptr, layout, new_size) };
-        if !p.is_null() {
-            if new_size >= layout.size() {
-                Counting::grew(new_size - layout.size());
-            } else {
-                LIVE.fetch_sub(layout.size() - new_size, Relaxed);
-            }
-        }
-        p
-    }
-}
 
 #[global_allocator]
 static ALLOC: Counting = Counting;
-
-fn live() -> usize {
-    LIVE.load(Relaxed)
-}
 
 struct Row {
     tasks: usize,
@@ -88,10 +33,10 @@ fn measure(tasks: usize) -> Row {
     let mut model = Model::default();
     let update = synth::new_tasks(tasks);
     let built = live();
-    PEAK.store(built, Relaxed);
+    counting::reset_peak(built);
     model.apply_update(&update);
     let ingested = live();
-    let peak = PEAK.load(Relaxed);
+    let peak = counting::peak();
     drop(update);
     let after = live();
     assert_eq!(model.len(), tasks);

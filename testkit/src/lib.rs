@@ -11,6 +11,7 @@
     reason = "test support: a failed unwrap is a failed test, with its message"
 )]
 
+pub mod counting;
 pub mod demo;
 pub mod process;
 #[cfg(feature = "pty")]
