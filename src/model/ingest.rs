@@ -122,20 +122,10 @@ impl Model {
             if md.target.starts_with("asyncmem_probe") {
                 self.instrumentation = Instrumentation::Probe;
             }
-            if md.target == "asyncmem_probe"
-                && md
-                    .field_names
-                    .iter()
-                    .any(|f| f == super::PROBE_MARKS_INITIAL_STATE)
-            {
+            if super::probe_lists(md, super::PROBE_MARKS_INITIAL_STATE) {
                 self.initial_state.marker_promised = true;
             }
-            if md.target == "asyncmem_probe"
-                && md
-                    .field_names
-                    .iter()
-                    .any(|f| f == asyncmem_probe::wire::HEAP_STREAM_FIELD)
-            {
+            if super::probe_lists(md, asyncmem_probe::wire::HEAP_STREAM_FIELD) {
                 self.heap_advertised();
             }
             if md.target == super::PROBE_INITIAL_STATE_TARGET {

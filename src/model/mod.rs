@@ -97,6 +97,14 @@ pub struct InitialState {
 pub const PROBE_INITIAL_STATE_TARGET: &str = "asyncmem_probe::initial_state";
 /// Field of the probe's own entry that promises that marker (`MARKS_INITIAL_STATE_FIELD`).
 pub const PROBE_MARKS_INITIAL_STATE: &str = "initial_state_marker";
+/// Target of asyncmem-probe's own metadata entry (`probe/src/server/encode.rs`), whose field
+/// names say what the probe serves beside the console protocol.
+pub const PROBE_TARGET: &str = "asyncmem_probe";
+
+/// Whether `md` is asyncmem-probe's own entry and lists `field`.
+pub fn probe_lists(md: &console_api::Metadata, field: &str) -> bool {
+    md.target == PROBE_TARGET && md.field_names.iter().any(|f| f == field)
+}
 
 pub struct Model {
     cfg: ModelConfig,

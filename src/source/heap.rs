@@ -11,10 +11,7 @@ use tokio::sync::mpsc;
 
 use super::console::{channel, ConsoleConfig};
 use super::Endpoint;
-use crate::model::{Event, HeapEvent};
-
-/// Target of the probe's own metadata entry (`probe/src/server/encode.rs`).
-const PROBE_TARGET: &str = "asyncmem_probe";
+use crate::model::{probe_lists, Event, HeapEvent};
 
 /// Whether `update` carries the probe's metadata entry listing the heap stream.
 pub fn advertised(update: &Update) -> bool {
@@ -22,9 +19,7 @@ pub fn advertised(update: &Update) -> bool {
         m.metadata
             .iter()
             .filter_map(|n| n.metadata.as_ref())
-            .any(|md| {
-                md.target == PROBE_TARGET && md.field_names.iter().any(|f| f == HEAP_STREAM_FIELD)
-            })
+            .any(|md| probe_lists(md, HEAP_STREAM_FIELD))
     })
 }
 
@@ -109,6 +104,7 @@ async fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::PROBE_TARGET;
     use console_api as proto;
 
     fn with_probe_entry(fields: &[&str]) -> Update {
