@@ -11,6 +11,7 @@ pub mod demo;
 pub mod error;
 pub mod insight;
 pub mod layout;
+pub mod malloc;
 pub mod model;
 pub mod output;
 pub mod present;

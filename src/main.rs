@@ -13,7 +13,7 @@ fn main() -> ExitCode {
         return asyncmem::layout::wrapper::run(store.into());
     }
     let cli = Cli::parse_checked();
-    asyncmem::source::console::keep_freed_memory_returned();
+    asyncmem::malloc::keep_freed_memory_returned();
     let result = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()

@@ -281,22 +281,12 @@ impl Trim {
                 .last
                 .is_none_or(|t| now.saturating_duration_since(t) >= TRIM_EVERY);
         if due {
-            release_free_memory();
+            crate::malloc::release_free_memory();
             self.since_trim = 0;
             self.last = Some(now);
         }
         self.since_trim = self.since_trim.saturating_add(bytes);
         due
-    }
-}
-
-/// glibc's `malloc_trim(0)`: the free memory of every arena back to the system. A no-op where
-/// the allocator is not glibc's.
-fn release_free_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim takes each arena's lock; it only releases free memory.
-    unsafe {
-        libc::malloc_trim(0);
     }
 }
 
